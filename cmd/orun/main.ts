@@ -1,0 +1,1 @@
+console.log('orun: not yet implemented');

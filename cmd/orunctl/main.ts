@@ -1,0 +1,1 @@
+console.log('orunctl: not yet implemented');

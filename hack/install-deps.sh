@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, everything the tests and the demo need, and starts dockerd.
+# Idempotent: a second run installs nothing and leaves a running dockerd alone.
+set -euo pipefail
+
+PACKAGES=(
+  docker.io busybox-static git ca-certificates curl openssl
+  caddy pebble openssh-server openssh-client prometheus age
+  systemd # systemd-analyze, for verifying rendered Orchfile units (systemd is not booted)
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bash "$(dirname "$0")/start-dockerd.sh"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm test`: installs what the tests need when it is missing (Debian packages, dockerd, the
+# local test images, npm packages), then runs every tier with vitest. Extra args go to vitest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" = 0 ]; then
+  bash hack/install-deps.sh
+  bash hack/images.sh
+else
+  echo "test: not root; assuming hack/install-deps.sh and hack/images.sh already ran" >&2
+fi
+bash hack/ensure-npm.sh
+exec node_modules/.bin/vitest run "$@"
