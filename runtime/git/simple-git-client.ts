@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { OrunError, errorMessage } from '../../apis/errors.ts';
 import { GitErrorCode, isValidBranchName, normalizeRemote } from './client.ts';
@@ -43,10 +43,12 @@ export class SimpleGitClient implements GitClient {
   readonly #env: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #binary: string;
+  readonly #knownHostsDir: string | undefined;
 
   constructor(options: SimpleGitClientOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 120_000;
     this.#binary = options.binary ?? 'git';
+    this.#knownHostsDir = options.knownHostsFile && dirname(options.knownHostsFile);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) {
       if (v !== undefined && !isGuardedEnvKey(k)) env[k] = v;
@@ -57,6 +59,8 @@ export class SimpleGitClient implements GitClient {
   async lsRemote(remote: string, branch: string, signal?: AbortSignal): Promise<string | undefined> {
     const url = checkArgs(remote, branch);
     const ref = `refs/heads/${branch}`;
+    // ssh only warns when it cannot record a new host key; make sure it can.
+    if (this.#knownHostsDir) await mkdir(this.#knownHostsDir, { recursive: true }).catch(() => undefined);
     const out = await this.#run(GitErrorCode.LsRemoteFailed, `ls-remote ${url}`, tmpdir(), signal, [
       'ls-remote',
       url,
