@@ -1,0 +1,9 @@
+export {
+  createLogger,
+  DEFAULT_REDACT_PATHS,
+  reconcileLogger,
+  silentLogger,
+  type Logger,
+  type LoggerOptions,
+} from './logger.ts';
+export { Redactor } from './redact.ts';

@@ -1,0 +1,1 @@
+export { newRegistry, RuntimeMetrics, type Registry } from './prom.ts';
