@@ -110,3 +110,19 @@ export function makeBareRemote(root: string): BareRemote {
     },
   };
 }
+
+/** Counts calls per method of a GitClient (to prove "no fetch when unchanged"). */
+export function countingClient<C extends object>(client: C): { client: C; calls: Record<string, number> } {
+  const calls: Record<string, number> = {};
+  const proxy = new Proxy(client, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function' || typeof prop !== 'string') return v;
+      return (...args: unknown[]) => {
+        calls[prop] = (calls[prop] ?? 0) + 1;
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { client: proxy, calls };
+}
