@@ -1,0 +1,28 @@
+/**
+ * orun's sops adapter: decrypts sops files whose data key is wrapped for age (X25519), verifying
+ * the MAC, and keeps decrypted values redacted by construction ({@link SecretString}).
+ * See README.md beside this file for the format notes and the API.
+ */
+export {
+  type DecryptOptions,
+  decryptSopsDocument,
+  decryptSopsDocuments,
+  decryptSopsObject,
+  decryptSopsSecrets,
+  isSopsDocument,
+} from './decrypt.ts';
+export { type EncryptOptions, encryptSopsDocument, wrapDataKey } from './encrypt.ts';
+export {
+  type AgeIdentities,
+  type AgeIdentitySource,
+  type KeyPathTried,
+  type LoadAgeIdentitiesOptions,
+  AgeKeyring,
+  decryptDataKey,
+  loadAgeIdentities,
+  parseAgeKeyFile,
+} from './age.ts';
+export { REDACTED, SecretString, revealValue } from './secret.ts';
+export { SopsErrorCode } from './errors.ts';
+export { type SopsMetadata, type SopsRule, type SopsAgeEntry, parseSopsMetadata } from './metadata.ts';
+export { type SopsValueType, isEncryptedValue } from './cipher.ts';
