@@ -39,7 +39,11 @@ export interface ObjectStatus {
 }
 
 /** Any API object as the runtime sees it. */
-export interface ApiObject<K extends string = string, Spec = unknown, Status extends ObjectStatus = ObjectStatus> {
+export interface ApiObject<
+  K extends string = string,
+  Spec = unknown,
+  Status extends ObjectStatus = ObjectStatus,
+> {
   apiVersion: string;
   kind: K;
   metadata: ObjectMeta;

@@ -1,0 +1,72 @@
+/**
+ * Node: a server, how to reach it over SSH, which manifest repository and branch it tracks, how
+ * often it polls and where it keeps state. Field names and defaults are upstream's.
+ */
+import { z } from 'zod';
+import type { ApiObject } from './meta.ts';
+import { API_VERSION } from './meta.ts';
+import { Duration, NodeMetaSchema, NonEmpty, ObjectStatusFields, Port, expected } from './fields.ts';
+
+const AbsPath = NonEmpty.regex(/^(\/|~\/)/, {
+  error: expected('an absolute path (or one starting with ~/)'),
+});
+
+export const NodeSpecSchema = z.strictObject(
+  {
+    host: NonEmpty.describe('Host name or IP address used to reach the node over SSH (required).'),
+    user: NonEmpty.default('root').describe('SSH user. Default: root.'),
+    sshPort: Port.default(22).describe('SSH port. Default: 22.'),
+    sshKeyPath: AbsPath.default('~/.ssh/id_ed25519').describe(
+      'Private key used by `orun bootstrap`. Default: ~/.ssh/id_ed25519.',
+    ),
+    gitRepo: NonEmpty.describe('URL of the manifest repository, the `origin` remote (required).'),
+    gitBranch: NonEmpty.default('main').describe(
+      'Branch to track. `main` is production; any other branch is an environment named after it. Default: main.',
+    ),
+    pollInterval: Duration.default('5s').describe('How often to poll the repository. Default: 5s.'),
+    dataDir: AbsPath.default('/opt/orun/').describe(
+      'Where orun keeps its state on the node. Default: /opt/orun/.',
+    ),
+    codeDir: AbsPath.optional().describe(
+      'Directory that Deployment build contexts resolve under. No default: builds need it.',
+    ),
+  },
+  { error: expected('a mapping') },
+);
+export type NodeSpec = z.output<typeof NodeSpecSchema>;
+
+/** One manifest problem as a Node reports it in status (see ManifestError). */
+export const SourceErrorSchema = z.object({
+  file: z.string(),
+  line: z.int(),
+  col: z.int(),
+  path: z.string(),
+  code: z.string(),
+  message: z.string(),
+});
+export type SourceError = z.output<typeof SourceErrorSchema>;
+
+export const NodeStatusSchema = z.object({
+  ...ObjectStatusFields,
+  /** The commit of the manifest repository last applied. */
+  revision: z.string().optional(),
+  /** The branch tracked, and the environment it maps to (`production` for main). */
+  branch: z.string().optional(),
+  environment: z.string().optional(),
+  /** When the repository was last fetched successfully (RFC 3339). */
+  lastSyncTime: z.string().optional(),
+  /** When a fetch was last attempted, successful or not (RFC 3339). */
+  lastAttemptTime: z.string().optional(),
+  /** Manifest errors at `revision`; the files they name keep their last good objects. */
+  sourceErrors: z.array(SourceErrorSchema).optional(),
+});
+export type NodeStatus = z.output<typeof NodeStatusSchema>;
+
+export const NodeManifestSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Node'),
+  metadata: NodeMetaSchema,
+  spec: NodeSpecSchema,
+});
+
+export type Node = ApiObject<'Node', NodeSpec, NodeStatus>;
