@@ -1,0 +1,160 @@
+/**
+ * The `orch` command line: flags → files → apis/orchfile → output. Exit codes follow the
+ * reference tool: 0 ok, 1 Orchfile errors (each printed as `error: file:line:col: ...`),
+ * 2 usage errors (bad flags, unreadable files).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { dirname, join, resolve } from 'node:path';
+import {
+  formatJSON,
+  formatOrchfileError,
+  ORCHFILE_SPEC_VERSION,
+  parseOrchfiles,
+  type OrchfileSource,
+  type OrchGraph,
+} from '../../apis/orchfile/index.ts';
+import { renderLaunchd, renderSystemd, type RenderedFile } from '../../apis/orchfile/render/index.ts';
+
+/** Everything the CLI touches outside itself, so tests can run it in-process. */
+export interface OrchIO {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Throws when the file cannot be read. */
+  readonly readFile: (path: string) => string;
+  /** Creates parent directories as needed. */
+  readonly writeFile: (path: string, content: string) => void;
+}
+
+/** A usage problem: printed as `error: <message>`, exit code 2. */
+class UsageError extends Error {}
+
+/** Runs `orch` with `argv` (without the node and script paths) and returns the exit code. */
+export function runOrch(argv: readonly string[], io: OrchIO): number {
+  let exitCode = 0;
+  const program = new Command('orch')
+    .description('Parse, validate and render Orchfiles (base file first, then overlays, merged left to right).')
+    .version(`orch (Orchfile spec ${ORCHFILE_SPEC_VERSION})`, '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .addHelpText(
+      'after',
+      '\nEnvironment:\n  ORCH_ARG_<name>=value  override an ARG default (--arg wins over it)\n\n' +
+        'Exit codes: 0 ok, 1 Orchfile errors, 2 usage errors.',
+    );
+
+  const withArgs = (cmd: Command): Command =>
+    cmd
+      .argument('<files...>', 'Orchfiles: the base, then overlays')
+      .option('--arg <name=value>', 'override an ARG default (repeatable)', collect, []);
+
+  withArgs(program.command('parse'))
+    .description('print the merged, resolved Orchfile as JSON on stdout')
+    .action((files: string[], o: { arg: string[] }) => {
+      exitCode = withGraph(files, o.arg, io, (graph) => io.stdout(formatJSON(graph) + '\n'));
+    });
+
+  withArgs(program.command('validate'))
+    .description("check the Orchfiles; print 'valid' on stderr when they are")
+    .action((files: string[], o: { arg: string[] }) => {
+      exitCode = withGraph(files, o.arg, io, () => io.stderr('valid\n'));
+    });
+
+  withArgs(program.command('render'))
+    .description('write one systemd unit or launchd plist per service')
+    .addOption(
+      new Option('--platform <platform>', 'target platform').choices(['systemd', 'launchd']).makeOptionMandatory(),
+    )
+    .option('-o, --output <dir>', 'directory to write the files to (default: print them on stdout)')
+    .option('--var <name=value>', 'value of a built-in variable such as ORCH_DATA (repeatable)', collect, [])
+    .option('--prefix <prefix>', "unit name / label prefix (default: '' for systemd, 'orch.' for launchd)")
+    .option('--container-runtime <cmd>', 'container runtime (default: podman / /usr/local/bin/container)')
+    .addHelpText('after', '\nORCH_PROJECT defaults to the directory of the first Orchfile.')
+    .action(
+      (
+        files: string[],
+        o: {
+          arg: string[];
+          platform: 'systemd' | 'launchd';
+          output?: string;
+          var: string[];
+          prefix?: string;
+          containerRuntime?: string;
+        },
+      ) => {
+        exitCode = withGraph(files, o.arg, io, (graph) => {
+          const vars = { ORCH_PROJECT: dirname(resolve(io.cwd, files[0]!)), ...pairs(o.var, '--var') };
+          const opts = {
+            vars,
+            prefix: o.prefix,
+            containerRuntime: o.containerRuntime,
+            readEnvFile: (path: string): string | undefined => {
+              try {
+                return io.readFile(path);
+              } catch {
+                return undefined;
+              }
+            },
+          };
+          const rendered = o.platform === 'systemd' ? renderSystemd(graph, opts) : renderLaunchd(graph, opts);
+          writeRendered(rendered, o.output, io);
+        });
+      },
+    );
+
+  try {
+    program.parse([...argv], { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UsageError) {
+      io.stderr(`error: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+/** Reads and parses the files, prints any Orchfile errors (exit 1), else calls `onGraph` (exit 0). */
+function withGraph(files: string[], args: string[], io: OrchIO, onGraph: (g: OrchGraph) => void): number {
+  const overrides = pairs(args, '--arg');
+  const sources: OrchfileSource[] = files.map((path) => {
+    try {
+      return { path, text: io.readFile(resolve(io.cwd, path)) };
+    } catch (err) {
+      throw new UsageError(`cannot read '${path}': ${(err as Error).message}`);
+    }
+  });
+  const result = parseOrchfiles(sources, { args: overrides, env: io.env });
+  if (!result.ok) {
+    io.stderr(result.errors.map((e) => `error: ${formatOrchfileError(e)}\n`).join(''));
+    return 1;
+  }
+  onGraph(result.graph);
+  return 0;
+}
+
+function writeRendered(files: RenderedFile[], output: string | undefined, io: OrchIO): void {
+  if (output === undefined) {
+    io.stdout(files.map((f) => `# file: ${f.name}\n${f.content}`).join('\n'));
+    return;
+  }
+  for (const f of files) io.writeFile(join(resolve(io.cwd, output), f.name), f.content);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `name=value` flags to a record, with the reference tool's wording for bad ones. */
+function pairs(values: readonly string[], flag: string): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq < 0) throw new UsageError(`${flag} value must be name=value, got '${v}'`);
+    if (eq === 0) throw new UsageError(`invalid ${flag}: '${v}'`);
+    out[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return out;
+}
