@@ -1,0 +1,433 @@
+/**
+ * The real engine: the Docker Engine API (dockerd, or Podman's compatible socket) through dockerode.
+ */
+import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import Dockerode from 'dockerode';
+import { OrunError } from '../../apis/errors.ts';
+import {
+  DockerErrorCode,
+  envList,
+  type BuildOptions,
+  type ContainerEngine,
+  type ContainerEvent,
+  type ContainerInfo,
+  type ContainerSpec,
+  type ContainerState,
+  type EngineVersion,
+  type EventFilters,
+  type LogLine,
+  type LogOptions,
+  type PublishedPort,
+  type PullOptions,
+} from './engine.ts';
+import { classify, statusOf, toOrunError } from './errors.ts';
+import { demuxLines, ndjson } from './stream.ts';
+
+export interface DockerEngineOptions {
+  /**
+   * Unix socket of the engine. Default: from `DOCKER_HOST` (`unix://`, `tcp://`), else
+   * `/var/run/docker.sock`. Podman: `/run/podman/podman.sock`.
+   */
+  socketPath?: string;
+  /** A ready dockerode client (wins over `socketPath`). Default: one built from the above. */
+  client?: Dockerode;
+}
+
+/** The real {@link ContainerEngine}. */
+export class DockerEngine implements ContainerEngine {
+  readonly client: Dockerode;
+
+  constructor(options: DockerEngineOptions = {}) {
+    this.client =
+      options.client ??
+      (options.socketPath !== undefined
+        ? new Dockerode({ socketPath: options.socketPath })
+        : new Dockerode());
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.client.ping();
+    } catch (err) {
+      throw toOrunError('ping', err, {}, DockerErrorCode.Unavailable);
+    }
+  }
+
+  async version(): Promise<EngineVersion> {
+    try {
+      const v = await this.client.version();
+      return { version: v.Version, apiVersion: v.ApiVersion };
+    } catch (err) {
+      throw toOrunError('version', err, {}, classifyOr(err, DockerErrorCode.Unavailable));
+    }
+  }
+
+  async listContainers(labelSelector: Readonly<Record<string, string>>): Promise<ContainerInfo[]> {
+    const label = Object.entries(labelSelector).map(([k, v]) => `${k}=${v}`);
+    let summaries: Dockerode.ContainerInfo[];
+    try {
+      summaries = await this.client.listContainers({ all: true, filters: { label } });
+    } catch (err) {
+      throw toOrunError('list containers', err, { labelSelector });
+    }
+    // The list endpoint lacks start times and exit codes, so each one is inspected (in parallel).
+    const infos = await Promise.all(summaries.map((s) => this.inspectContainer(s.Id)));
+    return infos.filter((i): i is ContainerInfo => i !== undefined);
+  }
+
+  async inspectContainer(idOrName: string): Promise<ContainerInfo | undefined> {
+    try {
+      return toContainerInfo(await this.client.getContainer(idOrName).inspect());
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw toOrunError(`inspect container ${idOrName}`, err, { container: idOrName });
+    }
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    return (await this.inspectImage(ref)) !== undefined;
+  }
+
+  async inspectImage(ref: string): Promise<string | undefined> {
+    try {
+      return (await this.client.getImage(ref).inspect()).Id;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw toOrunError(`inspect image ${ref}`, err, { image: ref });
+    }
+  }
+
+  async pullImage(ref: string, signal?: AbortSignal, options: PullOptions = {}): Promise<void> {
+    const step = `pull ${ref}`;
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.client.pull(ref, { abortSignal: signal });
+    } catch (err) {
+      throw toOrunError(step, err, { image: ref }, classifyOr(err, DockerErrorCode.ImagePullFailed));
+    }
+    // A pull can also fail after the 200: the error then arrives as a progress message.
+    try {
+      for await (const msg of ndjson(stream as Readable)) {
+        const m = msg as { error?: string; status?: string; id?: string; progress?: string };
+        if (m.error !== undefined)
+          throw new OrunError(DockerErrorCode.ImagePullFailed, `docker: ${step}: ${m.error}`);
+        if (m.status !== undefined)
+          options.onProgress?.([m.id, m.status, m.progress].filter(Boolean).join(' '));
+      }
+    } catch (err) {
+      throw toOrunError(step, err, { image: ref }, DockerErrorCode.ImagePullFailed);
+    }
+  }
+
+  async buildImage(options: BuildOptions, signal?: AbortSignal): Promise<string> {
+    const step = `build ${options.tag}`;
+    const context = { tag: options.tag, contextDir: options.contextDir };
+    const dir = await stat(options.contextDir).catch(() => undefined);
+    if (!dir?.isDirectory()) {
+      throw new OrunError(
+        DockerErrorCode.ImageBuildFailed,
+        `docker: ${step}: build context ${options.contextDir} is not a directory`,
+        { context },
+      );
+    }
+    const tar = spawn('tar', ['-C', options.contextDir, '-c', '.'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal,
+    });
+    const tarDone = processExit(tar);
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.client.buildImage(tar.stdout, {
+        t: options.tag,
+        dockerfile: options.dockerfile ?? 'Dockerfile',
+        buildargs: { ...options.buildArgs },
+        rm: true,
+        forcerm: true,
+        abortSignal: signal,
+      });
+    } catch (err) {
+      tar.kill();
+      await tarDone.catch(() => undefined);
+      throw toOrunError(step, err, context, DockerErrorCode.ImageBuildFailed);
+    }
+    let currentStep = '';
+    let imageId: string | undefined;
+    try {
+      for await (const msg of ndjson(stream as Readable)) {
+        const m = msg as { stream?: string; error?: string; aux?: { ID?: string } };
+        if (m.aux?.ID !== undefined) imageId = m.aux.ID;
+        if (m.stream !== undefined) {
+          for (const line of m.stream.split('\n')) {
+            if (line.trim() === '') continue;
+            if (/^Step \d+\/\d+ : /.test(line)) currentStep = line;
+            options.onProgress?.(line);
+          }
+        }
+        if (m.error !== undefined) {
+          const where = currentStep === '' ? '' : `${currentStep}: `;
+          throw new OrunError(
+            DockerErrorCode.ImageBuildFailed,
+            `docker: ${step}: ${where}${m.error.trim()}`,
+            {
+              context: { ...context, step: currentStep },
+            },
+          );
+        }
+      }
+      await tarDone;
+    } catch (err) {
+      tar.kill();
+      throw toOrunError(step, err, context, DockerErrorCode.ImageBuildFailed);
+    }
+    const id = imageId ?? (await this.inspectImage(options.tag));
+    if (id === undefined) {
+      throw new OrunError(DockerErrorCode.ImageBuildFailed, `docker: ${step}: no image produced`, {
+        context,
+      });
+    }
+    return id;
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    for (const b of spec.binds ?? []) {
+      if (!b.hostPath.startsWith('/')) {
+        throw new OrunError(
+          DockerErrorCode.InvalidMount,
+          `docker: create container ${spec.name}: bind host path ${b.hostPath} is not absolute`,
+          { context: { container: spec.name, hostPath: b.hostPath } },
+        );
+      }
+    }
+    try {
+      const c = await this.client.createContainer(toCreateOptions(spec));
+      return c.id;
+    } catch (err) {
+      throw toOrunError(`create container ${spec.name}`, err, { container: spec.name, image: spec.image });
+    }
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.client.getContainer(id).start();
+    } catch (err) {
+      if (statusOf(err) === 304) return;
+      throw toOrunError(`start container ${id}`, err, { container: id });
+    }
+  }
+
+  async stopContainer(id: string, options: { timeoutSeconds?: number } = {}): Promise<void> {
+    try {
+      await this.client
+        .getContainer(id)
+        .stop(options.timeoutSeconds === undefined ? {} : { t: options.timeoutSeconds });
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 304 || status === 404) return;
+      throw toOrunError(`stop container ${id}`, err, { container: id });
+    }
+  }
+
+  async restartContainer(id: string, options: { timeoutSeconds?: number } = {}): Promise<void> {
+    try {
+      await this.client
+        .getContainer(id)
+        .restart(options.timeoutSeconds === undefined ? {} : { t: options.timeoutSeconds });
+    } catch (err) {
+      throw toOrunError(`restart container ${id}`, err, { container: id });
+    }
+  }
+
+  async removeContainer(id: string, options: { force?: boolean } = {}): Promise<void> {
+    try {
+      // v: false — anonymous volumes are data too; orun never removes them.
+      await this.client.getContainer(id).remove({ v: false, force: options.force ?? false });
+    } catch (err) {
+      if (statusOf(err) === 404) return;
+      throw toOrunError(`remove container ${id}`, err, { container: id });
+    }
+  }
+
+  async *containerLogs(id: string, options: LogOptions = {}): AsyncGenerator<LogLine> {
+    const { signal } = options;
+    const query = {
+      stdout: true,
+      stderr: true,
+      ...(options.tail === undefined ? {} : { tail: options.tail }),
+      ...(options.since === undefined ? {} : { since: Math.floor(options.since.getTime() / 1000) }),
+      abortSignal: signal,
+    };
+    try {
+      const container = this.client.getContainer(id);
+      if (options.follow === true) {
+        const stream = (await container.logs({ ...query, follow: true })) as Readable;
+        yield* demuxLines(stream);
+      } else {
+        const buf = await container.logs({ ...query, follow: false });
+        yield* demuxLines(once(buf));
+      }
+    } catch (err) {
+      if (signal?.aborted === true) return;
+      throw toOrunError(`logs of container ${id}`, err, { container: id });
+    }
+  }
+
+  async *events(signal: AbortSignal, filters: EventFilters = {}): AsyncGenerator<ContainerEvent> {
+    if (signal.aborted) return;
+    const query: Record<string, string[]> = { type: ['container'] };
+    if (filters.labels !== undefined)
+      query.label = Object.entries(filters.labels).map(([k, v]) => `${k}=${v}`);
+    if (filters.actions !== undefined) query.event = [...filters.actions];
+    try {
+      const stream = (await this.client.getEvents({
+        filters: query,
+        ...(filters.since === undefined ? {} : { since: Math.floor(filters.since.getTime() / 1000) }),
+        abortSignal: signal,
+      })) as Readable;
+      for await (const msg of ndjson(stream)) {
+        const event = toContainerEvent(msg);
+        if (event !== undefined) yield event;
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      throw toOrunError('events', err);
+    }
+  }
+}
+
+function classifyOr(err: unknown, fallback: DockerErrorCode): DockerErrorCode {
+  const code = classify(err);
+  return code === DockerErrorCode.RequestFailed ? fallback : code;
+}
+
+async function* once(buf: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield buf;
+  await Promise.resolve();
+}
+
+function processExit(child: ReturnType<typeof spawn>): Promise<void> {
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`tar exited with ${String(code)}: ${stderr.trim()}`));
+    });
+  });
+}
+
+function toCreateOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of spec.ports ?? []) {
+    const key = `${p.containerPort}/${p.protocol ?? 'tcp'}`;
+    exposed[key] = {};
+    (bindings[key] ??= []).push({ HostIp: p.hostIP ?? '0.0.0.0', HostPort: String(p.hostPort) });
+  }
+  return {
+    name: spec.name,
+    Image: spec.image,
+    Env: envList(spec.env),
+    Labels: { ...spec.labels },
+    ExposedPorts: exposed,
+    StopTimeout: spec.stopTimeoutSeconds ?? 10,
+    ...(spec.cmd === undefined ? {} : { Cmd: [...spec.cmd] }),
+    ...(spec.entrypoint === undefined ? {} : { Entrypoint: [...spec.entrypoint] }),
+    HostConfig: {
+      PortBindings: bindings,
+      RestartPolicy: { Name: 'no' },
+      Mounts: (spec.binds ?? []).map((b) => ({
+        Type: 'bind' as const,
+        Source: b.hostPath,
+        Target: b.containerPath,
+        ReadOnly: b.readOnly ?? false,
+      })),
+    },
+  };
+}
+
+const zeroTime = '0001-01-01T00:00:00Z';
+
+function time(t: string | undefined): string | undefined {
+  return t === undefined || t === '' || t === zeroTime ? undefined : t;
+}
+
+export function toContainerInfo(i: Dockerode.ContainerInspectInfo): ContainerInfo {
+  const networks = Object.values(i.NetworkSettings.Networks ?? {});
+  const ip = i.NetworkSettings.Networks?.bridge?.IPAddress || networks[0]?.IPAddress;
+  return {
+    id: i.Id,
+    name: i.Name.replace(/^\//, ''),
+    labels: { ...i.Config.Labels },
+    state: i.State.Status as ContainerState,
+    image: i.Config.Image,
+    imageId: i.Image,
+    createdAt: i.Created,
+    ...optional('startedAt', time(i.State.StartedAt)),
+    ...optional('finishedAt', time(i.State.FinishedAt)),
+    exitCode: i.State.ExitCode,
+    oomKilled: i.State.OOMKilled,
+    restartCount: i.RestartCount,
+    ...optional('ipAddress', i.State.Running && ip ? ip : undefined),
+    ports: publishedPorts(
+      i.HostConfig.PortBindings as Record<string, { HostIp?: string; HostPort?: string }[] | null>,
+    ),
+  };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function publishedPorts(
+  bindings: Record<string, { HostIp?: string; HostPort?: string }[] | null> | undefined,
+): PublishedPort[] {
+  const out: PublishedPort[] = [];
+  for (const [key, list] of Object.entries(bindings ?? {})) {
+    const [port, proto] = key.split('/');
+    for (const b of list ?? []) {
+      out.push({
+        containerPort: Number(port),
+        protocol: proto === 'udp' ? 'udp' : 'tcp',
+        hostIP: b.HostIp || '0.0.0.0',
+        hostPort: Number(b.HostPort),
+      });
+    }
+  }
+  return out.sort((a, b) => a.containerPort - b.containerPort || a.hostPort - b.hostPort);
+}
+
+/** An engine event message → ContainerEvent (undefined for non-container events). */
+export function toContainerEvent(msg: unknown): ContainerEvent | undefined {
+  const m = msg as {
+    Type?: string;
+    Action?: string;
+    status?: string;
+    id?: string;
+    time?: number;
+    timeNano?: number;
+    Actor?: { ID?: string; Attributes?: Record<string, string> };
+  };
+  if (m.Type !== undefined && m.Type !== 'container') return undefined;
+  const raw = m.Action ?? m.status;
+  const id = m.Actor?.ID ?? m.id;
+  if (raw === undefined || id === undefined) return undefined;
+  const attrs = { ...m.Actor?.Attributes };
+  // `health_status: healthy`, `exec_start: sh -c ...`: the action is the part before the colon.
+  const colon = raw.indexOf(':');
+  const action = colon < 0 ? raw : raw.slice(0, colon);
+  const detail = colon < 0 ? undefined : raw.slice(colon + 1).trim();
+  const { name = '', image: _image, exitCode, signal: _signal, ...labels } = attrs;
+  const timeMs = m.timeNano !== undefined ? Math.floor(m.timeNano / 1e6) : (m.time ?? 0) * 1000;
+  return {
+    action,
+    id,
+    name,
+    labels,
+    ...(exitCode === undefined ? {} : { exitCode: Number(exitCode) }),
+    ...(action === 'health_status' && detail !== undefined ? { healthStatus: detail } : {}),
+    timeMs,
+  };
+}

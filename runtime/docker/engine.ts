@@ -1,0 +1,228 @@
+/**
+ * The container engine as the controllers see it: a small interface, with a real implementation
+ * (`dockerode.ts`, any Docker-API socket: dockerd or Podman) and an in-memory fake (`fake.ts`)
+ * side by side. One contract suite (`engine.contract.ts`) runs against both, so the fake cannot drift.
+ *
+ * Every method rejects with an `OrunError` whose `code` is one of {@link DockerErrorCode}; callers
+ * branch on the code, never on the message.
+ */
+
+/** Stable error codes raised by every {@link ContainerEngine}. */
+export const DockerErrorCode = {
+  /** The engine socket cannot be reached (dockerd down, wrong DOCKER_HOST). */
+  Unavailable: 'DockerUnavailable',
+  /** `createContainer`: the image is not present locally (pull it first). */
+  ImageNotFound: 'ImageNotFound',
+  /** `pullImage`: the registry refused or could not be reached; the message carries the registry's text. */
+  ImagePullFailed: 'ImagePullFailed',
+  /** `buildImage`: a step failed (message names the step) or the context could not be read. */
+  ImageBuildFailed: 'ImageBuildFailed',
+  /** `createContainer`: a container with this name already exists. */
+  NameConflict: 'NameConflict',
+  /** `createContainer`: a bind's host path is missing or not absolute. Not retryable until Git changes. */
+  InvalidMount: 'InvalidMount',
+  /** `startContainer`/`restartContainer`: a published host port is already taken. */
+  HostPortConflict: 'HostPortConflict',
+  /** A container id/name that does not exist (operations other than inspect/stop/remove). */
+  ContainerNotFound: 'ContainerNotFound',
+  /** Any other engine error (message carries the engine's text and HTTP status in context). */
+  RequestFailed: 'DockerRequestFailed',
+} as const;
+export type DockerErrorCode = (typeof DockerErrorCode)[keyof typeof DockerErrorCode];
+
+/** Docker's container states. */
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface PortBinding {
+  containerPort: number;
+  hostPort: number;
+  /** Default `0.0.0.0` (all IPv4 interfaces; Docker also binds `::` then). */
+  hostIP?: string;
+  /** Default `tcp`. */
+  protocol?: 'tcp' | 'udp';
+}
+
+export interface BindMount {
+  /** Absolute path on the host. It must exist: missing paths are `InvalidMount`, never auto-created. */
+  hostPath: string;
+  containerPath: string;
+  /** Default false. */
+  readOnly?: boolean;
+}
+
+/** What to create. Restart policy is always `no`: orun supervises restarts itself. */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  /** `['K=V', ...]` or `{K: 'V'}`. Default none. */
+  env?: readonly string[] | Readonly<Record<string, string>>;
+  /** Default none. orun puts its ownership labels here. */
+  labels?: Readonly<Record<string, string>>;
+  /** Default none. */
+  ports?: readonly PortBinding[];
+  /**
+   * Default none. Sent as `HostConfig.Mounts` of type `bind` (not legacy `Binds`), so a missing host
+   * path fails creation with `InvalidMount` instead of Docker silently creating an empty root-owned
+   * directory; the Deployment controller reports it as `Stalled`.
+   */
+  binds?: readonly BindMount[];
+  /** Default: the image's CMD. */
+  cmd?: readonly string[];
+  /** Default: the image's ENTRYPOINT. */
+  entrypoint?: readonly string[];
+  /** Seconds between SIGTERM and SIGKILL when the engine stops the container. Default 10. */
+  stopTimeoutSeconds?: number;
+}
+
+export interface PublishedPort {
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+  hostIP: string;
+  hostPort: number;
+}
+
+/** A container as observed. Times are RFC 3339 strings. */
+export interface ContainerInfo {
+  id: string;
+  /** Without Docker's leading `/`. */
+  name: string;
+  labels: Record<string, string>;
+  state: ContainerState;
+  /** The image reference the container was created with, e.g. `orun-test/busybox:1`. */
+  image: string;
+  /** `sha256:...` of the image the container runs. */
+  imageId: string;
+  createdAt: string;
+  /** Undefined until first started. */
+  startedAt?: string;
+  /** Undefined until first exit. */
+  finishedAt?: string;
+  /** Meaningful once exited; 0 before. */
+  exitCode: number;
+  oomKilled: boolean;
+  /**
+   * The engine's own restart count. It counts restarts by a restart *policy* only, so with orun's
+   * policy `no` it stays 0; the controller keeps its own count.
+   */
+  restartCount: number;
+  /** IPv4 address on the bridge network; undefined unless running. */
+  ipAddress?: string;
+  /** Published ports (the requested bindings; deduplicated across IPv4/IPv6). */
+  ports: PublishedPort[];
+}
+
+/** A `docker logs` line, without its trailing newline. */
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface LogOptions {
+  /** Keep streaming until the container stops or `signal` aborts. Default false. */
+  follow?: boolean;
+  /** Only the last N lines. Default: all. */
+  tail?: number;
+  /** Only lines since this time. Default: all. */
+  since?: Date;
+  /** Ends the iteration (quietly, no error). */
+  signal?: AbortSignal;
+}
+
+/** A container lifecycle event. */
+export interface ContainerEvent {
+  /** e.g. create, start, die, stop, kill, oom, destroy, restart, health_status. */
+  action: string;
+  id: string;
+  name: string;
+  /** The container's labels (as carried by the event). */
+  labels: Record<string, string>;
+  /** For `die`. */
+  exitCode?: number;
+  /** For `health_status`: healthy | unhealthy | starting. */
+  healthStatus?: string;
+  /** Milliseconds since the epoch. */
+  timeMs: number;
+}
+
+export interface EventFilters {
+  /** Only containers carrying all these labels. Default: all containers. */
+  labels?: Readonly<Record<string, string>>;
+  /** Only these actions. Default: all. */
+  actions?: readonly string[];
+  /** Replay events since this time (to close the gap after a list). Default: from now. */
+  since?: Date;
+}
+
+export interface BuildOptions {
+  /** Directory sent as the build context (tarred with `tar -C contextDir -c .`). */
+  contextDir: string;
+  /** Path of the Dockerfile inside the context. Default `Dockerfile`. */
+  dockerfile?: string;
+  /** Default none. */
+  buildArgs?: Readonly<Record<string, string>>;
+  /** The tag to give the result, e.g. `orun-local/web:abc123`. */
+  tag: string;
+  /** Progress lines (`Step 1/2 : FROM ...`, command output), for logs. Default: dropped. */
+  onProgress?: (line: string) => void;
+}
+
+export interface PullOptions {
+  /** Progress status lines, for logs. Default: dropped. */
+  onProgress?: (line: string) => void;
+}
+
+export interface EngineVersion {
+  version: string;
+  apiVersion: string;
+}
+
+export interface ContainerEngine {
+  /** Resolves when the engine answers; rejects `DockerUnavailable` otherwise. */
+  ping(): Promise<void>;
+  version(): Promise<EngineVersion>;
+
+  /** Containers (running or not) carrying all labels in `labelSelector`. `{}` lists all. */
+  listContainers(labelSelector: Readonly<Record<string, string>>): Promise<ContainerInfo[]>;
+  /** By id or name; undefined when it does not exist. */
+  inspectContainer(idOrName: string): Promise<ContainerInfo | undefined>;
+
+  imageExists(ref: string): Promise<boolean>;
+  /** The image id (`sha256:...`), or undefined when the image is not present. */
+  inspectImage(ref: string): Promise<string | undefined>;
+  /** Rejects `ImagePullFailed` with the registry's message. */
+  pullImage(ref: string, signal?: AbortSignal, options?: PullOptions): Promise<void>;
+  /** Resolves to the new image id. Rejects `ImageBuildFailed` naming the failing step. */
+  buildImage(options: BuildOptions, signal?: AbortSignal): Promise<string>;
+
+  /** Resolves to the new container's id. Rejects NameConflict, ImageNotFound, InvalidMount. */
+  createContainer(spec: ContainerSpec): Promise<string>;
+  /** Starting a running container is a no-op. Rejects HostPortConflict, ContainerNotFound. */
+  startContainer(id: string): Promise<void>;
+  /** SIGTERM, then SIGKILL after `timeoutSeconds` (default: the container's stop timeout). Idempotent. */
+  stopContainer(id: string, options?: { timeoutSeconds?: number }): Promise<void>;
+  /** Stop (as above) then start. */
+  restartContainer(id: string, options?: { timeoutSeconds?: number }): Promise<void>;
+  /**
+   * Removes the container, never its volumes. `force` (default false) kills a running one first.
+   * Removing a missing container is a no-op.
+   */
+  removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
+
+  containerLogs(id: string, options?: LogOptions): AsyncIterable<LogLine>;
+  /** Container events until `signal` aborts (then the iteration ends quietly). */
+  events(signal: AbortSignal, filters?: EventFilters): AsyncIterable<ContainerEvent>;
+}
+
+/** `{K: V}` or `['K=V']` → `['K=V']`. */
+export function envList(env: ContainerSpec['env']): string[] {
+  if (env === undefined) return [];
+  if (Array.isArray(env)) return [...(env as readonly string[])];
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+/** `name` → `name:latest`; refs with a tag or digest are kept. */
+export function normalizeImageRef(ref: string): string {
+  if (ref.includes('@')) return ref;
+  const lastSlash = ref.lastIndexOf('/');
+  return ref.slice(lastSlash + 1).includes(':') ? ref : `${ref}:latest`;
+}

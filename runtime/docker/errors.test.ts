@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { OrunError } from '../../apis/errors.ts';
+import { DockerErrorCode } from './engine.ts';
+import { classify, toOrunError } from './errors.ts';
+
+/** Engine errors as dockerode raises them (status + JSON body), texts as dockerd 20.10 sends them. */
+const engineError = (statusCode: number, message: string): object => ({ statusCode, json: { message } });
+
+describe('classify', () => {
+  it.each([
+    [
+      engineError(
+        500,
+        'driver failed programming external connectivity on endpoint x (abc): Bind for 0.0.0.0:18081 failed: port is already allocated',
+      ),
+      DockerErrorCode.HostPortConflict,
+    ],
+    [
+      engineError(500, 'listen tcp4 0.0.0.0:80: bind: address already in use'),
+      DockerErrorCode.HostPortConflict,
+    ],
+    [
+      engineError(400, 'invalid mount config for type "bind": bind source path does not exist: /nonexist/a'),
+      DockerErrorCode.InvalidMount,
+    ],
+    [
+      engineError(
+        409,
+        'Conflict. The container name "/web" is already in use by container "0d26". You have to remove (or rename) that container to be able to reuse that name.',
+      ),
+      DockerErrorCode.NameConflict,
+    ],
+    [engineError(404, 'No such image: orun-test/nope:1'), DockerErrorCode.ImageNotFound],
+    [engineError(404, 'No such container: abc'), DockerErrorCode.ContainerNotFound],
+    [engineError(500, 'something else'), DockerErrorCode.RequestFailed],
+    [
+      Object.assign(new Error('connect ENOENT /var/run/docker.sock'), { code: 'ENOENT' }),
+      DockerErrorCode.Unavailable,
+    ],
+    [Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), DockerErrorCode.Unavailable],
+  ])('%j → %s', (err, code) => {
+    expect(classify(err)).toBe(code);
+  });
+});
+
+describe('toOrunError', () => {
+  it('names the step, keeps the engine text, the cause and the HTTP status', () => {
+    const cause = engineError(404, 'No such image: x:1');
+    const err = toOrunError('create container web', cause, { container: 'web' });
+    expect(err).toBeInstanceOf(OrunError);
+    expect(err).toMatchObject({
+      code: DockerErrorCode.ImageNotFound,
+      message: 'docker: create container web: No such image: x:1',
+      context: { container: 'web', httpStatus: 404 },
+      cause,
+    });
+  });
+
+  it('passes an OrunError through unchanged', () => {
+    const err = new OrunError('X', 'y');
+    expect(toOrunError('step', err)).toBe(err);
+  });
+});

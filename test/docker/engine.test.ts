@@ -1,0 +1,154 @@
+/**
+ * The ContainerEngine contract against the real dockerd, plus what only a real engine can show:
+ * a probe reaching busybox httpd through the container's bridge IP, and a bind mount's content.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerEngine } from '../../runtime/docker/dockerode.ts';
+import { describeEngineContract, waitFor, type EngineHarness } from '../../runtime/docker/engine.contract.ts';
+import { parseProbeTarget, probeHTTP } from '../../runtime/probe/http.ts';
+import { TEST_IMAGE, requireTestImage } from '../support/services.ts';
+
+const prefix = `orun-t-docker-${randomBytes(4).toString('hex')}`;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '0.0.0.0', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function realHarness(): EngineHarness {
+  requireTestImage();
+  const engine = new DockerEngine();
+  return {
+    engine,
+    image: TEST_IMAGE,
+    prefix,
+    freePort,
+    withOutput: (spec, lines) => ({
+      ...spec,
+      cmd: [
+        'sh',
+        '-c',
+        [...lines.map((l) => `echo ${l.line}${l.stream === 'stderr' ? ' >&2' : ''}`), 'exec sleep 300'].join(
+          '; ',
+        ),
+      ],
+    }),
+    crash: async (id) => {
+      await engine.client.getContainer(id).kill({ signal: 'SIGKILL' });
+    },
+    removeImage: async (ref) => {
+      try {
+        await engine.client.getImage(ref).remove({ force: true });
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      }
+    },
+  };
+}
+
+describeEngineContract('dockerd', async () => Promise.resolve(realHarness()));
+
+describe('DockerEngine against dockerd', () => {
+  let h: EngineHarness;
+  const names: string[] = [];
+  let dataDir: string | undefined;
+
+  beforeAll(() => {
+    h = realHarness();
+  });
+
+  afterAll(async () => {
+    for (const n of names) await h.engine.removeContainer(n, { force: true });
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('probes busybox httpd through the container bridge IP (the manifest says localhost:80/health)', async () => {
+    const name = `${prefix}-probe`;
+    names.push(name);
+    const id = await h.engine.createContainer({
+      name,
+      image: TEST_IMAGE,
+      labels: { 'orun.test/run': prefix },
+    });
+    await h.engine.startContainer(id);
+    const info = await h.engine.inspectContainer(id);
+    const target = parseProbeTarget('localhost:80/health');
+    expect(info?.ipAddress).toBeDefined();
+    let result = await probeHTTP({ host: info?.ipAddress ?? '', port: target.port, path: target.path });
+    for (let i = 0; i < 50 && !result.ok; i++) {
+      // httpd needs a moment after start; this loop is the test waiting, not product logic.
+      await new Promise((r) => setTimeout(r, 100));
+      result = await probeHTTP({ host: info?.ipAddress ?? '', port: target.port, path: target.path });
+    }
+    expect(result).toMatchObject({ ok: true, statusCode: 200 });
+    const missing = await probeHTTP({ host: info?.ipAddress ?? '', port: 80, path: '/nope' });
+    expect(missing).toMatchObject({ ok: false, statusCode: 404 });
+  });
+
+  it('mounts an existing host path read-only', async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'orun-bind-'));
+    await writeFile(join(dataDir, 'hello.txt'), 'from-host\n');
+    const name = `${prefix}-bind`;
+    names.push(name);
+    const id = await h.engine.createContainer({
+      name,
+      image: TEST_IMAGE,
+      labels: { 'orun.test/run': prefix },
+      cmd: [
+        'sh',
+        '-c',
+        'cat /data/hello.txt; touch /data/x 2>/dev/null || echo read-only >&2; exec sleep 300',
+      ],
+      binds: [{ hostPath: dataDir, containerPath: '/data', readOnly: true }],
+    });
+    await h.engine.startContainer(id);
+    const seen = await waitFor(
+      (signal) => h.engine.containerLogs(id, { follow: true, signal }),
+      (_l, all) => all.length >= 2,
+    );
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        { stream: 'stdout', line: 'from-host' },
+        { stream: 'stderr', line: 'read-only' },
+      ]),
+    );
+  });
+
+  it('publishes the host port so the app answers on it', async () => {
+    const name = `${prefix}-port`;
+    names.push(name);
+    const hostPort = await freePort();
+    const id = await h.engine.createContainer({
+      name,
+      image: TEST_IMAGE,
+      labels: { 'orun.test/run': prefix },
+      ports: [{ containerPort: 80, hostPort }],
+    });
+    await h.engine.startContainer(id);
+    let result = await probeHTTP({ host: '127.0.0.1', port: hostPort, path: '/health' });
+    for (let i = 0; i < 50 && !result.ok; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      result = await probeHTTP({ host: '127.0.0.1', port: hostPort, path: '/health' });
+    }
+    expect(result).toMatchObject({ ok: true, statusCode: 200 });
+    expect((await h.engine.inspectContainer(id))?.ports).toEqual([
+      { containerPort: 80, protocol: 'tcp', hostIP: '0.0.0.0', hostPort },
+    ]);
+  });
+
+  it('reports an unreachable socket as DockerUnavailable', async () => {
+    const engine = new DockerEngine({ socketPath: '/nonexistent/docker.sock' });
+    await expect(engine.ping()).rejects.toMatchObject({ code: 'DockerUnavailable' });
+  });
+});
