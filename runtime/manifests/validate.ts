@@ -1,0 +1,67 @@
+/**
+ * Validating a repository offline: decode every file, run the cross-object checks, and check
+ * that files objects refer to (ServiceGraph Orchfiles) exist. What `orun validate` runs.
+ */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  ManifestError,
+  ManifestErrorCode,
+  checkObjects,
+  compareManifestErrors,
+} from '../../apis/run.orcra.dev/v0alpha/index.ts';
+import { type LoadOptions, type ManifestRepo, loadManifestRepo } from './load.ts';
+
+export interface ValidationResult {
+  repo: ManifestRepo;
+  /** Decode, cross-object and file-reference errors, sorted by file and position. */
+  errors: ManifestError[];
+  warnings: ManifestError[];
+}
+
+/**
+ * Loads and checks the repository at `dir`. Valid when `errors` is empty.
+ *
+ * @example
+ * const { errors } = await validateManifestRepo('.');
+ * if (errors.length > 0) process.exitCode = 1;
+ */
+export async function validateManifestRepo(
+  dir: string,
+  options: LoadOptions = {},
+): Promise<ValidationResult> {
+  const repo = await loadManifestRepo(dir, options);
+  const checked = checkObjects(repo.objects, { locate: repo.locate });
+  const errors = [...repo.errors, ...checked.errors];
+  for (const obj of repo.objects) {
+    if (obj.kind !== 'ServiceGraph') continue;
+    for (const [i, file] of obj.spec.orchfiles.entries()) {
+      if (await exists(join(dir, file))) continue;
+      const at = repo.locate(obj, ['spec', 'orchfiles', i]);
+      errors.push(
+        new ManifestError({
+          file: at?.file ?? '',
+          line: at?.line ?? 1,
+          col: at?.col ?? 1,
+          path: `spec.orchfiles[${i}]`,
+          message: `file "${file}" not found in the repository`,
+          code: ManifestErrorCode.MissingFile,
+        }),
+      );
+    }
+  }
+  return {
+    repo,
+    errors: errors.sort(compareManifestErrors),
+    warnings: [...repo.warnings, ...checked.warnings].sort(compareManifestErrors),
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
