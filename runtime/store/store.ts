@@ -130,7 +130,7 @@ export class Store {
   updateStatus<S extends ObjectStatus = ObjectStatus>(
     kind: string,
     name: string,
-    update: (old: DeepReadonly<S> | undefined, obj: StoredObject) => S,
+    update: (old: DeepReadonly<S> | undefined, obj: StoredObject) => S | DeepReadonly<S>,
   ): StoredObject {
     const key = objectKey(kind, name);
     const entry = this.#entries.get(key);

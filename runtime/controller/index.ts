@@ -1,0 +1,17 @@
+export {
+  Controller,
+  ignoreStatusOnly,
+  specChanged,
+  type ControllerOptions,
+  type MapFunc,
+  type Predicate,
+  type WatchOptions,
+  type WatchSource,
+} from './controller.ts';
+export { reconcilerFunc, type ReconcileContext, type ReconcileResult, type Reconciler } from './reconcile.ts';
+export {
+  noopControllerMetricsProvider,
+  type ControllerMetrics,
+  type ControllerMetricsProvider,
+  type ReconcileResultLabel,
+} from './metrics.ts';
