@@ -291,8 +291,11 @@ export class DockerEngine implements ContainerEngine {
       }
     } catch (err) {
       if (signal.aborted) return;
-      throw toOrunError('events', err);
+      throw toOrunError('events', err, {}, classifyOr(err, DockerErrorCode.Unavailable));
     }
+    if (signal.aborted) return;
+    // The engine closed the stream (dockerd restarted): say so, so the caller resubscribes with `since`.
+    throw new OrunError(DockerErrorCode.Unavailable, 'docker: events: the engine closed the event stream');
   }
 }
 

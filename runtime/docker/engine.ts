@@ -208,8 +208,15 @@ export interface ContainerEngine {
    */
   removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
 
+  /**
+   * The container's output (it must be created without a TTY, as `createContainer` does). With
+   * `follow`, the iteration ends when the container stops or `signal` aborts.
+   */
   containerLogs(id: string, options?: LogOptions): AsyncIterable<LogLine>;
-  /** Container events until `signal` aborts (then the iteration ends quietly). */
+  /**
+   * Container events until `signal` aborts (then the iteration ends quietly). If the engine goes
+   * away the iteration rejects `DockerUnavailable`; resubscribe with `since` to replay the gap.
+   */
   events(signal: AbortSignal, filters?: EventFilters): AsyncIterable<ContainerEvent>;
 }
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
 import { describeEngineContract, waitFor, type EngineHarness } from '../../runtime/docker/engine.contract.ts';
 import { parseProbeTarget, probeHTTP } from '../../runtime/probe/http.ts';
@@ -60,29 +60,27 @@ function realHarness(): EngineHarness {
 describeEngineContract('dockerd', async () => Promise.resolve(realHarness()));
 
 describe('DockerEngine against dockerd', () => {
-  let h: EngineHarness;
+  // Built inside each test (not in beforeAll) so a missing dockerd fails every test by name.
+  let h: EngineHarness | undefined;
+  const real = (): EngineHarness => (h ??= realHarness());
   const names: string[] = [];
   let dataDir: string | undefined;
 
-  beforeAll(() => {
-    h = realHarness();
-  });
-
   afterAll(async () => {
-    for (const n of names) await h.engine.removeContainer(n, { force: true });
+    for (const n of names) await h?.engine.removeContainer(n, { force: true });
     if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
   });
 
   it('probes busybox httpd through the container bridge IP (the manifest says localhost:80/health)', async () => {
     const name = `${prefix}-probe`;
     names.push(name);
-    const id = await h.engine.createContainer({
+    const id = await real().engine.createContainer({
       name,
       image: TEST_IMAGE,
       labels: { 'orun.test/run': prefix },
     });
-    await h.engine.startContainer(id);
-    const info = await h.engine.inspectContainer(id);
+    await real().engine.startContainer(id);
+    const info = await real().engine.inspectContainer(id);
     const target = parseProbeTarget('localhost:80/health');
     expect(info?.ipAddress).toBeDefined();
     let result = await probeHTTP({ host: info?.ipAddress ?? '', port: target.port, path: target.path });
@@ -101,7 +99,7 @@ describe('DockerEngine against dockerd', () => {
     await writeFile(join(dataDir, 'hello.txt'), 'from-host\n');
     const name = `${prefix}-bind`;
     names.push(name);
-    const id = await h.engine.createContainer({
+    const id = await real().engine.createContainer({
       name,
       image: TEST_IMAGE,
       labels: { 'orun.test/run': prefix },
@@ -112,9 +110,9 @@ describe('DockerEngine against dockerd', () => {
       ],
       binds: [{ hostPath: dataDir, containerPath: '/data', readOnly: true }],
     });
-    await h.engine.startContainer(id);
+    await real().engine.startContainer(id);
     const seen = await waitFor(
-      (signal) => h.engine.containerLogs(id, { follow: true, signal }),
+      (signal) => real().engine.containerLogs(id, { follow: true, signal }),
       (_l, all) => all.length >= 2,
     );
     expect(seen).toEqual(
@@ -129,22 +127,58 @@ describe('DockerEngine against dockerd', () => {
     const name = `${prefix}-port`;
     names.push(name);
     const hostPort = await freePort();
-    const id = await h.engine.createContainer({
+    const id = await real().engine.createContainer({
       name,
       image: TEST_IMAGE,
       labels: { 'orun.test/run': prefix },
       ports: [{ containerPort: 80, hostPort }],
     });
-    await h.engine.startContainer(id);
+    await real().engine.startContainer(id);
     let result = await probeHTTP({ host: '127.0.0.1', port: hostPort, path: '/health' });
     for (let i = 0; i < 50 && !result.ok; i++) {
       await new Promise((r) => setTimeout(r, 100));
       result = await probeHTTP({ host: '127.0.0.1', port: hostPort, path: '/health' });
     }
     expect(result).toMatchObject({ ok: true, statusCode: 200 });
-    expect((await h.engine.inspectContainer(id))?.ports).toEqual([
+    expect((await real().engine.inspectContainer(id))?.ports).toEqual([
       { containerPort: 80, protocol: 'tcp', hostIP: '0.0.0.0', hostPort },
     ]);
+  });
+
+  it('passes build args to the Dockerfile', async () => {
+    const engine = real().engine;
+    const ctx = await mkdtemp(join(tmpdir(), 'orun-build-args-'));
+    const tag = `${prefix}-args:1`;
+    try {
+      await writeFile(
+        join(ctx, 'Dockerfile'),
+        `FROM ${TEST_IMAGE}\nARG MSG=unset\nRUN echo "$MSG" > /www/msg\n`,
+      );
+      await engine.buildImage({ contextDir: ctx, tag, buildArgs: { MSG: 'hello-arg' } });
+      const name = `${prefix}-args`;
+      names.push(name);
+      const id = await engine.createContainer({
+        name,
+        image: tag,
+        labels: { 'orun.test/run': prefix },
+        cmd: ['sh', '-c', 'cat /www/msg; exec sleep 300'],
+      });
+      await engine.startContainer(id);
+      const seen = await waitFor(
+        (signal) => engine.containerLogs(id, { follow: true, signal }),
+        (l) => l.line === 'hello-arg',
+      );
+      expect(seen.at(-1)).toEqual({ stream: 'stdout', line: 'hello-arg' });
+      await engine.removeContainer(id, { force: true });
+    } finally {
+      await rm(ctx, { recursive: true, force: true });
+      await real().removeImage(tag);
+    }
+  });
+
+  it('uses the configured socket path', async () => {
+    real();
+    await new DockerEngine({ socketPath: '/var/run/docker.sock' }).ping();
   });
 
   it('reports an unreachable socket as DockerUnavailable', async () => {
