@@ -1,0 +1,107 @@
+/**
+ * What the Deployment controller needs from the rest of orun, declared by the user (STYLE.md):
+ * small interfaces that the runtime's real parts satisfy structurally, and that tests fake.
+ */
+import type { Registry } from 'prom-client';
+import type { ContainerEngine } from '../../runtime/docker/engine.ts';
+import type { BackoffPolicy } from './backoff.ts';
+import type { SecretResolver } from './desired.ts';
+import type { DeploymentStatusView, DeploymentView } from './spec.ts';
+
+/** The engine calls this controller makes (runtime/docker `ContainerEngine` satisfies it). */
+export type DeploymentEngine = Pick<
+  ContainerEngine,
+  | 'listContainers'
+  | 'inspectContainer'
+  | 'imageExists'
+  | 'pullImage'
+  | 'buildImage'
+  | 'createContainer'
+  | 'startContainer'
+  | 'stopContainer'
+  | 'restartContainer'
+  | 'removeContainer'
+>;
+
+/** Desired state and the status sink (runtime Store). Objects handed out may be frozen. */
+export interface DeploymentStore {
+  /** The Deployment under `Deployment/<name>`, or undefined once deleted. */
+  get(key: string): DeploymentView | undefined;
+  /** Replaces `.status`; must not re-trigger a spec reconcile. */
+  updateStatus(key: string, status: DeploymentStatusView): unknown;
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+/** Event recorder (runtime events). Messages never carry secret values. */
+export type RecordEvent = (key: string, type: EventType, reason: string, message: string) => void;
+
+/** Milliseconds since the epoch. Only `now` is needed: waiting is done by requeueAfter. */
+export interface Clock {
+  now(): number;
+}
+
+/** One HTTP GET; 2xx/3xx is success. Resolves (never rejects) on failure. runtime/probe `probeHTTP` is one. */
+export type HttpProber = (options: {
+  /** The container's bridge IP (or 127.0.0.1 with the published port when it has none). */
+  host: string;
+  port: number;
+  path: string;
+  timeoutMs: number;
+  signal: AbortSignal;
+}) => Promise<{ ok: boolean; statusCode?: number; message: string }>;
+
+/** Pino-compatible (fields first, fixed message). */
+export interface Logger {
+  debug(fields: object, msg: string): void;
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+  error(fields: object, msg: string): void;
+}
+
+/** What `reconcile` receives from the runtime controller loop. */
+export interface ReconcileContext {
+  key: string;
+  signal: AbortSignal;
+  log: Logger;
+  reconcileID?: string;
+}
+
+/** `requeueAfter` (ms) → forget + addAfter; throw → rate-limited retry; void → done. */
+export type ReconcileResult = { requeueAfter?: number } | void;
+
+export interface DeploymentDeps {
+  engine: DeploymentEngine;
+  store: DeploymentStore;
+  recordEvent: RecordEvent;
+  clock: Clock;
+  /** Default: runtime/probe `probeHTTP`. */
+  probe?: HttpProber;
+  /** Metrics are registered here. Default: none recorded. */
+  registry?: Registry;
+  /**
+   * False until the store holds the first full snapshot. While false, a missing Deployment is
+   * not pruned (an empty store at boot must not delete everything). Default: always synced.
+   */
+  hasSynced?: () => boolean;
+  /** Build contexts resolve under it (Node `codeDir`). Default: working directory. */
+  codeDir?: string;
+  /** Crash-loop back-off; also used for image pull/build retries. Default 10 s ×2 → 5 min, reset after 10 min. */
+  backoff?: BackoffPolicy;
+  /** Retry delay for stalls only a person can fix (port conflict, bad mount, name taken). Default 5 min. */
+  stalledRetryMs?: number;
+  /** From start until a never-ready container is reported `Stalled` (it keeps being probed). Default 5 min. */
+  readinessTimeoutMs?: number;
+  /** Re-check of a ready container with no liveness probe (catches missed exits). Default 30 s. */
+  resyncMs?: number;
+  /** SIGTERM→SIGKILL grace when stopping a container to replace/prune it. Default 10 s. */
+  stopTimeoutSeconds?: number;
+  /** Keys secret digests in the spec hash. Default a fixed string. */
+  secretHashKey?: string;
+  /**
+   * Plaintext of inline `ENC[...]` env values, when the store keeps ciphertext (the loader
+   * registers what it decrypted). Env values that are already SecretStrings need nothing.
+   * Default: none, so an `ENC[...]` value stalls the Deployment (`SecretNotDecrypted`).
+   */
+  resolveSecret?: SecretResolver;
+}

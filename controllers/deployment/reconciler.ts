@@ -1,0 +1,160 @@
+/**
+ * The Deployment reconciler. `reconcile(key)` re-reads the Deployment from the store and its
+ * containers from the engine, then runs a short list of steps:
+ *
+ *   observe → (gone? prune) → desired → gated? → pick current
+ *     no current container with the desired hash → ensure image → retire old → create + start
+ *     current exists                             → retire duplicates → supervise (start/crash/probes)
+ *   → write status (only when changed) → requeueAfter
+ *
+ * No step sleeps or retries: time comes back as `requeueAfter`, errors are thrown to the queue's
+ * rate limiter. Memory that is not in the store (probe state, crash back-off, restart counts,
+ * stall gates) is keyed by container id or object key and lost on restart, which only ever makes
+ * orun more patient, never restart anything.
+ */
+import { splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import type { ContainerInfo } from '../../runtime/docker/engine.ts';
+import type { DeploymentDeps, ReconcileContext, ReconcileResult } from './deps.ts';
+import { deploymentSelector, desiredContainer, Label } from './desired.ts';
+import { createAndStart, ensureImage, retire } from './rollout.ts';
+import { Memory, resolveDeps, type Outcome, type Resolved, type Run } from './run.ts';
+import type { DeploymentView } from './spec.ts';
+import { buildStatus, Reason, sameStatus } from './status.ts';
+import { supervise } from './supervise.ts';
+
+/** Until the store has its first snapshot, look again this soon instead of pruning. */
+const NOT_SYNCED_RECHECK_MS = 1_000;
+
+export class DeploymentReconciler {
+  readonly #deps: Resolved;
+  readonly #mem: Memory;
+
+  constructor(deps: DeploymentDeps) {
+    this.#deps = resolveDeps(deps);
+    this.#mem = new Memory(deps, this.#deps.backoff);
+  }
+
+  async reconcile(ctx: ReconcileContext): Promise<ReconcileResult> {
+    const { name } = splitKey(ctx.key);
+    const obj = this.#deps.store.get(ctx.key);
+    const observed = await this.#deps.engine.listContainers(deploymentSelector(name));
+    if (obj === undefined) return this.#prune(ctx, name, observed);
+
+    const run = this.#run(ctx, name, obj);
+    const gated = this.#mem.gates.check(ctx.key, run.desired.hash, this.#deps.clock.now());
+    if (gated !== undefined)
+      return this.#finish(run, { verdict: gated.verdict, requeueAfter: gated.remainingMs });
+
+    const { current, others } = pickCurrent(observed, run.desired.hash);
+    const outcome =
+      current === undefined ? await this.#rollout(run, others) : await this.#keep(run, current, others);
+    if (outcome.held !== true) this.#mem.gates.clear(ctx.key);
+    return this.#finish(run, outcome);
+  }
+
+  /** No container with the desired hash: image first (old one keeps running if that fails). */
+  async #rollout(run: Run, old: ContainerInfo[]): Promise<Outcome> {
+    if (run.desired.undecryptable.length > 0) {
+      const names = run.desired.undecryptable.join(', ');
+      // Handing ciphertext to the app would be a silent misconfiguration; the loader decrypts.
+      const message = `env ${names}: still SOPS-encrypted (ENC[...]); no age key could decrypt it on this node`;
+      return { verdict: { kind: 'stalled', reason: Reason.SecretNotDecrypted, message } };
+    }
+    const imageFailure = await ensureImage(run);
+    if (imageFailure !== undefined) return imageFailure;
+    await retire(run, old, 'spec changed, replacing');
+    const r = await createAndStart(run);
+    return 'verdict' in r ? r : supervise(run, r);
+  }
+
+  async #keep(run: Run, current: ContainerInfo, duplicates: ContainerInfo[]): Promise<Outcome> {
+    await retire(run, duplicates, 'duplicate or outdated container');
+    return supervise(run, current);
+  }
+
+  /** The Deployment is gone: remove its containers (never volumes or host paths). */
+  async #prune(ctx: ReconcileContext, name: string, observed: ContainerInfo[]): Promise<ReconcileResult> {
+    if (!this.#deps.hasSynced()) return { requeueAfter: NOT_SYNCED_RECHECK_MS };
+    const { engine, stopTimeoutSeconds, recordEvent } = this.#deps;
+    for (const c of observed) {
+      if (c.state === 'running' || c.state === 'restarting' || c.state === 'paused') {
+        await engine.stopContainer(c.id, { timeoutSeconds: stopTimeoutSeconds });
+      }
+      await engine.removeContainer(c.id);
+      this.#mem.forgetContainer(c.id);
+      recordEvent(
+        ctx.key,
+        'Normal',
+        'Pruned',
+        `Deployment removed from Git: removed container ${c.name} (${c.id.slice(0, 12)}); volumes kept`,
+      );
+      ctx.log.info({ containerID: c.id }, 'pruned container');
+    }
+    this.#mem.gates.clear(ctx.key);
+    this.#mem.metrics.forget(name);
+  }
+
+  async #finish(run: Run, o: Outcome): Promise<ReconcileResult> {
+    const { store, clock } = this.#deps;
+    const c = o.container;
+    const probe = c === undefined ? undefined : this.#mem.probes.get(c.id)?.last;
+    const status = buildStatus({
+      generation: run.obj.metadata.generation,
+      verdict: o.verdict,
+      ...(c === undefined ? {} : { container: c }),
+      specHash: run.desired.hash,
+      restarts: c === undefined ? 0 : this.#restarts(run, c.id),
+      ...(probe === undefined ? {} : { probe }),
+      now: clock.now(),
+      ...(run.obj.status === undefined ? {} : { previous: run.obj.status }),
+    });
+    if (!sameStatus(run.obj.status, status)) await store.updateStatus(run.key, status);
+    this.#mem.metrics.ready.set({ deployment: run.name }, status.ready === true ? 1 : 0);
+    return o.requeueAfter === undefined ? undefined : { requeueAfter: o.requeueAfter };
+  }
+
+  /** Restarts of this container: ours since we saw it, else what the last status said. */
+  #restarts(run: Run, id: string): number {
+    const mine = this.#mem.restarts.get(id);
+    if (mine !== undefined) return mine;
+    const prev = run.obj.status;
+    const carried = prev?.containerID === id ? (prev.restarts ?? 0) : 0;
+    if (carried > 0) this.#mem.restarts.set(id, carried);
+    return carried;
+  }
+
+  #run(ctx: ReconcileContext, name: string, obj: DeploymentView): Run {
+    const { recordEvent, codeDir, secretHashKey, resolveSecret } = this.#deps;
+    return {
+      key: ctx.key,
+      name,
+      obj,
+      desired: desiredContainer(obj, {
+        ...(codeDir === undefined ? {} : { codeDir }),
+        ...(secretHashKey === undefined ? {} : { secretHashKey }),
+        ...(resolveSecret === undefined ? {} : { resolveSecret }),
+      }),
+      signal: ctx.signal,
+      log: ctx.log,
+      deps: this.#deps,
+      mem: this.#mem,
+      event: (type, reason, message) => recordEvent(ctx.key, type, reason, message),
+    };
+  }
+}
+
+/**
+ * The container to keep: the desired hash, preferring running, then the newest. Everything else
+ * (other hashes, duplicates left by a crash mid-rollout) is to be retired.
+ */
+export function pickCurrent(
+  observed: readonly ContainerInfo[],
+  hash: string,
+): { current: ContainerInfo | undefined; others: ContainerInfo[] } {
+  const rank = (c: ContainerInfo): number => (c.state === 'running' ? 1 : 0);
+  const matching = observed
+    .filter((c) => c.labels[Label.specHash] === hash)
+    .sort((a, b) => rank(b) - rank(a) || b.createdAt.localeCompare(a.createdAt));
+  const current = matching[0];
+  return { current, others: observed.filter((c) => c !== current) };
+}

@@ -1,0 +1,138 @@
+/**
+ * Steps that change which container exists: get the image, retire old containers, create and
+ * start the new one. The image comes first so a failed pull or build leaves the old container
+ * running (transactional apply: keep the last good state on failure).
+ */
+import { errorMessage, isOrunError, OrunError } from '../../apis/errors.ts';
+import { DockerErrorCode, type ContainerInfo } from '../../runtime/docker/engine.ts';
+import { backoffDelay } from './backoff.ts';
+import { formatDuration, type Outcome, type Run } from './run.ts';
+import { Reason, type Verdict } from './status.ts';
+
+/** Pulls or builds the desired image as its policy says. Undefined when the image is in place. */
+export async function ensureImage(run: Run): Promise<Outcome | undefined> {
+  const { engine } = run.deps;
+  const plan = run.desired.image;
+  const present = await engine.imageExists(plan.ref);
+  if (plan.kind === 'build') {
+    if (present) return undefined; // build-once: the tag is derived from the build inputs
+    run.event('Normal', 'Building', `Building image "${plan.ref}" from ${plan.contextDir}`);
+    try {
+      await engine.buildImage(
+        {
+          contextDir: plan.contextDir,
+          tag: plan.ref,
+          buildArgs: plan.args,
+          ...(plan.dockerfile === undefined ? {} : { dockerfile: plan.dockerfile }),
+          onProgress: (line) => run.log.debug({ image: plan.ref, line }, 'build progress'),
+        },
+        run.signal,
+      );
+    } catch (err) {
+      if (!isOrunError(err, DockerErrorCode.ImageBuildFailed)) throw err;
+      return retryWithBackoff(run, Reason.BuildFailed, `building image "${plan.ref}": ${errorMessage(err)}`);
+    }
+    run.event('Normal', 'Built', `Built image "${plan.ref}"`);
+    return undefined;
+  }
+  if (present && plan.policy !== 'Always') return undefined;
+  if (plan.policy === 'Never') {
+    const msg = `image "${plan.ref}" is not present and imagePullPolicy is Never`;
+    return stall(run, { kind: 'stalled', reason: Reason.ImageNeverPull, message: msg });
+  }
+  run.event('Normal', 'Pulling', `Pulling image "${plan.ref}"`);
+  try {
+    await engine.pullImage(plan.ref, run.signal);
+  } catch (err) {
+    if (!isOrunError(err, DockerErrorCode.ImagePullFailed)) throw err;
+    return retryWithBackoff(run, Reason.ImagePullFailed, `pulling image "${plan.ref}": ${errorMessage(err)}`);
+  }
+  run.event('Normal', 'Pulled', `Successfully pulled image "${plan.ref}"`);
+  return undefined;
+}
+
+/** Stops then removes containers that are not (or no longer) wanted. Never their volumes. */
+export async function retire(run: Run, containers: readonly ContainerInfo[], why: string): Promise<void> {
+  const { engine, stopTimeoutSeconds } = run.deps;
+  for (const c of containers) {
+    if (c.state === 'running' || c.state === 'restarting' || c.state === 'paused') {
+      await engine.stopContainer(c.id, { timeoutSeconds: stopTimeoutSeconds });
+      run.event('Normal', 'Killed', `Stopping container ${c.name} (${c.id.slice(0, 12)}): ${why}`);
+    }
+    await engine.removeContainer(c.id);
+    run.mem.forgetContainer(c.id);
+    run.log.info({ containerID: c.id, why }, 'container removed');
+  }
+}
+
+/** Creates and starts the desired container. Returns the fresh container, or an outcome on failure. */
+export async function createAndStart(run: Run): Promise<ContainerInfo | Outcome> {
+  const { engine } = run.deps;
+  let id: string;
+  try {
+    // The only place secret env values are revealed; the spec is never logged or kept.
+    id = await engine.createContainer(run.desired.containerSpec());
+  } catch (err) {
+    return createFailure(run, err);
+  }
+  run.event('Normal', 'Created', `Created container ${run.desired.name} (${id.slice(0, 12)})`);
+  return startExisting(run, id);
+}
+
+/** Starts a created (or exited) container; a taken host port stalls instead of retrying hot. */
+export async function startExisting(run: Run, id: string): Promise<ContainerInfo | Outcome> {
+  const { engine, clock } = run.deps;
+  try {
+    await engine.startContainer(id);
+  } catch (err) {
+    if (!isOrunError(err, DockerErrorCode.HostPortConflict)) throw err;
+    const message = `starting container ${run.desired.name}: ${errorMessage(err)}`;
+    run.event('Warning', 'Failed', message);
+    return stall(run, { kind: 'stalled', reason: Reason.HostPortConflict, message });
+  }
+  run.mem.crash.recordStart(id, clock.now());
+  run.event('Normal', 'Started', `Started container ${run.desired.name}`);
+  const info = await engine.inspectContainer(id);
+  if (info === undefined) {
+    throw new OrunError(
+      'ContainerVanished',
+      `deployment ${run.name}: inspect after start: container ${id} is gone`,
+    );
+  }
+  return info;
+}
+
+function createFailure(run: Run, err: unknown): Outcome {
+  const message = `creating container ${run.desired.name}: ${errorMessage(err)}`;
+  if (isOrunError(err, DockerErrorCode.InvalidMount)) {
+    run.event('Warning', 'Failed', message);
+    return stall(run, { kind: 'stalled', reason: Reason.InvalidMount, message });
+  }
+  if (isOrunError(err, DockerErrorCode.NameConflict)) {
+    // Our own containers were listed and retired already, so the name belongs to a stranger.
+    const msg = `${message} (a container not managed by orun has this name; remove or rename it)`;
+    run.event('Warning', 'Failed', msg);
+    return stall(run, { kind: 'stalled', reason: Reason.NameConflict, message: msg });
+  }
+  throw err;
+}
+
+/** Stalls until a person (or a new spec) fixes it; retried every `stalledRetryMs`. */
+export function stall(run: Run, verdict: Verdict): Outcome {
+  const { clock, stalledRetryMs } = run.deps;
+  const ms = run.mem.gates.hold(run.key, run.desired.hash, verdict, clock.now(), () => stalledRetryMs);
+  run.log.warn({ reason: verdict.reason, retryInMs: ms }, 'deployment stalled');
+  return { verdict, requeueAfter: ms, held: true };
+}
+
+function retryWithBackoff(run: Run, reason: string, message: string): Outcome {
+  const { clock, backoff } = run.deps;
+  const verdict: Verdict = { kind: 'stalled', reason, message };
+  const ms = run.mem.gates.hold(run.key, run.desired.hash, verdict, clock.now(), (n) =>
+    backoffDelay(n, backoff),
+  );
+  run.event('Warning', 'Failed', message);
+  run.event('Normal', 'BackOff', `Back-off ${formatDuration(ms)} before retrying: ${reason}`);
+  run.log.warn({ reason, retryInMs: ms }, 'image not ready, backing off');
+  return { verdict, requeueAfter: ms, held: true };
+}

@@ -1,0 +1,186 @@
+/**
+ * Keeping the current container healthy: start it if only created, restart it after a crash with
+ * back-off, and run its readiness/liveness probes. A running container with the right hash is
+ * never stopped or started here unless a probe or a crash says so; that is what adoption is.
+ */
+import type { ContainerInfo } from '../../runtime/docker/engine.ts';
+import { parseProbeTarget } from '../../runtime/probe/http.ts';
+import {
+  nextProbe,
+  recordProbe,
+  type ProbeResult,
+  type ProbeSpecs,
+  type ProbeState,
+  type ProbeType,
+} from './probes.ts';
+import { startExisting } from './rollout.ts';
+import { formatDuration, type Outcome, type Run } from './run.ts';
+import { Reason } from './status.ts';
+
+/** Retry soon while the engine is mid-transition (paused, restarting, removing). */
+const TRANSITION_RECHECK_MS = 2_000;
+/** First look at a container just restarted for failing liveness (its probes start afresh). */
+const RESTART_RECHECK_MS = 1_000;
+
+export async function supervise(run: Run, c: ContainerInfo): Promise<Outcome> {
+  switch (c.state) {
+    case 'running':
+      return watchRunning(run, c);
+    case 'created':
+      return started(run, await startExisting(run, c.id));
+    case 'exited':
+    case 'dead':
+      return restartAfterCrash(run, c);
+    default:
+      return {
+        verdict: { kind: 'progressing', reason: Reason.Starting, message: `container is ${c.state}` },
+        container: c,
+        requeueAfter: TRANSITION_RECHECK_MS,
+      };
+  }
+}
+
+/** After a (re)start: probe right away (readiness may already pass), else report the failure. */
+async function started(run: Run, r: ContainerInfo | Outcome): Promise<Outcome> {
+  return 'verdict' in r ? r : watchRunning(run, r);
+}
+
+async function restartAfterCrash(run: Run, c: ContainerInfo): Promise<Outcome> {
+  const { clock } = run.deps;
+  run.mem.probes.forget(c.id);
+  const decision = run.mem.crash.observeExit(c.id, clock.now());
+  const exit = c.oomKilled ? 'was OOM-killed' : `exited with code ${c.exitCode}`;
+  if (decision.action === 'wait') {
+    const message = `container ${exit}; back-off ${formatDuration(decision.delayMs)} restarting failed container`;
+    if (decision.firstSeen)
+      run.event(
+        'Warning',
+        'BackOff',
+        `Back-off ${formatDuration(decision.delayMs)} restarting failed container (${exit})`,
+      );
+    return {
+      verdict: { kind: 'stalled', reason: Reason.CrashLoopBackOff, message },
+      container: c,
+      requeueAfter: decision.remainingMs,
+    };
+  }
+  const r = await startExisting(run, c.id);
+  if ('verdict' in r) return r;
+  countRestart(run, c.id);
+  return watchRunning(run, r);
+}
+
+/** One restart more for this container (status + metric). */
+function countRestart(run: Run, id: string): void {
+  run.mem.restarts.set(id, (run.mem.restarts.get(id) ?? 0) + 1);
+  run.mem.metrics.restarts.inc({ deployment: run.name });
+}
+
+async function watchRunning(run: Run, c: ContainerInfo): Promise<Outcome> {
+  const { clock, resyncMs } = run.deps;
+  const specs: ProbeSpecs = run.obj.spec.health ?? {};
+  run.mem.crash.observeRunning(c.id, clock.now());
+  const s = run.mem.probes.observe(c.id, specs, clock.now());
+  const step = nextProbe(s, specs, clock.now());
+  if (step.kind === 'probe') {
+    const result = await probeOnce(run, c, step.type, step.spec.http, step.timings.timeoutMs);
+    const out = recordProbe(s, specs, result, run.deps.readinessTimeoutMs);
+    if (!result.ok) run.mem.metrics.probeFailures.inc({ deployment: run.name, probe: step.type });
+    if (out.livenessFailures > 0) {
+      run.event('Warning', 'Unhealthy', `Liveness probe failed: ${result.message}`);
+    }
+    if (out.restart) return restartUnhealthy(run, c, out.livenessFailures);
+  }
+  const wait = nextProbe(s, specs, clock.now());
+  const requeueAfter = wait.kind === 'wait' ? wait.ms : wait.kind === 'probe' ? 1 : resyncMs;
+  return { ...runningVerdict(run, s, specs), container: c, requeueAfter: Math.min(requeueAfter, resyncMs) };
+}
+
+function runningVerdict(run: Run, s: ProbeState, specs: ProbeSpecs): Pick<Outcome, 'verdict'> {
+  const last = s.last === undefined ? '' : `; last probe: ${s.last.message}`;
+  if (s.ready) {
+    const failing = s.livenessFailures > 0 ? ` (liveness failing ${s.livenessFailures}x${last})` : '';
+    return {
+      verdict: { kind: 'ready', reason: Reason.Ready, message: `container running and ready${failing}` },
+    };
+  }
+  const target = specs.readiness?.http ?? '';
+  if (s.readinessTimedOut) {
+    const message = `not ready ${formatDuration(run.deps.clock.now() - s.runningSince)} after start: readiness probe ${target} keeps failing${last}`;
+    return { verdict: { kind: 'stalled', reason: Reason.ReadinessTimeout, message } };
+  }
+  return {
+    verdict: {
+      kind: 'progressing',
+      reason: Reason.WaitingForReadiness,
+      message: `waiting for readiness probe ${target}${last}`,
+    },
+  };
+}
+
+async function restartUnhealthy(run: Run, c: ContainerInfo, failures: number): Promise<Outcome> {
+  const { engine, stopTimeoutSeconds } = run.deps;
+  run.event(
+    'Normal',
+    'Killed',
+    `Container ${c.name} failed liveness probe ${failures} times, will be restarted`,
+  );
+  await engine.restartContainer(c.id, { timeoutSeconds: stopTimeoutSeconds });
+  run.mem.probes.forget(c.id);
+  countRestart(run, c.id);
+  run.event('Normal', 'Restarted', `Restarted container ${c.name}`);
+  const info = (await engine.inspectContainer(c.id)) ?? c;
+  return {
+    verdict: {
+      kind: 'progressing',
+      reason: Reason.Restarting,
+      message: 'restarted after failing liveness probe',
+    },
+    container: info,
+    requeueAfter: RESTART_RECHECK_MS,
+  };
+}
+
+async function probeOnce(
+  run: Run,
+  c: ContainerInfo,
+  type: ProbeType,
+  http: string,
+  timeoutMs: number,
+): Promise<ProbeResult> {
+  const { clock, probe } = run.deps;
+  const target = probeTarget(http, c);
+  const time = clock.now();
+  const t0 = performance.now();
+  const r =
+    target === undefined
+      ? { ok: false, message: `cannot reach ${http}: container has no IP and the port is not published` }
+      : await probe({ ...target, timeoutMs, signal: run.signal });
+  run.mem.metrics.probeDuration.observe(
+    { deployment: run.name, probe: type },
+    (performance.now() - t0) / 1000,
+  );
+  run.log.debug({ probe: type, ok: r.ok, message: r.message }, 'probe');
+  return {
+    type,
+    ok: r.ok,
+    message: r.message,
+    time,
+    ...(r.statusCode === undefined ? {} : { statusCode: r.statusCode }),
+  };
+}
+
+/**
+ * `localhost:80/health` (the container's own view) → the container's bridge IP, same port and
+ * path; a container without an IP is tried via its published host port on 127.0.0.1.
+ */
+export function probeTarget(
+  http: string,
+  c: Pick<ContainerInfo, 'ipAddress' | 'ports'>,
+): { host: string; port: number; path: string } | undefined {
+  const t = parseProbeTarget(http);
+  if (c.ipAddress !== undefined && c.ipAddress !== '')
+    return { host: c.ipAddress, port: t.port, path: t.path };
+  const published = c.ports.find((p) => p.containerPort === t.port && p.protocol === 'tcp');
+  return published === undefined ? undefined : { host: '127.0.0.1', port: published.hostPort, path: t.path };
+}
