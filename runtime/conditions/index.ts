@@ -1,0 +1,17 @@
+export {
+  conditionTime,
+  findCondition,
+  isStatus,
+  isTrue,
+  markNotReady,
+  markReady,
+  markReconciling,
+  markStalled,
+  READY,
+  RECONCILING,
+  removeCondition,
+  setCondition,
+  STALLED,
+  type ConditionInput,
+  type Mark,
+} from './conditions.ts';
