@@ -144,7 +144,7 @@ function parseDocs(text: string): Document[] {
 }
 
 function intsAsBigInt(v: unknown): unknown {
-  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v); // larger: a float, as YAML 1e300 is
   if (Array.isArray(v)) return v.map(intsAsBigInt);
   if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array)) {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, intsAsBigInt(x)]));
