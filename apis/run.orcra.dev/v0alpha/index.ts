@@ -14,3 +14,4 @@ export * from './manifesterror.ts';
 export * from './decode.ts';
 export * from './placement.ts';
 export * from './checks.ts';
+export * from './jsonschema.ts';
