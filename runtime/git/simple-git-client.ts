@@ -144,14 +144,25 @@ export class SimpleGitClient implements GitClient {
     signal?: AbortSignal,
   ): Promise<void> {
     checkSha(sha);
-    await this.#run(GitErrorCode.SignatureInvalid, `verify signature of ${sha}`, dir, signal, [
-      '-c',
-      'gpg.format=ssh',
-      '-c',
-      `gpg.ssh.allowedSignersFile=${allowedSignersFile}`,
-      'verify-commit',
-      sha,
-    ]);
+    const code = GitErrorCode.SignatureInvalid;
+    try {
+      await this.#run(code, `verify signature of ${sha}`, dir, signal, [
+        '-c',
+        'gpg.format=ssh',
+        '-c',
+        `gpg.ssh.allowedSignersFile=${allowedSignersFile}`,
+        'verify-commit',
+        sha,
+      ]);
+    } catch (err) {
+      // An unsigned commit fails silently (exit 1, no output): say what that means.
+      const detail = err instanceof Error && err.cause instanceof Error ? err.cause.message.trim() : '';
+      throw new OrunError(
+        code,
+        `git: verify signature of ${sha}: not signed by a key in ${allowedSignersFile} (${detail || 'no signature'})`,
+        { cause: err },
+      );
+    }
   }
 
   async #run(code: string, step: string, baseDir: string, signal: AbortSignal | undefined, args: string[]) {
@@ -161,6 +172,13 @@ export class SimpleGitClient implements GitClient {
       timeout: { block: this.#timeoutMs },
       allowEnvironment: ALLOWED_ENV,
       unsafe: { allowUnsafeSshCommand: true },
+      // simple-git resolves a failing command that wrote nothing to stderr (verify-commit of an
+      // unsigned commit does exactly that); every non-zero exit is a failure here.
+      errors: (error, result) =>
+        error ??
+        (result.exitCode === 0
+          ? undefined
+          : Buffer.from(Buffer.concat(result.stdErr).toString().trim() || `exit code ${result.exitCode}`)),
       ...(signal ? { abort: signal } : {}),
     }).env(this.#env);
     try {
