@@ -265,6 +265,17 @@ export function describeEngineContract(name: string, setup: () => Promise<Engine
       expect(last?.line).toMatch(/^(out-2|err-1)$/);
     });
 
+    it('ends followed logs quietly when the signal aborts', async () => {
+      await harness();
+      const id = await h.engine.createContainer(spec());
+      await h.engine.startContainer(id);
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 200);
+      const started = Date.now();
+      await collect(h.engine.containerLogs(id, { follow: true, signal: ac.signal }));
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+
     it('streams events: start and a die with its exit code after a crash', async () => {
       await harness();
       const s = spec();

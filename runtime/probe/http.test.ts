@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
-import { parseProbeTarget, probeHTTP } from './http.ts';
+import { containerProbeAddress, parseProbeTarget, probeHTTP } from './http.ts';
 
 describe('parseProbeTarget', () => {
   it.each([
@@ -29,6 +29,17 @@ describe('parseProbeTarget', () => {
       expect(isOrunError(thrown, 'InvalidProbeTarget')).toBe(true);
     },
   );
+});
+
+describe('containerProbeAddress', () => {
+  it.each([
+    ['localhost:80/health', '172.17.0.5', { host: '172.17.0.5', port: 80, path: '/health' }],
+    ['127.0.0.1:8080/', '172.17.0.5', { host: '172.17.0.5', port: 8080, path: '/' }],
+    ['[::1]:80/h', '172.17.0.5', { host: '172.17.0.5', port: 80, path: '/h' }],
+    ['db.internal:5432/x', '172.17.0.5', { host: 'db.internal', port: 5432, path: '/x' }],
+  ])('%s via %s', (target, ip, want) => {
+    expect(containerProbeAddress(parseProbeTarget(target), ip)).toEqual(want);
+  });
 });
 
 describe('probeHTTP', () => {

@@ -111,3 +111,13 @@ export function parseProbeTarget(target: string): ProbeTarget {
   const host = (m[1] ?? '').replace(/^\[|\]$/g, '') || 'localhost';
   return { host, port, path: m[3] ?? '/' };
 }
+
+const loopbackHosts = new Set(['localhost', '127.0.0.1', '::1', '0.0.0.0']);
+
+/**
+ * Where to send a probe written from the container's own view: a loopback host becomes the
+ * container's bridge IP (`localhost:80/health` → `172.17.0.5:80/health`); any other host is kept.
+ */
+export function containerProbeAddress(target: ProbeTarget, containerIP: string): ProbeTarget {
+  return loopbackHosts.has(target.host.toLowerCase()) ? { ...target, host: containerIP } : target;
+}
