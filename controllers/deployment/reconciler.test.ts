@@ -1,0 +1,471 @@
+import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SecretString } from '../../runtime/sops/secret.ts';
+import { Label } from './desired.ts';
+import { Harness, IMAGE, webSpec } from './harness.ts';
+
+const MUTATIONS = [
+  'createContainer',
+  'startContainer',
+  'stopContainer',
+  'restartContainer',
+  'removeContainer',
+];
+
+describe('create', () => {
+  it('creates, starts and reports Ready for a Deployment without probes', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec());
+    const r = await h.reconcile('web');
+
+    const [c] = await h.engine.listContainers({ [Label.deployment]: 'web' });
+    expect(c).toMatchObject({ name: 'orun-web', state: 'running', image: IMAGE });
+    expect(c?.labels).toMatchObject({
+      [Label.managedBy]: 'orun',
+      [Label.deployment]: 'web',
+      [Label.sourceCommit]: 'c0ffee',
+    });
+    expect(c?.labels[Label.specHash]).toMatch(/^[0-9a-f]{16}$/);
+    const st = h.status('web');
+    expect(st).toMatchObject({
+      ready: true,
+      observedGeneration: 1,
+      containerID: c?.id,
+      imageID: c?.imageId,
+      ports: [{ containerPort: 80, port: 8080, protocol: 'tcp' }],
+      restarts: 0,
+    });
+    expect(h.condition('web', 'Ready')).toMatchObject({ status: 'True', reason: 'ContainerReady' });
+    expect(h.condition('web', 'Reconciling')?.status).toBe('False');
+    expect(h.condition('web', 'Stalled')?.status).toBe('False');
+    expect(h.reasons()).toEqual(['Created', 'Started']);
+    expect(r?.requeueAfter).toBe(30_000); // resync: catches exits even without the event watch
+    expect(await h.metric('orun_deployment_ready', { deployment: 'web' })).toBe(1);
+  });
+
+  it('waits for the readiness probe against the container IP, then turns Ready', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec({ health: { readiness: { http: 'localhost:80/health' } } }));
+    h.engine.setOutput('orun-web', []);
+    h.probeAnswers.set('172.17.0.2:80/health', false);
+    const r1 = await h.reconcile('web');
+    expect(h.probed).toEqual(['172.17.0.2:80/health']);
+    expect(h.condition('web', 'Ready')).toMatchObject({ status: 'False', reason: 'WaitingForReadiness' });
+    expect(h.condition('web', 'Reconciling')?.status).toBe('True');
+    expect(h.status('web').lastProbe).toMatchObject({ probe: 'readiness', ok: false });
+    expect(r1?.requeueAfter).toBe(500); // fast retries until the first success
+
+    h.probeAnswers.set('172.17.0.2:80/health', true);
+    h.clock.step(500);
+    await h.reconcile('web');
+    expect(h.condition('web', 'Ready')).toMatchObject({ status: 'True' });
+    expect(h.status('web').lastProbe).toMatchObject({ probe: 'readiness', ok: true, statusCode: 200 });
+  });
+
+  it('reports a readiness timeout as Stalled, and recovers when the probe passes', async () => {
+    const h = new Harness({ readinessTimeoutMs: 60_000 });
+    h.apply('web', webSpec({ health: { readiness: { http: 'localhost:80/health', periodSeconds: 10 } } }));
+    h.probeAnswers.set('172.17.0.2:80/health', false);
+    const delays = await h.follow('web', 12);
+    expect(delays.slice(0, 6)).toEqual([500, 1000, 2000, 4000, 8000, 10_000]);
+    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'ReadinessTimeout' });
+    expect(h.condition('web', 'Ready')?.message).toMatch(
+      /readiness probe localhost:80\/health keeps failing/,
+    );
+    h.probeAnswers.set('172.17.0.2:80/health', true);
+    await h.follow('web', 1);
+    expect(h.condition('web', 'Ready')?.status).toBe('True');
+    expect(h.condition('web', 'Stalled')?.status).toBe('False');
+  });
+
+  it('builds once from codeDir/context: only when the tagged image is missing', async () => {
+    const codeDir = mkdtempSync(join(tmpdir(), 'orun-dep-build-'));
+    const ctx = join(codeDir, 'app');
+    await import('node:fs/promises').then((fs) => fs.mkdir(ctx));
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${IMAGE}\n`);
+    const h = new Harness({ codeDir });
+    h.apply('app', { build: { context: 'app', args: { V: '1' } } });
+    await h.reconcile('app');
+    expect(h.callsOf(['buildImage'])).toHaveLength(1);
+    expect(h.reasons()).toEqual(['Building', 'Built', 'Created', 'Started']);
+    const [c] = await h.engine.listContainers({ [Label.deployment]: 'app' });
+    expect(c?.image).toMatch(/^orun-build\/app:[0-9a-f]{12}$/);
+
+    // a restarted orun with the container gone: the image is there, so no rebuild
+    await h.engine.removeContainer(c?.id ?? '', { force: true });
+    h.newReconciler();
+    await h.reconcile('app');
+    expect(h.callsOf(['buildImage'])).toHaveLength(1);
+    expect(h.status('app').ready).toBe(true);
+  });
+});
+
+describe('update and prune', () => {
+  it('replaces only the Deployment whose spec changed (stop → remove → create)', async () => {
+    const h = new Harness();
+    h.engine.addImage('orun-test/busybox:2');
+    h.apply('a', webSpec());
+    h.apply('b', webSpec({ ports: [{ containerPort: 80, port: 8081 }] }));
+    await h.reconcile('a');
+    await h.reconcile('b');
+    const [oldA] = await h.engine.listContainers({ [Label.deployment]: 'a' });
+    const [b] = await h.engine.listContainers({ [Label.deployment]: 'b' });
+    const from = h.engine.calls.length;
+
+    h.apply('a', webSpec({ image: 'orun-test/busybox:2' }), 'beef');
+    await h.reconcile('a');
+    await h.reconcile('b');
+
+    const [newA] = await h.engine.listContainers({ [Label.deployment]: 'a' });
+    expect(newA?.id).not.toBe(oldA?.id);
+    expect(newA).toMatchObject({ image: 'orun-test/busybox:2', state: 'running' });
+    expect(newA?.labels[Label.sourceCommit]).toBe('beef');
+    expect(await h.engine.inspectContainer(oldA?.id ?? '')).toBeUndefined();
+    expect(h.callsOf(MUTATIONS, from)).toEqual([
+      `stopContainer ${JSON.stringify(oldA?.id)}`,
+      `removeContainer ${JSON.stringify(oldA?.id)}`,
+      expect.stringMatching(/^createContainer /),
+      expect.stringMatching(/^startContainer /),
+    ]);
+    const [b2] = await h.engine.listContainers({ [Label.deployment]: 'b' });
+    expect(b2).toMatchObject({ id: b?.id, startedAt: b?.startedAt });
+    expect(h.status('a')).toMatchObject({ observedGeneration: 2, containerID: newA?.id, ready: true });
+  });
+
+  it('an env change also replaces the container; a new commit alone does not', async () => {
+    const h = new Harness();
+    h.apply('a', webSpec({ env: { A: '1' } }), 'c1');
+    await h.reconcile('a');
+    const from = h.engine.calls.length;
+    h.apply('a', webSpec({ env: { A: '1' } }), 'c2');
+    await h.reconcile('a');
+    expect(h.callsOf(MUTATIONS, from)).toEqual([]);
+    h.apply('a', webSpec({ env: { A: '2' } }), 'c3');
+    await h.reconcile('a');
+    expect(h.callsOf(['createContainer'], from)).toHaveLength(1);
+    expect(h.engine.specOf('orun-a')?.env).toEqual(['A=2']);
+  });
+
+  it('prunes a removed Deployment: its container only, never volumes or host paths', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orun-dep-vol-'));
+    writeFileSync(join(dir, 'data.txt'), 'keep me');
+    const h = new Harness();
+    h.apply('a', webSpec({ volumes: [{ hostPath: dir, containerPath: '/data' }] }));
+    h.apply('b', webSpec({ ports: [{ containerPort: 80, port: 8081 }] }));
+    await h.reconcile('a');
+    await h.reconcile('b');
+    // a stranger with an orun-looking name but no managed-by label
+    await h.engine.createContainer({ name: 'stranger', image: IMAGE, labels: { [Label.deployment]: 'a' } });
+    const [b] = await h.engine.listContainers({ [Label.deployment]: 'b' });
+    const from = h.engine.calls.length;
+
+    h.delete('a');
+    const r = await h.reconcile('a');
+    expect(r).toBeUndefined();
+    await h.reconcile('b');
+
+    expect(await h.engine.listContainers({ [Label.managedBy]: 'orun', [Label.deployment]: 'a' })).toEqual([]);
+    expect(await h.engine.inspectContainer('stranger')).toBeDefined();
+    expect(h.callsOf(['removeContainer'], from)).toHaveLength(1);
+    // stopped first, never forced; the engine never removes volumes
+    const removes = h.engine.calls.slice(from).filter((c) => c.method === 'removeContainer');
+    expect(removes.map((c) => (c.args[1] as { force?: boolean } | undefined)?.force)).toEqual([undefined]);
+    expect(existsSync(join(dir, 'data.txt'))).toBe(true);
+    expect(await h.engine.inspectContainer(b?.id ?? '')).toMatchObject({
+      state: 'running',
+      startedAt: b?.startedAt,
+    });
+    expect(h.events.filter((e) => e.key === 'Deployment/a').map((e) => e.reason)).toContain('Pruned');
+    expect(await h.metric('orun_deployment_ready', { deployment: 'a' })).toBeUndefined();
+  });
+
+  it('does not prune before the store has synced (empty store at boot)', async () => {
+    const h = new Harness();
+    h.apply('a', webSpec());
+    await h.reconcile('a');
+    h.delete('a');
+    h.synced = false;
+    expect(await h.reconcile('a')).toEqual({ requeueAfter: 1000 });
+    expect(await h.engine.listContainers({ [Label.deployment]: 'a' })).toHaveLength(1);
+  });
+
+  it('removes duplicates left by a crash mid-rollout and keeps the running one', async () => {
+    const h = new Harness();
+    h.apply('a', webSpec());
+    await h.reconcile('a');
+    const [keep] = await h.engine.listContainers({ [Label.deployment]: 'a' });
+    await h.engine.createContainer({ name: 'orun-a-old', image: IMAGE, labels: { ...keep?.labels } });
+    await h.reconcile('a');
+    const left = await h.engine.listContainers({ [Label.deployment]: 'a' });
+    expect(left.map((c) => c.id)).toEqual([keep?.id]);
+  });
+});
+
+describe('adopt on restart', () => {
+  it('a new controller on the same engine touches nothing when all is running with the same hash', async () => {
+    const h = new Harness();
+    h.apply(
+      'a',
+      webSpec({ health: { readiness: { http: 'localhost:80/' }, liveness: { http: 'localhost:80/' } } }),
+    );
+    h.apply('b', webSpec({ ports: [{ containerPort: 80, port: 8081 }], env: { S: new SecretString('x') } }));
+    await h.reconcile('a');
+    await h.reconcile('b');
+    const before = await h.engine.listContainers({});
+    const from = h.engine.calls.length;
+
+    h.newReconciler();
+    for (let i = 0; i < 3; i++) {
+      await h.reconcile('a');
+      await h.reconcile('b');
+      h.clock.step(10_000);
+    }
+    expect(h.callsOf([...MUTATIONS, 'pullImage', 'buildImage'], from)).toEqual([]);
+    expect(await h.engine.listContainers({})).toEqual(before);
+    expect(h.status('a').ready).toBe(true);
+    expect(h.status('b').ready).toBe(true);
+  });
+});
+
+describe('image pull failures', () => {
+  it('reports the registry message as Stalled/ImagePullFailed and backs off without a hot loop', async () => {
+    const h = new Harness();
+    h.engine.failPull(
+      'registry.example/app:1',
+      'Get "https://registry.example/v2/": dial tcp: lookup registry.example: no such host',
+    );
+    h.apply('app', { image: 'registry.example/app:1' });
+
+    const r1 = await h.reconcile('app');
+    expect(r1).toEqual({ requeueAfter: 10_000 });
+    expect(h.condition('app', 'Stalled')).toMatchObject({ status: 'True', reason: 'ImagePullFailed' });
+    expect(h.condition('app', 'Ready')?.message).toMatch(/no such host/);
+    expect(h.reasons('Warning')).toEqual(['Failed']);
+
+    // anything else waking the key before the back-off expires does not pull again
+    h.clock.step(3_000);
+    expect(await h.reconcile('app')).toEqual({ requeueAfter: 7_000 });
+    expect(h.callsOf(['pullImage'])).toHaveLength(1);
+
+    h.clock.step(7_000);
+    expect(await h.reconcile('app')).toEqual({ requeueAfter: 20_000 });
+    expect(h.callsOf(['pullImage'])).toHaveLength(2);
+
+    h.engine.failPull('registry.example/app:1', undefined);
+    h.engine.addRegistryImage('registry.example/app:1');
+    h.clock.step(20_000);
+    await h.reconcile('app');
+    expect(h.status('app').ready).toBe(true);
+    expect(h.condition('app', 'Stalled')?.status).toBe('False');
+  });
+
+  it('keeps the old container running when the new image cannot be pulled', async () => {
+    const h = new Harness();
+    h.apply('app', webSpec());
+    await h.reconcile('app');
+    const [old] = await h.engine.listContainers({ [Label.deployment]: 'app' });
+    h.apply('app', webSpec({ image: 'registry.example/app:2' }));
+    await h.reconcile('app');
+    expect(await h.engine.inspectContainer(old?.id ?? '')).toMatchObject({ state: 'running' });
+    expect(h.condition('app', 'Stalled')?.reason).toBe('ImagePullFailed');
+  });
+
+  it.each([
+    ['nginx', 'Always', 1],
+    ['nginx:latest', 'Always', 1],
+    [IMAGE, 'IfNotPresent', 0],
+  ])('pull policy for %s is %s (pulls when present: %i)', async (image, _policy, pulls) => {
+    const h = new Harness();
+    h.engine.addImage(image);
+    h.engine.addRegistryImage(image);
+    h.apply('app', { image });
+    await h.reconcile('app');
+    expect(h.callsOf(['pullImage'])).toHaveLength(pulls);
+    expect(h.status('app').ready).toBe(true);
+  });
+});
+
+describe('liveness', () => {
+  it('restarts the container after failureThreshold consecutive failures, with events', async () => {
+    const h = new Harness();
+    h.apply(
+      'web',
+      webSpec({
+        health: { liveness: { http: 'localhost:80/live', periodSeconds: 10, failureThreshold: 3 } },
+      }),
+    );
+    expect(await h.reconcile('web')).toEqual({ requeueAfter: 10_000 });
+    const [c] = await h.engine.listContainers({ [Label.deployment]: 'web' });
+    h.probeAnswers.set(`${c?.ipAddress}:80/live`, false);
+
+    h.clock.step(10_000);
+    await h.follow('web', 3);
+    expect(h.reasons()).toEqual([
+      'Created',
+      'Started',
+      'Unhealthy',
+      'Unhealthy',
+      'Unhealthy',
+      'Killed',
+      'Restarted',
+    ]);
+    expect(h.events.filter((e) => e.reason === 'Unhealthy').every((e) => e.type === 'Warning')).toBe(true);
+    expect(h.callsOf(['restartContainer'])).toHaveLength(1);
+    expect(h.status('web').restarts).toBe(1);
+    expect(h.status('web').containerID).toBe(c?.id);
+    expect(await h.metric('orun_deployment_restarts_total', { deployment: 'web' })).toBe(1);
+    expect(await h.metric('orun_probe_failures_total', { deployment: 'web', probe: 'liveness' })).toBe(3);
+  });
+
+  it('a passing probe resets the failure count', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec({ health: { liveness: { http: 'localhost:80/live', failureThreshold: 2 } } }));
+    await h.reconcile('web');
+    const target = '172.17.0.2:80/live';
+    for (const ok of [false, true, false, true, false]) {
+      h.probeAnswers.set(target, ok);
+      h.clock.step(10_000);
+      await h.reconcile('web');
+    }
+    expect(h.callsOf(['restartContainer'])).toEqual([]);
+  });
+});
+
+describe('crash loop', () => {
+  it('restarts with back-off 10s, 20s, 40s … capped at 5 min, and resets after 10 min running', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec());
+    await h.reconcile('web');
+    const delays: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      h.engine.crash('orun-web', 2);
+      const r = await h.reconcile('web');
+      delays.push(r?.requeueAfter ?? -1);
+      expect(h.condition('web', 'Ready')).toMatchObject({ status: 'False', reason: 'CrashLoopBackOff' });
+      // an early wake-up (e.g. the die event) does not restart it
+      h.clock.step(1_000);
+      await h.reconcile('web');
+      expect(h.callsOf(['startContainer'])).toHaveLength(1 + i);
+      h.clock.step((r?.requeueAfter ?? 0) - 1_000);
+      await h.reconcile('web');
+      expect(h.callsOf(['startContainer'])).toHaveLength(2 + i);
+    }
+    expect(delays).toEqual([10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
+    expect(h.status('web').restarts).toBe(7);
+    expect(h.events.filter((e) => e.reason === 'BackOff' && e.type === 'Warning')).toHaveLength(7);
+    expect(h.events.find((e) => e.reason === 'BackOff')?.message).toMatch(
+      /Back-off 10s restarting failed container \(exited with code 2\)/,
+    );
+
+    // 10 minutes of running forgets the crashes
+    h.clock.step(600_000);
+    await h.reconcile('web');
+    h.engine.crash('orun-web', 1);
+    expect(await h.reconcile('web')).toEqual({ requeueAfter: 10_000 });
+  });
+});
+
+describe('stalls that need a person', () => {
+  it('a host port conflict is Stalled and retried slowly, not in a hot loop', async () => {
+    const h = new Harness();
+    h.engine.reservePort(8080);
+    h.apply('web', webSpec());
+    expect(await h.reconcile('web')).toEqual({ requeueAfter: 300_000 });
+    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'HostPortConflict' });
+    expect(h.condition('web', 'Ready')?.message).toMatch(/port is already allocated/);
+
+    for (let i = 0; i < 5; i++) {
+      h.clock.step(10_000);
+      await h.reconcile('web');
+    }
+    expect(h.callsOf(['startContainer'])).toHaveLength(1);
+    expect(h.callsOf(['createContainer'])).toHaveLength(1);
+
+    // a spec change is tried at once
+    h.apply('web', webSpec({ ports: [{ containerPort: 80, port: 8090 }] }));
+    await h.reconcile('web');
+    expect(h.status('web').ready).toBe(true);
+  });
+
+  it('an invalid mount is Stalled with the engine message', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec({ volumes: [{ hostPath: '/does/not/exist/orun', containerPath: '/data' }] }));
+    expect(await h.reconcile('web')).toEqual({ requeueAfter: 300_000 });
+    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'InvalidMount' });
+    expect(h.condition('web', 'Stalled')?.message).toMatch(/\/does\/not\/exist\/orun/);
+  });
+
+  it('a container with our name but without our label is never touched', async () => {
+    const h = new Harness();
+    const id = await h.engine.createContainer({ name: 'orun-web', image: IMAGE });
+    h.apply('web', webSpec());
+    await h.reconcile('web');
+    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'NameConflict' });
+    expect(h.callsOf(['stopContainer', 'removeContainer'])).toEqual([]);
+    expect(await h.engine.inspectContainer(id)).toBeDefined();
+  });
+});
+
+describe('secrets', () => {
+  const PLAINTEXT = 's3cr3t-Pa55';
+
+  it('reveals secret env values only into the container env, never status, events, logs or metrics', async () => {
+    const h = new Harness();
+    h.engine.failPull('registry.example/app:1', 'unreachable');
+    h.apply('web', webSpec({ env: { PASSWORD: new SecretString(PLAINTEXT), PLAIN: 'hello' } }));
+    await h.reconcile('web');
+    h.engine.crash('orun-web');
+    await h.follow('web', 2);
+    h.apply('bad', { image: 'registry.example/app:1', env: { PASSWORD: new SecretString(PLAINTEXT) } });
+    await h.reconcile('bad');
+
+    expect(h.engine.specOf('orun-web')?.env).toEqual(
+      expect.arrayContaining([`PASSWORD=${PLAINTEXT}`, 'PLAIN=hello']),
+    );
+    const seen = JSON.stringify({
+      statuses: h.statusWrites,
+      events: h.events,
+      logs: h.logs,
+      metrics: await h.registry.metrics(),
+      labels: (await h.engine.listContainers({})).map((c) => c.labels),
+    });
+    expect(seen).not.toContain(PLAINTEXT);
+    expect(seen).toContain('Created'); // the check above really looked at something
+  });
+
+  it('changing a secret replaces the container', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec({ env: { PASSWORD: new SecretString('one') } }));
+    await h.reconcile('web');
+    h.apply('web', webSpec({ env: { PASSWORD: new SecretString('two') } }));
+    await h.reconcile('web');
+    expect(h.callsOf(['createContainer'])).toHaveLength(2);
+    expect(h.engine.specOf('orun-web')?.env).toEqual(['PASSWORD=two']);
+  });
+
+  it('an ENC[...] value nobody decrypted stalls instead of reaching the app', async () => {
+    const enc = 'ENC[AES256_GCM,data:Zm9v,iv:aXY=,tag:dGFn,type:str]';
+    const h = new Harness();
+    h.apply('web', webSpec({ env: { PASSWORD: enc } }));
+    await h.reconcile('web');
+    expect(h.callsOf(['createContainer'])).toEqual([]);
+    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'SecretNotDecrypted' });
+
+    const h2 = new Harness({ resolveSecret: (c) => (c === enc ? new SecretString(PLAINTEXT) : undefined) });
+    h2.apply('web', webSpec({ env: { PASSWORD: enc } }));
+    await h2.reconcile('web');
+    expect(h2.engine.specOf('orun-web')?.env).toEqual([`PASSWORD=${PLAINTEXT}`]);
+    expect(JSON.stringify([h2.statusWrites, h2.events, h2.logs])).not.toContain(PLAINTEXT);
+  });
+});
+
+describe('errors', () => {
+  it('an engine outage throws (rate-limited retry by the queue) with the step named', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec());
+    h.engine.setDown(true);
+    await expect(h.reconcile('web')).rejects.toMatchObject({ code: 'DockerUnavailable' });
+  });
+});
