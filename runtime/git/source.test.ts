@@ -232,6 +232,7 @@ describe('GitSource', () => {
     expect(h.clock.pending).toBe(0);
     const err = await h.source.synced.catch((e: unknown) => e);
     expect(isOrunError(err, GitSourceErrorCode.Stopped)).toBe(true);
+    expect((await h.source.syncNow()).reason).toBe(GitSourceReason.GitOperationFailed);
     await expect(h.source.start(new AbortController().signal)).rejects.toMatchObject({
       code: GitSourceErrorCode.AlreadyStarted,
     });

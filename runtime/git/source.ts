@@ -120,6 +120,7 @@ export class GitSource {
   #rejectSynced!: (err: unknown) => void;
 
   #started = false;
+  #stopped = false;
   #current: GitRevision | undefined;
   #rejectedSha: { sha: string; error: OrunError } | undefined;
   #status: GitSourceStatus = {
@@ -176,6 +177,7 @@ export class GitSource {
         await this.#wait(this.#nextDelay(), signal);
       }
     } finally {
+      this.#stopped = true;
       for (const w of this.#waiters.splice(0)) w(this.status());
       this.#revisions.complete();
       this.#rejectSynced(
@@ -185,8 +187,12 @@ export class GitSource {
     }
   }
 
-  /** Polls now instead of at the next interval; resolves with the status after that attempt. */
+  /**
+   * Polls now instead of at the next interval; resolves with the status after that attempt
+   * (before start: after the first attempt; after stop: at once, with the last status).
+   */
   syncNow(): Promise<GitSourceStatus> {
+    if (this.#stopped) return Promise.resolve(this.status());
     return new Promise((res) => {
       this.#waiters.push(res);
       this.#wakeRequested = true;
