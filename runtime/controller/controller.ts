@@ -34,7 +34,7 @@ export const ignoreStatusOnly: Predicate = (ev) => !ev.statusOnly;
 /** Only adds, deletes and spec changes (controller-runtime's GenerationChangedPredicate). */
 export const specChanged: Predicate = (ev) => ev.specChanged;
 
-export interface WatchOptions {
+export interface ControllerWatchOptions {
   /** Default: the object's own key. */
   map?: MapFunc;
   /** Default: `ignoreStatusOnly`. */
@@ -75,7 +75,7 @@ export class Controller {
   readonly #log: Logger;
   readonly #drainTimeoutMs: number;
   readonly #newID: () => string;
-  readonly #watches: { source: WatchSource; kind: string; opts: WatchOptions }[] = [];
+  readonly #watches: { source: WatchSource; kind: string; opts: ControllerWatchOptions }[] = [];
   readonly #subscriptions: Subscription[] = [];
   #started = false;
 
@@ -101,7 +101,7 @@ export class Controller {
    * Enqueues keys for events of `kind` from `source` (list, then watch). Takes effect when
    * the controller starts (at once if it already has).
    */
-  watch(source: WatchSource, kind: string, mapOrOpts?: MapFunc | WatchOptions): void {
+  watch(source: WatchSource, kind: string, mapOrOpts?: MapFunc | ControllerWatchOptions): void {
     const opts = typeof mapOrOpts === 'function' ? { map: mapOrOpts } : (mapOrOpts ?? {});
     const w = { source, kind, opts };
     this.#watches.push(w);
@@ -149,7 +149,7 @@ export class Controller {
       );
   }
 
-  #subscribe(w: { source: WatchSource; kind: string; opts: WatchOptions }): void {
+  #subscribe(w: { source: WatchSource; kind: string; opts: ControllerWatchOptions }): void {
     const predicate = w.opts.predicate ?? ignoreStatusOnly;
     const map = w.opts.map ?? ((ev: StoreEvent) => [objectKey(ev.object.kind, ev.object.metadata.name)]);
     const sub = w.source.watch({ kinds: [w.kind] }).subscribe({

@@ -5,7 +5,7 @@ export {
   type ControllerOptions,
   type MapFunc,
   type Predicate,
-  type WatchOptions,
+  type ControllerWatchOptions,
   type WatchSource,
 } from './controller.ts';
 export { reconcilerFunc, type ReconcileContext, type ReconcileResult, type Reconciler } from './reconcile.ts';
