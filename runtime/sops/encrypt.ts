@@ -50,7 +50,8 @@ const MAC_ONLY_ENCRYPTED_INIT = createHash('sha256').update('sops').digest();
 
 /**
  * Encrypts YAML text (all documents, comments included) or a plain object into a sops file.
- * YAML aliases are not supported in the input.
+ * YAML aliases are not supported in the input. In an object, safe integers are sops `int`s and
+ * other numbers `float`s.
  *
  * @example
  * const text = await encryptSopsDocument('password: hunter2\n', { recipients: [await identityToRecipient(id)] });
