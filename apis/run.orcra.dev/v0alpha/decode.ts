@@ -122,7 +122,7 @@ function decodeDocument(
       }),
     );
   }
-  if (doc.contents === null) return res; // an empty document, e.g. a trailing `---`
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return res; // an empty document, e.g. a trailing `---`
 
   let data: unknown;
   try {

@@ -23,9 +23,12 @@ export function showValue(value: unknown): string {
  * A zod error function that says what was expected and what was found, or `required field` when
  * the field is missing. Use it as `{ error: expected('...') }` on a schema or a check.
  */
-export function expected(what: string): (iss: { input?: unknown }) => string {
-  return (iss) =>
-    iss.input === undefined ? 'required field' : `expected ${what}, got ${showValue(iss.input)}`;
+export function expected(what: string): (iss: { input?: unknown; code?: string }) => string | undefined {
+  return (iss) => {
+    // Unknown keys are reported per key by the decoder, with a suggestion; leave them to it.
+    if (iss.code === 'unrecognized_keys') return undefined;
+    return iss.input === undefined ? 'required field' : `expected ${what}, got ${showValue(iss.input)}`;
+  };
 }
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
