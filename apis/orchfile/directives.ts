@@ -41,7 +41,11 @@ export type ListDirective = (typeof LIST_DIRECTIVES)[number];
 
 export const GLOBAL_DIRECTIVES = ['ARG', 'ORCH_VERSION', 'SERVICE', 'CLEAR'] as const;
 
-export const ALL_DIRECTIVES: readonly string[] = [...GLOBAL_DIRECTIVES, ...SCALAR_DIRECTIVES, ...LIST_DIRECTIVES];
+export const ALL_DIRECTIVES: readonly string[] = [
+  ...GLOBAL_DIRECTIVES,
+  ...SCALAR_DIRECTIVES,
+  ...LIST_DIRECTIVES,
+];
 
 /** C2: valid only with FROM. */
 export const CONTAINER_ONLY = ['ENTRYPOINT', 'CMD', 'PUBLISH', 'VOLUME'] as const;

@@ -40,7 +40,10 @@ function serviceJSON(s: OrchService): Record<string, unknown> {
   opt('run_command', s.runCommand);
   opt('entrypoint', s.entrypoint);
   opt('cmd', s.cmd);
-  opt('publish', s.publish.map((p) => ({ ...p })));
+  opt(
+    'publish',
+    s.publish.map((p) => ({ ...p })),
+  );
   opt(
     'volumes',
     s.volumes.map((v) => ({ source: v.source, destination: v.destination, is_named: v.isNamed })),

@@ -98,7 +98,11 @@ function expandService(svc: RawService, args: ReadonlyMap<string, string>): RawS
     to.entries = from.entries.map((e) => ({ value: f(e.value), pos: e.pos }));
   };
   map(svc.env, out.env, (e) => ({ key: x(e.key), value: x(e.value) }));
-  map(svc.publish, out.publish, (p) => ({ address: x(p.address), host: x(p.host), container: x(p.container) }));
+  map(svc.publish, out.publish, (p) => ({
+    address: x(p.address),
+    host: x(p.host),
+    container: x(p.container),
+  }));
   map(svc.volumes, out.volumes, (v) => ({ source: x(v.source), destination: x(v.destination) }));
   map(svc.envFiles, out.envFiles, x);
   map(svc.requires, out.requires, x);

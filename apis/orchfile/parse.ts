@@ -44,7 +44,11 @@ export function parseFile(path: string, text: string): ParsedFile {
         errors.push(errorAt(at(l), 'version', 'ORCH_VERSION must appear before any SERVICE'));
       } else if (versionLine !== undefined) {
         errors.push(
-          errorAt(at(l), 'version', `duplicate ORCH_VERSION directive (first defined at line ${versionLine})`),
+          errorAt(
+            at(l),
+            'version',
+            `duplicate ORCH_VERSION directive (first defined at line ${versionLine})`,
+          ),
         );
       } else if (value === '') {
         versionLine = l.line;
@@ -79,7 +83,11 @@ export function parseFile(path: string, text: string): ParsedFile {
       const first = seen.get(value);
       if (first !== undefined) {
         errors.push(
-          errorAt(valuePos, 'duplicate-service', `duplicate service name '${value}' (first defined at line ${first})`),
+          errorAt(
+            valuePos,
+            'duplicate-service',
+            `duplicate service name '${value}' (first defined at line ${first})`,
+          ),
         );
         continue;
       }
@@ -100,7 +108,8 @@ export function parseFile(path: string, text: string): ParsedFile {
       continue;
     }
     if (current === undefined && !discarded) {
-      const message = d === 'CLEAR' ? 'CLEAR outside of SERVICE block' : `directive '${d}' outside of SERVICE block`;
+      const message =
+        d === 'CLEAR' ? 'CLEAR outside of SERVICE block' : `directive '${d}' outside of SERVICE block`;
       errors.push(errorAt(at(l), 'outside-service', message));
       continue;
     }
@@ -120,9 +129,14 @@ export function parseFile(path: string, text: string): ParsedFile {
       const prev = svc.scalars.get(d);
       if ((d === 'FROM' || d === 'RUN') && prev !== undefined) {
         errors.push(
-          errorAt(at(l), 'duplicate-directive', `duplicate ${d} directive (first defined at line ${prev.pos.line})`, {
-            service,
-          }),
+          errorAt(
+            at(l),
+            'duplicate-directive',
+            `duplicate ${d} directive (first defined at line ${prev.pos.line})`,
+            {
+              service,
+            },
+          ),
         );
         continue;
       }
@@ -166,7 +180,9 @@ function parseClear(
 ): void {
   const target = l.value;
   if (target === '') {
-    errors.push(errorAt({ ...pos, col: l.col }, 'syntax', 'CLEAR requires a target directive name', { service }));
+    errors.push(
+      errorAt({ ...pos, col: l.col }, 'syntax', 'CLEAR requires a target directive name', { service }),
+    );
     return;
   }
   if (isListDirective(target)) {
@@ -177,9 +193,14 @@ function parseClear(
   }
   if (isScalarDirective(target)) {
     errors.push(
-      errorAt(pos, 'clear-target', `CLEAR cannot target scalar directive '${target}' (scalars override by last-wins)`, {
-        service,
-      }),
+      errorAt(
+        pos,
+        'clear-target',
+        `CLEAR cannot target scalar directive '${target}' (scalars override by last-wins)`,
+        {
+          service,
+        },
+      ),
     );
     return;
   }
@@ -217,9 +238,14 @@ function parseListEntry(
       const parts = v.split(':');
       if (parts.length < 2) {
         errors.push(
-          errorAt(pos, 'syntax', `invalid PUBLISH format '${v}', expected [address:]host_port:container_port`, {
-            service,
-          }),
+          errorAt(
+            pos,
+            'syntax',
+            `invalid PUBLISH format '${v}', expected [address:]host_port:container_port`,
+            {
+              service,
+            },
+          ),
         );
         return;
       }
@@ -231,10 +257,15 @@ function parseListEntry(
     case 'VOLUME': {
       const colon = v.indexOf(':');
       if (colon <= 0 || colon === v.length - 1) {
-        errors.push(errorAt(pos, 'syntax', `invalid VOLUME format '${v}', expected source:destination`, { service }));
+        errors.push(
+          errorAt(pos, 'syntax', `invalid VOLUME format '${v}', expected source:destination`, { service }),
+        );
         return;
       }
-      svc.volumes.entries.push({ value: { source: v.slice(0, colon), destination: v.slice(colon + 1) }, pos });
+      svc.volumes.entries.push({
+        value: { source: v.slice(0, colon), destination: v.slice(colon + 1) },
+        pos,
+      });
       return;
     }
     case 'ENV_FILE':

@@ -5,7 +5,14 @@
 import { CONTAINER_ONLY, HOST_ONLY, type ScalarDirective } from './directives.ts';
 import { errorAt, type OrchfileError } from './errors.ts';
 import type { Located, RawService } from './raw.ts';
-import type { OrchService, PortMapping, RecreatePolicy, RestartPolicy, SourcePos, VolumeMount } from './types.ts';
+import type {
+  OrchService,
+  PortMapping,
+  RecreatePolicy,
+  RestartPolicy,
+  SourcePos,
+  VolumeMount,
+} from './types.ts';
 import {
   checkDuration,
   checkEnvKey,
@@ -109,7 +116,9 @@ export function resolveService(raw: RawService): { service?: OrchService; errors
     /^https?:\/\//.test(v) && !URL.canParse(v) ? `HEALTHCHECK URL '${v}' is not a valid URL` : undefined,
   );
   const recreate = checked('RECREATE', (v) =>
-    v === 'always' || v === 'never' ? undefined : `invalid RECREATE value '${v}', expected 'always' or 'never'`,
+    v === 'always' || v === 'never'
+      ? undefined
+      : `invalid RECREATE value '${v}', expected 'always' or 'never'`,
   ) as RecreatePolicy | undefined;
   const policy = checked('RESTART', (v) =>
     v === 'no' || v === 'always' || v === 'on-failure'
@@ -164,7 +173,10 @@ export function resolveService(raw: RawService): { service?: OrchService; errors
   return errors.length > 0 ? { errors } : { service: result, errors };
 }
 
-function usesOf(raw: RawService, d: (typeof CONTAINER_ONLY)[number] | (typeof HOST_ONLY)[number]): SourcePos[] {
+function usesOf(
+  raw: RawService,
+  d: (typeof CONTAINER_ONLY)[number] | (typeof HOST_ONLY)[number],
+): SourcePos[] {
   if (d === 'PUBLISH') return raw.publish.entries.map((e) => e.pos);
   if (d === 'VOLUME') return raw.volumes.entries.map((e) => e.pos);
   const v = raw.scalars.get(d);

@@ -44,7 +44,9 @@ export function checkDuration(directive: string, v: string): string | undefined 
 }
 
 export function checkMemory(v: string): string | undefined {
-  return MEMORY.test(v) ? undefined : `MEMORY must be an integer with a K, M or G suffix (like 512M), got '${v}'`;
+  return MEMORY.test(v)
+    ? undefined
+    : `MEMORY must be an integer with a K, M or G suffix (like 512M), got '${v}'`;
 }
 
 export function checkPercentage(directive: string, v: string): string | undefined {

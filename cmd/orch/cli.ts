@@ -34,7 +34,9 @@ class UsageError extends Error {}
 export function runOrch(argv: readonly string[], io: OrchIO): number {
   let exitCode = 0;
   const program = new Command('orch')
-    .description('Parse, validate and render Orchfiles (base file first, then overlays, merged left to right).')
+    .description(
+      'Parse, validate and render Orchfiles (base file first, then overlays, merged left to right).',
+    )
     .version(`orch (Orchfile spec ${ORCHFILE_SPEC_VERSION})`, '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
@@ -64,7 +66,9 @@ export function runOrch(argv: readonly string[], io: OrchIO): number {
   withArgs(program.command('render'))
     .description('write one systemd unit or launchd plist per service')
     .addOption(
-      new Option('--platform <platform>', 'target platform').choices(['systemd', 'launchd']).makeOptionMandatory(),
+      new Option('--platform <platform>', 'target platform')
+        .choices(['systemd', 'launchd'])
+        .makeOptionMandatory(),
     )
     .option('-o, --output <dir>', 'directory to write the files to (default: print them on stdout)')
     .option('--var <name=value>', 'value of a built-in variable such as ORCH_DATA (repeatable)', collect, [])

@@ -42,15 +42,31 @@ describe('lines', () => {
 describe('directives', () => {
   it.each([
     ['FROM', c(''), { image: 'img', mode: 'container' }],
-    ['RUN', 'SERVICE x\nRUN python manage.py runserver 0.0.0.0:9090\n', { mode: 'host', runCommand: 'python manage.py runserver 0.0.0.0:9090' }],
+    [
+      'RUN',
+      'SERVICE x\nRUN python manage.py runserver 0.0.0.0:9090\n',
+      { mode: 'host', runCommand: 'python manage.py runserver 0.0.0.0:9090' },
+    ],
     ['ENTRYPOINT', c('ENTRYPOINT /usr/sbin/nginx'), { entrypoint: '/usr/sbin/nginx' }],
     ['CMD', c("CMD -g 'daemon off;'"), { cmd: "-g 'daemon off;'" }],
     ['USER', h('USER www-data'), { user: 'www-data' }],
-    ['STOP', h('STOP kill -SIGTERM $(cat /var/run/myapp.pid)'), { stopCommand: 'kill -SIGTERM $(cat /var/run/myapp.pid)' }],
+    [
+      'STOP',
+      h('STOP kill -SIGTERM $(cat /var/run/myapp.pid)'),
+      { stopCommand: 'kill -SIGTERM $(cat /var/run/myapp.pid)' },
+    ],
     ['RELOAD', h('RELOAD kill -SIGHUP $MAINPID'), { reloadCommand: 'kill -SIGHUP $MAINPID' }],
     ['WORKDIR', h('WORKDIR backend/canary'), { workdir: 'backend/canary' }],
-    ['HEALTHCHECK command', c('HEALTHCHECK pg_isready -h localhost'), { healthcheck: 'pg_isready -h localhost' }],
-    ['HEALTHCHECK url', c('HEALTHCHECK https://localhost:8000/health'), { healthcheck: 'https://localhost:8000/health' }],
+    [
+      'HEALTHCHECK command',
+      c('HEALTHCHECK pg_isready -h localhost'),
+      { healthcheck: 'pg_isready -h localhost' },
+    ],
+    [
+      'HEALTHCHECK url',
+      c('HEALTHCHECK https://localhost:8000/health'),
+      { healthcheck: 'https://localhost:8000/health' },
+    ],
     ['READINESS_TIMEOUT', c('READINESS_TIMEOUT 120s'), { readinessTimeout: '120s' }],
     ['ONESHOT', c('ONESHOT true'), { oneshot: true }],
     ['DISABLED', c('DISABLED true'), { disabled: true }],
@@ -73,7 +89,11 @@ describe('directives', () => {
     ['LIMIT_NPROC', 'LIMIT_NPROC 4096', { resources: { limitNproc: 4096 } }],
     ['TASKS_MAX', 'TASKS_MAX 4096', { resources: { tasksMax: 4096 } }],
     ['IO_WEIGHT', 'IO_WEIGHT 500', { resources: { ioWeight: 500 } }],
-    ['STDOUT', 'STDOUT ${ORCH_STATE_DIR}/logs/myapp.log', { logging: { stdout: '${ORCH_STATE_DIR}/logs/myapp.log' } }],
+    [
+      'STDOUT',
+      'STDOUT ${ORCH_STATE_DIR}/logs/myapp.log',
+      { logging: { stdout: '${ORCH_STATE_DIR}/logs/myapp.log' } },
+    ],
     ['STDERR', 'STDERR /var/log/myapp.err', { logging: { stderr: '/var/log/myapp.err' } }],
   ])('%s (common to both modes)', (_name, line, expected) => {
     expect(serviceOf(c(line))).toMatchObject(expected);
@@ -103,14 +123,16 @@ describe('directives', () => {
   });
 
   it.each([
-    ['/host/path:/container/path', true === false],
+    ['/host/path:/container/path', false],
     ['./rel:/data', false],
     ['../up:/data', false],
     ['${ORCH_DATA}/postgres:/var/lib/postgresql/data', false],
     ['my-named-volume:/var/lib/data', true],
   ])('VOLUME %s (named: %s)', (value, isNamed) => {
     const [source, ...rest] = value.split(':');
-    expect(serviceOf(c(`VOLUME ${value}`)).volumes).toEqual([{ source, destination: rest.join(':'), isNamed }]);
+    expect(serviceOf(c(`VOLUME ${value}`)).volumes).toEqual([
+      { source, destination: rest.join(':'), isNamed },
+    ]);
   });
 
   it('ENV splits on the first = and keeps file order', () => {
@@ -123,8 +145,14 @@ describe('directives', () => {
   });
 
   it('ENV_FILE, REQUIRES and AFTER collect in order, several names per line', () => {
-    const g = graphOf('SERVICE db\nFROM pg\nSERVICE redis\nFROM r\nSERVICE app\nRUN x\nENV_FILE a.env\nENV_FILE b.env\nREQUIRES db redis\nAFTER localstack\nAFTER db');
-    expect(g.services[2]).toMatchObject({ envFiles: ['a.env', 'b.env'], requires: ['db', 'redis'], after: ['localstack', 'db'] });
+    const g = graphOf(
+      'SERVICE db\nFROM pg\nSERVICE redis\nFROM r\nSERVICE app\nRUN x\nENV_FILE a.env\nENV_FILE b.env\nREQUIRES db redis\nAFTER localstack\nAFTER db',
+    );
+    expect(g.services[2]).toMatchObject({
+      envFiles: ['a.env', 'b.env'],
+      requires: ['db', 'redis'],
+      after: ['localstack', 'db'],
+    });
   });
 
   it('ORCH_VERSION of this spec is accepted', () => {
@@ -137,7 +165,8 @@ describe('directives', () => {
 });
 
 describe('ARGs', () => {
-  const text = 'ARG port=8080\nARG tag=15\nSERVICE web\nFROM nginx:${tag}\nPUBLISH ${port}:80\nSTDOUT ${ORCH_STATE_DIR}/${nope}/web.log';
+  const text =
+    'ARG port=8080\nARG tag=15\nSERVICE web\nFROM nginx:${tag}\nPUBLISH ${port}:80\nSTDOUT ${ORCH_STATE_DIR}/${nope}/web.log';
   it('expands ${name} and keeps unknown names (built-ins) verbatim', () => {
     const s = serviceOf(text);
     expect(s.image).toBe('nginx:15');
@@ -160,14 +189,22 @@ describe('ARGs', () => {
     const base = 'ARG port=8080\nSERVICE web\nFROM nginx\nPUBLISH ${port}:80';
     const overlay = 'ARG port=9090';
     expect(serviceOf([base, overlay]).publish[0]!.host).toBe(9090);
-    expect(serviceOf([base, overlay], undefined, { env: { ORCH_ARG_port: '7070' } }).publish[0]!.host).toBe(7070);
-    expect(serviceOf([base, overlay], undefined, { args: { port: '6060' }, env: { ORCH_ARG_port: '7070' } }).publish[0]!.host).toBe(6060);
+    expect(serviceOf([base, overlay], undefined, { env: { ORCH_ARG_port: '7070' } }).publish[0]!.host).toBe(
+      7070,
+    );
+    expect(
+      serviceOf([base, overlay], undefined, { args: { port: '6060' }, env: { ORCH_ARG_port: '7070' } })
+        .publish[0]!.host,
+    ).toBe(6060);
   });
   it('ARG may appear after it is used, and an empty default is allowed', () => {
     expect(serviceOf('SERVICE x\nFROM img${suffix}\nARG suffix=').image).toBe('img');
   });
   it('expands keys that overlays merge on (PUBLISH container port)', () => {
-    const s = serviceOf(['ARG cport=80\nSERVICE web\nFROM nginx\nPUBLISH 8080:${cport}', 'SERVICE web\nPUBLISH 9090:80']);
+    const s = serviceOf([
+      'ARG cport=80\nSERVICE web\nFROM nginx\nPUBLISH 8080:${cport}',
+      'SERVICE web\nPUBLISH 9090:80',
+    ]);
     expect(s.publish).toEqual([{ host: 9090, container: 80 }]);
   });
 });
@@ -178,11 +215,21 @@ describe('overlay merge', () => {
     expect(s).toMatchObject({ image: 'nginx:1.25', resources: { memory: '1G' } });
   });
   it('ENV merges by key, overlay wins in place, new keys appended', () => {
-    const s = serviceOf(['SERVICE web\nFROM nginx\nENV MODE=production\nENV KEEP=this', 'SERVICE web\nENV MODE=staging\nENV DEBUG=true']);
-    expect(Object.entries(s.env)).toEqual([['MODE', 'staging'], ['KEEP', 'this'], ['DEBUG', 'true']]);
+    const s = serviceOf([
+      'SERVICE web\nFROM nginx\nENV MODE=production\nENV KEEP=this',
+      'SERVICE web\nENV MODE=staging\nENV DEBUG=true',
+    ]);
+    expect(Object.entries(s.env)).toEqual([
+      ['MODE', 'staging'],
+      ['KEEP', 'this'],
+      ['DEBUG', 'true'],
+    ]);
   });
   it('PUBLISH merges by container port', () => {
-    const s = serviceOf(['SERVICE web\nFROM nginx\nPUBLISH 8080:80\nPUBLISH 8443:443', 'SERVICE web\nPUBLISH 9090:80\nPUBLISH 5000:5000']);
+    const s = serviceOf([
+      'SERVICE web\nFROM nginx\nPUBLISH 8080:80\nPUBLISH 8443:443',
+      'SERVICE web\nPUBLISH 9090:80\nPUBLISH 5000:5000',
+    ]);
     expect(s.publish).toEqual([
       { host: 9090, container: 80 },
       { host: 8443, container: 443 },
@@ -193,7 +240,10 @@ describe('overlay merge', () => {
     expect(serviceOf(c('PUBLISH 8080:80\nPUBLISH 8081:80')).publish).toHaveLength(2);
   });
   it('VOLUME merges by destination', () => {
-    const s = serviceOf(['SERVICE web\nFROM nginx\nVOLUME a:/data\nVOLUME b:/logs', 'SERVICE web\nVOLUME /srv/data:/data']);
+    const s = serviceOf([
+      'SERVICE web\nFROM nginx\nVOLUME a:/data\nVOLUME b:/logs',
+      'SERVICE web\nVOLUME /srv/data:/data',
+    ]);
     expect(s.volumes.map((v) => `${v.source}:${v.destination}`)).toEqual(['/srv/data:/data', 'b:/logs']);
   });
   it.each([
@@ -202,7 +252,10 @@ describe('overlay merge', () => {
     ['ENV_FILE', 'envFiles'],
   ] as const)('%s: appended, duplicates removed', (d, key) => {
     const pre = 'SERVICE db\nFROM pg\nSERVICE cache\nFROM r\n';
-    const s = serviceOf([`${pre}SERVICE web\nFROM nginx\n${d} db`, `SERVICE web\n${d} cache\n${d} db`], 'web');
+    const s = serviceOf(
+      [`${pre}SERVICE web\nFROM nginx\n${d} db`, `SERVICE web\n${d} cache\n${d} db`],
+      'web',
+    );
     expect(s[key]).toEqual(['db', 'cache']);
   });
   it.each([
@@ -214,19 +267,44 @@ describe('overlay merge', () => {
     ['AFTER', 'AFTER db', 'AFTER cache', (s: Svc) => s.after, ['cache']],
   ])('CLEAR %s discards the base values', (d, base, overlay, get, expected) => {
     const pre = 'SERVICE db\nFROM pg\nSERVICE cache\nFROM r\n';
-    const s = serviceOf([`${pre}SERVICE web\nFROM nginx\n${base}`, `SERVICE web\nCLEAR ${d}\n${overlay}`], 'web');
+    const s = serviceOf(
+      [`${pre}SERVICE web\nFROM nginx\n${base}`, `SERVICE web\nCLEAR ${d}\n${overlay}`],
+      'web',
+    );
     expect(get(s)).toEqual(expected);
   });
   it('CLEAR without new values empties the list', () => {
     expect(serviceOf(['SERVICE web\nFROM nginx\nENV A=1', 'SERVICE web\nCLEAR ENV']).env).toEqual({});
   });
   it('setting FROM on a host service drops RUN and the host-only directives', () => {
-    const s = serviceOf(['SERVICE w\nRUN ./w\nUSER app\nSTOP kill 1\nRELOAD kill -HUP 1\nMEMORY 1G', 'SERVICE w\nFROM python:3']);
-    expect(s).toMatchObject({ mode: 'container', image: 'python:3', runCommand: undefined, user: undefined, stopCommand: undefined, reloadCommand: undefined, resources: { memory: '1G' } });
+    const s = serviceOf([
+      'SERVICE w\nRUN ./w\nUSER app\nSTOP kill 1\nRELOAD kill -HUP 1\nMEMORY 1G',
+      'SERVICE w\nFROM python:3',
+    ]);
+    expect(s).toMatchObject({
+      mode: 'container',
+      image: 'python:3',
+      runCommand: undefined,
+      user: undefined,
+      stopCommand: undefined,
+      reloadCommand: undefined,
+      resources: { memory: '1G' },
+    });
   });
   it('setting RUN on a container service drops FROM and the container-only directives', () => {
-    const s = serviceOf(['SERVICE w\nFROM img\nENTRYPOINT /e\nCMD c\nPUBLISH 80:80\nVOLUME a:/a\nENV K=v', 'SERVICE w\nRUN ./w']);
-    expect(s).toMatchObject({ mode: 'host', image: undefined, entrypoint: undefined, cmd: undefined, publish: [], volumes: [], env: { K: 'v' } });
+    const s = serviceOf([
+      'SERVICE w\nFROM img\nENTRYPOINT /e\nCMD c\nPUBLISH 80:80\nVOLUME a:/a\nENV K=v',
+      'SERVICE w\nRUN ./w',
+    ]);
+    expect(s).toMatchObject({
+      mode: 'host',
+      image: undefined,
+      entrypoint: undefined,
+      cmd: undefined,
+      publish: [],
+      volumes: [],
+      env: { K: 'v' },
+    });
   });
   it('new services in overlays are appended; an overlay need not set FROM or RUN', () => {
     const g = graphOf(['SERVICE a\nFROM img', 'SERVICE b\nFROM img2\nSERVICE a\nENV X=1']);
@@ -251,19 +329,71 @@ type Svc = ReturnType<typeof serviceOf>;
 
 describe('constraints', () => {
   it.each([
-    ['C1 both', 'SERVICE bad\nFROM img\nRUN cmd', "a.orch:3:5: service 'bad': cannot specify both FROM and RUN (C1): FROM at a.orch:2:6, RUN at a.orch:3:5"],
-    ['C1 neither', 'SERVICE empty\nENV A=1', "a.orch:1:1: service 'empty': must specify either FROM or RUN (C1)"],
-    ['C2 ENTRYPOINT', h('ENTRYPOINT /bin/sh'), "a.orch:3:12: service 'x': ENTRYPOINT is only valid with FROM (container mode), found at a.orch:3:12 (C2)"],
-    ['C2 CMD', h('CMD args'), "a.orch:3:5: service 'x': CMD is only valid with FROM (container mode), found at a.orch:3:5 (C2)"],
-    ['C2 PUBLISH', h('PUBLISH 80:80'), "a.orch:3:9: service 'x': PUBLISH is only valid with FROM (container mode), found at a.orch:3:9 (C2)"],
-    ['C2 VOLUME', h('VOLUME d:/d'), "a.orch:3:8: service 'x': VOLUME is only valid with FROM (container mode), found at a.orch:3:8 (C2)"],
-    ['C3 USER', c('USER postgres'), "a.orch:3:6: service 'x': USER is only valid with RUN (host mode), found at a.orch:3:6 (C3)"],
-    ['C3 STOP', c('STOP kill -9'), "a.orch:3:6: service 'x': STOP is only valid with RUN (host mode), found at a.orch:3:6 (C3)"],
-    ['C3 RELOAD', c('RELOAD nginx -s reload'), "a.orch:3:8: service 'x': RELOAD is only valid with RUN (host mode), found at a.orch:3:8 (C3)"],
-    ['C4 self', 'SERVICE a\nFROM img\nREQUIRES a', "a.orch:3:10: service 'a': dependency cycle detected: a -> a"],
-    ['C4 two', 'SERVICE a\nFROM img\nREQUIRES b\nSERVICE b\nFROM img\nREQUIRES a', "a.orch:6:10: service 'a': dependency cycle detected: a -> b -> a"],
-    ['C4 via AFTER', 'SERVICE a\nFROM img\nAFTER b\nSERVICE b\nFROM img\nAFTER c\nSERVICE c\nFROM img\nREQUIRES a', "a.orch:9:10: service 'a': dependency cycle detected: a -> b -> c -> a"],
-    ['unknown REQUIRES', 'SERVICE a\nFROM img\nREQUIRES postgress\nSERVICE postgres\nFROM pg', "a.orch:3:10: service 'a': REQUIRES references unknown service 'postgress' (did you mean 'postgres'?)"],
+    [
+      'C1 both',
+      'SERVICE bad\nFROM img\nRUN cmd',
+      "a.orch:3:5: service 'bad': cannot specify both FROM and RUN (C1): FROM at a.orch:2:6, RUN at a.orch:3:5",
+    ],
+    [
+      'C1 neither',
+      'SERVICE empty\nENV A=1',
+      "a.orch:1:1: service 'empty': must specify either FROM or RUN (C1)",
+    ],
+    [
+      'C2 ENTRYPOINT',
+      h('ENTRYPOINT /bin/sh'),
+      "a.orch:3:12: service 'x': ENTRYPOINT is only valid with FROM (container mode), found at a.orch:3:12 (C2)",
+    ],
+    [
+      'C2 CMD',
+      h('CMD args'),
+      "a.orch:3:5: service 'x': CMD is only valid with FROM (container mode), found at a.orch:3:5 (C2)",
+    ],
+    [
+      'C2 PUBLISH',
+      h('PUBLISH 80:80'),
+      "a.orch:3:9: service 'x': PUBLISH is only valid with FROM (container mode), found at a.orch:3:9 (C2)",
+    ],
+    [
+      'C2 VOLUME',
+      h('VOLUME d:/d'),
+      "a.orch:3:8: service 'x': VOLUME is only valid with FROM (container mode), found at a.orch:3:8 (C2)",
+    ],
+    [
+      'C3 USER',
+      c('USER postgres'),
+      "a.orch:3:6: service 'x': USER is only valid with RUN (host mode), found at a.orch:3:6 (C3)",
+    ],
+    [
+      'C3 STOP',
+      c('STOP kill -9'),
+      "a.orch:3:6: service 'x': STOP is only valid with RUN (host mode), found at a.orch:3:6 (C3)",
+    ],
+    [
+      'C3 RELOAD',
+      c('RELOAD nginx -s reload'),
+      "a.orch:3:8: service 'x': RELOAD is only valid with RUN (host mode), found at a.orch:3:8 (C3)",
+    ],
+    [
+      'C4 self',
+      'SERVICE a\nFROM img\nREQUIRES a',
+      "a.orch:3:10: service 'a': dependency cycle detected: a -> a",
+    ],
+    [
+      'C4 two',
+      'SERVICE a\nFROM img\nREQUIRES b\nSERVICE b\nFROM img\nREQUIRES a',
+      "a.orch:6:10: service 'a': dependency cycle detected: a -> b -> a",
+    ],
+    [
+      'C4 via AFTER',
+      'SERVICE a\nFROM img\nAFTER b\nSERVICE b\nFROM img\nAFTER c\nSERVICE c\nFROM img\nREQUIRES a',
+      "a.orch:9:10: service 'a': dependency cycle detected: a -> b -> c -> a",
+    ],
+    [
+      'unknown REQUIRES',
+      'SERVICE a\nFROM img\nREQUIRES postgress\nSERVICE postgres\nFROM pg',
+      "a.orch:3:10: service 'a': REQUIRES references unknown service 'postgress' (did you mean 'postgres'?)",
+    ],
   ])('%s', (_n, text, expected) => {
     expect(errorsOf(text)).toEqual([expected]);
   });
@@ -271,7 +401,9 @@ describe('constraints', () => {
     expect(serviceOf(h('AFTER localstack')).after).toEqual(['localstack']);
   });
   it('reports every cycle once, and all graph errors together', () => {
-    const errs = errorsOf('SERVICE a\nFROM i\nREQUIRES b\nSERVICE b\nFROM i\nREQUIRES a\nSERVICE c\nFROM i\nREQUIRES c nope');
+    const errs = errorsOf(
+      'SERVICE a\nFROM i\nREQUIRES b\nSERVICE b\nFROM i\nREQUIRES a\nSERVICE c\nFROM i\nREQUIRES c nope',
+    );
     expect(errs).toHaveLength(3);
     expect(errs.filter((e) => e.includes('cycle'))).toHaveLength(2);
   });
@@ -285,32 +417,100 @@ describe('constraints', () => {
 
 describe('errors', () => {
   it.each([
-    ['unknown directive with suggestion', 'SERVICE x\nFORM img', "a.orch:2:1: unknown directive 'FORM' (did you mean 'FROM'?)"],
-    ['lowercase directive', 'SERVICE x\n  from img', "a.orch:2:3: unknown directive 'from' (did you mean 'FROM'?)"],
-    ['unknown directive, nothing close', 'SERVICE x\nFROM i\nXYZZY 1', "a.orch:3:1: unknown directive 'XYZZY'"],
+    [
+      'unknown directive with suggestion',
+      'SERVICE x\nFORM img',
+      "a.orch:2:1: unknown directive 'FORM' (did you mean 'FROM'?)",
+    ],
+    [
+      'lowercase directive',
+      'SERVICE x\n  from img',
+      "a.orch:2:3: unknown directive 'from' (did you mean 'FROM'?)",
+    ],
+    [
+      'unknown directive, nothing close',
+      'SERVICE x\nFROM i\nXYZZY 1',
+      "a.orch:3:1: unknown directive 'XYZZY'",
+    ],
     ['outside SERVICE', 'FROM img', "a.orch:1:1: directive 'FROM' outside of SERVICE block"],
     ['CLEAR outside SERVICE', 'CLEAR ENV', 'a.orch:1:1: CLEAR outside of SERVICE block'],
-    ['duplicate service', 'SERVICE a\nFROM i\nSERVICE a\nFROM j', "a.orch:3:9: duplicate service name 'a' (first defined at line 1)"],
-    ['duplicate FROM', 'SERVICE a\nFROM i\nFROM j', "a.orch:3:1: service 'a': duplicate FROM directive (first defined at line 2)"],
-    ['CLEAR scalar', 'SERVICE a\nFROM i\nCLEAR FROM', "a.orch:3:7: service 'a': CLEAR cannot target scalar directive 'FROM' (scalars override by last-wins)"],
-    ['CLEAR unknown', 'SERVICE a\nFROM i\nCLEAR PUBLISHES', "a.orch:3:7: service 'a': CLEAR targets unknown directive 'PUBLISHES' (did you mean 'PUBLISH'?)"],
-    ['CLEAR no target', 'SERVICE a\nFROM i\nCLEAR', "a.orch:3:1: service 'a': CLEAR requires a target directive name"],
+    [
+      'duplicate service',
+      'SERVICE a\nFROM i\nSERVICE a\nFROM j',
+      "a.orch:3:9: duplicate service name 'a' (first defined at line 1)",
+    ],
+    [
+      'duplicate FROM',
+      'SERVICE a\nFROM i\nFROM j',
+      "a.orch:3:1: service 'a': duplicate FROM directive (first defined at line 2)",
+    ],
+    [
+      'CLEAR scalar',
+      'SERVICE a\nFROM i\nCLEAR FROM',
+      "a.orch:3:7: service 'a': CLEAR cannot target scalar directive 'FROM' (scalars override by last-wins)",
+    ],
+    [
+      'CLEAR unknown',
+      'SERVICE a\nFROM i\nCLEAR PUBLISHES',
+      "a.orch:3:7: service 'a': CLEAR targets unknown directive 'PUBLISHES' (did you mean 'PUBLISH'?)",
+    ],
+    [
+      'CLEAR no target',
+      'SERVICE a\nFROM i\nCLEAR',
+      "a.orch:3:1: service 'a': CLEAR requires a target directive name",
+    ],
     ['missing value', 'SERVICE a\nFROM', "a.orch:2:1: service 'a': FROM requires a value"],
     ['SERVICE without name', 'SERVICE', 'a.orch:1:1: SERVICE requires a name'],
-    ['name uppercase', 'SERVICE MyApp\nFROM i', "a.orch:1:9: service name 'MyApp' must start with a lowercase letter"],
-    ['name digit first', 'SERVICE 1bad\nFROM i', "a.orch:1:9: service name '1bad' must start with a lowercase letter"],
-    ['name bad char', 'SERVICE my_app\nFROM i', "a.orch:1:9: service name 'my_app' contains invalid character '_' (only lowercase alphanumeric and hyphens allowed)"],
-    ['name too long', `SERVICE ${'a'.repeat(64)}\nFROM i`, `a.orch:1:9: service name '${'a'.repeat(64)}' exceeds 63 character limit (64)`],
+    [
+      'name uppercase',
+      'SERVICE MyApp\nFROM i',
+      "a.orch:1:9: service name 'MyApp' must start with a lowercase letter",
+    ],
+    [
+      'name digit first',
+      'SERVICE 1bad\nFROM i',
+      "a.orch:1:9: service name '1bad' must start with a lowercase letter",
+    ],
+    [
+      'name bad char',
+      'SERVICE my_app\nFROM i',
+      "a.orch:1:9: service name 'my_app' contains invalid character '_' (only lowercase alphanumeric and hyphens allowed)",
+    ],
+    [
+      'name too long',
+      `SERVICE ${'a'.repeat(64)}\nFROM i`,
+      `a.orch:1:9: service name '${'a'.repeat(64)}' exceeds 63 character limit (64)`,
+    ],
     ['ARG without =', 'ARG port', "a.orch:1:5: invalid ARG format 'port', expected name=value"],
     ['ARG alone', 'ARG', 'a.orch:1:1: ARG requires name=value'],
     ['ARG empty name', 'ARG =1', 'a.orch:1:5: ARG name cannot be empty'],
     ['ENV without =', c('ENV FOO'), "a.orch:3:5: service 'x': invalid ENV format 'FOO', expected KEY=value"],
     ['ENV empty key', c('ENV =v'), "a.orch:3:5: service 'x': ENV key cannot be empty"],
-    ['PUBLISH one part', c('PUBLISH 80'), "a.orch:3:9: service 'x': invalid PUBLISH format '80', expected [address:]host_port:container_port"],
-    ['VOLUME no colon', c('VOLUME data'), "a.orch:3:8: service 'x': invalid VOLUME format 'data', expected source:destination"],
-    ['ORCH_VERSION after SERVICE', 'SERVICE a\nFROM i\nORCH_VERSION 1.0.0-rc', 'a.orch:3:1: ORCH_VERSION must appear before any SERVICE'],
-    ['ORCH_VERSION unsupported', 'ORCH_VERSION 9.9.9', "a.orch:1:14: unsupported Orchfile version '9.9.9' (this parser supports 1.0.0-rc)"],
-    ['ORCH_VERSION twice', 'ORCH_VERSION 1.0.0-rc\nORCH_VERSION 1.0.0-rc', 'a.orch:2:1: duplicate ORCH_VERSION directive (first defined at line 1)'],
+    [
+      'PUBLISH one part',
+      c('PUBLISH 80'),
+      "a.orch:3:9: service 'x': invalid PUBLISH format '80', expected [address:]host_port:container_port",
+    ],
+    [
+      'VOLUME no colon',
+      c('VOLUME data'),
+      "a.orch:3:8: service 'x': invalid VOLUME format 'data', expected source:destination",
+    ],
+    [
+      'ORCH_VERSION after SERVICE',
+      'SERVICE a\nFROM i\nORCH_VERSION 1.0.0-rc',
+      'a.orch:3:1: ORCH_VERSION must appear before any SERVICE',
+    ],
+    [
+      'ORCH_VERSION unsupported',
+      'ORCH_VERSION 9.9.9',
+      "a.orch:1:14: unsupported Orchfile version '9.9.9' (this parser supports 1.0.0-rc)",
+    ],
+    [
+      'ORCH_VERSION twice',
+      'ORCH_VERSION 1.0.0-rc\nORCH_VERSION 1.0.0-rc',
+      'a.orch:2:1: duplicate ORCH_VERSION directive (first defined at line 1)',
+    ],
   ])('%s', (_n, text, expected) => {
     expect(errorsOf(text)).toEqual([expected]);
   });
@@ -321,11 +521,27 @@ describe('errors', () => {
     ['IO_WEIGHT number', 'IO_WEIGHT lots', "IO_WEIGHT must be a number, got 'lots'"],
     ['duration unit', 'TIMEOUT_START 30', "TIMEOUT_START must be a duration like 30s or 5m, got '30'"],
     ['duration hours', 'RESTART_DELAY 1h', "RESTART_DELAY must be a duration like 30s or 5m, got '1h'"],
-    ['READINESS_TIMEOUT', 'READINESS_TIMEOUT soon', "READINESS_TIMEOUT must be a duration like 30s or 5m, got 'soon'"],
-    ['START_LIMIT_INTERVAL', 'START_LIMIT_INTERVAL 1.5s', "START_LIMIT_INTERVAL must be a duration like 30s or 5m, got '1.5s'"],
+    [
+      'READINESS_TIMEOUT',
+      'READINESS_TIMEOUT soon',
+      "READINESS_TIMEOUT must be a duration like 30s or 5m, got 'soon'",
+    ],
+    [
+      'START_LIMIT_INTERVAL',
+      'START_LIMIT_INTERVAL 1.5s',
+      "START_LIMIT_INTERVAL must be a duration like 30s or 5m, got '1.5s'",
+    ],
     ['TIMEOUT_STOP', 'TIMEOUT_STOP -1s', "TIMEOUT_STOP must be a duration like 30s or 5m, got '-1s'"],
-    ['memory suffix', 'MEMORY 4GB', "MEMORY must be an integer with a K, M or G suffix (like 512M), got '4GB'"],
-    ['memory fraction', 'MEMORY 1.5G', "MEMORY must be an integer with a K, M or G suffix (like 512M), got '1.5G'"],
+    [
+      'memory suffix',
+      'MEMORY 4GB',
+      "MEMORY must be an integer with a K, M or G suffix (like 512M), got '4GB'",
+    ],
+    [
+      'memory fraction',
+      'MEMORY 1.5G',
+      "MEMORY must be an integer with a K, M or G suffix (like 512M), got '1.5G'",
+    ],
     ['CPU_QUOTA', 'CPU_QUOTA 50', "CPU_QUOTA must be a percentage like 50%, got '50'"],
     ['CPUS', 'CPUS two', "CPUS must be a number, got 'two'"],
     ['CPUS zero', 'CPUS 0', "CPUS must be greater than 0, got '0'"],
@@ -336,9 +552,17 @@ describe('errors', () => {
     ['ONESHOT', 'ONESHOT yes', "ONESHOT expects 'true' or 'false', got 'yes'"],
     ['DISABLED', 'DISABLED 1', "DISABLED expects 'true' or 'false', got '1'"],
     ['RECREATE', 'RECREATE sometimes', "invalid RECREATE value 'sometimes', expected 'always' or 'never'"],
-    ['RESTART', 'RESTART on_failure', "invalid RESTART value 'on_failure', expected 'no', 'always', or 'on-failure'"],
+    [
+      'RESTART',
+      'RESTART on_failure',
+      "invalid RESTART value 'on_failure', expected 'no', 'always', or 'on-failure'",
+    ],
     ['host port 0', 'PUBLISH 0:80', "invalid host port '0' in PUBLISH (expected 1-65535)"],
-    ['container port too big', 'PUBLISH 80:65536', "invalid container port '65536' in PUBLISH (expected 1-65535)"],
+    [
+      'container port too big',
+      'PUBLISH 80:65536',
+      "invalid container port '65536' in PUBLISH (expected 1-65535)",
+    ],
     ['port not a number', 'PUBLISH http:80', "invalid host port 'http' in PUBLISH (expected 1-65535)"],
     ['ENV key', 'ENV 1X=a', "invalid ENV key '1X' (letters, digits and '_', not starting with a digit)"],
     ['HEALTHCHECK URL', 'HEALTHCHECK http://', "HEALTHCHECK URL 'http://' is not a valid URL"],

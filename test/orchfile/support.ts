@@ -1,7 +1,7 @@
 // Helpers shared by the Orchfile conformance and CLI suites.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import {
   formatOrchfileError,
@@ -45,7 +45,10 @@ function sources(texts: string | string[]): { path: string; text: string }[] {
 /** Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it instead. */
 export function expectGolden(name: string, actual: string): void {
   const path = join(GOLDEN, name);
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, actual);
+  if (process.env.UPDATE_GOLDEN === '1') {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, actual);
+  }
   expect(actual).toBe(readFileSync(path, 'utf8'));
 }
 

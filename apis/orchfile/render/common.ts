@@ -7,7 +7,8 @@ import type { OrchService } from '../types.ts';
 export interface RenderOptions {
   /**
    * Values for built-in variables. ORCH_PROJECT should be an absolute path (relative WORKDIR,
-   * STDOUT/STDERR, ENV_FILE and `./` volume sources are resolved against it); default `.`.
+   * STDOUT/STDERR, ENV_FILE and `./` volume sources are resolved against it, and host services
+   * run in it when they have no WORKDIR); default `.`.
    * Defaults: ORCH_DATA `${ORCH_PROJECT}/.orch/data`, ORCH_STATE_DIR `${ORCH_PROJECT}/.orch/state`,
    * ORCH_CONTAINERS_DIR `${ORCH_STATE_DIR}/containers`, PORT_OFFSET `0`, CONTAINER_PREFIX `''`;
    * SERVICE_NAME is always the service's name. Other `${name}` references are left as written.
@@ -58,8 +59,9 @@ export function subst(text: string, vars: Vars): string {
 export function projectPath(path: string, vars: Vars): string {
   const p = subst(path, vars);
   if (p.startsWith('/')) return p;
-  const base = vars.get('ORCH_PROJECT')!;
-  return `${base.replace(/\/+$/, '')}/${p.replace(/^\.\//, '')}`;
+  const base = vars.get('ORCH_PROJECT')!.replace(/\/+$/, '');
+  if (p === '.' || p === '') return base;
+  return `${base}/${p.replace(/^\.\//, '')}`;
 }
 
 /** POSIX shell single-quoting, left bare when nothing needs it. */
@@ -72,7 +74,12 @@ export function containerCommand(s: OrchService, runtime: string, vars: Vars): s
   const name = `${vars.get('CONTAINER_PREFIX') ?? ''}${s.name}`;
   const args: string[] = [runtime, 'run', '--rm', '--name', name];
   for (const p of s.publish) {
-    const addr = p.address === undefined ? '' : p.address.includes(':') && !p.address.startsWith('[') ? `[${p.address}]:` : `${p.address}:`;
+    const addr =
+      p.address === undefined
+        ? ''
+        : p.address.includes(':') && !p.address.startsWith('[')
+          ? `[${p.address}]:`
+          : `${p.address}:`;
     args.push('-p', `${addr}${p.host}:${p.container}`);
   }
   for (const v of s.volumes) {

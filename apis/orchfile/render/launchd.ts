@@ -19,7 +19,10 @@ import {
 
 export function renderLaunchd(graph: OrchGraph, opts: RenderOptions = {}): RenderedFile[] {
   const prefix = opts.prefix ?? 'orch.';
-  return graph.services.map((s) => ({ name: `${prefix}${s.name}.plist`, content: renderPlist(s, prefix, opts) }));
+  return graph.services.map((s) => ({
+    name: `${prefix}${s.name}.plist`,
+    content: renderPlist(s, prefix, opts),
+  }));
 }
 
 type PlistValue = string | number | boolean | PlistValue[] | { [key: string]: PlistValue };
@@ -34,16 +37,21 @@ function renderPlist(s: OrchService, prefix: string, opts: RenderOptions): strin
     ProgramArguments: ['/bin/sh', '-c', command],
   };
   if (s.mode === 'host') {
-    if (s.workdir !== undefined) d.WorkingDirectory = projectPath(s.workdir, vars);
+    d.WorkingDirectory = projectPath(s.workdir ?? '.', vars);
     const env = Object.create(null) as Record<string, string>;
-    for (const f of s.envFiles) Object.assign(env, parseEnvFile(opts.readEnvFile?.(projectPath(f, vars)) ?? ''));
+    for (const f of s.envFiles)
+      Object.assign(env, parseEnvFile(opts.readEnvFile?.(projectPath(f, vars)) ?? ''));
     for (const [k, v] of Object.entries(s.env)) env[k] = subst(v, vars);
     if (Object.keys(env).length > 0) d.EnvironmentVariables = env;
     if (s.user !== undefined) d.UserName = s.user;
   }
   d.RunAtLoad = !s.disabled;
   d.KeepAlive =
-    s.restart.policy === 'always' ? true : s.restart.policy === 'on-failure' ? { SuccessfulExit: false } : false;
+    s.restart.policy === 'always'
+      ? true
+      : s.restart.policy === 'on-failure'
+        ? { SuccessfulExit: false }
+        : false;
   if (s.restart.delay !== undefined) d.ThrottleInterval = seconds(s.restart.delay);
   if (s.timeouts.stop !== undefined) d.ExitTimeOut = seconds(s.timeouts.stop);
   const limits: Record<string, PlistValue> = {};
@@ -70,7 +78,8 @@ function value(v: PlistValue, indent: string): string[] {
   if (typeof v === 'string') return [`${indent}<string>${xml(v)}</string>`];
   if (typeof v === 'number') return [`${indent}<integer>${v}</integer>`];
   if (typeof v === 'boolean') return [`${indent}<${v}/>`];
-  if (Array.isArray(v)) return [`${indent}<array>`, ...v.flatMap((x) => value(x, `${indent}  `)), `${indent}</array>`];
+  if (Array.isArray(v))
+    return [`${indent}<array>`, ...v.flatMap((x) => value(x, `${indent}  `)), `${indent}</array>`];
   return [
     `${indent}<dict>`,
     ...Object.entries(v).flatMap(([k, x]) => [`${indent}  <key>${xml(k)}</key>`, ...value(x, `${indent}  `)]),
@@ -93,7 +102,10 @@ export function parseEnvFile(text: string): Record<string, string> {
     if (line === '' || line.startsWith('#')) continue;
     const eq = line.indexOf('=');
     if (eq <= 0) continue;
-    const key = line.slice(0, eq).replace(/^export\s+/, '').trim();
+    const key = line
+      .slice(0, eq)
+      .replace(/^export\s+/, '')
+      .trim();
     let val = line.slice(eq + 1).trim();
     if (val.length >= 2 && (val[0] === '"' || val[0] === "'") && val.endsWith(val[0])) val = val.slice(1, -1);
     out[key] = val;

@@ -51,7 +51,7 @@ function renderUnit(s: OrchService, opts: RenderOptions, unit: (name: string) =>
     set('ExecStart', shell(`exec ${subst(s.runCommand ?? '', vars)}`));
     if (s.stopCommand !== undefined) set('ExecStop', shell(subst(s.stopCommand, vars)));
     if (s.reloadCommand !== undefined) set('ExecReload', shell(subst(s.reloadCommand, vars)));
-    if (s.workdir !== undefined) set('WorkingDirectory', path(projectPath(s.workdir, vars)));
+    set('WorkingDirectory', path(projectPath(s.workdir ?? '.', vars)));
     set('User', s.user === undefined ? undefined : specifiers(s.user));
     for (const [k, v] of Object.entries(s.env)) set('Environment', envAssignment(k, subst(v, vars)));
     for (const f of s.envFiles) set('EnvironmentFile', path(projectPath(f, vars)));
@@ -67,8 +67,10 @@ function renderUnit(s: OrchService, opts: RenderOptions, unit: (name: string) =>
   set('TimeoutStartSec', startTimeout);
   set('TimeoutStopSec', s.timeouts.stop);
   if (s.mode === 'host') hostLimits(s, set);
-  if (s.logging.stdout !== undefined) set('StandardOutput', `file:${path(projectPath(s.logging.stdout, vars))}`);
-  if (s.logging.stderr !== undefined) set('StandardError', `file:${path(projectPath(s.logging.stderr, vars))}`);
+  if (s.logging.stdout !== undefined)
+    set('StandardOutput', `file:${path(projectPath(s.logging.stdout, vars))}`);
+  if (s.logging.stderr !== undefined)
+    set('StandardError', `file:${path(projectPath(s.logging.stderr, vars))}`);
 
   if (!s.disabled) lines.push('', '[Install]', 'WantedBy=default.target');
   return lines.join('\n') + '\n';
@@ -77,7 +79,8 @@ function renderUnit(s: OrchService, opts: RenderOptions, unit: (name: string) =>
 function hostLimits(s: OrchService, set: (key: string, value: string | number | undefined) => void): void {
   const r = s.resources;
   set('MemoryMax', r.memory);
-  const quota = r.cpuQuota ?? (r.cpus === undefined ? undefined : `${Math.max(1, Math.round(r.cpus * 100))}%`);
+  const quota =
+    r.cpuQuota ?? (r.cpus === undefined ? undefined : `${Math.max(1, Math.round(r.cpus * 100))}%`);
   set('CPUQuota', quota);
   set('LimitNOFILE', r.limitNofile);
   set('LimitNPROC', r.limitNproc);
@@ -87,7 +90,9 @@ function hostLimits(s: OrchService, set: (key: string, value: string | number | 
 
 /** A shell loop that returns once the healthcheck passes (TimeoutStartSec= bounds it). */
 function waitFor(healthcheck: string): string {
-  const check = /^https?:\/\//.test(healthcheck) ? `curl -fsS -o /dev/null ${quote(healthcheck)}` : healthcheck;
+  const check = /^https?:\/\//.test(healthcheck)
+    ? `curl -fsS -o /dev/null ${quote(healthcheck)}`
+    : healthcheck;
   return `until ${check}; do sleep 1; done`;
 }
 
@@ -117,4 +122,3 @@ function path(p: string): string {
 function envAssignment(key: string, value: string): string {
   return `"${specifiers(`${key}=${value}`.replace(/[\\"]/g, (c) => `\\${c}`))}"`;
 }
-
