@@ -20,4 +20,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# sshd (bootstrap and ssh:// git tests) needs its privilege-separation dir; there is no systemd to make it.
+mkdir -p /run/sshd
+
 bash "$(dirname "$0")/start-dockerd.sh"
