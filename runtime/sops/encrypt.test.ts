@@ -1,7 +1,7 @@
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { isOrunError } from '../../apis/errors.ts';
 import {
   SecretString,
@@ -238,6 +238,8 @@ describe('property: any tree round-trips', () => {
       fc.asyncProperty(tree, async (t) => {
         const enc = await encryptSopsDocument(t, { recipients: [recipient] });
         expect(await decryptSopsDocument(enc, [id])).toEqual(t);
+        const fromText = await encryptSopsDocument(stringify(t), { recipients: [recipient] });
+        expect(await decryptSopsDocument(fromText, [id])).toEqual(t);
       }),
       { numRuns: 60 },
     );
