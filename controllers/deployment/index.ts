@@ -1,19 +1,21 @@
 /**
  * The Deployment controller: keeps one Docker container per Deployment equal to the store's
- * desired state, and reports what it did (status, events, metrics).
+ * desired state, and reports what it did (status, conditions, events, metrics).
  *
- * Wiring (cmd/orun):
+ * Wiring (cmd/orun), as one runnable in the manager's `controllers` group:
  * ```ts
- * const reconciler = newDeploymentReconciler({
- *   engine,                                   // runtime/docker ContainerEngine
- *   store: deploymentStoreOf(store),          // runtime/store Store
- *   recordEvent: (key, type, reason, msg) => recorder.record(...),
- *   clock, registry, codeDir: node.spec.codeDir,
- *   hasSynced: () => store.hasSynced(),       // never prune from an empty boot-time store
+ * const deployments = newDeploymentController({
+ *   engine,                                      // runtime/docker ContainerEngine
+ *   store,                                       // runtime/store Store
+ *   events: recorder.for('deployment-controller'),
+ *   clock, registry, logger,
+ *   codeDir: node.spec.codeDir,                  // build contexts
+ *   controllerMetrics: runtimeMetrics,           // workqueue_* / controller_runtime_*
  * });
- * // queue keys from store events on kind Deployment (skip statusOnly), from
- * // watchContainerEvents(engine, signal, enqueue), and once synced from managedDeploymentKeys(engine).
+ * manager.add('controllers', deployments);       // { name, start(signal) }
  * ```
+ * Or use `newDeploymentReconciler(deps)` with your own Controller and key sources
+ * (`watchContainerEvents`, `managedDeploymentKeys`).
  */
 import type { DeploymentDeps } from './deps.ts';
 import { DeploymentReconciler } from './reconciler.ts';
@@ -33,6 +35,13 @@ export type {
 } from './deps.ts';
 export { deploymentStoreOf } from './store-adapter.ts';
 export {
+  DEPLOYMENT_CONTROLLER,
+  DeploymentController,
+  deploymentKey,
+  newDeploymentController,
+  type DeploymentControllerOptions,
+} from './controller.ts';
+export {
   deploymentKeyForEvent,
   managedDeploymentKeys,
   watchContainerEvents,
@@ -51,9 +60,6 @@ export {
 export { backoffDelay, defaultBackoffPolicy, type BackoffPolicy } from './backoff.ts';
 export { Reason } from './status.ts';
 export type { DeploymentStatusView, DeploymentView } from './spec.ts';
-
-/** The controller's name (logs, metrics `controller` label). */
-export const DEPLOYMENT_CONTROLLER = 'deployment';
 
 /** A reconciler for `Deployment/<name>` keys. One per process: it holds probe and back-off memory. */
 export function newDeploymentReconciler(deps: DeploymentDeps): DeploymentReconciler {

@@ -1,12 +1,13 @@
 /**
- * Status from the reconcile's verdict. Three kstatus conditions, always all present:
- * - ready      → Ready=True,  Reconciling=False, Stalled=False
- * - progressing→ Ready=False, Reconciling=True,  Stalled=False (pulling, starting, waiting for readiness)
- * - stalled    → Ready=False, Reconciling=False, Stalled=True  (needs a person or a spec change:
- *                pull failure, port conflict, bad mount, crash loop, readiness timeout)
+ * Status from the reconcile's verdict, as kstatus conditions:
+ * - ready       → Ready=True
+ * - progressing → Ready=False, Reconciling=True (pulling, starting, waiting for readiness)
+ * - stalled     → Ready=False, Stalled=True (needs a person, a spec change or a slow retry:
+ *                 pull failure, port conflict, bad mount, crash loop, readiness timeout)
  * Pure; `lastTransitionTime` moves only when a condition's status flips.
  */
-import type { Condition, ConditionStatus } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import type { Condition } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { markNotReady, markReady, markReconciling, markStalled } from '../../runtime/conditions/index.ts';
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
 import type { ProbeResult } from './probes.ts';
 import type { DeepReadonly } from '../../runtime/store/freeze.ts';
@@ -54,7 +55,7 @@ export function buildStatus(i: StatusInput): DeploymentStatusView {
   const c = i.container;
   const status: DeploymentStatusView = {
     observedGeneration: i.generation,
-    conditions: mergeConditions(i.previous?.conditions, verdictConditions(i.verdict), i.generation, i.now),
+    conditions: verdictConditions(i.previous?.conditions, i.verdict, i.generation, i.now),
     ready: i.verdict.kind === 'ready',
     restarts: i.restarts,
   };
@@ -85,42 +86,30 @@ export function buildStatus(i: StatusInput): DeploymentStatusView {
   return status;
 }
 
-type ConditionInput = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
-
-export function verdictConditions(v: Verdict): ConditionInput[] {
-  const cond = (type: string, on: boolean): ConditionInput => ({
-    type,
-    status: on ? 'True' : 'False',
-    reason: v.reason,
-    message: v.message,
-  });
-  return [
-    cond('Ready', v.kind === 'ready'),
-    cond('Reconciling', v.kind === 'progressing'),
-    cond('Stalled', v.kind === 'stalled'),
-  ];
-}
-
-/** New conditions, keeping `lastTransitionTime` of those whose status did not flip. */
-export function mergeConditions(
+/**
+ * The verdict as kstatus conditions, via runtime/conditions (Reconciling and Stalled are present
+ * only while True). Progressing also sets Ready=False: a replaced container is not the old one.
+ */
+export function verdictConditions(
   previous: readonly Readonly<Condition>[] | undefined,
-  next: readonly ConditionInput[],
+  v: Verdict,
   generation: number | undefined,
   now: number,
 ): Condition[] {
-  const nowIso = new Date(now).toISOString();
-  return next.map((n) => {
-    const p = previous?.find((c) => c.type === n.type);
-    const status: ConditionStatus = n.status;
-    return {
-      type: n.type,
-      status,
-      ...(generation === undefined ? {} : { observedGeneration: generation }),
-      lastTransitionTime: p !== undefined && p.status === status ? p.lastTransitionTime : nowIso,
-      reason: n.reason,
-      message: n.message,
-    };
-  });
+  const prev = previous as readonly Condition[] | undefined;
+  const m = {
+    reason: v.reason,
+    message: v.message,
+    ...(generation === undefined ? {} : { observedGeneration: generation }),
+  };
+  switch (v.kind) {
+    case 'ready':
+      return markReady(prev, m, now);
+    case 'progressing':
+      return markNotReady(markReconciling(prev, m, now), m, now);
+    case 'stalled':
+      return markStalled(prev, m, now);
+  }
 }
 
 /** Equal apart from nothing: used to skip no-op status writes. */

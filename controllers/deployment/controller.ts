@@ -1,0 +1,116 @@
+/**
+ * The Deployment controller as one Runnable for the manager: the runtime Controller (workers over
+ * a rate-limited queue) fed by three sources of keys:
+ *  1. store events for kind Deployment (status-only writes ignored);
+ *  2. engine events of managed containers (a `die` is reconciled at once, not at the next resync);
+ *  3. a startup sweep of Deployments that own containers (those deleted while orun was down get
+ *     pruned; reconcile itself refuses to prune until the store has synced).
+ */
+import { errorMessage } from '../../apis/errors.ts';
+import { objectKey, splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import type { Clock } from '../../runtime/clock/index.ts';
+import { Controller, type ControllerOptions } from '../../runtime/controller/index.ts';
+import type { ContainerEngine } from '../../runtime/docker/engine.ts';
+import type { EventSink } from '../../runtime/events/index.ts';
+import { silentLogger, type Logger } from '../../runtime/log/index.ts';
+import type { Store } from '../../runtime/store/index.ts';
+import type { DeploymentDeps, DeploymentEngine } from './deps.ts';
+import { managedDeploymentKeys, watchContainerEvents } from './engine-events.ts';
+import { DeploymentReconciler } from './reconciler.ts';
+import { deploymentStoreOf } from './store-adapter.ts';
+
+/** The controller's name: logs, the `controller` metric label, the event source. */
+export const DEPLOYMENT_CONTROLLER = 'deployment';
+
+/** Pause before re-opening the engine event stream after it ended (engine restart, outage). */
+const EVENT_WATCH_RETRY_MS = 5_000;
+
+export interface DeploymentControllerOptions extends Omit<
+  DeploymentDeps,
+  'engine' | 'store' | 'recordEvent' | 'hasSynced' | 'clock'
+> {
+  engine: DeploymentEngine & Pick<ContainerEngine, 'events'>;
+  store: Pick<Store, 'getByKey' | 'updateStatus' | 'hasSynced' | 'watch'>;
+  /** e.g. `recorder.for('deployment-controller')`. */
+  events: EventSink;
+  /** Needs timers (the queue's delays). */
+  clock: Clock;
+  /** Default: silent. */
+  logger?: Logger;
+  /** Concurrent reconciles of different Deployments. Default 4 (pulls and probes wait on I/O). */
+  workers?: number;
+  /** Queue and controller metrics (usually the runtime's RuntimeMetrics). Default: none. */
+  controllerMetrics?: ControllerOptions['metrics'];
+}
+
+export class DeploymentController {
+  readonly name = DEPLOYMENT_CONTROLLER;
+  readonly controller: Controller;
+  readonly reconciler: DeploymentReconciler;
+  readonly #o: DeploymentControllerOptions;
+  readonly #log: Logger;
+
+  constructor(o: DeploymentControllerOptions) {
+    this.#o = o;
+    this.#log = (o.logger ?? silentLogger()).child({ controller: DEPLOYMENT_CONTROLLER });
+    this.reconciler = new DeploymentReconciler({
+      ...o,
+      store: deploymentStoreOf(o.store),
+      recordEvent: (key, type, reason, message) => {
+        o.events.event({ kind: 'Deployment', metadata: { name: splitKey(key).name } }, type, reason, message);
+      },
+      hasSynced: () => o.store.hasSynced(),
+    });
+    this.controller = new Controller({
+      name: DEPLOYMENT_CONTROLLER,
+      reconciler: this.reconciler,
+      workers: o.workers ?? 4,
+      clock: o.clock,
+      ...(o.controllerMetrics === undefined ? {} : { metrics: o.controllerMetrics }),
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
+    });
+    this.controller.watch(o.store, 'Deployment');
+  }
+
+  /** Runs until `signal` aborts. Leaves every container running. */
+  async start(signal: AbortSignal): Promise<void> {
+    const watching = this.#watchEngine(signal);
+    await this.#sweep();
+    await this.controller.start(signal);
+    await watching;
+  }
+
+  /** Enqueues every Deployment that owns a container, so orphans get pruned. */
+  async #sweep(): Promise<void> {
+    try {
+      for (const key of await managedDeploymentKeys(this.#o.engine)) this.controller.enqueue(key);
+    } catch (err) {
+      // Not fatal: the engine may be down; containers of live Deployments are reached via the store.
+      this.#log.warn({ err: errorMessage(err) }, 'listing managed containers failed; orphan sweep skipped');
+    }
+  }
+
+  /** Engine events → keys, re-opened after the stream ends, until `signal` aborts. */
+  async #watchEngine(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await watchContainerEvents(this.#o.engine, signal, (key) => this.controller.enqueue(key));
+      } catch (err) {
+        this.#log.warn({ err: errorMessage(err) }, 'container event stream ended; reopening');
+      }
+      if (signal.aborted) break;
+      await this.#o.clock.sleep(EVENT_WATCH_RETRY_MS, signal);
+      await this.#sweep(); // events may have been missed while the stream was down
+    }
+  }
+}
+
+/** `new DeploymentController(options)`; add it to the manager's `controllers` group. */
+export function newDeploymentController(o: DeploymentControllerOptions): DeploymentController {
+  return new DeploymentController(o);
+}
+
+/** The key of a Deployment by name. */
+export function deploymentKey(name: string): string {
+  return objectKey('Deployment', name);
+}
