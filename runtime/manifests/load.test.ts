@@ -38,8 +38,16 @@ describe('loadManifestRepo', () => {
       [`services/web.yaml`]: `${H}kind: Service\nmetadata:\n  name: web\nspec:\n  deployment: web\n  ingress:\n    domain:\n      default: web.example.com\n`,
     });
     const repo = await loadManifestRepo(dir);
-    expect(repo.files.map((f) => f.path)).toEqual(['deployments/team/api.yml', 'deployments/web.yaml', 'services/web.yaml']);
-    expect(repo.objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['Deployment/api', 'Deployment/web', 'Service/web']);
+    expect(repo.files.map((f) => f.path)).toEqual([
+      'deployments/team/api.yml',
+      'deployments/web.yaml',
+      'services/web.yaml',
+    ]);
+    expect(repo.objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'Deployment/api',
+      'Deployment/web',
+      'Service/web',
+    ]);
     expect(repo.errors).toEqual([]);
   });
 
@@ -48,7 +56,9 @@ describe('loadManifestRepo', () => {
     const plain = await loadManifestRepo(dir);
     expect(plain.objects[0]?.metadata.annotations?.[SOURCE_ANNOTATION]).toBe('deployments/web.yaml');
     const atCommit = await loadManifestRepo(dir, { commit: '0123abc' });
-    expect(atCommit.objects[0]?.metadata.annotations?.[SOURCE_ANNOTATION]).toBe('deployments/web.yaml@0123abc');
+    expect(atCommit.objects[0]?.metadata.annotations?.[SOURCE_ANNOTATION]).toBe(
+      'deployments/web.yaml@0123abc',
+    );
   });
 
   it('reports errors per file, with repo-relative paths, and keeps other files', async () => {
@@ -94,7 +104,9 @@ describe('validateManifestRepo', () => {
   });
 
   it('passes the sample repository', async () => {
-    const { errors, warnings, repo } = await validateManifestRepo(join(import.meta.dirname, '../../config/samples'));
+    const { errors, warnings, repo } = await validateManifestRepo(
+      join(import.meta.dirname, '../../config/samples'),
+    );
     expect([...errors, ...warnings].map((e) => e.format())).toEqual([]);
     expect(repo.objects.length).toBeGreaterThanOrEqual(4);
   });

@@ -28,10 +28,14 @@ const svc = (name: string, deployment: string, domain = `${name}.example.com`) =
   `${H}kind: Service\nmetadata:\n  name: ${name}\nspec:\n  deployment: ${deployment}\n  ingress:\n    domain:\n      default: ${domain}\n`;
 
 describe('checkObjects', () => {
-  it.each([
+  it.each<{ name: string; files: Record<string, string>; errors: string[]; warnings: string[] }>([
     {
       name: 'a consistent repository',
-      files: { 'nodes/n.yaml': node('n'), 'deployments/web.yaml': dep('web', 8080), 'services/web.yaml': svc('web', 'web') },
+      files: {
+        'nodes/n.yaml': node('n'),
+        'deployments/web.yaml': dep('web', 8080),
+        'services/web.yaml': svc('web', 'web'),
+      },
       errors: [],
       warnings: [],
     },
@@ -44,7 +48,9 @@ describe('checkObjects', () => {
     {
       name: 'duplicate names within a kind',
       files: { 'deployments/a.yaml': dep('web', 8080), 'deployments/b.yaml': dep('web', 8081) },
-      errors: ['deployments/b.yaml:4:3: metadata.name: duplicate Deployment "web", first defined at deployments/a.yaml:4:3'],
+      errors: [
+        'deployments/b.yaml:4:3: metadata.name: duplicate Deployment "web", first defined at deployments/a.yaml:4:3',
+      ],
       warnings: [],
     },
     {
@@ -92,7 +98,9 @@ describe('checkObjects', () => {
       files: {
         'deployments/a.yaml': `${dep('a', 8080)}    - containerPort: 81\n      port: 8080\n`,
       },
-      errors: ['deployments/a.yaml:11:7: spec.ports[1].port: host port 8080/tcp is already published by spec.ports[0]'],
+      errors: [
+        'deployments/a.yaml:11:7: spec.ports[1].port: host port 8080/tcp is already published by spec.ports[0]',
+      ],
       warnings: [],
     },
     {

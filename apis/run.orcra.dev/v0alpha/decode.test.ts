@@ -45,7 +45,9 @@ describe('decodeManifestFile: invalid manifests', () => {
       name: 'env value that is a number',
       file: 'deployments/web.yaml',
       text: dep('  image: nginx:1\n  env:\n    PORT: 8080\n'),
-      errors: ['deployments/web.yaml:8:5: spec.env.PORT: expected string, got number 8080 (quote it: "8080")'],
+      errors: [
+        'deployments/web.yaml:8:5: spec.env.PORT: expected string, got number 8080 (quote it: "8080")',
+      ],
     },
     {
       name: 'malformed readiness probe',
@@ -58,7 +60,9 @@ describe('decodeManifestFile: invalid manifests', () => {
     {
       name: 'bad probe tuning',
       file: 'deployments/web.yaml',
-      text: dep('  image: nginx:1\n  health:\n    liveness:\n      http: localhost:80/\n      periodSeconds: 0\n'),
+      text: dep(
+        '  image: nginx:1\n  health:\n    liveness:\n      http: localhost:80/\n      periodSeconds: 0\n',
+      ),
       errors: [
         'deployments/web.yaml:10:7: spec.health.liveness.periodSeconds: expected a whole number of seconds >= 1, got 0',
       ],
@@ -89,13 +93,18 @@ describe('decodeManifestFile: invalid manifests', () => {
       name: 'node duration',
       file: 'nodes/a.yaml',
       text: `${HEAD}kind: Node\nmetadata:\n  name: a\nspec:\n  host: a.example.com\n  gitRepo: https://example.com/r.git\n  pollInterval: 5 seconds\n`,
-      errors: ['nodes/a.yaml:8:3: spec.pollInterval: expected a duration like "5s" or "1m30s", got "5 seconds"'],
+      errors: [
+        'nodes/a.yaml:8:3: spec.pollInterval: expected a duration like "5s" or "1m30s", got "5 seconds"',
+      ],
     },
     {
       name: 'node missing required fields',
       file: 'nodes/a.yaml',
       text: `${HEAD}kind: Node\nmetadata:\n  name: a\nspec:\n  user: admin\n`,
-      errors: ['nodes/a.yaml:5:1: spec.host: required field', 'nodes/a.yaml:5:1: spec.gitRepo: required field'],
+      errors: [
+        'nodes/a.yaml:5:1: spec.host: required field',
+        'nodes/a.yaml:5:1: spec.gitRepo: required field',
+      ],
     },
     {
       name: 'service without a default domain',
@@ -154,7 +163,9 @@ describe('decodeManifestFile: invalid manifests', () => {
       name: 'a document that is not a mapping',
       file: 'deployments/web.yaml',
       text: '- just\n- a list\n',
-      errors: ['deployments/web.yaml:1:1: expected a mapping with apiVersion, kind, metadata and spec, got a list'],
+      errors: [
+        'deployments/web.yaml:1:1: expected a mapping with apiVersion, kind, metadata and spec, got a list',
+      ],
     },
     {
       name: 'YAML syntax error',
@@ -203,7 +214,14 @@ describe('decodeManifestFile: valid manifests', () => {
         ports: [{ containerPort: 80, port: 8080, protocol: 'tcp' }],
         volumes: [],
         env: { LOG_FORMAT: 'json', SECRET: 'ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]' },
-        health: { readiness: { http: 'localhost:80/health', periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 } },
+        health: {
+          readiness: {
+            http: 'localhost:80/health',
+            periodSeconds: 10,
+            timeoutSeconds: 1,
+            failureThreshold: 3,
+          },
+        },
       },
     },
     {
@@ -245,7 +263,8 @@ describe('decodeManifestFile: valid manifests', () => {
 });
 
 describe('decodeManifestFile: multi-document files', () => {
-  const good = (name: string) => `${HEAD}kind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  image: nginx:1\n`;
+  const good = (name: string) =>
+    `${HEAD}kind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  image: nginx:1\n`;
 
   it('keeps the good documents beside a bad one', () => {
     const text = `${good('a')}---\n${HEAD}kind: Deployment\nmetadata:\n  name: b\nspec:\n  image: nginx:1\n  ports: [{ containerPort: 0, port: 1 }]\n---\n${good('c')}---\n`;
@@ -257,7 +276,10 @@ describe('decodeManifestFile: multi-document files', () => {
   });
 
   it('keeps the good documents beside a YAML syntax error', () => {
-    const res = decodeManifestFile('deployments/all.yaml', `${good('a')}---\nkey: [unclosed\n---\n${good('c')}`);
+    const res = decodeManifestFile(
+      'deployments/all.yaml',
+      `${good('a')}---\nkey: [unclosed\n---\n${good('c')}`,
+    );
     expect(res.objects.map((o) => o.metadata.name)).toEqual(['a', 'c']);
     expect(res.errors.map((e) => e.code)).toEqual(['yaml_syntax']);
   });
@@ -268,7 +290,7 @@ describe('decodeManifestFile: multi-document files', () => {
     expect(res.objects).toHaveLength(1);
   });
 
-  it('warns about a kind in another kind\'s directory, and still decodes it', () => {
+  it("warns about a kind in another kind's directory, and still decodes it", () => {
     const res = decodeManifestFile('nodes/web.yaml', good('web'));
     expect(res.objects).toHaveLength(1);
     expect(res.warnings.map((w) => w.format())).toEqual([
@@ -279,8 +301,16 @@ describe('decodeManifestFile: multi-document files', () => {
   it('locates fields of decoded objects', () => {
     const res = decodeManifestFile('deployments/a.yaml', good('a'));
     const obj = res.objects[0];
-    expect(obj && res.locate(obj, ['spec', 'image'])).toEqual({ file: 'deployments/a.yaml', line: 6, col: 3 });
-    expect(obj && res.locate(obj, ['metadata', 'name'])).toEqual({ file: 'deployments/a.yaml', line: 4, col: 3 });
+    expect(obj && res.locate(obj, ['spec', 'image'])).toEqual({
+      file: 'deployments/a.yaml',
+      line: 6,
+      col: 3,
+    });
+    expect(obj && res.locate(obj, ['metadata', 'name'])).toEqual({
+      file: 'deployments/a.yaml',
+      line: 4,
+      col: 3,
+    });
   });
 
   it('gives errors stable codes and a JSON form', () => {
@@ -295,6 +325,8 @@ describe('decodeManifestFile: multi-document files', () => {
       code: 'unknown_field',
       severity: 'error',
     });
-    expect(String(res.errors[1])).toBe('deployments/web.yaml:6:3: spec.imgae: unknown field, did you mean "image"?');
+    expect(String(res.errors[1])).toBe(
+      'deployments/web.yaml:6:3: spec.imgae: unknown field, did you mean "image"?',
+    );
   });
 });

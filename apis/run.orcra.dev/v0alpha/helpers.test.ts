@@ -62,7 +62,9 @@ describe('parseHttpProbe', () => {
 });
 
 describe('service domains', () => {
-  const spec = { ingress: { domain: { default: 'app.example.com', environment: '$ENV.app.example.com' }, ssl: false } };
+  const spec = {
+    ingress: { domain: { default: 'app.example.com', environment: '$ENV.app.example.com' }, ssl: false },
+  };
   it.each([
     ['main', 'app.example.com'],
     ['staging', 'staging.app.example.com'],
@@ -71,7 +73,9 @@ describe('service domains', () => {
     expect(serviceDomain(spec, branch)).toBe(want);
   });
   it('is not exposed off main without an environment template', () => {
-    expect(serviceDomain({ ingress: { domain: { default: 'a.example.com' }, ssl: false } }, 'dev')).toBeUndefined();
+    expect(
+      serviceDomain({ ingress: { domain: { default: 'a.example.com' }, ssl: false } }, 'dev'),
+    ).toBeUndefined();
   });
   it('labels environments as DNS labels', () => {
     expect(environmentLabel('--Weird//Branch--')).toBe('weird-branch');

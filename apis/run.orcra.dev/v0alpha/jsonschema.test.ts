@@ -15,7 +15,9 @@ describe('JSON Schemas', () => {
     expect(golden(schemaFileName('manifest'))).toEqual(manifestJsonSchema());
   });
   it('marks defaulted fields optional and documents defaults', () => {
-    const spec = (jsonSchemaFor('Node').properties as Record<string, { required: string[]; properties: object }>).spec;
+    const spec = (
+      jsonSchemaFor('Node').properties as Record<string, { required: string[]; properties: object }>
+    ).spec;
     expect(spec?.required).toEqual(['host', 'gitRepo']);
     expect(spec?.properties).toMatchObject({ pollInterval: { default: '5s' }, user: { default: 'root' } });
   });
