@@ -37,14 +37,14 @@ export class TablePrinter {
   }
 
   /** One line for `obj`, aligned with what was printed before (for -w). */
-  row(obj: WireObject): string {
-    return this.format([this.cells(obj)]);
+  row(obj: WireObject, now: Date = this.options.now): string {
+    return this.format([this.cells(obj, now)]);
   }
 
-  private cells(obj: WireObject): string[] {
+  private cells(obj: WireObject, now: Date = this.options.now): string[] {
     const p = this.options.palette ?? NO_COLOR;
     return columnsFor(this.kind, this.options.wide === true).map((c) => {
-      let text = c.cell(obj, this.options.now);
+      let text = c.cell(obj, now);
       if (c.header === 'NAME' && this.options.withKind === true) text = `${this.kind.toLowerCase()}/${text}`;
       if (text === '') return '<none>';
       if (c.header === 'READY' && /^\d+\/\d+$/.test(text)) {

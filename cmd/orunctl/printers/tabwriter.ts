@@ -16,10 +16,16 @@ export const GET_TABLE: TabwriterOptions = { minWidth: 6, padding: 3 };
 /** kubectl describe's settings. */
 export const DESCRIBE: TabwriterOptions = { minWidth: 0, padding: 2 };
 
-const ANSI = /\x1b\[[0-9;]*m/g;
+// ESC [ ... m, built from the char code (no control characters in a regex literal).
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
+/** `text` without ANSI colour codes. */
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
 
 export function visibleWidth(text: string): number {
-  return [...text.replace(ANSI, '')].length;
+  return [...stripAnsi(text)].length;
 }
 
 /** Formats `lines` (each a list of cells) like tabwriter. `remembered` widths only grow (watch). */

@@ -1,0 +1,33 @@
+/** What every orunctl command gets: its output streams, environment, clock and client. */
+import { ApiClient, resolveSocketPath } from '../../runtime/api/client.ts';
+import type { Palette } from './printers/color.ts';
+
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Ends -w and -f (Ctrl-C). */
+  signal: AbortSignal;
+  now(): Date;
+}
+
+export interface Context extends Io {
+  client: ApiClient;
+  palette: Palette;
+}
+
+export function clientFor(socket: string | undefined, env: NodeJS.ProcessEnv): ApiClient {
+  return new ApiClient({ socketPath: resolveSocketPath(socket, env) });
+}
+
+/** Exit codes: 0 ok, 1 error, 2 usage. */
+export const EXIT_ERROR = 1;
+export const EXIT_USAGE = 2;
+
+/** A mistake in how orunctl was called (exit code 2). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * orunctl's commands, flags and exit codes (0 ok, 1 error, 2 usage). `run` is what main calls;
+ * tests call it with their own streams.
+ */
+import { Command, CommanderError } from 'commander';
+import { isOrunError } from '../../apis/errors.ts';
+import { DEFAULT_SOCKET_PATH } from '../../runtime/api/client.ts';
+import { describe } from './commands/describe.ts';
+import { events } from './commands/events.ts';
+import { get } from './commands/get.ts';
+import { logs } from './commands/logs.ts';
+import { reconcile } from './commands/reconcile.ts';
+import { CLIENT_VERSION, version } from './commands/version.ts';
+import { EXIT_ERROR, EXIT_USAGE, UsageError, clientFor, type Context, type Io } from './context.ts';
+import { paletteFor } from './printers/color.ts';
+
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const program = new Command('orunctl')
+    .description('Inspect and operate an orun node agent through its local API.')
+    .option('--socket <path>', `the agent's API socket (default: $ORUN_SOCKET, else ${DEFAULT_SOCKET_PATH})`)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showSuggestionAfterError()
+    .showHelpAfterError('(run "orunctl --help" for usage)');
+  const ctx = (): Context => ({
+    ...io,
+    client: clientFor(program.opts<{ socket?: string }>().socket, io.env),
+    palette: paletteFor(io.stdout, io.env),
+  });
+
+  program
+    .command('get')
+    .description('List objects (KIND: nodes|no, deployments|deploy, services|svc, servicegraphs|sg, all)')
+    .argument('<kind>')
+    .argument('[name]')
+    .option('-l, --selector <selector>', 'label selector, e.g. app=web,tier!=db')
+    .option('-o, --output <format>', 'wide|yaml|json|name')
+    .option('-w, --watch', 'after listing, print a row for every change')
+    .action(
+      (
+        kind: string,
+        name: string | undefined,
+        opts: { selector?: string; output?: string; watch?: boolean },
+      ) => get(ctx(), kind, name, opts),
+    );
+  program
+    .command('describe')
+    .description('Show an object in detail, with its conditions and events')
+    .argument('<kind>')
+    .argument('[name]')
+    .action((kind: string, name: string | undefined) => describe(ctx(), kind, name));
+  program
+    .command('events')
+    .description("List the agent's events, oldest first")
+    .option('-w, --watch', 'after listing, print new events as they happen')
+    .action((opts: { watch?: boolean }) => events(ctx(), opts));
+  program
+    .command('logs')
+    .description("Print a Deployment's container logs")
+    .argument('<deployment>')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('--tail <lines>', 'only the last N lines (default: all)')
+    .action((name: string, opts: { follow?: boolean; tail?: string }) => logs(ctx(), name, opts));
+  program
+    .command('reconcile')
+    .description('Reconcile an object now (KIND NAME), or poll Git now (source)')
+    .argument('<kind|source>')
+    .argument('[name]')
+    .action((target: string, name: string | undefined) => reconcile(ctx(), target, name));
+  program
+    .command('version')
+    .description('Print the client and agent versions')
+    .option('--client', 'only the client version')
+    .action((opts: { client?: boolean }) => version(ctx(), opts));
+  program.version(CLIENT_VERSION, '--version', 'print the client version');
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+/** Prints `err` like kubectl and returns the exit code. */
+function report(err: unknown, io: Io): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE; // commander printed it
+  if (err instanceof UsageError) {
+    io.stderr.write(`error: ${err.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (isOrunError(err, 'ApiAborted')) return 0;
+  if (isOrunError(err, 'ApiNotFound') || isOrunError(err, 'ApiBadRequest')) {
+    const reason = err.code === 'ApiNotFound' ? 'NotFound' : 'BadRequest';
+    io.stderr.write(`Error from server (${reason}): ${err.message}\n`);
+    return EXIT_ERROR;
+  }
+  if (isOrunError(err, 'InvalidLabelSelector')) {
+    io.stderr.write(`error: ${err.message}\n`);
+    return EXIT_USAGE;
+  }
+  io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  return EXIT_ERROR;
+}
