@@ -92,20 +92,34 @@ function mergeUnique(base: RawList<string>, overlay: RawList<string>): void {
 function expandService(svc: RawService, args: ReadonlyMap<string, string>): RawService {
   const x = (s: string): string => expand(s, args);
   const out = newRawService(svc.name, svc.pos);
-  for (const [d, v] of svc.scalars) out.scalars.set(d, { value: x(v.value), pos: v.pos });
-  const map = <T>(from: RawList<T>, to: RawList<T>, f: (v: T) => T): void => {
+  // Entries without `${` are shared, not copied: merging only reads overlay entries.
+  for (const [d, v] of svc.scalars)
+    out.scalars.set(d, v.value.includes('${') ? { value: x(v.value), pos: v.pos } : v);
+  const map = <T>(from: RawList<T>, to: RawList<T>, has: (v: T) => boolean, f: (v: T) => T): void => {
     to.cleared = from.cleared;
-    to.entries = from.entries.map((e) => ({ value: f(e.value), pos: e.pos }));
+    to.entries = from.entries.map((e) => (has(e.value) ? { value: f(e.value), pos: e.pos } : e));
   };
-  map(svc.env, out.env, (e) => ({ key: x(e.key), value: x(e.value) }));
-  map(svc.publish, out.publish, (p) => ({
-    address: x(p.address),
-    host: x(p.host),
-    container: x(p.container),
-  }));
-  map(svc.volumes, out.volumes, (v) => ({ source: x(v.source), destination: x(v.destination) }));
-  map(svc.envFiles, out.envFiles, x);
-  map(svc.requires, out.requires, x);
-  map(svc.after, out.after, x);
+  const has = (s: string): boolean => s.includes('${');
+  map(
+    svc.env,
+    out.env,
+    (e) => has(e.key) || has(e.value),
+    (e) => ({ key: x(e.key), value: x(e.value) }),
+  );
+  map(
+    svc.publish,
+    out.publish,
+    (p) => has(p.address) || has(p.host) || has(p.container),
+    (p) => ({ address: x(p.address), host: x(p.host), container: x(p.container) }),
+  );
+  map(
+    svc.volumes,
+    out.volumes,
+    (v) => has(v.source) || has(v.destination),
+    (v) => ({ source: x(v.source), destination: x(v.destination) }),
+  );
+  map(svc.envFiles, out.envFiles, has, x);
+  map(svc.requires, out.requires, has, x);
+  map(svc.after, out.after, has, x);
   return out;
 }
