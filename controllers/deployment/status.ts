@@ -96,7 +96,6 @@ export function verdictConditions(
   generation: number | undefined,
   now: number,
 ): Condition[] {
-  const prev = previous as readonly Condition[] | undefined;
   const m = {
     reason: v.reason,
     message: v.message,
@@ -104,11 +103,11 @@ export function verdictConditions(
   };
   switch (v.kind) {
     case 'ready':
-      return markReady(prev, m, now);
+      return markReady(previous, m, now);
     case 'progressing':
-      return markNotReady(markReconciling(prev, m, now), m, now);
+      return markNotReady(markReconciling(previous, m, now), m, now);
     case 'stalled':
-      return markStalled(prev, m, now);
+      return markStalled(previous, m, now);
   }
 }
 

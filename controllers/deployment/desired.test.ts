@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { SecretString } from '../../runtime/sops/secret.ts';
+import { desiredContainer, Label, sourceCommit } from './desired.ts';
+import type { DeploymentSpecView, DeploymentView } from './spec.ts';
+
+function dep(spec: DeploymentSpecView, commit = 'abc'): DeploymentView {
+  return {
+    apiVersion: 'run.orcra.dev/v0alpha',
+    kind: 'Deployment',
+    metadata: { name: 'web', annotations: { 'run.orcra.dev/source': `deployments/web.yaml@${commit}` } },
+    spec,
+  };
+}
+
+const base: DeploymentSpecView = {
+  image: 'nginx:1.27',
+  ports: [{ containerPort: 80, port: 8080 }],
+  volumes: [{ hostPath: '/srv/data', containerPath: '/data' }],
+  env: { A: '1', B: '2' },
+};
+
+describe('desiredContainer', () => {
+  it('names and labels the container', () => {
+    const d = desiredContainer(dep(base));
+    expect(d.name).toBe('orun-web');
+    expect(d.labels).toEqual({
+      [Label.managedBy]: 'orun',
+      [Label.deployment]: 'web',
+      [Label.specHash]: d.hash,
+      [Label.sourceCommit]: 'abc',
+    });
+    expect(d.image).toEqual({ kind: 'pull', ref: 'nginx:1.27', policy: 'IfNotPresent' });
+  });
+
+  it('hashes the same spec the same, whatever the commit or env key order', () => {
+    const a = desiredContainer(dep(base, 'c1')).hash;
+    const b = desiredContainer(dep({ ...base, env: { B: '2', A: '1' } }, 'c2')).hash;
+    expect(a).toBe(b);
+  });
+
+  it.each<[string, DeploymentSpecView]>([
+    ['image', { ...base, image: 'nginx:1.28' }],
+    ['env value', { ...base, env: { A: '1', B: '3' } }],
+    ['env added', { ...base, env: { A: '1', B: '2', C: '' } }],
+    ['host port', { ...base, ports: [{ containerPort: 80, port: 8081 }] }],
+    ['protocol', { ...base, ports: [{ containerPort: 80, port: 8080, protocol: 'udp' }] }],
+    ['volume', { ...base, volumes: [{ hostPath: '/srv/other', containerPath: '/data' }] }],
+    ['read-only', { ...base, volumes: [{ hostPath: '/srv/data', containerPath: '/data', readOnly: true }] }],
+    ['secret', { ...base, env: { A: '1', B: new SecretString('2') } }],
+  ])('changes the hash when the %s changes', (_what, spec) => {
+    expect(desiredContainer(dep(spec)).hash).not.toBe(desiredContainer(dep(base)).hash);
+  });
+
+  it('does not change the hash for probes (they do not shape the container)', () => {
+    const probed = { ...base, health: { liveness: { http: 'localhost:80/' } } };
+    expect(desiredContainer(dep(probed)).hash).toBe(desiredContainer(dep(base)).hash);
+  });
+
+  it('hashes secrets stably without revealing them anywhere but the container spec', () => {
+    const s = (v: string) => dep({ ...base, env: { PASSWORD: new SecretString(v) } });
+    expect(desiredContainer(s('hunter2')).hash).toBe(desiredContainer(s('hunter2')).hash);
+    expect(desiredContainer(s('hunter2')).hash).not.toBe(desiredContainer(s('hunter3')).hash);
+    const d = desiredContainer(s('hunter2'));
+    expect(JSON.stringify({ ...d, containerSpec: undefined })).not.toContain('hunter2');
+    expect(d.containerSpec().env).toEqual({ PASSWORD: 'hunter2' });
+  });
+
+  it('derives the build tag from the build inputs and resolves the context under codeDir', () => {
+    const b = (args: Record<string, string>) =>
+      desiredContainer(dep({ build: { context: 'apps/web', args } }), { codeDir: '/code' });
+    const one = b({ V: '1' });
+    expect(one.image).toMatchObject({ kind: 'build', contextDir: '/code/apps/web', args: { V: '1' } });
+    expect(one.image.ref).toMatch(/^orun-build\/web:[0-9a-f]{12}$/);
+    expect(b({ V: '1' }).image.ref).toBe(one.image.ref);
+    expect(b({ V: '2' }).image.ref).not.toBe(one.image.ref);
+  });
+
+  it.each([
+    ['nginx', 'Always'],
+    ['nginx:latest', 'Always'],
+    ['nginx:1', 'IfNotPresent'],
+    ['nginx@sha256:' + 'a'.repeat(64), 'IfNotPresent'],
+  ])('pull policy of %s defaults to %s', (image, policy) => {
+    expect(desiredContainer(dep({ image })).image).toMatchObject({ policy });
+  });
+
+  it('an explicit pull policy wins', () => {
+    expect(desiredContainer(dep({ image: 'nginx', imagePullPolicy: 'Never' })).image).toMatchObject({
+      policy: 'Never',
+    });
+  });
+
+  it('builds the engine request', () => {
+    expect(desiredContainer(dep(base)).containerSpec()).toMatchObject({
+      name: 'orun-web',
+      image: 'nginx:1.27',
+      env: { A: '1', B: '2' },
+      ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }],
+      binds: [{ hostPath: '/srv/data', containerPath: '/data', readOnly: false }],
+    });
+  });
+
+  it.each([
+    [{ 'run.orcra.dev/source': 'deployments/web.yaml@abc123' }, 'abc123'],
+    [{}, 'unknown'],
+  ])('source commit from %j is %s', (annotations, commit) => {
+    expect(sourceCommit({ ...dep(base), metadata: { name: 'web', annotations } })).toBe(commit);
+  });
+});
