@@ -8,7 +8,12 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['apis/**/*.test.ts', 'runtime/**/*.test.ts', 'controllers/**/*.test.ts', 'cmd/**/*.test.ts'],
+          include: [
+            'apis/**/*.test.ts',
+            'runtime/**/*.test.ts',
+            'controllers/**/*.test.ts',
+            'cmd/**/*.test.ts',
+          ],
           testTimeout: 10_000,
         },
       },
