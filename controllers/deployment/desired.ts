@@ -96,8 +96,10 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
   }));
   const env = Object.entries(spec.env ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const key = opts.secretHashKey ?? 'orun-secret-env';
-  const undecryptable = env.filter(
-    ([, v]) => isEncryptedText(v) && opts.resolveSecret?.(v as string) === undefined,
+  // A value that is neither text nor a secret (e.g. a SecretString flattened by structuredClone)
+  // has lost its plaintext: treat it like ciphertext nobody can decrypt.
+  const undecryptable = env.filter(([, v]) =>
+    typeof v === 'string' ? isEncryptedText(v) && opts.resolveSecret?.(v) === undefined : !isSecretValue(v),
   );
   const hashed = {
     v: 1,
@@ -160,12 +162,13 @@ function imagePlan(d: DeploymentView, codeDir: string): ImagePlan {
  * hash as themselves; decrypted secrets as a keyed digest, so the hash reveals nothing.
  */
 function envDigest(name: string, v: EnvValue, key: string): string {
-  if (!isSecretValue(v)) return v;
+  if (typeof v === 'string') return v;
+  if (!isSecretValue(v)) return 'unreadable';
   return 'secret:' + createHmac('sha256', key).update(`${name}\0${v.reveal()}`).digest('hex');
 }
 
 function reveal(v: EnvValue, resolve: SecretResolver | undefined): string {
-  if (isSecretValue(v)) return v.reveal();
+  if (typeof v !== 'string') return isSecretValue(v) ? v.reveal() : '';
   if (isEncryptedText(v)) return resolve?.(v)?.reveal() ?? '';
   return v;
 }

@@ -459,6 +459,14 @@ describe('secrets', () => {
     expect(h2.engine.specOf('orun-web')?.env).toEqual([`PASSWORD=${PLAINTEXT}`]);
     expect(JSON.stringify([h2.statusWrites, h2.events, h2.logs])).not.toContain(PLAINTEXT);
   });
+
+  it('a secret flattened by structuredClone (plaintext lost) stalls instead of starting with junk', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec({ env: structuredClone({ PASSWORD: new SecretString(PLAINTEXT) }) }));
+    await h.reconcile('web');
+    expect(h.callsOf(['createContainer'])).toEqual([]);
+    expect(h.condition('web', 'Stalled')?.reason).toBe('SecretNotDecrypted');
+  });
 });
 
 describe('errors', () => {

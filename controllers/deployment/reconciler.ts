@@ -57,7 +57,7 @@ export class DeploymentReconciler {
     if (run.desired.undecryptable.length > 0) {
       const names = run.desired.undecryptable.join(', ');
       // Handing ciphertext to the app would be a silent misconfiguration; the loader decrypts.
-      const message = `env ${names}: still SOPS-encrypted (ENC[...]); no age key could decrypt it on this node`;
+      const message = `env ${names}: secret value not available (SOPS ENC[...] not decrypted on this node, or its plaintext was lost)`;
       return { verdict: { kind: 'stalled', reason: Reason.SecretNotDecrypted, message } };
     }
     const imageFailure = await ensureImage(run);

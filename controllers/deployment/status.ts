@@ -64,6 +64,7 @@ export function buildStatus(i: StatusInput): DeploymentStatusView {
     status.containerName = c.name;
     status.image = c.image;
     status.imageID = c.imageId;
+    if (c.startedAt !== undefined) status.startedAt = c.startedAt;
     status.ports = c.ports.map((p) => ({
       containerPort: p.containerPort,
       port: p.hostPort,
