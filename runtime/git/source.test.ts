@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OrunError, isOrunError } from '../../apis/errors.ts';
 import { GitErrorCode } from './client.ts';
-import { FakeClock } from './clock.ts';
+import { FakeClock } from '../clock/index.ts';
 import { FakeGitClient } from './fake-client.ts';
 import { GitSource, GitSourceErrorCode, GitSourceReason } from './source.ts';
 import type { GitRevision, GitSourceOptions } from './source.ts';
@@ -74,14 +74,14 @@ function start(opts: Partial<GitSourceOptions> & { client?: FakeGitClient } = {}
 
 /** Lets the loop run until it sleeps on the clock; returns the delay it chose. */
 async function idle(h: Harness): Promise<number> {
-  await vi.waitFor(() => expect(h.clock.pending).toBe(1), { timeout: 1000, interval: 1 });
-  return h.clock.nextDelay() ?? -1;
+  await vi.waitFor(() => expect(h.clock.pendingTimers()).toBe(1), { timeout: 1000, interval: 1 });
+  return h.clock.nextTimerIn() ?? -1;
 }
 
 /** Fires the pending poll timer and waits until the loop sleeps again; returns the new delay. */
 async function tick(h: Harness): Promise<number> {
-  h.clock.advance(await idle(h));
-  await vi.waitFor(() => expect(h.clock.pending).toBe(1), { timeout: 1000, interval: 1 });
+  h.clock.step(await idle(h));
+  await vi.waitFor(() => expect(h.clock.pendingTimers()).toBe(1), { timeout: 1000, interval: 1 });
   return idle(h);
 }
 
@@ -229,7 +229,7 @@ describe('GitSource', () => {
     h.source.revisions$.subscribe({ complete: () => (completed = true) });
     await h.stop();
     expect(completed).toBe(true);
-    expect(h.clock.pending).toBe(0);
+    expect(h.clock.pendingTimers()).toBe(0);
     const err = await h.source.synced.catch((e: unknown) => e);
     expect(isOrunError(err, GitSourceErrorCode.Stopped)).toBe(true);
     expect((await h.source.syncNow()).reason).toBe(GitSourceReason.GitOperationFailed);

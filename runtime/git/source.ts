@@ -19,8 +19,8 @@ import { Observable, ReplaySubject } from 'rxjs';
 import { OrunError, errorMessage, isOrunError } from '../../apis/errors.ts';
 import { GitErrorCode, formatRevision } from './client.ts';
 import type { GitClient } from './client.ts';
-import { systemClock } from './clock.ts';
-import type { Clock } from './clock.ts';
+import { realClock } from '../clock/index.ts';
+import type { Clock } from '../clock/index.ts';
 import { GitMetrics } from './metrics.ts';
 import type { GitOperation } from './metrics.ts';
 import { redactUrls } from './redact.ts';
@@ -140,7 +140,7 @@ export class GitSource {
     this.#pollInterval = options.pollInterval ?? 5000;
     this.#maxBackoff = options.maxBackoff ?? 300_000;
     this.#verify = options.verify;
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = options.clock ?? realClock;
     this.#metrics = new GitMetrics(options.registry ?? new Registry());
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({
       component: 'git-source',
@@ -359,13 +359,13 @@ export class GitSource {
     }
     return new Promise((res) => {
       const done = () => {
-        cancel();
+        timer.cancel();
         signal.removeEventListener('abort', done);
         this.#wake = undefined;
         this.#wakeRequested = false;
         res();
       };
-      const cancel = this.#clock.setTimer(ms, done);
+      const timer = this.#clock.setTimer(ms, done);
       signal.addEventListener('abort', done, { once: true });
       this.#wake = done;
     });
