@@ -8,7 +8,6 @@
  */
 export { GitErrorCode, formatRevision, isValidBranchName, normalizeRemote } from './client.ts';
 export type { GitClient, HeadCommit } from './client.ts';
-export type { Clock } from './clock.ts';
 export { FakeGitClient } from './fake-client.ts';
 export type { FakeCommit, FakeGitOperation } from './fake-client.ts';
 export { GitMetrics } from './metrics.ts';
