@@ -1,0 +1,18 @@
+/**
+ * The Node controller: this node's Node status (revision, GitSynced, ManifestsValid, Ready,
+ * source errors) and live settings from its manifest.
+ *
+ * @example
+ * const nodes = new NodeController({ nodeName, store, gitStatus: () => source.status(), lastApplied: () => informer.lastResult(), applied$: informer.applied$, events: recorder.for('node-controller'), clock });
+ * manager.addController(nodes);
+ */
+export { NODE_CONTROLLER, NodeController, type NodeControllerOptions } from './controller.ts';
+export {
+  environmentOf,
+  GIT_SYNCED,
+  MANIFESTS_VALID,
+  NodeReason,
+  nodeStatus,
+  type AppliedView,
+  type GitStatusView,
+} from './status.ts';

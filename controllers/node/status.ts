@@ -1,0 +1,109 @@
+/**
+ * The Node's status from what the Git source and the informer report: pure, so it is tested
+ * with tables. Conditions: `GitSynced` (the checkout equals the remote tip), `ManifestsValid`
+ * (every file at the revision decoded) and `Ready` (both).
+ */
+import type { Condition } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import type { NodeStatus, SourceError } from '../../apis/run.orcra.dev/v0alpha/node.ts';
+import { READY, setCondition } from '../../runtime/conditions/index.ts';
+
+export const GIT_SYNCED = 'GitSynced';
+export const MANIFESTS_VALID = 'ManifestsValid';
+
+export const NodeReason = {
+  Succeeded: 'Succeeded',
+  Progressing: 'Progressing',
+  ManifestErrors: 'ManifestErrors',
+  AllManifestsValid: 'AllManifestsValid',
+  Synced: 'Synced',
+} as const;
+
+/** What GitSource.status() reports (runtime/git). */
+export interface GitStatusView {
+  ready: boolean;
+  reason: string;
+  message: string;
+  lastSuccessTime?: Date;
+  lastAttemptTime?: Date;
+}
+
+/** What the informer reports of the last applied revision. */
+export interface AppliedView {
+  revision: string;
+  branch: string;
+  errors: readonly SourceError[];
+  keptFiles: readonly string[];
+}
+
+/** `production` for main, else the branch name (DESIGN.md §2, environments). */
+export function environmentOf(branch: string): string {
+  return branch === 'main' ? 'production' : branch;
+}
+
+function formatError(e: SourceError): string {
+  return `${e.file}:${e.line}:${e.col}: ${e.path === '' ? '' : `${e.path}: `}${e.message}`;
+}
+
+export function nodeStatus(
+  old: Readonly<NodeStatus> | undefined,
+  git: GitStatusView,
+  applied: AppliedView | undefined,
+  generation: number | undefined,
+  now: number,
+): NodeStatus {
+  const g = generation === undefined ? {} : { observedGeneration: generation };
+  let conditions: Condition[] = setCondition(
+    old?.conditions,
+    {
+      type: GIT_SYNCED,
+      status: git.ready ? 'True' : 'False',
+      reason: git.reason,
+      message: git.message,
+      ...g,
+    },
+    now,
+  );
+  const errors = applied?.errors ?? [];
+  const manifests =
+    applied === undefined
+      ? { status: 'Unknown' as const, reason: NodeReason.Progressing, message: 'no revision applied yet' }
+      : errors.length === 0
+        ? {
+            status: 'True' as const,
+            reason: NodeReason.AllManifestsValid,
+            message: `all manifests at ${applied.revision} decoded`,
+          }
+        : {
+            status: 'False' as const,
+            reason: NodeReason.ManifestErrors,
+            message:
+              `${errors.length} manifest error${errors.length === 1 ? '' : 's'} at ${applied.revision}` +
+              `${applied.keptFiles.length > 0 ? ` (keeping the last good objects of ${applied.keptFiles.join(', ')})` : ''}: ` +
+              formatError(errors[0] as SourceError),
+          };
+  conditions = setCondition(conditions, { type: MANIFESTS_VALID, ...manifests, ...g }, now);
+  const ready = !git.ready
+    ? { status: 'False' as const, reason: git.reason, message: git.message }
+    : manifests.status !== 'True'
+      ? {
+          status: manifests.status === 'False' ? ('False' as const) : ('Unknown' as const),
+          reason: manifests.reason,
+          message: manifests.message,
+        }
+      : { status: 'True' as const, reason: NodeReason.Synced, message: `applied ${applied?.revision ?? ''}` };
+  conditions = setCondition(conditions, { type: READY, ...ready, ...g }, now);
+  const branch = applied?.branch;
+  return {
+    ...g,
+    conditions,
+    ...(applied ? { revision: applied.revision } : {}),
+    ...(branch ? { branch, environment: environmentOf(branch) } : {}),
+    ...(git.lastSuccessTime ? { lastSyncTime: iso(git.lastSuccessTime) } : {}),
+    ...(git.lastAttemptTime ? { lastAttemptTime: iso(git.lastAttemptTime) } : {}),
+    ...(errors.length > 0 ? { sourceErrors: errors.map((e) => ({ ...e })) } : {}),
+  };
+}
+
+function iso(d: Date): string {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}

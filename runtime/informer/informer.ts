@@ -1,0 +1,278 @@
+/**
+ * GitInformer: the bridge from Git to the store. Each checked-out revision of its source is
+ * loaded file by file (runtime/manifests), SOPS files decrypted, and turned into one snapshot
+ * (see snapshot.ts) that is applied to the store. Per-file problems never stop the snapshot:
+ * they are logged, recorded as Warning events on this node's Node and kept for its status.
+ *
+ * The source can be replaced while running (`reconfigure`): the Node controller does that when
+ * the Node manifest changes the branch or the poll interval.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Subject, type Observable, type Subscription } from 'rxjs';
+import { errorMessage } from '../../apis/errors.ts';
+import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
+import type { ManifestError } from '../../apis/run.orcra.dev/v0alpha/manifesterror.ts';
+import type { EventSink } from '../events/index.ts';
+import { silentLogger, type Logger } from '../log/index.ts';
+import type { SyncingRunnable } from '../manager/index.ts';
+import { loadManifestRepo } from '../manifests/load.ts';
+import type { AgeIdentities, SecretString } from '../sops/index.ts';
+import type { Store } from '../store/index.ts';
+import {
+  buildSnapshot,
+  EMPTY_MEMORY,
+  type LoadedFile,
+  type SnapshotMemory,
+  type SourceError,
+} from './snapshot.ts';
+import { decryptManifest, hasSopsBlock, ManifestDecryptError } from './sops.ts';
+
+/** The kinds every snapshot is complete for. */
+export const SNAPSHOT_KINDS: readonly string[] = ['Node', 'Deployment', 'Service', 'ServiceGraph'];
+
+/** One checked-out commit, as runtime/git's GitSource emits it. */
+export interface SourceRevision {
+  /** `<branch>@sha1:<sha>`. */
+  revision: string;
+  commit: string;
+  branch: string;
+  /** The checkout dir, holding exactly this commit's tree. */
+  dir: string;
+}
+
+/** What the informer needs of a source (runtime/git GitSource satisfies it). */
+export interface RevisionSource {
+  readonly revisions$: Observable<SourceRevision>;
+  start(signal: AbortSignal): Promise<void>;
+  current(): SourceRevision | undefined;
+}
+
+/** Settings a source is built from; changing them replaces the source. */
+export interface SourceSettings {
+  branch: string;
+  pollIntervalMs: number;
+}
+
+/** The outcome of the last applied revision. */
+export interface InformerResult {
+  revision: string;
+  commit: string;
+  branch: string;
+  /** Manifest problems at this revision (their files keep their last good objects). */
+  errors: SourceError[];
+  keptFiles: string[];
+  objects: number;
+  notSelected: number;
+  /** RFC 3339 of when it was applied. */
+  appliedAt: string;
+}
+
+export interface GitInformerOptions {
+  store: Pick<Store, 'apply'>;
+  /** Builds a source; called at start and on every `reconfigure`. */
+  newSource: (settings: SourceSettings) => RevisionSource;
+  settings: SourceSettings;
+  nodeName: string;
+  /** This node's Node when the repository has none for it. */
+  fallbackNode: () => ApiObject;
+  /** Age identities for SOPS files; undefined when none is configured. Default: none. */
+  identities?: () => Promise<AgeIdentities | undefined>;
+  /** Warning events go on this node's Node. Default: none. */
+  events?: EventSink;
+  /** Default: silent. */
+  logger?: Logger;
+  /** Default: Date.now. */
+  now?: () => number;
+}
+
+export class GitInformer implements SyncingRunnable {
+  readonly name = 'git-informer';
+  readonly #o: GitInformerOptions;
+  readonly #log: Logger;
+  readonly #applied = new Subject<InformerResult>();
+  /** Emits after every applied revision. */
+  readonly applied$: Observable<InformerResult> = this.#applied.asObservable();
+  #settings: SourceSettings;
+  #source: RevisionSource | undefined;
+  #restart: (() => void) | undefined;
+  #memory: SnapshotMemory = EMPTY_MEMORY;
+  #fileSecrets = new Map<string, Map<string, SecretString>>();
+  #secrets = new Map<string, SecretString>();
+  #last: InformerResult | undefined;
+  #reported = new Set<string>();
+
+  constructor(o: GitInformerOptions) {
+    this.#o = o;
+    this.#settings = o.settings;
+    this.#log = (o.logger ?? silentLogger()).child({ component: 'git-informer' });
+  }
+
+  hasSynced(): boolean {
+    return this.#last !== undefined;
+  }
+
+  /** The last applied revision's outcome. */
+  lastResult(): InformerResult | undefined {
+    return this.#last;
+  }
+
+  /** The current source (replaced on reconfigure). */
+  source(): RevisionSource | undefined {
+    return this.#source;
+  }
+
+  settings(): SourceSettings {
+    return { ...this.#settings };
+  }
+
+  /** The plaintext of a secret env value the last snapshots decrypted (Deployment controller's resolver). */
+  resolveSecret = (ciphertext: string): SecretString | undefined => this.#secrets.get(ciphertext);
+
+  /** Replaces the source when the settings differ; the checkout dir is reused. */
+  reconfigure(settings: SourceSettings): boolean {
+    if (
+      settings.branch === this.#settings.branch &&
+      settings.pollIntervalMs === this.#settings.pollIntervalMs
+    )
+      return false;
+    this.#log.info({ from: this.#settings, to: settings }, 'source settings changed; restarting the source');
+    this.#settings = { ...settings };
+    this.#restart?.();
+    return true;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const run = new AbortController();
+      const onAbort = (): void => run.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#restart = () => run.abort();
+      const source = this.#o.newSource(this.#settings);
+      this.#source = source;
+      let chain = Promise.resolve();
+      const sub: Subscription = source.revisions$.subscribe((rev) => {
+        chain = chain.then(() => this.#process(source, rev));
+      });
+      try {
+        await source.start(run.signal);
+      } finally {
+        sub.unsubscribe();
+        signal.removeEventListener('abort', onAbort);
+        await chain;
+      }
+    }
+    this.#applied.complete();
+  }
+
+  async #process(source: RevisionSource, rev: SourceRevision): Promise<void> {
+    const log = this.#log.child({ revision: rev.revision });
+    try {
+      const files = await this.#load(rev);
+      if (source.current()?.commit !== rev.commit) {
+        log.info('a newer revision was checked out while loading; skipping this one');
+        return;
+      }
+      const built = buildSnapshot(files, this.#memory, {
+        nodeName: this.#o.nodeName,
+        fallbackNode: this.#o.fallbackNode,
+      });
+      const applied = this.#o.store.apply({
+        kinds: SNAPSHOT_KINDS,
+        objects: built.objects,
+        revision: rev.revision,
+      });
+      this.#memory = built.memory;
+      this.#secrets = new Map(
+        [...built.memory.lastGood.keys()].flatMap((p) => [...(this.#fileSecrets.get(p) ?? [])]),
+      );
+      this.#last = {
+        revision: rev.revision,
+        commit: rev.commit,
+        branch: rev.branch,
+        errors: built.errors,
+        keptFiles: built.keptFiles,
+        objects: built.objects.length,
+        notSelected: built.notSelected,
+        appliedAt: new Date((this.#o.now ?? Date.now)()).toISOString(),
+      };
+      this.#report(built.node, built.errors, built.keptFiles, log);
+      log.info(
+        {
+          objects: built.objects.length,
+          notSelected: built.notSelected,
+          added: applied.added.length,
+          updated: applied.updated.length,
+          deleted: applied.deleted.length,
+          errors: built.errors.length,
+        },
+        'applied revision',
+      );
+      this.#applied.next(this.#last);
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'loading revision failed; the store keeps the previous one');
+    }
+  }
+
+  /** Every manifest file of the checkout, SOPS files decrypted. */
+  async #load(rev: SourceRevision): Promise<LoadedFile[]> {
+    const repo = await loadManifestRepo(rev.dir, { commit: rev.commit });
+    const identities = await this.#identities();
+    const out: LoadedFile[] = [];
+    for (const f of repo.files) {
+      const text = f.errors.length > 0 ? await readFile(join(rev.dir, f.path), 'utf8').catch(() => '') : '';
+      if (f.errors.length === 0 || !hasSopsBlock(text)) {
+        this.#fileSecrets.delete(f.path);
+        out.push({ path: f.path, objects: f.objects, errors: f.errors.map(toSourceError) });
+        continue;
+      }
+      try {
+        const plain = await decryptManifest(text, await identities());
+        const decoded = decodeManifestFile(f.path, plain.text, { commit: rev.commit });
+        if (decoded.errors.length === 0) this.#fileSecrets.set(f.path, plain.secrets);
+        out.push({ path: f.path, objects: decoded.objects, errors: decoded.errors.map(toSourceError) });
+      } catch (err) {
+        const code = err instanceof ManifestDecryptError ? err.code : 'SopsFailed';
+        out.push({
+          path: f.path,
+          objects: [],
+          errors: [{ file: f.path, line: 1, col: 1, path: 'sops', code, message: errorMessage(err) }],
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Loads the age identities once per revision, only when a SOPS file needs them. */
+  async #identities(): Promise<() => Promise<AgeIdentities | undefined>> {
+    let loaded: Promise<AgeIdentities | undefined> | undefined;
+    return () => (loaded ??= this.#o.identities?.() ?? Promise.resolve(undefined));
+  }
+
+  /** Logs and records each problem once per distinct message (the recorder dedups repeats too). */
+  #report(node: ApiObject, errors: readonly SourceError[], kept: readonly string[], log: Logger): void {
+    const now = new Set<string>();
+    for (const e of errors) {
+      const text = formatSourceError(e);
+      now.add(text);
+      if (this.#reported.has(text)) continue;
+      log.warn(
+        { file: e.file, line: e.line, col: e.col, path: e.path, code: e.code, error: text },
+        'manifest error',
+      );
+      this.#o.events?.event(node, 'Warning', 'ManifestError', text);
+    }
+    for (const file of kept) log.warn({ file }, 'file failed to load; keeping its last good objects');
+    this.#reported = now;
+  }
+}
+
+/** `file:line:col: path: message`. */
+export function formatSourceError(e: SourceError): string {
+  return `${e.file}:${e.line}:${e.col}: ${e.path === '' ? '' : `${e.path}: `}${e.message}`;
+}
+
+function toSourceError(e: ManifestError): SourceError {
+  return { file: e.file, line: e.line, col: e.col, path: e.path, code: e.code, message: e.message };
+}

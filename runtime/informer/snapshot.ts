@@ -1,0 +1,141 @@
+/**
+ * Building the store snapshot of one commit from per-file decode results: a file that fails to
+ * decode keeps its last good objects, a file gone from Git takes its objects with it, and only
+ * objects this node selects are kept. Pure: the informer feeds it and applies the result.
+ */
+import {
+  objectKey,
+  SOURCE_ANNOTATION,
+  type ApiObject,
+  type ObjectKey,
+} from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { selectsNode, type PlacementSpec } from '../../apis/run.orcra.dev/v0alpha/placement.ts';
+import type { SourceError } from '../../apis/run.orcra.dev/v0alpha/node.ts';
+import { hashOf } from '../store/index.ts';
+
+export type { SourceError } from '../../apis/run.orcra.dev/v0alpha/node.ts';
+
+/** One manifest file at one commit: what decoded, and what did not. */
+export interface LoadedFile {
+  /** Repo-relative, `/`-separated. */
+  path: string;
+  objects: readonly ApiObject[];
+  errors: readonly SourceError[];
+}
+
+/** What the previous snapshot leaves to the next one. */
+export interface SnapshotMemory {
+  /** path → the objects of its last commit that decoded without error. */
+  lastGood: ReadonlyMap<string, readonly ApiObject[]>;
+  /** key → the object last put in a snapshot (before node filtering). */
+  previous: ReadonlyMap<ObjectKey, ApiObject>;
+}
+
+export const EMPTY_MEMORY: SnapshotMemory = { lastGood: new Map(), previous: new Map() };
+
+export interface BuildOptions {
+  /** This node's name: its own Node object is always kept; other Nodes are dropped. */
+  nodeName: string;
+  /** The Node to use when the repository has none for this node (status needs a home). */
+  fallbackNode: () => ApiObject;
+}
+
+export interface BuiltSnapshot {
+  /** The objects for Store.apply: this node's Node plus what it selects. */
+  objects: ApiObject[];
+  /** Every problem, sorted by file, line, column. */
+  errors: SourceError[];
+  /** Files that failed and whose last good objects were kept instead. */
+  keptFiles: string[];
+  /** Objects left out because this node does not select them. */
+  notSelected: number;
+  /** This node's Node (from Git, or the fallback). */
+  node: ApiObject;
+  memory: SnapshotMemory;
+}
+
+/**
+ * The snapshot for one commit.
+ *
+ * @example
+ * const built = buildSnapshot(files, memory, { nodeName: 'web-1', fallbackNode });
+ * store.apply({ kinds: SNAPSHOT_KINDS, objects: built.objects, revision });
+ */
+export function buildSnapshot(
+  files: readonly LoadedFile[],
+  memory: SnapshotMemory,
+  opts: BuildOptions,
+): BuiltSnapshot {
+  const lastGood = new Map<string, readonly ApiObject[]>();
+  const errors: SourceError[] = [];
+  const keptFiles: string[] = [];
+  const all: ApiObject[] = [];
+  const seen = new Map<ObjectKey, string>();
+  for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    errors.push(...file.errors);
+    let objects = file.objects;
+    if (file.errors.length === 0) lastGood.set(file.path, file.objects);
+    else {
+      const old = memory.lastGood.get(file.path);
+      if (old !== undefined) {
+        objects = old;
+        lastGood.set(file.path, old);
+        keptFiles.push(file.path);
+      }
+    }
+    for (const obj of objects) {
+      const key = objectKey(obj.kind, obj.metadata.name);
+      const first = seen.get(key);
+      if (first !== undefined) {
+        errors.push({
+          file: file.path,
+          line: 1,
+          col: 1,
+          path: 'metadata.name',
+          code: 'duplicate_name',
+          message: `${key} is already defined in ${first}; this one is ignored`,
+        });
+        continue;
+      }
+      seen.set(key, file.path);
+      all.push(keepSourceCommit(obj, memory.previous.get(key)));
+    }
+  }
+  const previous = new Map(all.map((o) => [objectKey(o.kind, o.metadata.name), o]));
+  const node = all.find((o) => o.kind === 'Node' && o.metadata.name === opts.nodeName) ?? opts.fallbackNode();
+  const objects = [node];
+  let notSelected = 0;
+  for (const obj of all) {
+    if (obj.kind === 'Node') continue;
+    if (selectsNode(obj as { spec: PlacementSpec }, node)) objects.push(obj);
+    else notSelected++;
+  }
+  errors.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
+  return { objects, errors, keptFiles, notSelected, node, memory: { lastGood, previous } };
+}
+
+/**
+ * Keeps the previous `path@commit` source annotation when nothing else about the object changed,
+ * so a commit that does not touch an object does not rewrite it (which would wake every
+ * controller watching it). The annotation then names the commit that last changed the object.
+ */
+function keepSourceCommit(obj: ApiObject, prev: ApiObject | undefined): ApiObject {
+  const src = obj.metadata.annotations?.[SOURCE_ANNOTATION];
+  const old = prev?.metadata.annotations?.[SOURCE_ANNOTATION];
+  if (prev === undefined || src === undefined || old === undefined || src === old) return obj;
+  if (pathOf(src) !== pathOf(old) || hashOf(withoutSource(obj)) !== hashOf(withoutSource(prev))) return obj;
+  return {
+    ...obj,
+    metadata: { ...obj.metadata, annotations: { ...obj.metadata.annotations, [SOURCE_ANNOTATION]: old } },
+  };
+}
+
+function pathOf(source: string): string {
+  const at = source.lastIndexOf('@');
+  return at < 0 ? source : source.slice(0, at);
+}
+
+function withoutSource(obj: ApiObject): unknown {
+  const { [SOURCE_ANNOTATION]: _src, ...annotations } = obj.metadata.annotations ?? {};
+  return { ...obj, metadata: { ...obj.metadata, annotations } };
+}
