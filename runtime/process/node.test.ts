@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { NodeProcessRunner } from './node.ts';
+import { describeProcessContract } from './runner.contract.ts';
+
+describeProcessContract('node:child_process', () => ({
+  runner: new NodeProcessRunner(),
+  sleeper: 'sleep 300',
+  stubborn: "trap '' TERM; sleep 300 & wait; sleep 300",
+  exiter: (code) => `exit ${code}`,
+  printer: (lines) => `printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')}`,
+}));
+
+describe('NodeProcessRunner', () => {
+  const runner = new NodeProcessRunner();
+
+  it('signals the whole process group, grandchildren included', async () => {
+    const p = await runner.spawn({ name: 'g', command: 'sleep 300 & sleep 300 & wait', stdout: 'ignore' });
+    expect(runner.signalGroup(p.pid, 'SIGTERM')).toBe(true);
+    await p.exited;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runner.alive(p.pid)).toBe(false);
+  });
+
+  it('passes env and cwd', async () => {
+    const lines: string[] = [];
+    const p = await runner.spawn({
+      name: 'e',
+      command: 'echo "$GREETING $(pwd)"',
+      env: { GREETING: 'hi', PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      cwd: '/tmp',
+      stdout: (l) => lines.push(l),
+    });
+    await p.exited;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lines).toEqual(['hi /tmp']);
+  });
+
+  it('exec times out and kills the group', async () => {
+    const r = await runner.exec('sleep 300', { timeoutMs: 100 });
+    expect(r.timedOut).toBe(true);
+    expect(r.signal).toBe('SIGKILL');
+  });
+});
