@@ -25,6 +25,11 @@ await Promise.all(
           '#!/usr/bin/env node',
           "import { createRequire as __orunCreateRequire } from 'node:module';",
           'const require = __orunCreateRequire(import.meta.url);',
+          // CommonJS dependencies (ssh2 via dockerode) read __dirname; ESM has none.
+          "import { dirname as __orunDirname } from 'node:path';",
+          "import { fileURLToPath as __orunFileURLToPath } from 'node:url';",
+          'const __filename = __orunFileURLToPath(import.meta.url);',
+          'const __dirname = __orunDirname(__filename);',
         ].join('\n'),
       },
       logLevel: 'warning',

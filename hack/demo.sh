@@ -20,6 +20,8 @@ if [ "$(id -u)" = 0 ]; then
   bash hack/install-deps.sh
   bash hack/images.sh
 fi
+# The sample api Deployment mounts this host path; a missing one is reported as InvalidMount.
+mkdir -p /opt/orun/samples/api-data 2>/dev/null || echo "demo: cannot create /opt/orun/samples/api-data; the api sample will report InvalidMount" >&2
 bash hack/ensure-npm.sh
 npm run --silent build
 

@@ -1,9 +1,95 @@
-import { Command } from 'commander';
-import { notImplemented } from './notimplemented.ts';
+import { Command, Option } from 'commander';
+import { installSignalHandlers } from '../../runtime/manager/index.ts';
+import { runAgent } from './agent.ts';
+import {
+  DEFAULTS,
+  ENV_NAMES,
+  envSettings,
+  fileSettings,
+  resolveSettings,
+  type RawSettings,
+} from './options.ts';
 
-/** `orun start`: run the agent on this node (filled in by issue 4). */
+interface StartFlags {
+  repo?: string;
+  branch?: string;
+  node?: string;
+  dataDir?: string;
+  pollInterval?: string;
+  ageKeyPath?: string;
+  sshKeyPath?: string;
+  metricsAddress?: string;
+  socket?: string;
+  logLevel?: string;
+  config?: string;
+}
+
+/** `orun start`: run the agent on this node in the foreground (flags → settings → agent). */
 export function startCommand(): Command {
+  const env = (name: keyof typeof ENV_NAMES): string => `(env ${ENV_NAMES[name]})`;
   return new Command('start')
     .description('run the agent on this node: poll the manifest repository and reconcile containers')
-    .action(notImplemented('start', 4));
+    .option(
+      '--repo <url|path>',
+      `manifest repository: file://, ssh://, https:// URL or a local path ${env('repo')}`,
+    )
+    .option(
+      '--branch <name>',
+      `branch to track; default the Node's gitBranch, else ${DEFAULTS.branch} ${env('branch')}`,
+    )
+    .option('--node <name>', `this node's name (nodes/<name>.yaml); default the host name ${env('node')}`)
+    .option('--data-dir <dir>', `state directory; default ${DEFAULTS.dataDir} ${env('dataDir')}`)
+    .option(
+      '--poll-interval <duration>',
+      `time between Git ref checks, e.g. 5s; default the Node's pollInterval, else ${DEFAULTS.pollInterval} ${env('pollIntervalMs')}`,
+    )
+    .option(
+      '--age-key-path <file>',
+      `age key for SOPS; then SOPS_AGE_KEY_FILE, then <data-dir>/keys/age.key ${env('ageKeyPath')}`,
+    )
+    .option('--ssh-key-path <file>', `deploy key for ssh:// repositories ${env('sshKeyPath')}`)
+    .option(
+      '--metrics-address <host:port>',
+      `/healthz, /readyz and /metrics; default ${DEFAULTS.metricsAddress} ${env('metricsAddress')}`,
+    )
+    .option('--socket <path>', `local API unix socket; default <data-dir>/orun.sock ${env('socket')}`)
+    .addOption(
+      new Option('--log-level <level>', `default ${DEFAULTS.logLevel} ${env('logLevel')}`).choices([
+        'trace',
+        'debug',
+        'info',
+        'warn',
+        'error',
+        'fatal',
+        'silent',
+      ]),
+    )
+    .option('--config <file>', 'YAML config file with the same settings in camelCase (env ORUN_CONFIG)')
+    .action(async (flags: StartFlags) => {
+      const fromFlags: RawSettings = {
+        repo: flags.repo,
+        branch: flags.branch,
+        node: flags.node,
+        dataDir: flags.dataDir,
+        pollIntervalMs: flags.pollInterval,
+        ageKeyPath: flags.ageKeyPath,
+        sshKeyPath: flags.sshKeyPath,
+        metricsAddress: flags.metricsAddress,
+        socket: flags.socket,
+        logLevel: flags.logLevel,
+      };
+      const configPath = flags.config ?? process.env.ORUN_CONFIG;
+      const fromFile = configPath === undefined ? {} : await fileSettings(configPath);
+      const settings = resolveSettings([defined(fromFlags), envSettings(process.env), fromFile]);
+      const { signal, dispose } = installSignalHandlers();
+      try {
+        await runAgent(settings, signal);
+      } finally {
+        dispose();
+      }
+    });
+}
+
+function defined(r: RawSettings): RawSettings {
+  return Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined));
 }

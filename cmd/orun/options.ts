@@ -1,0 +1,187 @@
+/**
+ * `orun start` settings: one place for names, sources and defaults. Precedence, highest first:
+ * flag > environment (ORUN_*) > config file (YAML, `--config`) > the Node manifest > default.
+ * The Node manifest can only supply what no higher source pinned (see `AgentSettings.pinned`).
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { OrunError, errorMessage } from '../../apis/errors.ts';
+import { parseDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Every setting of the agent. */
+export interface AgentSettings {
+  /** Manifest repository: URL (`file://`, `ssh://`, `https://`) or local path. Required. */
+  repo: string;
+  /** Branch to track. Default `main` (or the Node manifest's gitBranch). */
+  branch: string;
+  /** This node's name (`nodes/<name>.yaml`). Default: the host name. */
+  node: string;
+  /** State: the checkout (`<dataDir>/repo`), the socket, keys. Default `/opt/orun/`. */
+  dataDir: string;
+  /** Between cheap ref checks. Default 5 s (or the Node manifest's pollInterval). */
+  pollIntervalMs: number;
+  /** Age key for SOPS; then SOPS_AGE_KEY_FILE, then `<dataDir>/keys/age.key`. Default: none. */
+  ageKeyPath: string | undefined;
+  /** Deploy key for ssh:// remotes. Default: none (ssh's own defaults). */
+  sshKeyPath: string | undefined;
+  /** /healthz, /readyz, /metrics. Default `127.0.0.1:9464` (loopback; 9090 is Prometheus's own port). */
+  metricsAddress: string;
+  /** The local API's unix socket. Default `<dataDir>/orun.sock`. */
+  socket: string;
+  /** Default `info`. */
+  logLevel: LogLevel;
+  /** Settings set by a flag, the environment or the config file: the Node manifest does not override them. */
+  pinned: ReadonlySet<SettingName>;
+}
+
+export type SettingName = Exclude<keyof AgentSettings, 'pinned'>;
+
+export const DEFAULTS = {
+  branch: 'main',
+  dataDir: '/opt/orun/',
+  pollInterval: '5s',
+  metricsAddress: '127.0.0.1:9464',
+  logLevel: 'info',
+} as const;
+
+/** Raw string values as given by one source. */
+export type RawSettings = Partial<Record<SettingName, string>>;
+
+/** Environment variable of each setting. */
+export const ENV_NAMES: Readonly<Record<SettingName, string>> = {
+  repo: 'ORUN_REPO',
+  branch: 'ORUN_BRANCH',
+  node: 'ORUN_NODE',
+  dataDir: 'ORUN_DATA_DIR',
+  pollIntervalMs: 'ORUN_POLL_INTERVAL',
+  ageKeyPath: 'ORUN_AGE_KEY_PATH',
+  sshKeyPath: 'ORUN_SSH_KEY_PATH',
+  metricsAddress: 'ORUN_METRICS_ADDRESS',
+  socket: 'ORUN_SOCKET',
+  logLevel: 'ORUN_LOG_LEVEL',
+};
+
+/** Config-file key of each setting (camelCase, as in the Node manifest). */
+const FILE_KEYS: Readonly<Record<string, SettingName>> = {
+  repo: 'repo',
+  branch: 'branch',
+  node: 'node',
+  dataDir: 'dataDir',
+  pollInterval: 'pollIntervalMs',
+  ageKeyPath: 'ageKeyPath',
+  sshKeyPath: 'sshKeyPath',
+  metricsAddress: 'metricsAddress',
+  socket: 'socket',
+  logLevel: 'logLevel',
+};
+
+export function envSettings(env: NodeJS.ProcessEnv): RawSettings {
+  const out: RawSettings = {};
+  for (const [name, variable] of Object.entries(ENV_NAMES) as [SettingName, string][]) {
+    const v = env[variable];
+    if (v !== undefined && v !== '') out[name] = v;
+  }
+  return out;
+}
+
+/** Reads the YAML config file: a mapping of the keys above. Throws `orun.bad_config`. */
+export async function fileSettings(path: string): Promise<RawSettings> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new OrunError('orun.bad_config', `orun start: read config ${path}: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new OrunError('orun.bad_config', `orun start: config ${path}: expected a mapping`);
+  const out: RawSettings = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const name = FILE_KEYS[key];
+    if (name === undefined) {
+      throw new OrunError('orun.bad_config', `orun start: config ${path}: unknown key "${key}"`, {
+        context: { known: Object.keys(FILE_KEYS) },
+      });
+    }
+    if (typeof value !== 'string' && typeof value !== 'number')
+      throw new OrunError('orun.bad_config', `orun start: config ${path}: ${key}: expected a string`);
+    out[name] = String(value);
+  }
+  return out;
+}
+
+/**
+ * Merges the sources (flags first) and applies the defaults. Throws `orun.bad_setting` naming
+ * the setting and where it came from.
+ */
+export function resolveSettings(sources: readonly RawSettings[], host: string = hostname()): AgentSettings {
+  const pinned = new Set<SettingName>();
+  const pick = (name: SettingName): string | undefined => {
+    for (const s of sources) {
+      const v = s[name];
+      if (v !== undefined) {
+        pinned.add(name);
+        return v;
+      }
+    }
+    return undefined;
+  };
+  const repo = pick('repo');
+  if (repo === undefined) {
+    throw new OrunError(
+      'orun.bad_setting',
+      'orun start: no manifest repository: pass --repo URL|PATH (or set ORUN_REPO, or repo: in the config file)',
+    );
+  }
+  const dataDir = pick('dataDir') ?? DEFAULTS.dataDir;
+  const pollText = pick('pollIntervalMs') ?? DEFAULTS.pollInterval;
+  const pollIntervalMs = parseDuration(pollText);
+  if (pollIntervalMs === undefined || pollIntervalMs <= 0) {
+    throw new OrunError(
+      'orun.bad_setting',
+      `orun start: poll interval "${pollText}": expected a duration like 5s, 500ms or 1m`,
+    );
+  }
+  const logLevel = pick('logLevel') ?? DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new OrunError(
+      'orun.bad_setting',
+      `orun start: log level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`,
+    );
+  }
+  return {
+    repo,
+    branch: pick('branch') ?? DEFAULTS.branch,
+    node: pick('node') ?? host,
+    dataDir,
+    pollIntervalMs,
+    ageKeyPath: pick('ageKeyPath'),
+    sshKeyPath: pick('sshKeyPath'),
+    metricsAddress: pick('metricsAddress') ?? DEFAULTS.metricsAddress,
+    socket: pick('socket') ?? join(dataDir, 'orun.sock'),
+    logLevel: logLevel as LogLevel,
+    pinned,
+  };
+}
+
+/** The Node manifest's live settings, unless a higher source pinned them. */
+export function nodeOverrides(
+  settings: AgentSettings,
+  spec: { gitBranch?: string; pollInterval?: string },
+): { branch: string; pollIntervalMs: number } {
+  const poll = spec.pollInterval === undefined ? undefined : parseDuration(spec.pollInterval);
+  return {
+    branch: settings.pinned.has('branch') ? settings.branch : (spec.gitBranch ?? settings.branch),
+    pollIntervalMs:
+      settings.pinned.has('pollIntervalMs') || poll === undefined || poll <= 0
+        ? settings.pollIntervalMs
+        : poll,
+  };
+}
