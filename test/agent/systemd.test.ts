@@ -30,7 +30,9 @@ describe('config/systemd/orun.service', () => {
   });
 
   it('the ExecStart command exists in the CLI', () => {
-    const help = execFileSync(process.execPath, [resolve('dist/orun.js'), 'start', '--help'], { encoding: 'utf8' });
+    const help = execFileSync(process.execPath, [resolve('dist/orun.js'), 'start', '--help'], {
+      encoding: 'utf8',
+    });
     expect(help).toContain('--repo');
   });
 });
