@@ -1,0 +1,38 @@
+/**
+ * The Caddy edge: a supervised `caddy` child process driven through its admin API, a pure config
+ * builder, and a TLS-handshake certificate check. See runtime/caddy/README.md.
+ *
+ * ```ts
+ * const caddy = newCaddySupervisor({ dataDir: node.spec.dataDir, logger, registry });
+ * manager.add('servers', caddy);               // { name, start(signal), synced }
+ * manager.addReadyCheck('caddy', caddy.check);
+ * await caddy.load(buildCaddyConfig({ routes, acme: { email } }));
+ * ```
+ */
+export { CaddyAdminClient, CaddyErrorCode, type CaddyAdmin, type CaddyAdminClientOptions } from './admin.ts';
+export {
+  adminBlock,
+  buildCaddyConfig,
+  GRACE_PERIOD,
+  HTTP_SERVER,
+  HTTPS_SERVER,
+  LETS_ENCRYPT_PRODUCTION,
+  routeID,
+  type AcmeSettings,
+  type CaddyAdminBlock,
+  type CaddyConfig,
+  type CaddyConfigInput,
+  type IngressRoute,
+} from './config.ts';
+export { probeCertificate, type CertificateProbeOptions, type CertificateState } from './certificate.ts';
+export { FakeCaddyAdmin } from './fake.ts';
+export {
+  caddyPaths,
+  CaddySupervisor,
+  DEFAULT_RESTART_BACKOFF,
+  newCaddySupervisor,
+  restartDelay,
+  type CaddyPaths,
+  type CaddySupervisorOptions,
+  type RestartBackoff,
+} from './supervisor.ts';
