@@ -69,7 +69,11 @@ export class NodeController {
     }
   }
 
-  async reconcile(ctx: ReconcileContext): Promise<{ requeueAfter: number }> {
+  reconcile(ctx: ReconcileContext): Promise<{ requeueAfter: number }> {
+    return Promise.resolve(this.#reconcile(ctx));
+  }
+
+  #reconcile(ctx: ReconcileContext): { requeueAfter: number } {
     const resync = { requeueAfter: this.#o.resyncMs ?? 5000 };
     if (ctx.key !== this.key) return resync;
     const node = this.#o.store.get<Node>('Node', this.#o.nodeName);

@@ -218,7 +218,7 @@ export class GitInformer implements SyncingRunnable {
   /** Every manifest file of the checkout, SOPS files decrypted. */
   async #load(rev: SourceRevision): Promise<LoadedFile[]> {
     const repo = await loadManifestRepo(rev.dir, { commit: rev.commit });
-    const identities = await this.#identities();
+    const identities = this.#identities();
     const out: LoadedFile[] = [];
     for (const f of repo.files) {
       const text = f.errors.length > 0 ? await readFile(join(rev.dir, f.path), 'utf8').catch(() => '') : '';
@@ -245,7 +245,7 @@ export class GitInformer implements SyncingRunnable {
   }
 
   /** Loads the age identities once per revision, only when a SOPS file needs them. */
-  async #identities(): Promise<() => Promise<AgeIdentities | undefined>> {
+  #identities(): () => Promise<AgeIdentities | undefined> {
     let loaded: Promise<AgeIdentities | undefined> | undefined;
     return () => (loaded ??= this.#o.identities?.() ?? Promise.resolve(undefined));
   }

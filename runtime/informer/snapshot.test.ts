@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { SOURCE_ANNOTATION, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { buildSnapshot, EMPTY_MEMORY, type LoadedFile, type SnapshotMemory } from './snapshot.ts';
+
+const node = (labels: Record<string, string> = {}): ApiObject => ({
+  apiVersion: 'run.orcra.dev/v0alpha',
+  kind: 'Node',
+  metadata: { name: 'n1', labels },
+  spec: { host: 'h', gitRepo: 'r' },
+});
+const dep = (
+  name: string,
+  spec: Record<string, unknown> = {},
+  commit = 'c1',
+  path = `deployments/${name}.yaml`,
+): ApiObject => ({
+  apiVersion: 'run.orcra.dev/v0alpha',
+  kind: 'Deployment',
+  metadata: { name, annotations: { [SOURCE_ANNOTATION]: `${path}@${commit}` } },
+  spec: { image: 'x', ...spec },
+});
+const file = (path: string, objects: ApiObject[], errors = 0): LoadedFile => ({
+  path,
+  objects,
+  errors: Array.from({ length: errors }, () => ({
+    file: path,
+    line: 3,
+    col: 1,
+    path: '',
+    code: 'yaml_syntax',
+    message: 'bad',
+  })),
+});
+const opts = {
+  nodeName: 'n1',
+  fallbackNode: () => ({ ...node(), metadata: { name: 'n1', annotations: { generated: 'y' } } }),
+};
+const names = (objs: ApiObject[]): string[] => objs.map((o) => `${o.kind}/${o.metadata.name}`);
+
+function run(steps: LoadedFile[][]): ReturnType<typeof buildSnapshot>[] {
+  let memory: SnapshotMemory = EMPTY_MEMORY;
+  return steps.map((files) => {
+    const b = buildSnapshot(files, memory, opts);
+    memory = b.memory;
+    return b;
+  });
+}
+
+describe('buildSnapshot', () => {
+  it('keeps a failing file’s last good objects and reports its errors', () => {
+    const [, second] = run([
+      [file('nodes/n1.yaml', [node()]), file('deployments/a.yaml', [dep('a', { env: { A: '1' } })])],
+      [file('nodes/n1.yaml', [node()]), file('deployments/a.yaml', [], 1)],
+    ]);
+    expect(names(second!.objects)).toEqual(['Node/n1', 'Deployment/a']);
+    expect(second!.objects[1]?.spec).toEqual({ image: 'x', env: { A: '1' } });
+    expect(second!.keptFiles).toEqual(['deployments/a.yaml']);
+    expect(second!.errors).toMatchObject([{ file: 'deployments/a.yaml', line: 3 }]);
+  });
+
+  it.each([
+    { name: 'a deleted file deletes its objects', next: [] as LoadedFile[], want: ['Node/n1'] },
+    {
+      name: 'a new file that fails keeps what decoded',
+      next: [file('deployments/b.yaml', [dep('b')], 1)],
+      want: ['Node/n1', 'Deployment/b'],
+    },
+  ])('$name', ({ next, want }) => {
+    const [, second] = run([[file('deployments/a.yaml', [dep('a')])], next]);
+    expect(names(second!.objects)).toEqual(want);
+  });
+
+  it.each([
+    { labels: { tier: 'web' }, want: ['Node/n1', 'Deployment/all', 'Deployment/mine', 'Deployment/web'] },
+    { labels: {} as Record<string, string>, want: ['Node/n1', 'Deployment/all', 'Deployment/mine'] },
+  ])('filters by nodeName and nodeSelector (labels $labels)', ({ labels, want }) => {
+    const [b] = run([
+      [
+        file('nodes/n1.yaml', [node(labels)]),
+        file('nodes/n2.yaml', [{ ...node(), metadata: { name: 'n2' } }]),
+        file('deployments/all.yaml', [dep('all')]),
+        file('deployments/mine.yaml', [dep('mine', { nodeName: 'n1' })]),
+        file('deployments/other.yaml', [dep('other', { nodeName: 'n2' })]),
+        file('deployments/web.yaml', [dep('web', { nodeSelector: { matchLabels: { tier: 'web' } } })]),
+      ],
+    ]);
+    expect(names(b!.objects).sort()).toEqual(want.sort());
+  });
+
+  it('uses the fallback Node when the repository has none for this node', () => {
+    const [b] = run([[file('deployments/a.yaml', [dep('a')])]]);
+    expect(b!.node.metadata.annotations).toEqual({ generated: 'y' });
+  });
+
+  it('keeps the source commit of objects a commit did not change', () => {
+    const [, second] = run([
+      [file('deployments/a.yaml', [dep('a', {}, 'c1')]), file('deployments/b.yaml', [dep('b', {}, 'c1')])],
+      [
+        file('deployments/a.yaml', [dep('a', {}, 'c2')]),
+        file('deployments/b.yaml', [dep('b', { env: { X: '1' } }, 'c2')]),
+      ],
+    ]);
+    const src = (n: string): string | undefined =>
+      second!.objects.find((o) => o.metadata.name === n)?.metadata.annotations?.[SOURCE_ANNOTATION];
+    expect(src('a')).toBe('deployments/a.yaml@c1');
+    expect(src('b')).toBe('deployments/b.yaml@c2');
+  });
+
+  it('reports a name defined in two files and keeps the first', () => {
+    const [b] = run([
+      [file('deployments/a.yaml', [dep('a')]), file('deployments/z.yaml', [dep('a', { image: 'y' })])],
+    ]);
+    expect(b!.objects.filter((o) => o.kind === 'Deployment')).toHaveLength(1);
+    expect(b!.errors).toMatchObject([{ file: 'deployments/z.yaml', code: 'duplicate_name' }]);
+  });
+});

@@ -1,0 +1,47 @@
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { describe, expect, it } from 'vitest';
+import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
+import { encryptSopsDocument } from '../sops/index.ts';
+import { decryptManifest, hasSopsBlock, ManifestDecryptError } from './sops.ts';
+
+const PLAIN = {
+  apiVersion: 'run.orcra.dev/v0alpha',
+  kind: 'Deployment',
+  metadata: { name: 'web' },
+  spec: { image: 'orun-test/busybox:1', env: { PASSWORD: 'hunter2', PLAIN: 'x' } },
+};
+
+async function encrypted(rule: { encryptedRegex?: string }): Promise<{ text: string; id: string }> {
+  const id = await generateX25519Identity();
+  const text = await encryptSopsDocument(PLAIN, { recipients: [await identityToRecipient(id)], ...rule });
+  return { text, id };
+}
+
+describe('decryptManifest', () => {
+  it.each([
+    { name: 'env only (encrypted_regex)', rule: { encryptedRegex: '^(env)$' } },
+    { name: 'every value (sops default rules)', rule: {} },
+  ])('$name: env values stay ciphertext, resolvable to plaintext; the rest decodes', async ({ rule }) => {
+    const { text, id } = await encrypted(rule);
+    expect(hasSopsBlock(text)).toBe(true);
+    const out = await decryptManifest(text, [id]);
+    expect(out.text.split('\n')).toHaveLength(text.split('\n').length);
+    const decoded = decodeManifestFile('deployments/web.yaml', out.text);
+    expect(decoded.errors).toEqual([]);
+    const env = (decoded.objects[0]?.spec as { env: Record<string, string> }).env;
+    expect(env.PASSWORD).toMatch(/^ENC\[AES256_GCM,/);
+    expect(out.secrets.get(env.PASSWORD as string)?.reveal()).toBe('hunter2');
+    expect(out.text).not.toContain('hunter2');
+  });
+
+  it.each([
+    { name: 'no key configured', ids: undefined, code: 'SopsNoKey' },
+    { name: 'a key that does not match', ids: 'other', code: 'SopsNoMatchingKey' },
+  ])('fails as a per-file error: $name', async ({ ids, code }) => {
+    const { text } = await encrypted({ encryptedRegex: '^(env)$' });
+    const identities = ids === undefined ? undefined : [await generateX25519Identity()];
+    const err = await decryptManifest(text, identities).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ManifestDecryptError);
+    expect((err as ManifestDecryptError).code).toBe(code);
+  });
+});
