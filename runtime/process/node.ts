@@ -145,7 +145,7 @@ async function resolveUser(user: string, name: string): Promise<{ uid: number; g
   const id = (flag: string): Promise<number> =>
     new Promise((resolve, reject) => {
       execFile('id', [flag, user], (err, stdout) => {
-        if (err !== null) reject(err);
+        if (err !== null) reject(new Error(err.message, { cause: err }));
         else resolve(Number(stdout.trim()));
       });
     });

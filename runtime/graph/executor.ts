@@ -1,0 +1,597 @@
+/**
+ * The service-graph executor: runs an Orchfile graph's services (containers and host processes)
+ * in dependency order and supervises them, the way systemd treats units:
+ *
+ * - REQUIRES x: x must be running (healthy, when it has a HEALTHCHECK) or, for a ONESHOT, have
+ *   exited 0 before this service starts. If x fails, gives up or exits for good, this service is
+ *   `blocked`; if x stops while this one runs, this one is stopped and waits for x again
+ *   (systemd's BindsTo=).
+ * - AFTER x: ordering only; waits until x's first start attempt has settled, whatever its outcome.
+ * - Independent services start in parallel.
+ * - RESTART no | always | on-failure, RESTART_DELAY between attempts; more than
+ *   START_LIMIT_BURST starts within START_LIMIT_INTERVAL → `gave-up`.
+ * - `stop()` stops services in reverse dependency order (dependants first).
+ *
+ * All waiting goes through the injected Clock; every loop ends when `stop()`/`detach()` aborts
+ * the executor's signal, and both await every task they started.
+ *
+ * @example
+ * const ex = new GraphExecutor({ graph, project: 'demo', vars: { ORCH_PROJECT: '/srv/demo' },
+ *   processes: new NodeProcessRunner(), engine: new DockerEngine(), onEvent: console.log });
+ * await ex.start();        // every service settled (running, completed, failed, blocked ...)
+ * await ex.stop();         // reverse order
+ */
+import { readFileSync } from 'node:fs';
+import { errorMessage, OrunError } from '../../apis/errors.ts';
+import type { OrchGraph, OrchService } from '../../apis/orchfile/index.ts';
+import { realClock, type Clock } from '../clock/index.ts';
+import type { ContainerEngine } from '../docker/engine.ts';
+import { stringEnv, type ProcessRunner } from '../process/index.ts';
+import { ContainerDriver } from './container.ts';
+import { defaultHealthChecker, type HealthChecker } from './health.ts';
+import { hostEnv, startHost, type OutputSink } from './host.ts';
+import { defaultContainerName } from './labels.ts';
+import { prepareService, selectServices, type PreparedService } from './prepare.ts';
+import {
+  TERMINAL_STATES,
+  type GraphEvent,
+  type HealthState,
+  type Instance,
+  type ServiceState,
+  type ServiceStatus,
+} from './types.ts';
+
+export interface GraphExecutorOptions {
+  readonly graph: OrchGraph;
+  /** Project name: container names (`<project>-<service>`) and the `orch.project` label. */
+  readonly project: string;
+  /**
+   * Built-in variable values. ORCH_PROJECT is required and absolute (relative WORKDIR, ENV_FILE,
+   * STDOUT/STDERR and `./` volumes resolve against it; host services run in it by default).
+   * Other defaults as `orch render`: ORCH_DATA `${ORCH_PROJECT}/.orch/data`, ORCH_STATE_DIR
+   * `${ORCH_PROJECT}/.orch/state`, PORT_OFFSET `0`, CONTAINER_PREFIX `''`.
+   */
+  readonly vars: Readonly<Record<string, string>> & { readonly ORCH_PROJECT: string };
+  /** Services to run (DISABLED ones included). Default: every service not DISABLED. Their REQUIRES come along. */
+  readonly services?: readonly string[];
+  readonly processes: ProcessRunner;
+  /** Required when the graph has container services that are selected. */
+  readonly engine?: ContainerEngine;
+  /** Default: the wall clock. */
+  readonly clock?: Clock;
+  /** Reads ENV_FILE files. Default: fs.readFileSync (utf8). */
+  readonly readFile?: (path: string) => string;
+  /** Environment host services (and command health checks) start from. Default: process.env. */
+  readonly baseEnv?: Readonly<Record<string, string | undefined>>;
+  /** Honour USER (needs root). Default: true when running as root. */
+  readonly switchUser?: boolean;
+  /** Output lines of every service (foreground). Default: dropped. */
+  readonly output?: OutputSink;
+  /** Host services write `<logDir>/<service>.log|.err` instead (detached runs). Default: none. */
+  readonly logDir?: string;
+  /** Directory backing named volumes (see ContainerDriverOptions). Default: none (named VOLUME fails). */
+  readonly namedVolumeDir?: string;
+  /** Default `<project>-<service>`. */
+  readonly containerName?: (service: string) => string;
+  /** Default: probeHTTP for URLs, `sh -c` for commands. */
+  readonly healthChecker?: HealthChecker;
+  /** Pause between failed readiness checks. Default 500. */
+  readonly healthIntervalMs?: number;
+  /** State changes and warnings. Default: dropped. */
+  readonly onEvent?: (event: GraphEvent) => void;
+}
+
+interface Node {
+  readonly spec: OrchService;
+  readonly requires: string[];
+  readonly after: string[];
+  readonly dependants: string[];
+  state: ServiceState;
+  health: HealthState;
+  message: string;
+  /** Its first start attempt has finished (AFTER dependants may go). */
+  settled: boolean;
+  instance?: Instance;
+  /** Where ENV/workdir of the current instance came from (health checks, reload). */
+  prepared?: PreparedService;
+  restarts: number;
+  /** Start times within the start-limit window. */
+  starts: number[];
+  exitCode?: number;
+}
+
+const ABORTED = Symbol('aborted');
+type Aborted = typeof ABORTED;
+
+type Outcome =
+  | { kind: 'completed' }
+  | { kind: 'ended'; failed: boolean; message: string }
+  | { kind: 'dependency-lost'; message: string };
+
+export class GraphExecutor {
+  readonly #o: GraphExecutorOptions;
+  readonly #clock: Clock;
+  readonly #nodes = new Map<string, Node>();
+  readonly #ac = new AbortController();
+  /** The container event pump outlives supervision: stopping containers waits on their `die`. */
+  readonly #pump = new AbortController();
+  readonly #tasks: Promise<void>[] = [];
+  readonly #background: Promise<void>[] = [];
+  readonly #containers: ContainerDriver | undefined;
+  readonly #checker: HealthChecker;
+  readonly #baseEnv: Record<string, string>;
+  #changed = deferred();
+  #started = false;
+  #stopping: Promise<void> | undefined;
+
+  /** Rejects `UnknownService` for a named service the graph lacks, `EngineRequired` when containers need an engine. */
+  constructor(options: GraphExecutorOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? realClock;
+    this.#checker = options.healthChecker ?? defaultHealthChecker(options.processes);
+    this.#baseEnv = stringEnv(options.baseEnv ?? process.env);
+    const selected = selectServices(options.graph, options.services);
+    const names = new Set(selected.map((s) => s.name));
+    for (const s of selected) {
+      this.#nodes.set(s.name, {
+        spec: s,
+        requires: [...s.requires],
+        after: s.after.filter((a) => names.has(a) && !s.requires.includes(a)),
+        dependants: [],
+        state: 'pending',
+        health: '',
+        message: '',
+        settled: false,
+        restarts: 0,
+        starts: [],
+      });
+    }
+    for (const n of this.#nodes.values()) {
+      for (const d of [...n.requires, ...n.after]) this.#nodes.get(d)!.dependants.push(n.spec.name);
+    }
+    const needsEngine = selected.some((s) => s.mode === 'container');
+    if (needsEngine && options.engine === undefined) {
+      throw new OrunError('EngineRequired', 'orch: container services need a container engine', {
+        context: { services: selected.filter((s) => s.mode === 'container').map((s) => s.name) },
+      });
+    }
+    this.#containers =
+      needsEngine && options.engine !== undefined
+        ? new ContainerDriver({
+            engine: options.engine,
+            clock: this.#clock,
+            project: options.project,
+            containerName: options.containerName ?? ((s) => defaultContainerName(options.project, s)),
+            namedVolumeDir: options.namedVolumeDir,
+            output: options.logDir === undefined ? options.output : undefined,
+            warn: (service, message) => this.#warn(service, message),
+          })
+        : undefined;
+  }
+
+  /** Names of the services this executor runs, in file order. */
+  get services(): string[] {
+    return [...this.#nodes.keys()];
+  }
+
+  /**
+   * Starts every selected service in dependency order. Resolves once each has settled (running,
+   * completed, failed, blocked, restarting ...); supervision goes on until `stop()` or `detach()`.
+   */
+  async start(): Promise<void> {
+    if (this.#started) throw new OrunError('AlreadyStarted', 'orch: the graph executor was already started');
+    this.#started = true;
+    const signal = this.#ac.signal;
+    if (this.#containers !== undefined)
+      this.#background.push(this.#containers.watchEvents(this.#pump.signal));
+    for (const n of this.#nodes.values()) {
+      this.#tasks.push(
+        this.#supervise(n, signal).catch((err: unknown) => {
+          this.#set(n, 'failed', `internal error: ${errorMessage(err)}`);
+        }),
+      );
+    }
+    await this.#until(() =>
+      [...this.#nodes.values()].every((n) => n.settled || TERMINAL_STATES.has(n.state)),
+    );
+  }
+
+  /** Resolves when no service is running or will start again (all completed/exited/failed/...), or on stop. */
+  async idle(): Promise<void> {
+    await this.#until(() => [...this.#nodes.values()].every((n) => TERMINAL_STATES.has(n.state)));
+  }
+
+  /** True when a service failed, gave up or was blocked. */
+  get failed(): boolean {
+    return [...this.#nodes.values()].some((n) => ['failed', 'gave-up', 'blocked'].includes(n.state));
+  }
+
+  /** Ends supervision and stops every running service, dependants before their dependencies. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopAll();
+    return this.#stopping;
+  }
+
+  /**
+   * Ends supervision but leaves services running (`orch up --detach`); resolves with their status
+   * (pids, container ids) for the state file.
+   */
+  async detach(): Promise<ServiceStatus[]> {
+    this.#ac.abort();
+    await Promise.all(this.#tasks);
+    for (const n of this.#nodes.values()) await n.instance?.release();
+    this.#pump.abort();
+    await this.#containers?.drain();
+    await Promise.all(this.#background);
+    return this.status();
+  }
+
+  /** Runs the host service's RELOAD command (with MAINPID). Rejects `ReloadUnsupported` otherwise. */
+  async reload(service: string): Promise<void> {
+    const n = this.#nodes.get(service);
+    const p = n?.prepared;
+    if (n?.instance?.pid === undefined || p?.reloadCommand === undefined) {
+      throw new OrunError(
+        'ReloadUnsupported',
+        `orch: reload ${service}: not a running host service with RELOAD`,
+        {
+          context: { service },
+        },
+      );
+    }
+    const r = await this.#o.processes.exec(p.reloadCommand, {
+      env: { ...hostEnv(p, { baseEnv: this.#baseEnv }), MAINPID: String(n.instance.pid) },
+      cwd: p.workdir,
+      timeoutMs: p.stopTimeoutMs,
+    });
+    if (r.code !== 0) {
+      throw new OrunError(
+        'ReloadFailed',
+        `orch: reload ${service}: RELOAD exited with ${r.code ?? r.signal}`,
+        {
+          context: { service, output: r.output },
+        },
+      );
+    }
+  }
+
+  status(): ServiceStatus[] {
+    return [...this.#nodes.values()].map((n) => ({
+      name: n.spec.name,
+      mode: n.spec.mode,
+      state: n.state,
+      health: n.health,
+      ...(n.instance?.pid === undefined ? {} : { pid: n.instance.pid }),
+      ...(n.instance?.containerId === undefined
+        ? {}
+        : { containerId: n.instance.containerId, containerName: n.instance.containerName }),
+      restarts: n.restarts,
+      ...(n.exitCode === undefined ? {} : { exitCode: n.exitCode }),
+      message: n.message,
+      ...(n.instance === undefined ? {} : { startedAt: n.instance.startedAt }),
+    }));
+  }
+
+  // ---- supervision ------------------------------------------------------------------------------
+
+  async #supervise(n: Node, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const gate = await this.#waitForDependencies(n, signal);
+      if (gate === ABORTED) return;
+      if (gate !== undefined) {
+        this.#set(n, 'blocked', gate);
+        return;
+      }
+      const outcome = await this.#attempt(n, signal);
+      if (outcome === ABORTED) return;
+      if (outcome.kind === 'completed') {
+        this.#set(n, 'completed', 'exited 0');
+        return;
+      }
+      if (outcome.kind === 'dependency-lost') {
+        this.#set(n, 'pending', outcome.message);
+        continue;
+      }
+      const policy = n.spec.restart.policy;
+      if (!(policy === 'always' || (policy === 'on-failure' && outcome.failed))) {
+        this.#set(n, outcome.failed ? 'failed' : 'exited', outcome.message);
+        return;
+      }
+      const p = this.#prepared(n);
+      const now = this.#clock.now();
+      n.starts = n.starts.filter((t) => now - t < p.interval);
+      if (n.starts.length >= p.burst) {
+        this.#set(
+          n,
+          'gave-up',
+          `start limit hit (${p.burst} starts within ${p.interval / 1000}s), not restarting; last: ${outcome.message}`,
+        );
+        return;
+      }
+      this.#set(n, 'restarting', `${outcome.message}; restarting in ${p.delay / 1000}s`);
+      await this.#clock.sleep(p.delay, signal);
+      if (signal.aborted) return;
+      n.restarts++;
+    }
+  }
+
+  /** Restart knobs, from the spec directly so they are known even when preparing failed. */
+  #prepared(n: Node): { burst: number; interval: number; delay: number } {
+    const p = n.prepared;
+    return {
+      burst: p?.startLimitBurst ?? n.spec.restart.startLimitBurst ?? 5,
+      interval: p?.startLimitIntervalMs ?? 10_000,
+      delay: p?.restartDelayMs ?? 1_000,
+    };
+  }
+
+  /** One start: create/spawn, readiness (or ONESHOT completion), then run until it exits. */
+  async #attempt(n: Node, signal: AbortSignal): Promise<Outcome | Aborted> {
+    n.starts.push(this.#clock.now());
+    this.#set(n, 'starting', n.restarts > 0 ? `restart ${n.restarts}` : '');
+    let p: PreparedService;
+    let inst: Instance;
+    try {
+      p = prepareService(n.spec, {
+        vars: this.#o.vars,
+        readFile: this.#o.readFile ?? ((path) => readFileSync(path, 'utf8')),
+      });
+      n.prepared = p;
+      inst = await this.#launch(p);
+    } catch (err) {
+      return { kind: 'ended', failed: true, message: `start failed: ${errorMessage(err)}` };
+    }
+    n.instance = inst;
+    if (signal.aborted) return ABORTED;
+
+    if (n.spec.oneshot) {
+      const exit = await this.#race(inst.exited, signal, p.startTimeoutMs);
+      if (exit === ABORTED) return ABORTED;
+      if (exit === 'timeout') {
+        await this.#stopInstance(n);
+        return {
+          kind: 'ended',
+          failed: true,
+          message: `did not finish within TIMEOUT_START ${p.startTimeoutMs! / 1000}s`,
+        };
+      }
+      n.instance = undefined;
+      n.exitCode = exit.code ?? undefined;
+      if (exit.code === 0) return { kind: 'completed' };
+      return { kind: 'ended', failed: true, message: exitMessage(exit.code) };
+    }
+
+    const ready = await this.#waitReady(n, p, inst, signal);
+    if (ready === ABORTED) return ABORTED;
+    if (ready !== undefined) {
+      n.health = 'unhealthy';
+      await this.#stopInstance(n);
+      return { kind: 'ended', failed: true, message: ready };
+    }
+    this.#set(n, 'running', p.healthcheck === undefined ? '' : 'healthy');
+
+    const lost = new AbortController();
+    const onAbort = (): void => lost.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const ended = await this.#race(
+        Promise.race([
+          inst.exited.then((e) => ({ exit: e })),
+          this.#dependencyLost(n, lost.signal).then((why) => ({ lost: why })),
+        ]),
+        signal,
+      );
+      if (ended === ABORTED || ended === 'timeout') return ABORTED;
+      if ('lost' in ended) {
+        if (ended.lost === undefined) return ABORTED;
+        this.#set(n, 'stopping', ended.lost);
+        await this.#stopInstance(n);
+        return { kind: 'dependency-lost', message: ended.lost };
+      }
+      n.instance = undefined;
+      n.health = p.healthcheck === undefined ? '' : 'unhealthy';
+      n.exitCode = ended.exit.code ?? undefined;
+      return { kind: 'ended', failed: ended.exit.code !== 0, message: exitMessage(ended.exit.code) };
+    } finally {
+      lost.abort();
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #launch(p: PreparedService): Promise<Instance> {
+    if (p.spec.mode === 'container') return this.#containers!.start(p);
+    const root = process.getuid?.() === 0;
+    const switchUser = this.#o.switchUser ?? root;
+    if (p.spec.user !== undefined && !switchUser) {
+      this.#warn(
+        p.name,
+        `USER ${p.spec.user} ignored: only root can switch users; running as the current user`,
+      );
+    }
+    return startHost(p, {
+      runner: this.#o.processes,
+      clock: this.#clock,
+      baseEnv: this.#baseEnv,
+      switchUser,
+      logDir: this.#o.logDir,
+      output: this.#o.output,
+    });
+  }
+
+  /** Undefined when healthy; a reason when it exited or stayed unhealthy past READINESS_TIMEOUT. */
+  async #waitReady(
+    n: Node,
+    p: PreparedService,
+    inst: Instance,
+    signal: AbortSignal,
+  ): Promise<string | undefined | Aborted> {
+    if (p.healthcheck === undefined) return undefined;
+    n.health = 'starting';
+    let exited: number | null | undefined;
+    const exitSeen = inst.exited.then((e) => {
+      exited = e.code;
+    });
+    const deadline = this.#clock.now() + p.readinessTimeoutMs;
+    let last: string;
+    for (;;) {
+      if (exited !== undefined) return `${exitMessage(exited)} before becoming healthy`;
+      const left = deadline - this.#clock.now();
+      const r = await this.#checker(p.healthcheck, {
+        env: hostEnv(p, { baseEnv: this.#baseEnv }),
+        cwd: p.spec.mode === 'host' ? p.workdir : this.#o.vars.ORCH_PROJECT,
+        timeoutMs: Math.max(1000, Math.min(5000, left)),
+        signal,
+      });
+      if (signal.aborted) return ABORTED;
+      if (r.ok) {
+        n.health = 'healthy';
+        return undefined;
+      }
+      last = r.message;
+      if (this.#clock.now() >= deadline) {
+        return `not healthy within READINESS_TIMEOUT ${p.readinessTimeoutMs / 1000}s: ${last}`;
+      }
+      const wait = new AbortController();
+      const onAbort = (): void => wait.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      await Promise.race([this.#clock.sleep(this.#o.healthIntervalMs ?? 500, wait.signal), exitSeen]);
+      wait.abort();
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) return ABORTED;
+    }
+  }
+
+  /** Undefined to go ahead, a reason when a required service will not come up, or ABORTED. */
+  async #waitForDependencies(n: Node, signal: AbortSignal): Promise<string | undefined | Aborted> {
+    for (;;) {
+      if (signal.aborted) return ABORTED;
+      let waiting = false;
+      for (const r of n.requires) {
+        const d = this.#nodes.get(r)!;
+        if (d.state === 'running' || d.state === 'completed') continue;
+        if (TERMINAL_STATES.has(d.state))
+          return `required service ${r} ${d.state}${d.message === '' ? '' : ` (${d.message})`}`;
+        waiting = true;
+      }
+      for (const a of n.after) if (!this.#nodes.get(a)!.settled) waiting = true;
+      if (!waiting) return undefined;
+      if (n.message === '') this.#set(n, 'pending', `waiting for ${[...n.requires, ...n.after].join(', ')}`);
+      if ((await this.#nextChange(signal)) === ABORTED) return ABORTED;
+    }
+  }
+
+  /** Resolves with a reason once a required (non-ONESHOT) service leaves `running`; undefined on abort. */
+  async #dependencyLost(n: Node, signal: AbortSignal): Promise<string | undefined> {
+    for (;;) {
+      for (const r of n.requires) {
+        const d = this.#nodes.get(r)!;
+        if (!d.spec.oneshot && d.state !== 'running') return `required service ${r} is ${d.state}`;
+      }
+      if ((await this.#nextChange(signal)) === ABORTED) return undefined;
+    }
+  }
+
+  // ---- stopping -----------------------------------------------------------------------------------
+
+  async #stopAll(): Promise<void> {
+    this.#ac.abort();
+    await Promise.all(this.#tasks);
+    const stops = new Map<string, Promise<void>>();
+    const stopOne = (name: string): Promise<void> => {
+      let p = stops.get(name);
+      if (p === undefined) {
+        const n = this.#nodes.get(name)!;
+        p = Promise.all(n.dependants.map(stopOne)).then(() => this.#stopNode(n));
+        stops.set(name, p);
+      }
+      return p;
+    };
+    await Promise.all([...this.#nodes.keys()].map(stopOne));
+    this.#pump.abort();
+    await this.#containers?.drain();
+    await Promise.all(this.#background);
+  }
+
+  async #stopNode(n: Node): Promise<void> {
+    if (n.instance !== undefined) {
+      this.#set(n, 'stopping', '');
+      await this.#stopInstance(n);
+      this.#set(n, 'stopped', n.exitCode === undefined ? '' : exitMessage(n.exitCode));
+    } else if (!TERMINAL_STATES.has(n.state)) {
+      this.#set(n, 'stopped', 'never started');
+    }
+  }
+
+  async #stopInstance(n: Node): Promise<void> {
+    const inst = n.instance;
+    if (inst === undefined) return;
+    try {
+      await inst.stop();
+      const exit = await inst.exited;
+      n.exitCode = exit.code ?? undefined;
+    } catch (err) {
+      this.#warn(n.spec.name, `stop failed: ${errorMessage(err)}`);
+    }
+    n.instance = undefined;
+  }
+
+  // ---- plumbing -----------------------------------------------------------------------------------
+
+  #set(n: Node, state: ServiceState, message: string): void {
+    n.state = state;
+    n.message = message;
+    if (state !== 'pending' && state !== 'starting') n.settled = true;
+    this.#o.onEvent?.({ time: this.#clock.now(), service: n.spec.name, state, message });
+    const changed = this.#changed;
+    this.#changed = deferred();
+    changed.resolve();
+  }
+
+  #warn(service: string, message: string): void {
+    const n = this.#nodes.get(service);
+    this.#o.onEvent?.({
+      time: this.#clock.now(),
+      service,
+      state: n?.state ?? 'pending',
+      message,
+      warning: true,
+    });
+  }
+
+  async #nextChange(signal: AbortSignal): Promise<void | Aborted> {
+    const r = await this.#race(this.#changed.promise, signal);
+    return r === 'timeout' ? undefined : r;
+  }
+
+  async #until(done: () => boolean): Promise<void> {
+    while (!done() && !this.#ac.signal.aborted) await this.#nextChange(this.#ac.signal);
+  }
+
+  /** `p`, or ABORTED when `signal` aborts first, or 'timeout' after `timeoutMs` (if given). */
+  async #race<T>(p: Promise<T>, signal: AbortSignal, timeoutMs?: number): Promise<T | Aborted | 'timeout'> {
+    if (signal.aborted) return ABORTED;
+    const cleanup = new AbortController();
+    const aborted = new Promise<Aborted>((resolve) => {
+      signal.addEventListener('abort', () => resolve(ABORTED), { once: true, signal: cleanup.signal });
+    });
+    const racers: Promise<T | Aborted | 'timeout'>[] = [p, aborted];
+    if (timeoutMs !== undefined) {
+      racers.push(this.#clock.sleep(timeoutMs, cleanup.signal).then(() => 'timeout' as const));
+    }
+    try {
+      return await Promise.race(racers);
+    } finally {
+      cleanup.abort();
+    }
+  }
+}
+
+function exitMessage(code: number | null): string {
+  return code === null ? 'killed by a signal' : `exited with code ${code}`;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
