@@ -4,7 +4,7 @@ import { describeProcessContract } from './runner.contract.ts';
 
 describeProcessContract('fake', () => {
   const runner = new FakeProcessRunner();
-  runner.script('stubborn', { ignoreSigterm: true });
+  runner.script('stubborn', { ignoreSigterm: true, stdout: ['ready'] });
   return {
     runner,
     sleeper: 'sleep 300',

@@ -5,7 +5,7 @@ import { describeProcessContract } from './runner.contract.ts';
 describeProcessContract('node:child_process', () => ({
   runner: new NodeProcessRunner(),
   sleeper: 'sleep 300',
-  stubborn: "trap '' TERM; sleep 300 & wait; sleep 300",
+  stubborn: "trap '' TERM; echo ready; sleep 300 & wait; sleep 300",
   exiter: (code) => `exit ${code}`,
   printer: (lines) => `printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')}`,
 }));

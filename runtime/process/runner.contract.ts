@@ -15,7 +15,7 @@ export interface ProcessHarness {
   runner: ProcessRunner;
   /** A command that keeps running until signalled. */
   sleeper: string;
-  /** A command that ignores SIGTERM and keeps running. */
+  /** A command that ignores SIGTERM, prints `ready` once it does, and keeps running. */
   stubborn: string;
   /** A command that exits with `code` by itself. */
   exiter(code: number): string;
@@ -70,7 +70,10 @@ export function describeProcessContract(name: string, make: () => ProcessHarness
     });
 
     it('stopProcessGroup: SIGKILL after the grace period when SIGTERM is ignored', async () => {
-      const p = await spawn(h.stubborn);
+      let ready!: () => void;
+      const isReady = new Promise<void>((r) => (ready = r));
+      const p = await spawn(h.stubborn, { stdout: (l) => l === 'ready' && ready() });
+      await isReady;
       const outcome = await stopProcessGroup(h.runner, realClock, p.pid, {
         timeoutMs: 300,
         exited: p.exited,
