@@ -17,5 +17,5 @@ export { FakeSshConnector, FakeSshSession } from './fake.ts';
 export type { FakeExecHandler, FakeFile, FakeSshCall, FakeSshConnectorOptions } from './fake.ts';
 export { KnownHosts, fingerprint, hostEntryName, keyTypeOf, matchesPatterns } from './knownhosts.ts';
 export type { HostKey, HostKeyVerdict } from './knownhosts.ts';
-export { QuoteErrorCode, shellCommand, shellQuote, shellSplit } from './quote.ts';
+export { QuoteErrorCode, shellAnd, shellCommand, shellQuote, shellSplit, shellSplitList } from './quote.ts';
 export { Ssh2Connector, expandHome } from './ssh2-client.ts';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
-import { QuoteErrorCode, shellCommand, shellQuote, shellSplit } from './quote.ts';
+import { QuoteErrorCode, shellAnd, shellCommand, shellQuote, shellSplit, shellSplitList } from './quote.ts';
 
 /** What /bin/sh makes of a command line: `printf '%s\0' <line>` prints each word NUL-terminated. */
 function shWords(line: string): string[] {
@@ -62,7 +62,20 @@ describe('shellQuote', () => {
     );
   });
 
-  it.each(['a "b"', 'echo $HOME', 'a && b', "'open"])('shellSplit refuses %j', (line) => {
+  it('shellSplitList inverts shellAnd, and the shell runs each argv (property)', () => {
+    const arg = fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !s.includes('\0'));
+    const argv = fc.array(arg, { minLength: 1, maxLength: 3 });
+    fc.assert(
+      fc.property(fc.array(argv, { minLength: 1, maxLength: 3 }), (argvs) => {
+        expect(shellSplitList(shellAnd(...argvs))).toEqual(argvs);
+      }),
+      { numRuns: 500 },
+    );
+    const line = shellAnd(['printf', '%s\\0', 'a && b'], ['printf', '%s\\0', "c'd"]);
+    expect(execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8' })).toBe("a && b\0c'd\0");
+  });
+
+  it.each(['a "b"', 'echo $HOME', 'a && b', 'a;b', '&& a', "'open", ''])('shellSplit refuses %j', (line) => {
     expect(() => shellSplit(line)).toThrow(SyntaxError);
   });
 });

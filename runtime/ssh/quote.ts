@@ -35,25 +35,45 @@ export function shellCommand(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
 
+/** Commands that run one after the other while each succeeds: `a && b && c`. */
+export function shellAnd(...argvs: readonly (readonly string[])[]): string {
+  return argvs.map(shellCommand).join(' && ');
+}
+
 /**
  * The inverse of `shellCommand` for the subset it produces (plain words, single-quoted runs and
  * `\'`): used by fakes to read back the argv of a command. Throws on anything else (double
  * quotes, `$`, operators), so a test notices a command that was not built with shellQuote.
  */
 export function shellSplit(line: string): string[] {
-  const out: string[] = [];
+  const list = shellSplitList(line);
+  if (list.length !== 1) throw new SyntaxError('shellSplit: more than one command');
+  return list[0] ?? [];
+}
+
+/** The inverse of `shellAnd`: the argv of each command joined by an unquoted `&&`. */
+export function shellSplitList(line: string): string[][] {
+  const out: string[][] = [];
+  let argv: string[] = [];
   let word: string | undefined;
+  const endWord = () => {
+    if (word !== undefined) argv.push(word);
+    word = undefined;
+  };
   for (let i = 0; i < line.length; i++) {
     const c = line.charAt(i);
     if (c === ' ') {
-      if (word !== undefined) out.push(word);
-      word = undefined;
+      endWord();
+    } else if (c === '&' && line.charAt(i + 1) === '&' && word === undefined && argv.length > 0) {
+      out.push(argv);
+      argv = [];
+      i++;
     } else if (c === "'") {
       const end = line.indexOf("'", i + 1);
       if (end < 0) throw new SyntaxError(`shellSplit: unterminated quote at ${i}`);
       word = (word ?? '') + line.slice(i + 1, end);
       i = end;
-    } else if (c === '\\' && line[i + 1] === "'") {
+    } else if (c === '\\' && line.charAt(i + 1) === "'") {
       word = (word ?? '') + "'";
       i++;
     } else if (SAFE.test(c)) {
@@ -62,6 +82,8 @@ export function shellSplit(line: string): string[] {
       throw new SyntaxError(`shellSplit: unquoted ${JSON.stringify(c)} at ${i}`);
     }
   }
-  if (word !== undefined) out.push(word);
+  endWord();
+  if (argv.length === 0) throw new SyntaxError('shellSplit: empty command');
+  out.push(argv);
   return out;
 }

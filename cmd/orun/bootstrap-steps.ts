@@ -1,0 +1,498 @@
+/**
+ * `orun bootstrap` as a short list of named steps run over one SSH session. Each step compares
+ * what the node has with what it should have and changes only the difference, so a second run
+ * on a bootstrapped node changes nothing and says so. `--dry-run` runs the same comparisons
+ * (read-only commands only) and reports what it would change. A failing step names itself:
+ * `bootstrap: install unit: ...`.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { OrunError, errorMessage, isOrunError } from '../../apis/errors.ts';
+import type { ExecResult, SshConnector, SshSession } from '../../runtime/ssh/client.ts';
+import { shellAnd, shellCommand } from '../../runtime/ssh/quote.ts';
+import type { BootstrapAssets } from './bootstrap-assets.ts';
+import {
+  FACTS_SCRIPT,
+  MIN_NODE_MAJOR,
+  REMOTE,
+  deployKeyPath,
+  hasDocker,
+  missingPrerequisites,
+  nodeMajor,
+  parseFacts,
+  renderEnvironment,
+  renderLauncher,
+  unameArch,
+} from './bootstrap-remote.ts';
+import type { RemoteFacts } from './bootstrap-remote.ts';
+import { BootstrapErrorCode, isSshRepo, manifestPath, renderNodeManifest } from './bootstrap-request.ts';
+import type { BootstrapRequest } from './bootstrap-request.ts';
+
+export interface BootstrapDeps {
+  connector: SshConnector;
+  assets: BootstrapAssets;
+  /** Progress, one line per step (the CLI writes it to stderr). */
+  log(line: string): void;
+  /** Results for the user: the deploy key, the manifest in a dry run (the CLI writes them to stdout). */
+  print(text: string): void;
+  /** How long the service must stay up after a (re)start before it counts as running. Default 3000 ms. */
+  settleMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface BootstrapResult {
+  /** `user@host:port`. */
+  target: string;
+  dryRun: boolean;
+  /** Every change made (or, in a dry run, planned), by step. Empty: the node was up to date. */
+  changes: { step: string; change: string }[];
+  /** Prerequisites the node lacks (only a dry run gets this far with any). */
+  problems: string[];
+  /** The node's deploy key (public), for ssh:// repositories. */
+  deployKey?: string;
+  /** Absolute path of the manifest written (or that would be). */
+  manifest: string;
+}
+
+/** A remote command exited non-zero (wrapped in StepFailed by the runner). */
+const RemoteCommandFailed = 'BootstrapRemoteCommandFailed';
+
+/** One remote file bootstrap manages: its bytes (or a local file) and permission bits. */
+interface ManagedFile {
+  path: string;
+  source: Buffer | { local: string };
+  mode: number;
+}
+
+/** Prints `<mode> <sha256>` or `-` per path: one round trip for any number of files. */
+const STAT_FILES_SCRIPT =
+  'for f; do if [ -f "$f" ]; then printf "%s %s\\n" "$(stat -c %a -- "$f")" "$(sha256sum < "$f" | cut -d" " -f1)"; else echo -; fi; done';
+/** Prints the octal mode or `-` per directory. */
+const STAT_DIRS_SCRIPT = 'for d; do if [ -d "$d" ]; then stat -c %a -- "$d"; else echo -; fi; done';
+const SERVICE_STATE_SCRIPT = `systemctl is-enabled ${REMOTE.service}; systemctl is-active ${REMOTE.service}; true`;
+
+class Run {
+  readonly req: BootstrapRequest;
+  readonly deps: BootstrapDeps;
+  readonly session: SshSession;
+  readonly result: BootstrapResult;
+  facts!: RemoteFacts;
+  /** The Node.js the launchers run (decided by `install node`). */
+  nodePath: string = REMOTE.node;
+  unitChanged = false;
+  #step = '';
+  #staging: string | undefined;
+  #staged = 0;
+
+  constructor(req: BootstrapRequest, deps: BootstrapDeps, session: SshSession, result: BootstrapResult) {
+    this.req = req;
+    this.deps = deps;
+    this.session = session;
+    this.result = result;
+  }
+
+  get dryRun(): boolean {
+    return this.req.dryRun;
+  }
+
+  /** Runs one step, logs its outcome, and names it in any error. */
+  async step(name: string, body: () => Promise<string | undefined>): Promise<void> {
+    this.#step = name;
+    const before = this.result.changes.length;
+    const problemsBefore = this.result.problems.length;
+    let note: string | undefined;
+    try {
+      this.deps.signal?.throwIfAborted();
+      note = await body();
+    } catch (err) {
+      // Prerequisite errors are made by the step itself and already name it.
+      if (isOrunError(err, BootstrapErrorCode.Prerequisites)) throw err;
+      throw new OrunError(BootstrapErrorCode.StepFailed, `bootstrap: ${name}: ${errorMessage(err)}`, {
+        cause: err,
+        context: { step: name, target: this.result.target },
+      });
+    }
+    const mine = this.result.changes.slice(before).map((c) => c.change);
+    const verb = this.dryRun ? 'would ' : '';
+    const suffix = note ? ` (${note})` : '';
+    const problems = this.result.problems.slice(problemsBefore);
+    if (problems.length > 0) {
+      this.deps.log(
+        `bootstrap: ${name}: would fail: the node lacks:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      );
+      return;
+    }
+    this.deps.log(
+      mine.length === 0
+        ? `bootstrap: ${name}: ok${suffix}`
+        : `bootstrap: ${name}: ${verb}${mine.join('; ')}${suffix}`,
+    );
+  }
+
+  /** Records a change and, unless this is a dry run, makes it. */
+  async change(description: string, action: () => Promise<unknown>): Promise<void> {
+    this.result.changes.push({ step: this.#step, change: description });
+    if (!this.dryRun) await action();
+  }
+
+  /** `argv` run as root: as is for root, through `sudo -n` otherwise. */
+  root(argv: readonly string[]): string[] {
+    return this.facts.uid === 0 ? [...argv] : ['sudo', '-n', ...argv];
+  }
+
+  /** Runs a command; a non-zero exit throws with its stderr. */
+  async run(command: string, timeoutMs?: number): Promise<ExecResult> {
+    const res = await this.session.exec(command, { signal: this.deps.signal, timeoutMs });
+    if (res.code !== 0) {
+      const short = command.length > 200 ? `${command.slice(0, 197)}...` : command;
+      const why = (res.stderr.trim() || res.stdout.trim()).slice(-800) || 'no output';
+      throw new OrunError(RemoteCommandFailed, `\`${short}\` exited ${res.code}: ${why}`, {
+        context: { command: short, code: res.code },
+      });
+    }
+    return res;
+  }
+
+  /** Brings `files` to their content and mode; returns the paths it changed. */
+  async ensureFiles(files: readonly ManagedFile[]): Promise<string[]> {
+    const [states, hashes] = await Promise.all([
+      this.run(shellCommand(this.root(['sh', '-c', STAT_FILES_SCRIPT, 'sh', ...files.map((f) => f.path)]))),
+      Promise.all(files.map((f) => sha256(f.source))),
+    ]);
+    const lines = states.stdout.split('\n');
+    const changed: string[] = [];
+    for (const [i, f] of files.entries()) {
+      const [mode, hash] = (lines[i] ?? '-').split(' ');
+      if (mode !== '-' && hash === hashes[i] && Number.parseInt(mode ?? '', 8) === f.mode) continue;
+      changed.push(f.path);
+      const what = mode === '-' ? 'write' : hash === hashes[i] ? 'chmod' : 'update';
+      await this.change(`${what} ${f.path}`, () => this.put(f));
+    }
+    return changed;
+  }
+
+  /** Uploads to a private staging dir, then installs beside the target and renames over it (atomic). */
+  async put(f: ManagedFile): Promise<void> {
+    this.#staging ??= (
+      await this.run(shellCommand(['mktemp', '-d', '/tmp/orun-bootstrap.XXXXXX']))
+    ).stdout.trim();
+    const staged = `${this.#staging}/${this.#staged++}`;
+    const source = Buffer.isBuffer(f.source) ? f.source : f.source.local;
+    await this.session.upload(source, staged, 0o600, this.deps.signal);
+    const next = `${f.path}.orun-new`;
+    await this.run(
+      shellAnd(
+        this.root(['install', '-D', '-m', f.mode.toString(8).padStart(4, '0'), '--', staged, next]),
+        this.root(['mv', '-f', '--', next, f.path]),
+      ),
+    );
+  }
+
+  /** Removes the staging dir, if any (best effort: a failure here does not hide the real outcome). */
+  async cleanup(): Promise<void> {
+    if (this.#staging === undefined) return;
+    await this.session
+      .exec(shellCommand(['rm', '-rf', '--', this.#staging]), { timeoutMs: 30_000 })
+      .catch(() => undefined);
+  }
+}
+
+async function sha256(source: Buffer | { local: string }): Promise<string> {
+  const hash = createHash('sha256');
+  if (Buffer.isBuffer(source)) return hash.update(source).digest('hex');
+  for await (const chunk of createReadStream(source.local)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Provisions the node `req` describes and writes `nodes/<name>.yaml` into `req.out`. The request
+ * and the manifest are validated, and an existing different manifest refused (without `force`),
+ * before anything connects.
+ */
+export async function bootstrap(req: BootstrapRequest, deps: BootstrapDeps): Promise<BootstrapResult> {
+  const manifestText = renderNodeManifest(req);
+  const manifestFile = join(req.out, manifestPath(req.name));
+  const existing = await readIfExists(manifestFile);
+  if (existing !== undefined && existing !== manifestText && !req.force)
+    throw new OrunError(
+      BootstrapErrorCode.ManifestExists,
+      `bootstrap: write manifest: ${manifestFile} exists with other content; pass --force to overwrite it ` +
+        `(nothing was changed on the node)`,
+      { context: { file: manifestFile } },
+    );
+
+  const target = { host: req.host, port: req.port, user: req.user };
+  const result: BootstrapResult = {
+    target: `${req.user}@${req.host.includes(':') ? `[${req.host}]` : req.host}:${req.port}`,
+    dryRun: req.dryRun,
+    changes: [],
+    problems: [],
+    manifest: manifestFile,
+  };
+  let session: SshSession;
+  try {
+    session = await deps.connector.connect(
+      { ...target, privateKeyPath: req.identity, agent: req.agent, knownHostsFile: req.knownHosts },
+      deps.signal,
+    );
+  } catch (err) {
+    throw new OrunError(BootstrapErrorCode.StepFailed, `bootstrap: connect: ${errorMessage(err)}`, {
+      cause: err,
+      context: { step: 'connect', target: result.target },
+    });
+  }
+  deps.log(`bootstrap: connect: ok (${session.target})`);
+  const run = new Run(req, deps, session, result);
+  try {
+    await run.step('check remote', () => checkRemote(run));
+    await run.step('install docker', () => installDocker(run));
+    await run.step('install node', () => installNode(run));
+    await run.step('install orun', () => installOrun(run));
+    await run.step('create data dir', () => createDataDir(run));
+    await run.step('deploy key', () => deployKey(run));
+    await run.step('write environment', () => writeEnvironment(run));
+    await run.step('install unit', () => installUnit(run));
+    await run.step('start service', () => startService(run));
+  } finally {
+    await run.cleanup();
+    await session.close();
+  }
+  await run.step('write manifest', () => writeManifest(run, manifestFile, manifestText, existing));
+  const n = result.changes.length;
+  if (req.dryRun)
+    deps.log(
+      `bootstrap: dry run for node ${req.name} (${result.target}): ${n === 0 ? 'nothing to change' : `${n} change${n === 1 ? '' : 's'} planned`}, nothing done` +
+        (result.problems.length > 0
+          ? `; the node lacks ${result.problems.length} prerequisite(s), see check remote`
+          : ''),
+    );
+  else
+    deps.log(
+      n === 0
+        ? `bootstrap: node ${req.name} (${result.target}) is up to date: nothing changed`
+        : `bootstrap: node ${req.name} (${result.target}) bootstrapped: ${n} change${n === 1 ? '' : 's'}`,
+    );
+  return result;
+}
+
+async function checkRemote(run: Run): Promise<string | undefined> {
+  const res = await run.run(shellCommand(['sh', '-c', FACTS_SCRIPT]));
+  const f = (run.facts = parseFacts(res.stdout));
+  const problems = missingPrerequisites(f, run.req);
+  const summary = `${f.osName}, ${f.arch}, ${f.uid === 0 ? 'root' : 'sudo'}`;
+  if (problems.length > 0) {
+    if (!run.dryRun)
+      throw new OrunError(
+        BootstrapErrorCode.Prerequisites,
+        `bootstrap: check remote: ${run.session.target} (${summary}) lacks what orun needs; nothing was changed:\n` +
+          problems.map((p) => `  - ${p}`).join('\n'),
+        { context: { problems } },
+      );
+    run.result.problems.push(...problems);
+  }
+  return summary;
+}
+
+async function installDocker(run: Run): Promise<string | undefined> {
+  if (hasDocker(run.facts)) return 'present';
+  if (!run.req.installDocker) return 'missing, not requested (--install-docker)';
+  const apt = ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get'];
+  await run.change('apt-get install docker.io', () =>
+    run.run(
+      shellAnd(
+        run.root([...apt, 'update', '-qq']),
+        run.root([...apt, 'install', '-y', '-qq', '--no-install-recommends', 'docker.io']),
+      ),
+      15 * 60_000,
+    ),
+  );
+  await run.change('systemctl enable --now docker', () =>
+    run.run(shellCommand(run.root(['systemctl', 'enable', '--now', 'docker']))),
+  );
+  return undefined;
+}
+
+/**
+ * Node.js: the node's own when it is ≥ 22, else this machine's binary (same OS and architecture)
+ * uploaded to /usr/local/lib/orun/node. Once uploaded, the uploaded one is kept current.
+ */
+async function installNode(run: Run): Promise<string> {
+  const { assets } = run.deps;
+  const f = run.facts;
+  const compatible = assets.nodePlatform === 'linux' && unameArch(assets.nodeArch) === f.arch;
+  const [managed] = (
+    await run.run(shellCommand(run.root(['sh', '-c', STAT_FILES_SCRIPT, 'sh', REMOTE.node])))
+  ).stdout.split('\n');
+  const systemMajor = nodeMajor(f.nodeVersion);
+  if (managed === '-' && systemMajor !== undefined && systemMajor >= MIN_NODE_MAJOR) {
+    run.nodePath = f.node;
+    return `using the node's ${f.node} ${f.nodeVersion}`;
+  }
+  if (!compatible) {
+    if (managed !== '-')
+      return `keeping ${REMOTE.node}: this machine's Node.js is for ${assets.nodePlatform}-${assets.nodeArch}`;
+    throw new OrunError(
+      BootstrapErrorCode.Prerequisites,
+      `bootstrap: install node: ${run.session.target} has no Node.js ≥ ${MIN_NODE_MAJOR} ` +
+        `(found ${f.nodeVersion || 'none'}) and this machine's Node.js is for ${assets.nodePlatform}-${assets.nodeArch}, ` +
+        `not linux-${f.arch}: install Node.js ≥ ${MIN_NODE_MAJOR} on the node and re-run`,
+    );
+  }
+  const changed = await run.ensureFiles([
+    { path: REMOTE.node, source: { local: assets.nodeBinary }, mode: 0o755 },
+  ]);
+  if (changed.length > 0 && !run.dryRun) {
+    const res = await run.session.exec(shellCommand([REMOTE.node, '--version']), { signal: run.deps.signal });
+    if (res.code !== 0)
+      throw new OrunError(
+        RemoteCommandFailed,
+        `the uploaded ${REMOTE.node} does not run on the node (${res.stderr.trim() || `exit ${res.code}`}); ` +
+          `install Node.js ≥ ${MIN_NODE_MAJOR} there instead and re-run`,
+      );
+  }
+  return changed.length > 0
+    ? `this machine's Node.js ${process.version}: the node has ${f.nodeVersion || 'none'}`
+    : `${REMOTE.node} ${process.version}`;
+}
+
+async function installOrun(run: Run): Promise<undefined> {
+  const { assets } = run.deps;
+  await run.ensureFiles([
+    { path: REMOTE.orunJs, source: { local: assets.orunJs }, mode: 0o644 },
+    { path: REMOTE.orunctlJs, source: { local: assets.orunctlJs }, mode: 0o644 },
+    { path: REMOTE.orunBin, source: Buffer.from(renderLauncher(run.nodePath, REMOTE.orunJs)), mode: 0o755 },
+    {
+      path: REMOTE.orunctlBin,
+      source: Buffer.from(renderLauncher(run.nodePath, REMOTE.orunctlJs)),
+      mode: 0o755,
+    },
+  ]);
+  return undefined;
+}
+
+async function createDataDir(run: Run): Promise<string | undefined> {
+  const dataDir = run.req.dataDir;
+  const keys = dirname(deployKeyPath(dataDir));
+  const res = await run.run(shellCommand(run.root(['sh', '-c', STAT_DIRS_SCRIPT, 'sh', dataDir, keys])));
+  const [dataMode, keysMode] = res.stdout.split('\n');
+  // An existing data dir keeps its mode (the operator may have reasons); the key dir is private.
+  if (dataMode === '-')
+    await run.change(`mkdir ${dataDir}`, () =>
+      run.run(shellCommand(run.root(['install', '-d', '-m', '0755', '--', dataDir]))),
+    );
+  if (keysMode !== '700')
+    await run.change(`${keysMode === '-' ? 'mkdir' : 'chmod 0700'} ${keys}`, () =>
+      run.run(shellCommand(run.root(['install', '-d', '-m', '0700', '--', keys]))),
+    );
+  return dataMode === '-' ? undefined : dataDir;
+}
+
+async function deployKey(run: Run): Promise<string | undefined> {
+  const { req } = run;
+  if (!isSshRepo(req.repo)) return 'not needed: the repository is not reached over ssh';
+  const key = deployKeyPath(req.dataDir);
+  const exists =
+    (await run.session.exec(shellCommand(run.root(['test', '-f', key])), { signal: run.deps.signal }))
+      .code === 0;
+  if (!exists)
+    await run.change(`generate ${key}`, () =>
+      run.run(
+        shellCommand(
+          run.root(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `orun@${req.name}`, '-f', key]),
+        ),
+      ),
+    );
+  if (run.dryRun && !exists) {
+    run.deps.print(`Deploy key: would be generated at ${key}; its public key is printed by the real run.\n`);
+    return undefined;
+  }
+  const pub = (await run.run(shellCommand(run.root(['cat', '--', `${key}.pub`])))).stdout.trim();
+  run.result.deployKey = pub;
+  run.deps.print(
+    `Deploy key of node ${req.name}: add it to ${req.repo} as a read-only deploy key:\n${pub}\n`,
+  );
+  return exists ? key : undefined;
+}
+
+async function writeEnvironment(run: Run): Promise<undefined> {
+  await run.ensureFiles([
+    { path: REMOTE.environment, source: Buffer.from(renderEnvironment(run.req)), mode: 0o600 },
+  ]);
+  return undefined;
+}
+
+async function installUnit(run: Run): Promise<undefined> {
+  const changed = await run.ensureFiles([
+    { path: REMOTE.unit, source: { local: run.deps.assets.unit }, mode: 0o644 },
+  ]);
+  run.unitChanged = changed.length > 0;
+  return undefined;
+}
+
+async function startService(run: Run): Promise<string | undefined> {
+  if (!run.facts.systemdRunning) return 'skipped: no systemd';
+  const svc = REMOTE.service;
+  const [enabled = '', active = ''] = (await run.run(shellCommand(['sh', '-c', SERVICE_STATE_SCRIPT]))).stdout
+    .split('\n')
+    .map((s) => s.trim());
+  // Anything installed earlier in this run (binaries, environment, unit, key) needs a restart.
+  const nodeChanged = run.result.changes.some((c) => c.step !== 'start service');
+  const systemctl =
+    (...args: string[]) =>
+    () =>
+      run.run(shellCommand(run.root(['systemctl', ...args])));
+  if (run.unitChanged) await run.change('systemctl daemon-reload', systemctl('daemon-reload'));
+  if (enabled !== 'enabled') await run.change(`systemctl enable ${svc}`, systemctl('enable', svc));
+  if (active !== 'active') await run.change(`systemctl start ${svc}`, systemctl('start', svc));
+  else if (nodeChanged)
+    await run.change(`systemctl restart ${svc} (its files changed)`, systemctl('restart', svc));
+  const restarted = run.result.changes.some(
+    (c) => c.step === 'start service' && /start|restart/.test(c.change),
+  );
+  if (run.dryRun || !restarted) return active === 'active' ? 'active' : undefined;
+  // A unit with Restart=always is "active" right after a crash too: it must stay up for a moment.
+  await delay(run.deps.settleMs ?? 3000, undefined, { signal: run.deps.signal });
+  const state = await run.session.exec(
+    shellCommand(['systemctl', 'show', '-p', 'ActiveState', '-p', 'NRestarts', '--value', svc]),
+    { signal: run.deps.signal },
+  );
+  const [activeState, restarts] = state.stdout.split('\n').map((s) => s.trim());
+  if (activeState !== 'active' || (restarts !== undefined && restarts !== '' && restarts !== '0')) {
+    const journal = await run.session.exec(
+      shellCommand(run.root(['journalctl', '-u', svc, '-n', '20', '--no-pager', '-o', 'cat'])),
+      { signal: run.deps.signal },
+    );
+    throw new OrunError(
+      RemoteCommandFailed,
+      `${svc} did not stay up (state ${activeState}, ${restarts} restarts); its last log lines:\n${journal.stdout.trimEnd()}`,
+    );
+  }
+  return 'active';
+}
+
+async function writeManifest(
+  run: Run,
+  file: string,
+  text: string,
+  existing: string | undefined,
+): Promise<string | undefined> {
+  if (existing === text) return `${file} unchanged`;
+  await run.change(`${existing === undefined ? 'write' : 'overwrite'} ${file}`, async () => {
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, text);
+  });
+  if (run.dryRun) run.deps.print(`# ${manifestPath(run.req.name)}\n${text}`);
+  return undefined;
+}
