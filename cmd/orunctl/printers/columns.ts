@@ -67,6 +67,14 @@ function placement(spec: {
 
 const short = (id: string | undefined, n = 12): string => (id ?? '').replace(/^sha256:/, '').slice(0, n);
 
+/**
+ * A Git revision as Flux writes it (`main@sha1:<40 hex>`, or a bare sha) with the sha cut to 7
+ * digits as `git log --oneline` does; the `<branch>@sha1:` part stays, so the cell says what it is.
+ */
+export function shortRevision(revision: string | undefined): string {
+  return (revision ?? '').replace(/([0-9a-f]{7})[0-9a-f]{5,}$/, '$1');
+}
+
 const deploymentColumns: Column[] = [
   name,
   { header: 'READY', cell: (o) => ((o as unknown as Deployment).status?.ready === true ? '1/1' : '0/1') },
@@ -100,7 +108,7 @@ const nodeColumns: Column[] = [
       return n.status?.branch ?? n.spec.gitBranch ?? 'main';
     },
   },
-  { header: 'REVISION', cell: (o) => short((o as unknown as Node).status?.revision, 7) },
+  { header: 'REVISION', cell: (o) => shortRevision((o as unknown as Node).status?.revision) },
   {
     header: 'SYNCED',
     cell: (o, now) => {

@@ -53,6 +53,21 @@ describe('get tables', () => {
       'NAME     BRANCH   REVISION   SYNCED    AGE\nedge-1   main     0123456    12s ago   2d4h\n',
     ],
     [
+      'nodes with a Flux revision',
+      'Node',
+      [
+        {
+          ...sampleNode(now),
+          status: {
+            revision: 'main@sha1:f92cd55a715841fc4581aea87ae5631ce1b9dce1',
+            lastSyncTime: now.toISOString(),
+          },
+        },
+      ],
+      false,
+      'NAME     BRANCH   REVISION            SYNCED   AGE\nedge-1   main     main@sha1:f92cd55   0s ago   2d4h\n',
+    ],
+    [
       'servicegraphs',
       'ServiceGraph',
       [
