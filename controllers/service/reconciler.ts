@@ -1,0 +1,277 @@
+/**
+ * The ingress reconciler. Caddy's config is one document, so there is one key (`Ingress/caddy`)
+ * and every Service or Deployment change maps to it. A reconcile:
+ *   plan routes → load the config into Caddy (only when it changed) → check certificates of
+ *   served ssl hosts → write each Service's status, events and metrics → requeue while a
+ *   certificate is pending (or slowly, to notice renewals).
+ * A failed load leaves the old config running in Caddy; the Services it affects say so, and the
+ * error is thrown so the controller retries with back-off.
+ */
+import { errorMessage, isOrunError, OrunError } from '../../apis/errors.ts';
+import type { Deployment } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
+import type { Service, ServiceStatus } from '../../apis/run.orcra.dev/v0alpha/service.ts';
+import {
+  buildCaddyConfig,
+  CaddyErrorCode,
+  LETS_ENCRYPT_PRODUCTION,
+  probeCertificate,
+  type CertificateState,
+  type IngressRoute,
+} from '../../runtime/caddy/index.ts';
+import { findCondition, READY } from '../../runtime/conditions/index.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtime/controller/index.ts';
+import type { CertificateChecker, ServiceReconcilerDeps } from './deps.ts';
+import { ingressMetrics, type IngressMetrics } from './metrics.ts';
+import { planIngress, Reason, type ServiceObject, type ServicePlan } from './plan.ts';
+import { buildStatus, type Verdict } from './status.ts';
+
+/** The one key this controller reconciles. */
+export const INGRESS_KEY = 'Ingress/caddy';
+
+/** Pending certificates are polled fast for this long, then every 15 s. */
+const FAST_POLL_WINDOW_MS = 60_000;
+const SLOW_POLL_MS = 15_000;
+
+interface Applied {
+  json: string;
+  routes: Map<string, IngressRoute>;
+}
+
+export class IngressReconciler implements Reconciler {
+  readonly #d: ServiceReconcilerDeps;
+  readonly #httpPort: number;
+  readonly #httpsPort: number;
+  readonly #check: CertificateChecker;
+  readonly #metrics: IngressMetrics;
+  /** What Caddy runs (as far as this process loaded it). */
+  #applied: Applied | undefined;
+  /** Hosts whose certificate was seen served (for the CertificateIssued event). */
+  readonly #issued = new Set<string>();
+  /** host → when its certificate was first seen pending. */
+  readonly #pendingSince = new Map<string, number>();
+  readonly #certSeries = new Set<string>();
+
+  constructor(d: ServiceReconcilerDeps) {
+    this.#d = d;
+    this.#httpPort = d.httpPort ?? 80;
+    this.#httpsPort = d.httpsPort ?? 443;
+    this.#check =
+      d.checkCertificate ?? ((host, signal) => probeCertificate({ host, port: this.#httpsPort, signal }));
+    this.#metrics = ingressMetrics(d.registry);
+  }
+
+  /**
+   * Forget what Caddy runs, so the next reconcile loads the config again. Call it when Caddy
+   * (re)started: it may run an older config, or none.
+   */
+  forgetApplied(): void {
+    this.#applied = undefined;
+  }
+
+  async reconcile(ctx: ReconcileContext): Promise<ReconcileResult> {
+    const services = this.#d.store.list<Service>('Service');
+    const deployments = this.#d.store.list<Deployment>('Deployment');
+    const plan = planIngress(services, deployments, this.#d.branch);
+    const before = this.#applied?.routes ?? new Map<string, IngressRoute>();
+    const failure = await this.#apply(plan.routes, ctx);
+    const certs = await this.#checkCertificates(ctx.signal);
+    let pollMs: number | undefined;
+    for (const svc of services) {
+      const p = plan.services.get(svc.metadata.name);
+      if (p === undefined) continue;
+      const next = this.#report(svc, p, before, failure, certs);
+      if (next !== undefined) pollMs = Math.min(pollMs ?? next, next);
+    }
+    this.#dropSeries(new Set(services.map((s) => s.metadata.name)));
+    if (failure !== undefined)
+      throw failure instanceof Error
+        ? failure
+        : new OrunError('ingress.apply_failed', `ingress: apply: ${errorMessage(failure)}`);
+    return { requeueAfter: pollMs ?? this.#d.resyncMs ?? 600_000 };
+  }
+
+  /** Loads the config when it differs from what Caddy runs; returns the failure, if any. */
+  async #apply(routes: IngressRoute[], ctx: ReconcileContext): Promise<unknown> {
+    try {
+      const config = buildCaddyConfig({
+        routes,
+        httpPort: this.#httpPort,
+        httpsPort: this.#httpsPort,
+        ...(this.#d.acme === undefined ? {} : { acme: this.#d.acme }),
+      });
+      const json = JSON.stringify(config);
+      if (this.#applied?.json === json) return undefined;
+      await this.#d.caddy.load(config, ctx.signal);
+      this.#applied = { json, routes: new Map(routes.map((r) => [r.id, r])) };
+      this.#metrics.applies.inc({ result: 'success' });
+      this.#metrics.routes.set(routes.length);
+      ctx.log.info({ routes: routes.length }, 'caddy config applied');
+      return undefined;
+    } catch (err) {
+      this.#metrics.applies.inc({ result: 'error' });
+      ctx.log.error({ err: errorMessage(err) }, 'caddy config not applied; the previous one keeps serving');
+      return err;
+    }
+  }
+
+  /** Certificate state of every ssl host Caddy serves now. */
+  async #checkCertificates(signal: AbortSignal): Promise<Map<string, CertificateState>> {
+    const hosts = [...(this.#applied?.routes.values() ?? [])].filter((r) => r.tls).map((r) => r.host);
+    const states = await Promise.all(hosts.map((h) => this.#check(h, signal)));
+    const out = new Map(hosts.map((h, i) => [h, states[i]!]));
+    const now = this.#d.clock.now();
+    for (const [host, s] of out) {
+      if (s.issued) this.#pendingSince.delete(host);
+      else if (!this.#pendingSince.has(host)) this.#pendingSince.set(host, now);
+    }
+    for (const host of this.#pendingSince.keys()) if (!out.has(host)) this.#pendingSince.delete(host);
+    return out;
+  }
+
+  /** Status, events and metrics of one Service; returns when to poll again (certificate pending). */
+  #report(
+    svc: ServiceObject,
+    plan: ServicePlan,
+    before: ReadonlyMap<string, IngressRoute>,
+    failure: unknown,
+    certs: ReadonlyMap<string, CertificateState>,
+  ): number | undefined {
+    const name = svc.metadata.name;
+    const previous = svc.status;
+    if (plan.kind !== 'routed') {
+      this.#certificateSeries(name, undefined);
+      const verdict: Verdict = {
+        kind: plan.kind === 'stalled' ? 'stalled' : 'idle',
+        reason: plan.reason,
+        message: plan.message,
+      };
+      this.#write(svc, verdict, plan.kind === 'stalled' && plan.domain ? { domain: plan.domain } : {});
+      return undefined;
+    }
+    const route = plan.route;
+    const live = this.#applied?.routes.get(name);
+    const url = this.#url(route);
+    const cert = route.tls && sameRoute(live, route) ? certs.get(route.host) : undefined;
+    const facts = {
+      domain: route.host,
+      url,
+      ...(route.upstream === undefined ? {} : { upstream: route.upstream }),
+      ...(cert?.issuer === undefined && cert?.notAfter === undefined
+        ? previous?.certificate === undefined || !route.tls
+          ? {}
+          : { certificate: { ...previous.certificate } }
+        : {
+            certificate: {
+              ...(cert.issuer === undefined ? {} : { issuer: cert.issuer }),
+              ...(cert.notAfter === undefined ? {} : { notAfter: cert.notAfter }),
+            },
+          }),
+    };
+    if (route.tls) this.#certificateSeries(name, cert?.issued === true);
+    else this.#certificateSeries(name, undefined);
+
+    if (!sameRoute(live, route)) {
+      const unavailable = isOrunError(failure, CaddyErrorCode.Unavailable);
+      const verdict: Verdict = unavailable
+        ? { kind: 'progressing', reason: Reason.IngressUnavailable, message: errorMessage(failure) }
+        : { kind: 'stalled', reason: Reason.ConfigRejected, message: errorMessage(failure) };
+      this.#write(svc, verdict, facts);
+      return undefined;
+    }
+    if (route.upstream !== undefined && !sameRoute(before.get(name), route))
+      this.#d.recordEvent(name, 'Normal', 'Routed', `routing ${url} to ${route.upstream}`);
+    if (cert?.issued === true && !this.#issued.has(route.host)) {
+      this.#issued.add(route.host);
+      this.#d.recordEvent(
+        name,
+        'Normal',
+        'CertificateIssued',
+        `certificate for ${route.host} ${cert.message}`,
+      );
+    } else if (cert !== undefined && !cert.issued) this.#issued.delete(route.host);
+
+    if (route.upstream === undefined) {
+      this.#write(
+        svc,
+        {
+          kind: 'progressing',
+          reason: Reason.DeploymentNotReady,
+          message: `Deployment ${plan.deployment} is not ready; ${route.host} answers 503 until it is`,
+        },
+        facts,
+      );
+      return route.tls && cert?.issued !== true ? this.#pollDelay(route.host) : undefined;
+    }
+    if (route.tls && cert?.issued !== true) {
+      const ca = this.#d.acme?.ca ?? LETS_ENCRYPT_PRODUCTION;
+      this.#write(
+        svc,
+        {
+          kind: 'progressing',
+          reason: Reason.CertificatePending,
+          message: `waiting for a certificate for ${route.host} from ${ca}: ${cert?.message ?? 'not checked yet'}`,
+        },
+        facts,
+      );
+      return this.#pollDelay(route.host);
+    }
+    this.#write(svc, { kind: 'ready', reason: Reason.Routed, message: `${url} → ${route.upstream}` }, facts);
+    return undefined;
+  }
+
+  #write(
+    svc: ServiceObject,
+    verdict: Verdict,
+    facts: Omit<Parameters<typeof buildStatus>[0], 'generation' | 'verdict' | 'now' | 'previous'>,
+  ): void {
+    const name = svc.metadata.name;
+    const previous = svc.status;
+    const status = buildStatus({
+      generation: svc.metadata.generation,
+      verdict,
+      now: this.#d.clock.now(),
+      ...(previous === undefined ? {} : { previous }),
+      ...facts,
+    });
+    const before = findCondition(previous?.conditions, READY);
+    const changed = before?.reason !== verdict.reason || before.message !== verdict.message;
+    if (changed && (verdict.kind === 'stalled' || verdict.reason === Reason.IngressUnavailable))
+      this.#d.recordEvent(name, 'Warning', 'Failed', verdict.message);
+    try {
+      this.#d.store.updateStatus<ServiceStatus>('Service', name, () => status);
+    } catch (err) {
+      // Deleted between list and write: its DELETED event brings another reconcile.
+      if (!isOrunError(err, 'store.not_found')) throw err;
+    }
+  }
+
+  #url(r: IngressRoute): string {
+    const port = r.tls ? this.#httpsPort : this.#httpPort;
+    const suffix = port === (r.tls ? 443 : 80) ? '' : `:${port}`;
+    return `${r.tls ? 'https' : 'http'}://${r.host}${suffix}`;
+  }
+
+  #pollDelay(host: string): number {
+    const since = this.#pendingSince.get(host) ?? this.#d.clock.now();
+    const fast = this.#d.certificatePollMs ?? 2000;
+    return this.#d.clock.now() - since < FAST_POLL_WINDOW_MS ? fast : Math.max(fast, SLOW_POLL_MS);
+  }
+
+  /** Sets (or, with `undefined`, removes) a Service's certificate-ready series. */
+  #certificateSeries(service: string, ready: boolean | undefined): void {
+    if (ready === undefined) {
+      if (this.#certSeries.delete(service)) this.#metrics.certificateReady.remove({ service });
+      return;
+    }
+    this.#certSeries.add(service);
+    this.#metrics.certificateReady.set({ service }, ready ? 1 : 0);
+  }
+
+  #dropSeries(present: ReadonlySet<string>): void {
+    for (const s of [...this.#certSeries]) if (!present.has(s)) this.#certificateSeries(s, undefined);
+  }
+}
+
+function sameRoute(a: IngressRoute | undefined, b: IngressRoute): boolean {
+  return a !== undefined && a.host === b.host && a.upstream === b.upstream && a.tls === b.tls;
+}
