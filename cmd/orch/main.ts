@@ -1,9 +1,12 @@
-// orch: parse, validate and render Orchfiles. All behaviour lives in cli.ts.
+// orch: parse, validate and render Orchfiles (cli.ts); up, down and status run the graph.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { runOrch } from './cli.ts';
+import { runOrch, type OrchIO } from './cli.ts';
+import { runDown } from './down.ts';
+import { runStatus } from './status.ts';
+import { runUp, type RunIO } from './up.ts';
 
-process.exitCode = runOrch(process.argv.slice(2), {
+const io: OrchIO = {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
   env: process.env,
@@ -13,4 +16,28 @@ process.exitCode = runOrch(process.argv.slice(2), {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, content);
   },
-});
+};
+
+const runners = { up: runUp, down: runDown, status: runStatus, ps: runStatus } as const;
+const argv = process.argv.slice(2);
+const run = runners[argv[0] as keyof typeof runners];
+if (run === undefined) {
+  process.exitCode = runOrch(argv, io);
+} else {
+  const runIO: RunIO = {
+    ...io,
+    onStopSignal: (handler) => {
+      process.on('SIGINT', handler);
+      process.on('SIGTERM', handler);
+      return () => {
+        process.off('SIGINT', handler);
+        process.off('SIGTERM', handler);
+      };
+    },
+  };
+  // The runtime's timers are unref'd; a long-running command keeps orch alive until it is done.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  const code = await run(argv, runIO).finally(() => clearInterval(keepAlive));
+  // Exit explicitly: children of a detached run and engine sockets must not keep orch alive.
+  process.stdout.write('', () => process.exit(code));
+}

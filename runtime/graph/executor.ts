@@ -516,6 +516,7 @@ export class GraphExecutor {
     if (n.instance !== undefined) {
       this.#set(n, 'stopping', '');
       await this.#stopInstance(n);
+      n.health = '';
       this.#set(n, 'stopped', n.exitCode === undefined ? '' : exitMessage(n.exitCode));
     } else if (!TERMINAL_STATES.has(n.state)) {
       this.#set(n, 'stopped', 'never started');

@@ -3,7 +3,7 @@
  * group (`detached: true`), signals sent to the group (`kill(-pid)`).
  */
 import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { OrunError } from '../../apis/errors.ts';
@@ -101,8 +101,31 @@ export class NodeProcessRunner implements ProcessRunner {
     }
   }
 
+  /**
+   * On Linux, a group member that is a zombie does not count: an orphaned child is reaped by
+   * PID 1, and in a container PID 1 may reap late or never, while `kill(-pgid, 0)` still succeeds.
+   */
   alive(pid: number): boolean {
-    return this.signalGroup(pid, 0);
+    if (!this.signalGroup(pid, 0)) return false;
+    if (process.platform !== 'linux') return true;
+    let entries: string[];
+    try {
+      entries = readdirSync('/proc');
+    } catch {
+      return true;
+    }
+    for (const e of entries) {
+      if (!/^\d+$/.test(e)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pid && state !== 'Z' && state !== 'X') return true;
+    }
+    return false;
   }
 
   signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {

@@ -1,0 +1,32 @@
+/**
+ * The service-graph executor shared by `orch up/down/status` and the ServiceGraph controller:
+ * `GraphExecutor` runs an Orchfile graph (containers through runtime/docker, host processes
+ * through runtime/process) in dependency order and supervises it; `project.ts` locates a
+ * project's name and state directory and reads/writes its run state.
+ */
+export { GraphExecutor, type GraphExecutorOptions } from './executor.ts';
+export {
+  defaultHealthChecker,
+  type HealthChecker,
+  type HealthCheckContext,
+  type HealthResult,
+} from './health.ts';
+export type { OutputSink } from './host.ts';
+export { defaultContainerName, LABELS, MANAGED_BY, projectSelector } from './labels.ts';
+export { DEFAULTS, prepareService, selectServices, splitWords, type PreparedService } from './prepare.ts';
+export {
+  locateProject,
+  readRunState,
+  startOrder,
+  stateFile,
+  writeRunState,
+  type ProjectLocation,
+  type RunState,
+} from './project.ts';
+export {
+  TERMINAL_STATES,
+  type GraphEvent,
+  type HealthState,
+  type ServiceState,
+  type ServiceStatus,
+} from './types.ts';

@@ -1,0 +1,90 @@
+/**
+ * An orch project on disk: the Orchfiles (base first), the graph they mean, the project name and
+ * the state directory where `orch up` records what it started so `status` and `down` find it.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { OrunError } from '../../apis/errors.ts';
+import type { OrchGraph } from '../../apis/orchfile/index.ts';
+import type { ServiceStatus } from './types.ts';
+
+export interface ProjectLocation {
+  /** Absolute directory of the first Orchfile: ORCH_PROJECT. */
+  readonly dir: string;
+  /** `--project-name`, else `$ORCH_PROJECT_NAME`, else the directory's name (lowercased, [a-z0-9_-] only). */
+  readonly name: string;
+  /** `$ORCH_STATE_DIR`, else `<dir>/.orch/state` (the default `orch render` uses too). */
+  readonly stateDir: string;
+}
+
+export function locateProject(
+  firstFile: string,
+  opts: { cwd: string; env: Readonly<Record<string, string | undefined>>; projectName?: string },
+): ProjectLocation {
+  const dir = dirname(resolve(opts.cwd, firstFile));
+  const raw = opts.projectName ?? opts.env.ORCH_PROJECT_NAME ?? basename(dir);
+  const name = raw.toLowerCase().replace(/[^a-z0-9_-]/g, '') || 'orch';
+  const stateDir =
+    opts.env.ORCH_STATE_DIR !== undefined
+      ? resolve(opts.cwd, opts.env.ORCH_STATE_DIR)
+      : join(dir, '.orch', 'state');
+  return { dir, name, stateDir };
+}
+
+/** What `orch up` records in `<stateDir>/<project>.json`. */
+export interface RunState {
+  readonly project: string;
+  /** The `orch up` process that supervises the services; absent once it detached. */
+  readonly ownerPid?: number;
+  readonly detached: boolean;
+  /** Epoch ms of the last write. */
+  readonly updatedAt: number;
+  readonly services: readonly ServiceStatus[];
+}
+
+export function stateFile(loc: ProjectLocation): string {
+  return join(loc.stateDir, `${loc.name}.json`);
+}
+
+/** Undefined when there is none (or it is unreadable: a fresh `up` overwrites it). */
+export function readRunState(loc: ProjectLocation): RunState | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(loc), 'utf8')) as RunState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written to a temporary file and renamed, so a reader never sees half a file. */
+export function writeRunState(loc: ProjectLocation, state: RunState): void {
+  const file = stateFile(loc);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
+    renameSync(`${file}.tmp`, file);
+  } catch (err) {
+    throw new OrunError('StateWriteFailed', `orch: write state ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Services in an order where each comes after everything it REQUIRES or is AFTER (file order
+ * among independent ones). Reverse it to stop.
+ */
+export function startOrder(graph: OrchGraph): string[] {
+  const byName = new Map(graph.services.map((s) => [s.name, s]));
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const s = byName.get(name);
+    if (s === undefined) return;
+    for (const d of [...s.requires, ...s.after]) visit(d);
+    out.push(name);
+  };
+  for (const s of graph.services) visit(s.name);
+  return out;
+}
