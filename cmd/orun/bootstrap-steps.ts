@@ -464,11 +464,15 @@ async function startService(run: Run): Promise<string | undefined> {
   if (run.dryRun || !restarted) return active === 'active' ? 'active' : undefined;
   // A unit with Restart=always is "active" right after a crash too: it must stay up for a moment.
   await delay(run.deps.settleMs ?? 3000, undefined, { signal: run.deps.signal });
-  const state = await run.session.exec(
-    shellCommand(['systemctl', 'show', '-p', 'ActiveState', '-p', 'NRestarts', '--value', svc]),
-    { signal: run.deps.signal },
+  // `systemctl show` prints properties in its own order, whatever order they were asked in.
+  const shown = await run.run(
+    shellCommand(['systemctl', 'show', '-p', 'ActiveState', '-p', 'NRestarts', svc]),
   );
-  const [activeState, restarts] = state.stdout.split('\n').map((s) => s.trim());
+  const props = new Map(
+    shown.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]),
+  );
+  const activeState = props.get('ActiveState') ?? 'unknown';
+  const restarts = props.get('NRestarts') ?? '';
   if (activeState !== 'active' || (restarts !== undefined && restarts !== '' && restarts !== '0')) {
     const journal = await run.session.exec(
       shellCommand(run.root(['journalctl', '-u', svc, '-n', '20', '--no-pager', '-o', 'cat'])),
