@@ -47,27 +47,28 @@ export function describeCaddyAdminContract(name: string, harness: () => Promise<
       expect(serversOf(await h.admin.config())).toEqual(serversOf(second));
     });
 
-    it.each([
-      {
-        what: 'an unknown handler module',
-        mutate: (c: CaddyConfig) => JSON.stringify(c).replace('"reverse_proxy"', '"no_such_handler"'),
-        message: /unknown module: http\.handlers\.no_such_handler/,
-      },
-      {
-        what: 'a duplicate @id',
-        mutate: (c: CaddyConfig) => JSON.stringify(c).replace('"orun-not-found"', '"orun-route-app"'),
-        message: /duplicate ID 'orun-route-app'/,
-      },
-    ])('rejects $what with caddy.config_rejected and keeps the old config', async ({ mutate, message }) => {
+    it('rejects an unknown handler module with caddy.config_rejected and keeps the old config', async () => {
       const h = await harness();
       const good = configWith(h, '127.0.0.1:3333');
       await h.admin.load(good);
-      const bad = JSON.parse(mutate(good)) as CaddyConfig;
+      const bad = JSON.parse(
+        JSON.stringify(good).replace('"reverse_proxy"', '"no_such_handler"'),
+      ) as CaddyConfig;
       const err = await rejection(h.admin.load(bad));
       expect(isOrunError(err, 'caddy.config_rejected')).toBe(true);
       expect((err as Error).message).toMatch(/^caddy: load config: /);
-      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).toMatch(/unknown module: http\.handlers\.no_such_handler/);
       expect(serversOf(await h.admin.config())).toEqual(serversOf(good));
+    });
+
+    it('accepts duplicate @ids (caddy 2.6.2 does not check them: buildCaddyConfig must)', async () => {
+      const h = await harness();
+      const good = configWith(h, '127.0.0.1:4444');
+      const dup = JSON.parse(
+        JSON.stringify(good).replace('"orun-not-found"', '"orun-route-app"'),
+      ) as CaddyConfig;
+      await h.admin.load(dup);
+      expect(serversOf(await h.admin.config())).toEqual(serversOf(dup));
     });
   });
 }

@@ -2,6 +2,10 @@
  * Caddy's admin API over its unix socket. Caddy 2.6.2 rejects `Host: localhost` on a unix
  * admin socket (origin enforcement), so requests carry an empty Host header (DESIGN.md §4).
  * Its ETag arrives as an HTTP trailer; orun does not use it (it always loads the whole config).
+ *
+ * After every load Caddy replaces its admin server (same socket path), so the next request may
+ * hit the closing one (EPIPE, ECONNRESET) or find no socket for a moment (ENOENT). Requests are
+ * whole-config and idempotent, so a failed connection is retried a few times, briefly.
  */
 import http from 'node:http';
 import { OrunError } from '../../apis/errors.ts';
@@ -18,6 +22,11 @@ export const CaddyErrorCode = {
   /** The builder refused its input (see config.ts). */
   InvalidConfig: 'caddy.invalid_config',
 } as const;
+
+/** Connection errors seen while Caddy swaps its admin server; worth a quick retry. */
+const TRANSIENT = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ENOENT']);
+const RETRIES = 4;
+const RETRY_DELAY_MS = 25;
 
 /** The admin calls orun makes; the real client, the supervisor and the fake all implement it. */
 export interface CaddyAdmin {
@@ -48,11 +57,17 @@ export class CaddyAdminClient implements CaddyAdmin {
   }
 
   async load(config: CaddyConfig, signal?: AbortSignal): Promise<void> {
-    await this.request('POST', '/load', 'load config', JSON.stringify(config), signal);
+    await this.#retrying(
+      () => this.request('POST', '/load', 'load config', JSON.stringify(config), signal),
+      signal,
+    );
   }
 
   async config(signal?: AbortSignal): Promise<CaddyConfig | null> {
-    const body = await this.request('GET', '/config/', 'read config', undefined, signal);
+    const body = await this.#retrying(
+      () => this.request('GET', '/config/', 'read config', undefined, signal),
+      signal,
+    );
     try {
       return JSON.parse(body) as CaddyConfig | null;
     } catch (err) {
@@ -62,12 +77,26 @@ export class CaddyAdminClient implements CaddyAdmin {
 
   /** Asks Caddy to exit gracefully (POST /stop). */
   async stop(signal?: AbortSignal): Promise<void> {
-    await this.request('POST', '/stop', 'stop', '', signal);
+    await this.#retrying(() => this.request('POST', '/stop', 'stop', '', signal), signal);
   }
 
-  /** Resolves when the admin endpoint answers, rejects `caddy.unavailable` otherwise. */
+  /** Resolves when the admin endpoint answers, rejects `caddy.unavailable` otherwise (no retry). */
   async ping(signal?: AbortSignal): Promise<void> {
     await this.request('GET', '/config/', 'ping', undefined, signal);
+  }
+
+  /** Retries a request whose connection failed (not one Caddy answered), at most RETRIES times. */
+  async #retrying<T>(call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        const errno = err instanceof OrunError ? err.context.errno : undefined;
+        const transient = typeof errno === 'string' && TRANSIENT.has(errno);
+        if (!transient || attempt >= RETRIES || signal?.aborted === true) throw err;
+        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS * (attempt + 1)));
+      }
+    }
   }
 
   /** One admin request; resolves the response body on 2xx. `step` names it in errors. */

@@ -1,6 +1,7 @@
 /**
- * An in-memory Caddy admin for unit tests. It checks what the real one rejects in ways orun could
- * trigger (unknown handler modules, duplicate `@id`s) with Caddy's wording, keeps the old config
+ * An in-memory Caddy admin for unit tests. It rejects what the real one rejects in ways orun
+ * could trigger (unknown handler modules) with Caddy's wording, accepts what it accepts (caddy
+ * 2.6.2 takes duplicate `@id`s silently: the builder must catch them), keeps the old config
  * on rejection, and has knobs for outages. The shared contract (admin.contract.ts) keeps it
  * honest against the real Caddy.
  */
@@ -64,17 +65,11 @@ export class FakeCaddyAdmin implements CaddyAdmin {
 
 /** The first thing Caddy would refuse, in its words; undefined when the config is acceptable. */
 function findProblem(config: CaddyConfig): string | undefined {
-  const seen = new Set<string>();
   let problem: string | undefined;
   const walk = (v: unknown): void => {
     if (problem !== undefined || v === null || typeof v !== 'object') return;
     if (Array.isArray(v)) return v.forEach(walk);
     const o = v as Record<string, unknown>;
-    const id = o['@id'];
-    if (typeof id === 'string') {
-      if (seen.has(id)) problem = `indexing config: duplicate ID '${id}' found`;
-      seen.add(id);
-    }
     const handler = o.handler;
     if (typeof handler === 'string' && !KNOWN_HANDLERS.has(handler))
       problem = `loading new config: loading module '${handler}': unknown module: http.handlers.${handler}`;
