@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { describe, expect, it, vi } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
 import { probeCertificate } from './certificate.ts';
 import { caddyPaths, CaddySupervisor, DEFAULT_RESTART_BACKOFF, restartDelay } from './supervisor.ts';
@@ -34,6 +38,28 @@ describe('CaddySupervisor without a running caddy', () => {
     expect(s.isUp()).toBe(false);
     expect(() => s.check()).toThrow('caddy is not running');
     await expect(s.load({ apps: {} })).rejects.toSatisfy((e) => isOrunError(e, 'caddy.unavailable'));
+  });
+});
+
+describe('CaddySupervisor with a caddy binary that cannot start', () => {
+  it('keeps retrying with back-off (never rejects) and stops when aborted', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'orun-sup-'));
+    const registry = new Registry();
+    const s = new CaddySupervisor({
+      dataDir,
+      caddyPath: join(dataDir, 'no-such-caddy'),
+      registry,
+      restartBackoff: { initialMs: 10, maxMs: 20, resetAfterMs: 60_000 },
+    });
+    const stop = new AbortController();
+    const running = s.start(stop.signal);
+    await vi.waitFor(async () =>
+      expect(await registry.getSingleMetricAsString('orun_caddy_restarts_total')).toMatch(/ [3-9]\d*$/m),
+    );
+    expect(s.isUp()).toBe(false);
+    stop.abort();
+    await running;
+    await rm(dataDir, { recursive: true, force: true });
   });
 });
 
