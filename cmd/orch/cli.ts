@@ -35,14 +35,19 @@ export function runOrch(argv: readonly string[], io: OrchIO): number {
   let exitCode = 0;
   const program = new Command('orch')
     .description(
-      'Parse, validate and render Orchfiles (base file first, then overlays, merged left to right).',
+      'Parse, validate, render and run Orchfiles (base file first, then overlays, merged left to right).',
     )
     .version(`orch (Orchfile spec ${ORCHFILE_SPEC_VERSION})`, '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .addHelpText(
       'after',
-      '\nEnvironment:\n  ORCH_ARG_<name>=value  override an ARG default (--arg wins over it)\n\n' +
+      '\nRunning a graph:\n' +
+        '  up [options] <files...> [services...]  start the graph in dependency order (-d: detach)\n' +
+        '  down <files...>                        stop host processes, remove containers (never volumes)\n' +
+        "  status|ps <files...> [-o table|json]   show each service's state and health\n" +
+        '  (run `orch up --help` for their options)\n' +
+        '\nEnvironment:\n  ORCH_ARG_<name>=value  override an ARG default (--arg wins over it)\n\n' +
         'Exit codes: 0 ok, 1 Orchfile errors, 2 usage errors.',
     );
 
