@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, OrunError } from '../../apis/errors.ts';
-import { projectPath, subst } from '../../apis/orchfile/render/common.ts';
+import { projectPath, subst } from '../../apis/orchfile/render/index.ts';
 import type { Clock } from '../clock/index.ts';
 import type { BindMount, ContainerEngine, ContainerSpec } from '../docker/engine.ts';
 import type { OutputSink } from './host.ts';

@@ -5,7 +5,7 @@
  */
 import { OrunError } from '../../apis/errors.ts';
 import { durationSeconds, type OrchGraph, type OrchService } from '../../apis/orchfile/index.ts';
-import { builtinVars, projectPath, subst, type Vars } from '../../apis/orchfile/render/common.ts';
+import { builtinVars, projectPath, subst, type Vars } from '../../apis/orchfile/render/index.ts';
 import { parseEnvFile } from '../../apis/orchfile/render/index.ts';
 
 /** Spec defaults (Orchfile spec, "Directives Reference"). */
