@@ -17,6 +17,8 @@ export const BootstrapErrorCode = {
   ManifestExists: 'BootstrapManifestExists',
   /** A step failed; the message names it (`bootstrap: install unit: ...`), `cause` says why. */
   StepFailed: 'BootstrapStepFailed',
+  /** A remote command exited non-zero; the StepFailed wrapping it names the step. */
+  RemoteCommandFailed: 'BootstrapRemoteCommandFailed',
   /** The local dist bundles or the systemd unit could not be found. */
   AssetsMissing: 'BootstrapAssetsMissing',
 } as const;

@@ -57,9 +57,6 @@ export interface BootstrapResult {
   manifest: string;
 }
 
-/** A remote command exited non-zero (wrapped in StepFailed by the runner). */
-const RemoteCommandFailed = 'BootstrapRemoteCommandFailed';
-
 /** One remote file bootstrap manages: its bytes (or a local file) and permission bits. */
 interface ManagedFile {
   path: string;
@@ -68,11 +65,11 @@ interface ManagedFile {
 }
 
 /** Prints `<mode> <sha256>` or `-` per path: one round trip for any number of files. */
-const STAT_FILES_SCRIPT =
+export const STAT_FILES_SCRIPT =
   'for f; do if [ -f "$f" ]; then printf "%s %s\\n" "$(stat -c %a -- "$f")" "$(sha256sum < "$f" | cut -d" " -f1)"; else echo -; fi; done';
 /** Prints the octal mode or `-` per directory. */
-const STAT_DIRS_SCRIPT = 'for d; do if [ -d "$d" ]; then stat -c %a -- "$d"; else echo -; fi; done';
-const SERVICE_STATE_SCRIPT = `systemctl is-enabled ${REMOTE.service}; systemctl is-active ${REMOTE.service}; true`;
+export const STAT_DIRS_SCRIPT = 'for d; do if [ -d "$d" ]; then stat -c %a -- "$d"; else echo -; fi; done';
+export const SERVICE_STATE_SCRIPT = `systemctl is-enabled ${REMOTE.service}; systemctl is-active ${REMOTE.service}; true`;
 
 class Run {
   readonly req: BootstrapRequest;
@@ -149,7 +146,7 @@ class Run {
     if (res.code !== 0) {
       const short = command.length > 200 ? `${command.slice(0, 197)}...` : command;
       const why = (res.stderr.trim() || res.stdout.trim()).slice(-800) || 'no output';
-      throw new OrunError(RemoteCommandFailed, `\`${short}\` exited ${res.code}: ${why}`, {
+      throw new OrunError(BootstrapErrorCode.RemoteCommandFailed, `\`${short}\` exited ${res.code}: ${why}`, {
         context: { command: short, code: res.code },
       });
     }
@@ -357,7 +354,7 @@ async function installNode(run: Run): Promise<string> {
     const res = await run.session.exec(shellCommand([REMOTE.node, '--version']), { signal: run.deps.signal });
     if (res.code !== 0)
       throw new OrunError(
-        RemoteCommandFailed,
+        BootstrapErrorCode.RemoteCommandFailed,
         `the uploaded ${REMOTE.node} does not run on the node (${res.stderr.trim() || `exit ${res.code}`}); ` +
           `install Node.js ≥ ${MIN_NODE_MAJOR} there instead and re-run`,
       );
@@ -479,7 +476,7 @@ async function startService(run: Run): Promise<string | undefined> {
       { signal: run.deps.signal },
     );
     throw new OrunError(
-      RemoteCommandFailed,
+      BootstrapErrorCode.RemoteCommandFailed,
       `${svc} did not stay up (state ${activeState}, ${restarts} restarts); its last log lines:\n${journal.stdout.trimEnd()}`,
     );
   }
