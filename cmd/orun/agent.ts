@@ -8,6 +8,7 @@
  * → controllers (deployment, node). On abort everything stops in reverse; containers keep running.
  */
 import { hostname } from 'node:os';
+import { collectDefaultMetrics } from 'prom-client';
 import { join } from 'node:path';
 import { errorMessage, isOrunError } from '../../apis/errors.ts';
 import { API_VERSION, objectKey, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
@@ -48,6 +49,16 @@ export function buildAgent(
 ): Agent {
   const clock = realClock;
   const registry = newRegistry();
+  // process_* and nodejs_* (CPU, memory, event loop lag, GC), as every Node.js exporter has.
+  collectDefaultMetrics({ register: registry });
+  // prom-client also exports these gauges under a `_total` name, which `promtool check metrics`
+  // rejects (only counters end in _total); nodejs_active_{handles,requests,resources} carry the same.
+  for (const n of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ])
+    registry.removeSingleMetric(n);
   const metrics = new RuntimeMetrics(registry);
   const store = new Store({ clock });
   const recorder = new EventRecorder({ clock });
@@ -92,6 +103,7 @@ export function buildAgent(
         logger,
         controllerMetrics: metrics,
         resolveSecret: informer.resolveSecret,
+        nodeName: settings.node,
         ...(node?.spec.codeDir === undefined ? {} : { codeDir: node.spec.codeDir }),
       });
       return deploymentController.start(signal);
