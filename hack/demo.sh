@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ROOT=${ORUN_DEMO_DIR:-/tmp/orun-demo}
 
 if [ "${1:-}" = clean ]; then
-  ids=$(docker ps -aq --filter label=run.orcra.dev/managed-by=orun)
+  ids=$(docker ps -aq --filter label=run.orcra.dev/managed-by=orun --filter label=run.orcra.dev/node=demo)
   [ -z "$ids" ] || docker rm -f $ids >/dev/null
   rm -rf "$ROOT"
   echo "demo: removed managed containers and $ROOT" >&2

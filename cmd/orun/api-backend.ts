@@ -115,7 +115,7 @@ async function* containerLines(
   options: LogOptions,
   signal: AbortSignal,
 ): AsyncIterable<string> {
-  const containers = await p.engine.listContainers(deploymentSelector(name));
+  const containers = await p.engine.listContainers(deploymentSelector(name, p.nodeName));
   const c = containers.find((x) => x.state === 'running') ?? containers[0];
   if (c === undefined) return;
   for await (const l of p.engine.containerLogs(c.id, {

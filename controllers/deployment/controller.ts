@@ -83,7 +83,8 @@ export class DeploymentController {
   /** Enqueues every Deployment that owns a container, so orphans get pruned. */
   async #sweep(): Promise<void> {
     try {
-      for (const key of await managedDeploymentKeys(this.#o.engine)) this.controller.enqueue(key);
+      for (const key of await managedDeploymentKeys(this.#o.engine, this.#o.nodeName))
+        this.controller.enqueue(key);
     } catch (err) {
       // Not fatal: the engine may be down; containers of live Deployments are reached via the store.
       this.#log.warn({ err: errorMessage(err) }, 'listing managed containers failed; orphan sweep skipped');
@@ -94,7 +95,12 @@ export class DeploymentController {
   async #watchEngine(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        await watchContainerEvents(this.#o.engine, signal, (key) => this.controller.enqueue(key));
+        await watchContainerEvents(
+          this.#o.engine,
+          signal,
+          (key) => this.controller.enqueue(key),
+          this.#o.nodeName,
+        );
       } catch (err) {
         this.#log.warn({ err: errorMessage(err) }, 'container event stream ended; reopening');
       }

@@ -104,4 +104,10 @@ export interface DeploymentDeps {
    * Default: none, so an `ENC[...]` value stalls the Deployment (`SecretNotDecrypted`).
    */
   resolveSecret?: SecretResolver;
+  /**
+   * This node's name. Containers are labelled with it and only containers carrying it are
+   * observed, adopted or pruned. Default: none, so every orun-managed container on the engine
+   * counts as this controller's (one agent per engine).
+   */
+  nodeName?: string;
 }

@@ -23,15 +23,24 @@ export const Label = {
   deployment: 'run.orcra.dev/deployment',
   specHash: 'run.orcra.dev/spec-hash',
   sourceCommit: 'run.orcra.dev/source-commit',
+  node: 'run.orcra.dev/node',
 } as const;
 export const MANAGED_BY = 'orun';
 
-/** Label selector for every container the controller owns. */
-export const managedSelector: Readonly<Record<string, string>> = { [Label.managedBy]: MANAGED_BY };
+/**
+ * Label selector for every container the controller owns. With a node name, only that node's
+ * containers: a second agent on the same engine (another `--node`, a test run) never prunes or
+ * adopts the first one's containers.
+ */
+export function managedSelector(nodeName?: string): Record<string, string> {
+  return nodeName === undefined
+    ? { [Label.managedBy]: MANAGED_BY }
+    : { [Label.managedBy]: MANAGED_BY, [Label.node]: nodeName };
+}
 
-/** Label selector for one Deployment's containers. */
-export function deploymentSelector(name: string): Record<string, string> {
-  return { [Label.managedBy]: MANAGED_BY, [Label.deployment]: name };
+/** Label selector for one Deployment's containers (on `nodeName`, when given). */
+export function deploymentSelector(name: string, nodeName?: string): Record<string, string> {
+  return { ...managedSelector(nodeName), [Label.deployment]: name };
 }
 
 /** How the image gets onto the node. */
@@ -64,6 +73,8 @@ export interface DesiredOptions {
   secretHashKey?: string;
   /** The decrypted value of an inline `ENC[...]` env value. Default: none can be decrypted. */
   resolveSecret?: SecretResolver;
+  /** Labels the container as this node's (`run.orcra.dev/node`). Default: no node label. */
+  nodeName?: string;
 }
 
 /** Looks up the plaintext of a SOPS `ENC[...]` value the loader decrypted (undefined: unknown). */
@@ -111,7 +122,7 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
   };
   const hash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 16);
   const labels = {
-    [Label.managedBy]: MANAGED_BY,
+    ...managedSelector(opts.nodeName),
     [Label.deployment]: name,
     [Label.specHash]: hash,
     [Label.sourceCommit]: sourceCommit(d),

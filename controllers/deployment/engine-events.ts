@@ -37,8 +37,10 @@ export async function watchContainerEvents(
   engine: Pick<ContainerEngine, 'events'>,
   signal: AbortSignal,
   enqueue: (key: string) => void,
+  nodeName?: string,
 ): Promise<void> {
-  for await (const e of engine.events(signal, { labels: managedSelector, actions: WATCHED_ACTIONS })) {
+  const labels = managedSelector(nodeName);
+  for await (const e of engine.events(signal, { labels, actions: WATCHED_ACTIONS })) {
     const key = deploymentKeyForEvent(e);
     if (key !== undefined) enqueue(key);
   }
@@ -47,9 +49,10 @@ export async function watchContainerEvents(
 /** Keys of every Deployment that owns a container on this engine (for the startup sweep). */
 export async function managedDeploymentKeys(
   engine: Pick<ContainerEngine, 'listContainers'>,
+  nodeName?: string,
 ): Promise<string[]> {
   const keys = new Set<string>();
-  for (const c of await engine.listContainers(managedSelector)) {
+  for (const c of await engine.listContainers(managedSelector(nodeName))) {
     const key = deploymentKeyForEvent(c);
     if (key !== undefined) keys.add(key);
   }

@@ -181,6 +181,28 @@ describe('update and prune', () => {
     expect(await h.metric('orun_deployment_ready', { deployment: 'a' })).toBeUndefined();
   });
 
+  it("with a node name, owns only that node's containers: another node's are never pruned", async () => {
+    const nodeA = new Harness({ nodeName: 'node-a' });
+    const nodeB = new Harness({ nodeName: 'node-b' }, nodeA.engine);
+    nodeA.apply('a', webSpec());
+    nodeB.apply('b', webSpec({ ports: [{ containerPort: 80, port: 8081 }] }));
+    await nodeA.reconcile('a');
+    await nodeB.reconcile('b');
+    const [a] = await nodeA.engine.listContainers({ [Label.deployment]: 'a' });
+    const [b] = await nodeA.engine.listContainers({ [Label.deployment]: 'b' });
+    expect(a?.labels[Label.node]).toBe('node-a');
+    expect(b?.labels[Label.node]).toBe('node-b');
+
+    // node-a's store has no Deployment "b": reconciling it must not prune node-b's container
+    await nodeA.reconcile('b');
+    expect(await nodeA.engine.inspectContainer(b?.id ?? '')).toMatchObject({ state: 'running' });
+    // while node-b prunes its own once "b" is gone from its store
+    nodeB.delete('b');
+    await nodeB.reconcile('b');
+    expect(await nodeA.engine.inspectContainer(b?.id ?? '')).toBeUndefined();
+    expect(await nodeA.engine.inspectContainer(a?.id ?? '')).toMatchObject({ state: 'running' });
+  });
+
   it('does not prune before the store has synced (empty store at boot)', async () => {
     const h = new Harness();
     h.apply('a', webSpec());

@@ -37,7 +37,7 @@ export class DeploymentReconciler {
   async reconcile(ctx: ReconcileContext): Promise<ReconcileResult> {
     const { name } = splitKey(ctx.key);
     const obj = this.#deps.store.get(ctx.key);
-    const observed = await this.#deps.engine.listContainers(deploymentSelector(name));
+    const observed = await this.#deps.engine.listContainers(deploymentSelector(name, this.#deps.nodeName));
     if (obj === undefined) return this.#prune(ctx, name, observed);
 
     const run = this.#run(ctx, name, obj);
@@ -124,7 +124,7 @@ export class DeploymentReconciler {
   }
 
   #run(ctx: ReconcileContext, name: string, obj: DeploymentView): Run {
-    const { recordEvent, codeDir, secretHashKey, resolveSecret } = this.#deps;
+    const { recordEvent, codeDir, secretHashKey, resolveSecret, nodeName } = this.#deps;
     return {
       key: ctx.key,
       name,
@@ -133,6 +133,7 @@ export class DeploymentReconciler {
         ...(codeDir === undefined ? {} : { codeDir }),
         ...(secretHashKey === undefined ? {} : { secretHashKey }),
         ...(resolveSecret === undefined ? {} : { resolveSecret }),
+        ...(nodeName === undefined ? {} : { nodeName }),
       }),
       signal: ctx.signal,
       log: ctx.log,

@@ -15,9 +15,9 @@ import type { Verdict } from './status.ts';
 
 /** Deps with every default applied (in this one place). */
 export type Resolved = Required<
-  Omit<DeploymentDeps, 'registry' | 'codeDir' | 'secretHashKey' | 'resolveSecret'>
+  Omit<DeploymentDeps, 'registry' | 'codeDir' | 'secretHashKey' | 'resolveSecret' | 'nodeName'>
 > &
-  Pick<DeploymentDeps, 'codeDir' | 'secretHashKey' | 'resolveSecret'>;
+  Pick<DeploymentDeps, 'codeDir' | 'secretHashKey' | 'resolveSecret' | 'nodeName'>;
 
 export function resolveDeps(d: DeploymentDeps): Resolved {
   return {
