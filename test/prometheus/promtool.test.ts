@@ -29,6 +29,23 @@ describe('config/prometheus', () => {
     expect(out).toContain('SUCCESS: 4 rules found');
   });
 
+  it('each alert fires on synthetic series (promtool test rules orun.rules.test.yml)', async () => {
+    const out = promtool('test', 'rules', 'orun.rules.test.yml');
+    expect(out).toContain('SUCCESS');
+    const tests = parse(await readFile(join(dir, 'orun.rules.test.yml'), 'utf8')) as {
+      tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[];
+    };
+    const firing = tests.tests.flatMap((t) =>
+      t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname),
+    );
+    expect(firing).toEqual([
+      'OrunAgentDown',
+      'OrunGitSyncStale',
+      'OrunDeploymentNotReady',
+      'OrunDeploymentCrashLooping',
+    ]);
+  });
+
   it('defines the four alerts', async () => {
     const rules = parse(await readFile(join(dir, 'orun.rules.yml'), 'utf8')) as {
       groups: { rules: { alert: string }[] }[];
