@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 import { keygen } from '../support/sshd.ts';
 import { ROOT, orun, startDockerd, startNode } from './support.ts';
@@ -125,5 +125,56 @@ describe('orun bootstrap against a systemd node', () => {
     );
     expect(r.stderr).not.toContain('bootstrap: connect');
     expect(await node.exec('cat', '/etc/default/orun')).toContain('ORUN_BRANCH=main\n');
+  });
+
+  it('an ssh:// repository gets a deploy key the agent then syncs with', async () => {
+    const repo = 'ssh://root@127.0.0.1/srv/manifests.git';
+    const r = await orun(args('--repo', repo, '--data-dir', '/opt/orun-ssh/', '--force'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('bootstrap: deploy key: generate /opt/orun-ssh/keys/deploy_key');
+    const pub = /read-only deploy key:\n(ssh-ed25519 \S+ orun@edge-1)\n/.exec(r.stdout)?.[1];
+    expect(pub, r.stdout).toBeDefined();
+    expect(await node.exec('cat', '/etc/default/orun')).toContain(
+      `ORUN_SSH_KEY_PATH=/opt/orun-ssh/keys/deploy_key\n`,
+    );
+    expect(await node.exec('stat', '-c', '%a', '/opt/orun-ssh/keys/deploy_key')).toBe('600\n');
+    // The user adds the deploy key to the Git server (here: the node's own sshd); the agent syncs.
+    await node.exec('sh', '-c', `printf '%s\\n' "$1" >> /root/.ssh/authorized_keys`, 'sh', pub ?? '');
+    await vi.waitFor(
+      async () => {
+        const journal = await node.exec('journalctl', '-u', 'orun', '-o', 'cat', '--no-pager');
+        expect(journal).toMatch(
+          /"remote":"ssh:\/\/root@127\.0\.0\.1\/srv\/manifests\.git".*"msg":"checked out new revision"/,
+        );
+      },
+      { timeout: 60_000, interval: 1000 },
+    );
+    expect(await node.status('test', '-d', '/opt/orun-ssh/repo/.git')).toMatchObject({ code: 0 });
+    expect((await orun(args('--repo', repo, '--data-dir', '/opt/orun-ssh/'))).stderr).toContain(
+      'nothing changed',
+    );
+  });
+});
+
+describe('orun bootstrap against a node without Docker', () => {
+  let bare: NodeContainer;
+  beforeAll(async () => {
+    bare = await startNode({ authorizedKey: readFileSync(`${key}.pub`, 'utf8').trim() });
+  });
+  afterAll(async () => {
+    await bare?.remove();
+  });
+
+  it('says what is missing and installs nothing', async () => {
+    const r = await orun([
+      'bootstrap', 'bare-1', '--host', bare.ip, '--identity', key, '--known-hosts', join(root, 'known_hosts'),
+      '--repo', 'file:///srv/none.git', '--out', join(root, 'repo-bare'),
+    ]); // prettier-ignore
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `orun: bootstrap: check remote: root@${bare.ip}:22 (Debian GNU/Linux 12 (bookworm), x86_64, root) lacks what orun needs; nothing was changed:\n  - Docker (no /var/run/docker.sock and no docker command): install Docker Engine, or re-run with --install-docker\n`,
+    );
+    expect((await bare.status('test', '-e', '/usr/local/lib/orun')).code).not.toBe(0);
+    expect((await bare.status('test', '-e', '/etc/default/orun')).code).not.toBe(0);
   });
 });

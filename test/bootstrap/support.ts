@@ -117,9 +117,12 @@ export interface NodeContainer {
   remove(): Promise<void>;
 }
 
-/** Boots the node image with systemd as PID 1 (DESIGN §4 flags) and waits until it is running. */
+/**
+ * Boots the node image with systemd as PID 1 (DESIGN §4 flags) and waits until it is running.
+ * `dockerSocket` is mounted as the node's /var/run/docker.sock (default: none, a node without Docker).
+ */
 export async function startNode(opts: {
-  dockerSocket: string;
+  dockerSocket?: string;
   authorizedKey: string;
 }): Promise<NodeContainer> {
   requireDocker();
@@ -133,7 +136,7 @@ export async function startNode(opts: {
     'run', '-d', '--name', name, '--label', 'orun-test=bootstrap',
     '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined', '--cgroupns=host',
     '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/run/lock',
-    '-v', `${opts.dockerSocket}:/var/run/docker.sock`,
+    ...(opts.dockerSocket ? ['-v', `${opts.dockerSocket}:/var/run/docker.sock`] : []),
     '-e', 'container=docker', NODE_IMAGE,
   ); // prettier-ignore
   const exec = (...cmd: string[]) => docker('exec', name, ...cmd);
