@@ -5,15 +5,12 @@
  * (read-only commands only) and reports what it would change. A failing step names itself:
  * `bootstrap: install unit: ...`.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { OrunError, errorMessage, isOrunError } from '../../apis/errors.ts';
-import type { ExecResult, SshConnector, SshSession } from '../../runtime/ssh/client.ts';
+import { OrunError, errorMessage } from '../../apis/errors.ts';
+import type { SshSession } from '../../runtime/ssh/client.ts';
 import { shellAnd, shellCommand } from '../../runtime/ssh/quote.ts';
-import type { BootstrapAssets } from './bootstrap-assets.ts';
 import {
   FACTS_SCRIPT,
   MIN_NODE_MAJOR,
@@ -27,182 +24,12 @@ import {
   renderLauncher,
   unameArch,
 } from './bootstrap-remote.ts';
-import type { RemoteFacts } from './bootstrap-remote.ts';
 import { BootstrapErrorCode, isSshRepo, manifestPath, renderNodeManifest } from './bootstrap-request.ts';
 import type { BootstrapRequest } from './bootstrap-request.ts';
+import { Run, SERVICE_STATE_SCRIPT, STAT_DIRS_SCRIPT, STAT_FILES_SCRIPT } from './bootstrap-run.ts';
+import type { BootstrapDeps, BootstrapResult } from './bootstrap-run.ts';
 
-export interface BootstrapDeps {
-  connector: SshConnector;
-  assets: BootstrapAssets;
-  /** Progress, one line per step (the CLI writes it to stderr). */
-  log(line: string): void;
-  /** Results for the user: the deploy key, the manifest in a dry run (the CLI writes them to stdout). */
-  print(text: string): void;
-  /** How long the service must stay up after a (re)start before it counts as running. Default 3000 ms. */
-  settleMs?: number;
-  signal?: AbortSignal;
-}
-
-export interface BootstrapResult {
-  /** `user@host:port`. */
-  target: string;
-  dryRun: boolean;
-  /** Every change made (or, in a dry run, planned), by step. Empty: the node was up to date. */
-  changes: { step: string; change: string }[];
-  /** Prerequisites the node lacks (only a dry run gets this far with any). */
-  problems: string[];
-  /** The node's deploy key (public), for ssh:// repositories. */
-  deployKey?: string;
-  /** Absolute path of the manifest written (or that would be). */
-  manifest: string;
-}
-
-/** One remote file bootstrap manages: its bytes (or a local file) and permission bits. */
-interface ManagedFile {
-  path: string;
-  source: Buffer | { local: string };
-  mode: number;
-}
-
-/** Prints `<mode> <sha256>` or `-` per path: one round trip for any number of files. */
-export const STAT_FILES_SCRIPT =
-  'for f; do if [ -f "$f" ]; then printf "%s %s\\n" "$(stat -c %a -- "$f")" "$(sha256sum < "$f" | cut -d" " -f1)"; else echo -; fi; done';
-/** Prints the octal mode or `-` per directory. */
-export const STAT_DIRS_SCRIPT = 'for d; do if [ -d "$d" ]; then stat -c %a -- "$d"; else echo -; fi; done';
-export const SERVICE_STATE_SCRIPT = `systemctl is-enabled ${REMOTE.service}; systemctl is-active ${REMOTE.service}; true`;
-
-class Run {
-  readonly req: BootstrapRequest;
-  readonly deps: BootstrapDeps;
-  readonly session: SshSession;
-  readonly result: BootstrapResult;
-  facts!: RemoteFacts;
-  /** The Node.js the launchers run (decided by `install node`). */
-  nodePath: string = REMOTE.node;
-  unitChanged = false;
-  #step = '';
-  #staging: string | undefined;
-  #staged = 0;
-
-  constructor(req: BootstrapRequest, deps: BootstrapDeps, session: SshSession, result: BootstrapResult) {
-    this.req = req;
-    this.deps = deps;
-    this.session = session;
-    this.result = result;
-  }
-
-  get dryRun(): boolean {
-    return this.req.dryRun;
-  }
-
-  /** Runs one step, logs its outcome, and names it in any error. */
-  async step(name: string, body: () => Promise<string | undefined>): Promise<void> {
-    this.#step = name;
-    const before = this.result.changes.length;
-    const problemsBefore = this.result.problems.length;
-    let note: string | undefined;
-    try {
-      this.deps.signal?.throwIfAborted();
-      note = await body();
-    } catch (err) {
-      // Prerequisite errors are made by the step itself and already name it.
-      if (isOrunError(err, BootstrapErrorCode.Prerequisites)) throw err;
-      throw new OrunError(BootstrapErrorCode.StepFailed, `bootstrap: ${name}: ${errorMessage(err)}`, {
-        cause: err,
-        context: { step: name, target: this.result.target },
-      });
-    }
-    const mine = this.result.changes.slice(before).map((c) => c.change);
-    const verb = this.dryRun ? 'would ' : '';
-    const suffix = note ? ` (${note})` : '';
-    const problems = this.result.problems.slice(problemsBefore);
-    if (problems.length > 0) {
-      this.deps.log(
-        `bootstrap: ${name}: would fail: the node lacks:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
-      );
-      return;
-    }
-    this.deps.log(
-      mine.length === 0
-        ? `bootstrap: ${name}: ok${suffix}`
-        : `bootstrap: ${name}: ${verb}${mine.join('; ')}${suffix}`,
-    );
-  }
-
-  /** Records a change and, unless this is a dry run, makes it. */
-  async change(description: string, action: () => Promise<unknown>): Promise<void> {
-    this.result.changes.push({ step: this.#step, change: description });
-    if (!this.dryRun) await action();
-  }
-
-  /** `argv` run as root: as is for root, through `sudo -n` otherwise. */
-  root(argv: readonly string[]): string[] {
-    return this.facts.uid === 0 ? [...argv] : ['sudo', '-n', ...argv];
-  }
-
-  /** Runs a command; a non-zero exit throws with its stderr. */
-  async run(command: string, timeoutMs?: number): Promise<ExecResult> {
-    const res = await this.session.exec(command, { signal: this.deps.signal, timeoutMs });
-    if (res.code !== 0) {
-      const short = command.length > 200 ? `${command.slice(0, 197)}...` : command;
-      const why = (res.stderr.trim() || res.stdout.trim()).slice(-800) || 'no output';
-      throw new OrunError(BootstrapErrorCode.RemoteCommandFailed, `\`${short}\` exited ${res.code}: ${why}`, {
-        context: { command: short, code: res.code },
-      });
-    }
-    return res;
-  }
-
-  /** Brings `files` to their content and mode; returns the paths it changed. */
-  async ensureFiles(files: readonly ManagedFile[]): Promise<string[]> {
-    const [states, hashes] = await Promise.all([
-      this.run(shellCommand(this.root(['sh', '-c', STAT_FILES_SCRIPT, 'sh', ...files.map((f) => f.path)]))),
-      Promise.all(files.map((f) => sha256(f.source))),
-    ]);
-    const lines = states.stdout.split('\n');
-    const changed: string[] = [];
-    for (const [i, f] of files.entries()) {
-      const [mode, hash] = (lines[i] ?? '-').split(' ');
-      if (mode !== '-' && hash === hashes[i] && Number.parseInt(mode ?? '', 8) === f.mode) continue;
-      changed.push(f.path);
-      const what = mode === '-' ? 'write' : hash === hashes[i] ? 'chmod' : 'update';
-      await this.change(`${what} ${f.path}`, () => this.put(f));
-    }
-    return changed;
-  }
-
-  /** Uploads to a private staging dir, then installs beside the target and renames over it (atomic). */
-  async put(f: ManagedFile): Promise<void> {
-    this.#staging ??= (
-      await this.run(shellCommand(['mktemp', '-d', '/tmp/orun-bootstrap.XXXXXX']))
-    ).stdout.trim();
-    const staged = `${this.#staging}/${this.#staged++}`;
-    const source = Buffer.isBuffer(f.source) ? f.source : f.source.local;
-    await this.session.upload(source, staged, 0o600, this.deps.signal);
-    const next = `${f.path}.orun-new`;
-    await this.run(
-      shellAnd(
-        this.root(['install', '-D', '-m', f.mode.toString(8).padStart(4, '0'), '--', staged, next]),
-        this.root(['mv', '-f', '--', next, f.path]),
-      ),
-    );
-  }
-
-  /** Removes the staging dir, if any (best effort: a failure here does not hide the real outcome). */
-  async cleanup(): Promise<void> {
-    if (this.#staging === undefined) return;
-    await this.session
-      .exec(shellCommand(['rm', '-rf', '--', this.#staging]), { timeoutMs: 30_000 })
-      .catch(() => undefined);
-  }
-}
-
-async function sha256(source: Buffer | { local: string }): Promise<string> {
-  const hash = createHash('sha256');
-  if (Buffer.isBuffer(source)) return hash.update(source).digest('hex');
-  for await (const chunk of createReadStream(source.local)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
+export type { BootstrapDeps, BootstrapResult } from './bootstrap-run.ts';
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {

@@ -19,7 +19,8 @@ import type { BootstrapAssets } from './bootstrap-assets.ts';
 import { FACTS_SCRIPT, REMOTE } from './bootstrap-remote.ts';
 import { BootstrapErrorCode } from './bootstrap-request.ts';
 import type { BootstrapRequest } from './bootstrap-request.ts';
-import { STAT_DIRS_SCRIPT, STAT_FILES_SCRIPT, SERVICE_STATE_SCRIPT, bootstrap } from './bootstrap-steps.ts';
+import { SERVICE_STATE_SCRIPT, STAT_DIRS_SCRIPT, STAT_FILES_SCRIPT } from './bootstrap-run.ts';
+import { bootstrap } from './bootstrap-steps.ts';
 import type { BootstrapResult } from './bootstrap-steps.ts';
 
 interface Facts {

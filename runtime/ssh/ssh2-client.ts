@@ -104,6 +104,9 @@ export class Ssh2Connector implements SshConnector {
       privateKey,
       agent: target.agent,
       readyTimeout: target.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+      // A dead peer (node rebooted, network gone) fails pending commands and uploads within a minute.
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 4,
       hostVerifier,
       algorithms:
         preferred.length > 0
