@@ -98,4 +98,31 @@ describe('Ssh2Connector against OpenSSH', () => {
     // Never key material in a message.
     expect((err as Error).message).not.toMatch(/PRIVATE KEY|AAAA/);
   });
+
+  it('authenticates through ssh-agent; a passphrase key without an agent is a clear KeyUnusable', async () => {
+    const locked = join(root, 'locked_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret-pass', '-C', 'locked', '-f', locked]);
+    const err = await connector
+      .connect(target({ knownHostsFile: kh, privateKeyPath: locked }))
+      .catch((e: unknown) => e);
+    expect(isOrunError(err, SshErrorCode.KeyUnusable), String(err)).toBe(true);
+    expect((err as Error).message).toContain('load it into ssh-agent');
+    expect((err as Error).message).not.toContain('secret-pass');
+
+    const sock = join(root, 'agent.sock');
+    const agent = execFileSync('ssh-agent', ['-a', sock, '-s'], { encoding: 'utf8' });
+    const pid = /SSH_AGENT_PID=(\d+)/.exec(agent)?.[1];
+    try {
+      execFileSync('ssh-add', ['-q', sshd.clientKey], {
+        env: { ...process.env, SSH_AUTH_SOCK: sock },
+        stdio: 'ignore',
+      });
+      // The key file is unusable (locked), the agent holds the authorized key.
+      const s = await connector.connect(target({ knownHostsFile: kh, privateKeyPath: locked, agent: sock }));
+      expect((await s.exec('echo via-agent')).stdout).toBe('via-agent\n');
+      await s.close();
+    } finally {
+      if (pid) process.kill(Number(pid), 'SIGTERM');
+    }
+  });
 });
