@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { isOrunError } from '../../apis/errors.ts';
+import { nodeMajor, parseFacts, renderLauncher, unameArch } from './bootstrap-remote.ts';
+import { BootstrapErrorCode, checkRequest, isSshRepo, parseLabel } from './bootstrap-request.ts';
+import type { BootstrapRequest } from './bootstrap-request.ts';
+import { toRequest } from './bootstrap.ts';
+
+const flags = {
+  host: 'h',
+  user: 'root',
+  port: 22,
+  identity: '~/.ssh/id_ed25519',
+  knownHosts: 'kh',
+  repo: 'https://x/r.git',
+  branch: 'main',
+  pollInterval: '5s',
+  dataDir: '/opt/orun/',
+  label: [['a', 'b']] as [string, string][],
+  out: '.',
+};
+
+describe('bootstrap request', () => {
+  it.each([
+    ['ssh://git@host/r.git', true],
+    ['git+ssh://host/r.git', true],
+    ['git@github.com:acme/r.git', true],
+    ['host:r.git', true],
+    ['https://github.com/acme/r.git', false],
+    ['file:///srv/r.git', false],
+    ['/srv/r.git', false],
+    ['./r', false],
+  ])('isSshRepo(%j) = %s', (url, want) => {
+    expect(isSshRepo(url)).toBe(want);
+  });
+
+  it.each([
+    ['k=v', ['k', 'v']],
+    ['k=', ['k', '']],
+    ['k=a=b', ['k', 'a=b']],
+  ])('parseLabel(%j)', (text, want) => {
+    expect(parseLabel(text)).toEqual(want);
+  });
+
+  it.each(['=v', 'novalue'])('parseLabel(%j) throws InvalidRequest', (text) => {
+    expect(() => parseLabel(text)).toThrow(
+      expect.objectContaining({ code: BootstrapErrorCode.InvalidRequest }),
+    );
+  });
+
+  it.each([
+    ['a newline in --repo', { repo: 'https://x\nEVIL=1' }, '--repo: control characters'],
+    ['a NUL in --data-dir', { dataDir: '/opt/\0' }, '--data-dir: control characters'],
+    ['a host that looks like an option', { host: '-oProxyCommand=x' }, 'must not start with "-"'],
+    ['port 0', { port: 0 }, '--port: expected 1-65535'],
+  ])('checkRequest refuses %s', (_, over, message) => {
+    const req = { ...toRequest('n', flags, {}), ...over };
+    let err: unknown;
+    try {
+      checkRequest(req);
+    } catch (e) {
+      err = e;
+    }
+    expect(isOrunError(err, BootstrapErrorCode.InvalidRequest)).toBe(true);
+    expect((err as Error).message).toContain(message);
+  });
+
+  it('toRequest resolves relative paths, keeps ~/, takes the agent from SSH_AUTH_SOCK', () => {
+    const req = toRequest('n', { ...flags, identity: 'keys/id' }, { SSH_AUTH_SOCK: '/run/agent' });
+    expect(req.identity).toBe(`${process.cwd()}/keys/id`);
+    expect(req.knownHosts).toBe(`${process.cwd()}/kh`);
+    expect(toRequest('n', flags, {}).identity).toBe('~/.ssh/id_ed25519');
+    expect(req.agent).toBe('/run/agent');
+    expect(toRequest('n', flags, {}).agent).toBeUndefined();
+    expect(req.labels).toEqual({ a: 'b' });
+  });
+});
+
+describe('bootstrap remote helpers', () => {
+  it.each([
+    ['v22.1.0', 22],
+    ['v18.19.1', 18],
+    ['', undefined],
+    ['node: not found', undefined],
+  ])('nodeMajor(%j) = %s', (v, want) => {
+    expect(nodeMajor(v)).toBe(want);
+  });
+
+  it.each([
+    ['x64', 'x86_64'],
+    ['arm64', 'aarch64'],
+    ['ia32', undefined],
+  ])('unameArch(%s) = %s', (arch, want) => {
+    expect(unameArch(arch)).toBe(want);
+  });
+
+  it('parseFacts reads key=value lines and defaults the rest', () => {
+    const f = parseFacts(
+      'os=debian\narch=x86_64\nuid=0\nsystemd=running\nnode_version=v24.1.0\nos_name=A=B\n',
+    );
+    expect(f).toMatchObject({
+      os: 'debian',
+      arch: 'x86_64',
+      uid: 0,
+      systemdRunning: true,
+      nodeVersion: 'v24.1.0',
+      osName: 'A=B',
+    });
+    expect(f).toMatchObject({ dockerSocket: false, sudo: false, node: '' });
+  });
+
+  it('renderLauncher quotes paths', () => {
+    expect(renderLauncher('/opt/my node/node', '/usr/local/lib/orun/orun.js')).toContain(
+      'exec \'/opt/my node/node\' /usr/local/lib/orun/orun.js "$@"\n',
+    );
+  });
+});
