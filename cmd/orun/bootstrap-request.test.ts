@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
 import { nodeMajor, parseFacts, renderLauncher, unameArch } from './bootstrap-remote.ts';
 import { BootstrapErrorCode, checkRequest, isSshRepo, parseLabel } from './bootstrap-request.ts';
-import type { BootstrapRequest } from './bootstrap-request.ts';
 import { toRequest } from './bootstrap.ts';
 
 const flags = {
