@@ -157,7 +157,21 @@ export function containersWithPrefix(prefix: string): ContainerFacts[] {
     .split('\n')
     .filter(Boolean);
   if (ids.length === 0) return [];
-  const info = JSON.parse(execFileSync('docker', ['inspect', ...ids], { encoding: 'utf8' })) as {
+  // A container can go between `ps` and `inspect` (the agent is replacing it): inspect prints
+  // what it found and exits 1, so read its stdout either way.
+  const inspect = (): string => {
+    try {
+      return execFileSync('docker', ['inspect', ...ids], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+    } catch (err) {
+      const out = (err as { stdout?: string }).stdout;
+      if (typeof out === 'string' && out.trim().startsWith('[')) return out;
+      throw err;
+    }
+  };
+  const info = JSON.parse(inspect()) as {
     Id: string;
     Name: string;
     RestartCount: number;
