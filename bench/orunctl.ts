@@ -1,23 +1,29 @@
 // `orunctl get deploy` on 50 Deployments as a whole process (dist/orunctl.js: node startup,
-// bundle load, one request over the unix socket, the table), against `node -e ''` startup in the
-// same run, plus `orunctl --help` to split load time from the request. Runs alternate so drift
-// hits all alike; N=20 after 2 warm-ups.
+// bundle load, one request over the unix socket to a real agent, the table), against
+// `node -e ''` startup in the same run, plus `orunctl --help` to split load time from the
+// request. Runs alternate so drift hits all alike; N=20 after 2 warm-ups.
 //
-// The API is served in this process by the real server (runtime/api) over FakeApiBackend with
-// 50 realistic Deployments (status, conditions, env with a SOPS value): deterministic, and it
-// starts no agent, because a real agent prunes every orun-managed container it does not own,
-// including other runs' on a shared dockerd. Server work for 50 objects is well under a
-// millisecond, so the process dominates either way.
+// The agent is the real one (dist/orun.js start) on a bare Git repo with 50 busybox Deployments
+// (host port, env, readiness probe); the runs start once all 50 are Ready. Containers are named
+// `orun-bench-<random>-*` and removed at the end.
 // Run: node_modules/.bin/node bench/orunctl.ts
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeApiBackend } from '../runtime/api/fake-backend.ts';
-import { createApiServer } from '../runtime/api/server.ts';
-import { listenUnixSocket } from '../runtime/api/socket.ts';
-import { ago, sampleDeployment } from '../runtime/api/testdata.ts';
-import { build, fmt, machine, percentile, runBench, writeSection } from './support/agent-bench.ts';
+import {
+  Agent,
+  Workspace,
+  build,
+  deploymentYaml,
+  fmt,
+  freePorts,
+  machine,
+  nodeYaml,
+  percentile,
+  requireDockerAndImage,
+  runBench,
+  sleep,
+  writeSection,
+} from './support/agent-bench.ts';
 
 const N = 20;
 const WARMUP = 2;
@@ -25,7 +31,7 @@ const DEPLOYMENTS = 50;
 const NODE = process.execPath;
 const ORUNCTL = join(import.meta.dirname, '../dist/orunctl.js');
 
-/** Runs `node args...` to exit (asynchronously: the API server answers from this process). */
+/** Runs `node args...` to exit; its wall time and stdout. */
 function timed(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
   return new Promise((res, rej) => {
     const t0 = performance.now();
@@ -48,27 +54,45 @@ function stats(xs: readonly number[]): { median: number; p95: number } {
   return { median: percentile(s, 50), p95: percentile(s, 95) };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'orun-bench-orunctl-'));
-let close: (() => Promise<void>) | undefined;
+/** Rows of `get deploy` that are `1/1 Running`. */
+function readyRows(table: string): number {
+  return table.split('\n').filter((l) => / 1\/1 +Running /.test(l)).length;
+}
+
+let ws: Workspace | undefined;
+let agent: Agent | undefined;
 
 runBench(
   async () => {
     build();
-    const now = new Date();
-    const backend = new FakeApiBackend();
-    for (let i = 0; i < DEPLOYMENTS; i++) {
-      const name = `app-${String(i).padStart(2, '0')}`;
-      const d = sampleDeployment(now, name);
-      backend.set({
-        ...d,
-        metadata: { ...d.metadata, creationTimestamp: ago(now, 60 * (i + 1)) },
-        spec: { ...d.spec, ports: [{ containerPort: 80, port: 8000 + i }] },
+    requireDockerAndImage();
+    ws = new Workspace();
+    const ports = await freePorts(DEPLOYMENTS);
+    const files: Record<string, string> = { [`nodes/${ws.node}.yaml`]: nodeYaml(ws.node, ws.repo.bare) };
+    for (const [i, port] of ports.entries()) {
+      const name = `${ws.prefix}${String(i).padStart(2, '0')}`;
+      files[`deployments/${name}.yaml`] = deploymentYaml(name, port, {
+        INDEX: String(i),
+        MODE: 'production',
       });
     }
-    const socket = join(dir, 'orun.sock');
-    const listener = await listenUnixSocket(socket, createApiServer(backend));
-    close = () => listener.close();
-    const env = { PATH: process.env['PATH'] ?? '', ORUN_SOCKET: socket };
+    ws.repo.write(files).commit(`${DEPLOYMENTS} deployments`);
+    const [metricsPort] = await freePorts(1);
+    const t0 = performance.now();
+    agent = new Agent({ repo: ws.repo.bare, node: ws.node, dataDir: ws.dataDir, metricsPort: metricsPort! });
+    const env = { PATH: process.env['PATH'] ?? '', ORUN_SOCKET: agent.socket };
+
+    let last = '';
+    while (readyRows(last) < DEPLOYMENTS) {
+      if (performance.now() - t0 > 300_000 || !agent.alive())
+        throw new Error(`bench: ${DEPLOYMENTS} Deployments not ready:\n${last}\n${agent.dump()}`);
+      await sleep(500);
+      last = await timed([ORUNCTL, 'get', 'deploy'], env).then(
+        (r) => r.stdout,
+        () => '',
+      );
+    }
+    const converged = performance.now() - t0;
 
     const base: number[] = [];
     const ctl: number[] = [];
@@ -88,23 +112,26 @@ runBench(
     const sb = stats(base);
     const sc = stats(ctl);
     const sh = stats(help);
+    const row = (what: string, s: { median: number; p95: number }): string =>
+      `| ${what} | ${fmt(s.median, 1)} ms | ${fmt(s.p95, 1)} ms | ${fmt(s.median / sb.median, 2)}\u00d7 |`;
     writeSection('orunctl', [
       '### orunctl (`bench/orunctl.ts`)',
       '',
-      `Whole-process \`orunctl get deploy\` (dist/orunctl.js) listing ${DEPLOYMENTS} Deployments over the unix socket, ` +
-        `against \`node -e ''\` startup; N=${N} alternating runs after ${WARMUP} warm-ups. The API is the real server ` +
-        'over FakeApiBackend in the bench process (no agent: a real one would prune other runs\u2019 containers).',
+      `Whole-process \`orunctl get deploy\` (dist/orunctl.js) against a real agent running ${DEPLOYMENTS} busybox ` +
+        `Deployments (all Ready; the agent converged them in ${fmt(converged / 1000, 1)} s), compared with ` +
+        `\`node -e ''\` startup; N=${N} alternating runs after ${WARMUP} warm-ups. \`orunctl --help\` loads the ` +
+        'same bundle without a request, so the gap between the two is the request and the table.',
       machine(),
       '',
       '| measurement | median | p95 | ratio (median) |',
       '|---|---:|---:|---:|',
-      `| baseline: \`node -e ''\` | ${fmt(sb.median, 1)} ms | ${fmt(sb.p95, 1)} ms | 1.00\u00d7 |`,
-      `| \`orunctl --help\` (load only, no request) | ${fmt(sh.median, 1)} ms | ${fmt(sh.p95, 1)} ms | ${fmt(sh.median / sb.median, 2)}\u00d7 |`,
-      `| \`orunctl get deploy\`, ${DEPLOYMENTS} Deployments | ${fmt(sc.median, 1)} ms | ${fmt(sc.p95, 1)} ms | ${fmt(sc.median / sb.median, 2)}\u00d7 |`,
+      row("baseline: `node -e ''`", sb),
+      row('`orunctl --help` (load only, no request)', sh),
+      row(`\`orunctl get deploy\`, ${DEPLOYMENTS} Deployments`, sc),
     ]);
   },
   async () => {
-    await close?.();
-    rmSync(dir, { recursive: true, force: true });
+    await agent?.stop();
+    ws?.cleanup();
   },
 );
