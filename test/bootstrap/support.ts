@@ -132,22 +132,25 @@ export async function startNode(opts: {
     NODE_IMAGE,
   ]);
   const name = `orun-bootstrap-e2e-${randomBytes(4).toString('hex')}`;
+  const remove = async () => {
+    await docker('rm', '-f', '-v', name).catch(() => undefined);
+  };
   await docker(
     'run', '-d', '--name', name, '--label', 'orun-test=bootstrap',
     '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined', '--cgroupns=host',
     '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/run/lock',
     ...(opts.dockerSocket ? ['-v', `${opts.dockerSocket}:/var/run/docker.sock`] : []),
     '-e', 'container=docker', NODE_IMAGE,
-  ); // prettier-ignore
+  ).catch(async (err: unknown) => {
+    await remove(); // `docker run` can fail after creating the container
+    throw err;
+  }); // prettier-ignore
   const exec = (...cmd: string[]) => docker('exec', name, ...cmd);
   const status = (...cmd: string[]) =>
     run('docker', ['exec', name, ...cmd], { encoding: 'utf8' }).then(
       (r) => ({ code: 0, stdout: r.stdout }),
       (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '' }),
     );
-  const remove = async () => {
-    await docker('rm', '-f', '-v', name).catch(() => undefined);
-  };
   try {
     let state = '';
     for (let i = 0; i < 240; i++) {
