@@ -7,6 +7,7 @@ PACKAGES=(
   docker.io busybox-static git ca-certificates curl openssl
   caddy pebble openssh-server openssh-client prometheus age
   systemd # systemd-analyze, for verifying rendered Orchfile units (systemd is not booted)
+  debootstrap iproute2 # the systemd node image for the bootstrap e2e (hack/node-image.sh)
 )
 
 missing=()

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then
   bash hack/install-deps.sh
   bash hack/images.sh
+  bash hack/node-image.sh
 else
   echo "test: not root; assuming hack/install-deps.sh and hack/images.sh already ran" >&2
 fi
