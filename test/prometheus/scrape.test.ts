@@ -203,4 +203,29 @@ describe('Prometheus scraping the agent (e2e: real prometheus, agent, git, docke
     const body = await ready.text();
     expect(body).toMatch(/^(\[\+\]\S+ ok\n)+readyz check passed\n?$/);
   });
+
+  it('/readyz fails (HTTP 500, a [-] line) until the first Git sync completed', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const stuck = new AgentProcess({
+      repo: join(dir, 'no-such-repo.git'),
+      node: `${prefix}-stuck`,
+      dataDir: join(dir, 'stuck'),
+      extraArgs: ['--metrics-address', address],
+    });
+    try {
+      const res = await waitFor(
+        'the probe server of an agent that cannot sync',
+        () => fetch(`http://${address}/readyz`).catch(() => undefined),
+        20_000,
+        () => stuck.dump(),
+      );
+      expect(res.status).toBe(500);
+      expect(await res.text()).toMatch(
+        /^(\[[+-]\]\S+ (ok|failed: .*)\n)*\[-\]\S+ failed: .*\n(.*\n)*readyz check failed\n?$/,
+      );
+      expect((await fetch(`http://${address}/healthz`)).status).toBe(200);
+    } finally {
+      await stuck.stop('SIGKILL');
+    }
+  });
 });
