@@ -265,6 +265,8 @@ describe('orunctl against a running agent (e2e: real git, dockerd, dist/orun.js 
       );
       expect(l.split(/ {3,}/)).toHaveLength(header.length);
     }
+    // The new generation shows as Progressing until the controller has acted on it.
+    expect(after[0], r.stdout).toMatch(/ {3}Progressing {3}/);
     const now = containersWithPrefix(prefix).find((c) => c.name === `orun-${b}`);
     expect(now?.env).toContain('COLOR=red');
     expect(container(after.at(-1) ?? '')).toBe(now?.id.slice(0, 12));

@@ -29,6 +29,11 @@ export function deploymentState(o: WireObject): string {
   const d = o as unknown as Deployment;
   const stalled = condition(o, 'Stalled');
   if (stalled?.status === 'True') return stalled.reason;
+  // A spec the controller has not finished acting on (e.g. replacing the container): the rest
+  // of the status still describes the previous generation, as kstatus reads it.
+  const generation = o.metadata.generation;
+  const observed = d.status?.observedGeneration;
+  if (generation !== undefined && observed !== undefined && observed < generation) return 'Progressing';
   if (condition(o, 'Ready')?.status === 'True' || d.status?.ready === true) return 'Running';
   const reconciling = condition(o, 'Reconciling');
   if (reconciling?.status === 'True') return reconciling.reason;

@@ -133,6 +133,11 @@ describe('get tables', () => {
       'Pulling',
     ],
     ['created, not ready', { status: { containerID: 'abc', ready: false } }, 'NotReady'],
+    [
+      'a new generation not yet acted on (status of the previous one)',
+      { status: { ...sampleDeployment(now).status, observedGeneration: 1 } },
+      'Progressing',
+    ],
   ])('STATUS when %s', (_n, extra, expected) => {
     expect(printTable('Deployment', [sampleDeployment(now, 'x', extra)], { now }).split('\n')[1]).toContain(
       ` ${expected} `,
