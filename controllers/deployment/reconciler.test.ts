@@ -134,6 +134,27 @@ describe('update and prune', () => {
     expect(h.status('a')).toMatchObject({ observedGeneration: 2, containerID: newA?.id, ready: true });
   });
 
+  it('announces a replacement (Reconciling, Ready=False) before the slow part, then Ready again', async () => {
+    const h = new Harness();
+    h.engine.addImage('orun-test/busybox:2');
+    h.apply('a', webSpec());
+    await h.reconcile('a');
+    const writes = h.statusWrites.length;
+
+    h.apply('a', webSpec({ image: 'orun-test/busybox:2' }), 'beef');
+    await h.reconcile('a');
+
+    const [announce, ...rest] = h.statusWrites.slice(writes).map((w) => w.status);
+    const cond = (st: typeof announce, type: string) => st?.conditions?.find((c) => c.type === type);
+    expect(announce?.ready).toBe(false);
+    expect(cond(announce, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Replacing' });
+    expect(cond(announce, 'Ready')).toMatchObject({ status: 'False' });
+    const final = rest.at(-1);
+    expect(final?.ready).toBe(true);
+    expect(cond(final, 'Reconciling')).toBeUndefined();
+    expect(cond(final, 'Ready')).toMatchObject({ status: 'True' });
+  });
+
   it('an env change also replaces the container; a new commit alone does not', async () => {
     const h = new Harness();
     h.apply('a', webSpec({ env: { A: '1' } }), 'c1');

@@ -60,11 +60,32 @@ export class DeploymentReconciler {
       const message = `env ${names}: secret value not available (SOPS ENC[...] not decrypted on this node, or its plaintext was lost)`;
       return { verdict: { kind: 'stalled', reason: Reason.SecretNotDecrypted, message } };
     }
+    await this.#announce(run, old);
     const imageFailure = await ensureImage(run);
     if (imageFailure !== undefined) return imageFailure;
     await retire(run, old, 'spec changed, replacing');
     const r = await createAndStart(run);
     return 'verdict' in r ? r : supervise(run, r);
+  }
+
+  /**
+   * Says "in progress" before the slow part (pull, stop grace, probes), so `get -w` and kstatus
+   * clients see Reconciling/Ready=False for the new generation at once, not the old container's
+   * Ready=True until the rollout has finished.
+   */
+  async #announce(run: Run, old: ContainerInfo[]): Promise<void> {
+    const running = old.find((c) => c.state === 'running') ?? old[0];
+    const verdict =
+      running === undefined
+        ? { kind: 'progressing' as const, reason: Reason.Creating, message: 'creating the container' }
+        : {
+            kind: 'progressing' as const,
+            reason: Reason.Replacing,
+            message: `spec changed: replacing container ${running.name} (${running.id.slice(0, 12)})`,
+          };
+    await this.#finish(run, { verdict, ...(running === undefined ? {} : { container: running }) });
+    // Later writes in this reconcile compare against (and keep transition times of) this one.
+    run.obj = this.#deps.store.get(run.key) ?? run.obj;
   }
 
   async #keep(run: Run, current: ContainerInfo, duplicates: ContainerInfo[]): Promise<Outcome> {

@@ -25,6 +25,7 @@ export const Reason = {
   Pulling: 'Pulling',
   Building: 'Building',
   Creating: 'Creating',
+  Replacing: 'Replacing',
   Starting: 'Starting',
   WaitingForReadiness: 'WaitingForReadiness',
   ReadinessTimeout: 'ReadinessTimeout',
