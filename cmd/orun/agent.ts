@@ -3,9 +3,13 @@
  * Git source (via the informer, checkout in `<dataDir>/repo`) → Deployment controller on the
  * Docker engine → Node controller → local API on the unix socket → manager with the probe server.
  *
- * Manager groups: servers (probes, local API) → sources (the informer, waited until its first
- * snapshot is applied, so /readyz fails until then and no controller ever sees an empty store)
- * → controllers (deployment, node). On abort everything stops in reverse; containers keep running.
+ * With `--ingress caddy` (the default) also the supervised Caddy and the Service controller
+ * (cmd/orun/ingress.ts).
+ *
+ * Manager groups: servers (probes, local API, caddy) → sources (the informer, waited until its
+ * first snapshot is applied, so /readyz fails until then and no controller ever sees an empty
+ * store) → controllers (deployment, node, service). On abort everything stops in reverse:
+ * Caddy is stopped (the ingress is down until the next start); containers keep running.
  */
 import { hostname } from 'node:os';
 import { collectDefaultMetrics } from 'prom-client';
@@ -29,6 +33,7 @@ import { newRegistry, RuntimeMetrics } from '../../runtime/metrics/index.ts';
 import { loadAgeIdentities, SopsErrorCode } from '../../runtime/sops/index.ts';
 import { Store } from '../../runtime/store/index.ts';
 import { agentApiBackend } from './api-backend.ts';
+import { buildIngress, type Ingress } from './ingress.ts';
 import { nodeOverrides, type AgentSettings } from './options.ts';
 
 export const VERSION = process.env.ORUN_VERSION ?? '0.1.0';
@@ -109,13 +114,22 @@ export function buildAgent(
       return deploymentController.start(signal);
     },
   };
+  // The branch the node tracks: a flag/env/config pin, else the Node manifest, else the default.
+  const trackedBranch = (): string => {
+    const node = store.get<Node>('Node', settings.node);
+    return node === undefined ? settings.branch : nodeOverrides(settings, node.spec).branch;
+  };
+  const ingress: Ingress | undefined =
+    settings.ingress === 'caddy'
+      ? buildIngress({ settings, store, recorder, clock, registry, metrics, logger, branch: trackedBranch })
+      : undefined;
   const nodes = new NodeController({
     nodeName: settings.node,
     store,
     gitStatus,
     lastApplied: () => informer.lastResult(),
     applied$: informer.applied$,
-    onSpec: liveSettings(settings, informer, logger),
+    onSpec: liveSettings(settings, informer, logger, (branch) => ingress?.setBranch(branch)),
     events: nodeEvents,
     clock,
     logger,
@@ -142,13 +156,16 @@ export function buildAgent(
           nodes.controller.enqueue(nodes.key);
           return true;
         }
+        if (kind === 'Service' && ingress !== undefined) return ingress.enqueue();
         return false;
       },
     }),
   );
+  if (ingress !== undefined) manager.addServer(ingress.caddy);
   manager.addSource(informer);
   manager.addController(deployments);
   manager.addController(nodes);
+  if (ingress !== undefined) manager.addController(ingress.services);
   return { manager, store, recorder, informer, logger };
 }
 
@@ -165,11 +182,19 @@ export async function runAgent(settings: AgentSettings, signal: AbortSignal, log
       pollInterval: formatDuration(settings.pollIntervalMs),
       metricsAddress: settings.metricsAddress,
       socket: settings.socket,
+      ingress: settings.ingress,
+      ...(settings.ingress === 'caddy'
+        ? { httpPort: settings.httpPort, httpsPort: settings.httpsPort, acmeCa: settings.acmeCa }
+        : {}),
     },
     'orun agent starting',
   );
   await agent.manager.start(signal);
-  agent.logger.info('orun agent stopped; managed containers left running');
+  agent.logger.info(
+    settings.ingress === 'caddy'
+      ? 'orun agent stopped; managed containers left running, caddy stopped'
+      : 'orun agent stopped; managed containers left running',
+  );
 }
 
 /** The Node used until the repository has `nodes/<name>.yaml`: status needs a home. */
@@ -196,10 +221,13 @@ function liveSettings(
   settings: AgentSettings,
   informer: GitInformer,
   log: Logger,
+  onBranch: (branch: string) => void,
 ): (node: Readonly<Node>) => void {
   let warnedDataDir: string | undefined;
   return (node) => {
-    informer.reconfigure(nodeOverrides(settings, node.spec));
+    const live = nodeOverrides(settings, node.spec);
+    informer.reconfigure(live);
+    onBranch(live.branch);
     const dataDir = node.spec.dataDir;
     if (
       !settings.pinned.has('dataDir') &&

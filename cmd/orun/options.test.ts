@@ -18,8 +18,66 @@ describe('orun start settings', () => {
       metricsAddress: '127.0.0.1:9464',
       socket: '/opt/orun/orun.sock',
       logLevel: 'info',
+      ingress: 'caddy',
+      httpPort: 80,
+      httpsPort: 443,
+      acmeCa: 'https://acme-v02.api.letsencrypt.org/directory',
+      acmeEmail: undefined,
+      acmeCaRoot: undefined,
+      caddyPath: 'caddy',
       pinned: ['repo'],
     });
+  });
+
+  it.each([
+    {
+      name: 'flags',
+      raw: {
+        ingress: 'none',
+        httpPort: '8080',
+        httpsPort: '8443',
+        acmeCa: 'https://127.0.0.1:14000/dir',
+        acmeEmail: 'ops@example.com',
+        acmeCaRoot: 'a.pem, b.pem',
+        caddyPath: '/usr/local/bin/caddy',
+      },
+      want: {
+        ingress: 'none',
+        httpPort: 8080,
+        httpsPort: 8443,
+        acmeCa: 'https://127.0.0.1:14000/dir',
+        acmeEmail: 'ops@example.com',
+        acmeCaRoot: ['a.pem', 'b.pem'],
+        caddyPath: '/usr/local/bin/caddy',
+      },
+    },
+    {
+      name: 'empty root list',
+      raw: { acmeCaRoot: ',' },
+      want: { ingress: 'caddy', httpPort: 80, acmeCaRoot: undefined },
+    },
+  ])('ingress settings: $name', ({ raw, want }) => {
+    expect(resolveSettings([{ repo: '/r', ...raw }])).toMatchObject(want);
+  });
+
+  it('reads ingress settings from ORUN_* and the config file (a YAML list of roots)', async () => {
+    expect(envSettings({ ORUN_INGRESS: 'none', ORUN_HTTP_PORT: '81', ORUN_ACME_CA_ROOT: 'x.pem' })).toEqual({
+      ingress: 'none',
+      httpPort: '81',
+      acmeCaRoot: 'x.pem',
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'orun-cfg-'));
+    writeFileSync(
+      join(dir, 'c.yaml'),
+      'repo: /r\ningress: caddy\nhttpsPort: 8443\nacmeEmail: a@b.c\nacmeCaRoot: [x.pem, y.pem]\n',
+    );
+    const s = resolveSettings([{ httpsPort: '9443' }, await fileSettings(join(dir, 'c.yaml'))]);
+    expect([s.ingress, s.httpsPort, s.acmeEmail, s.acmeCaRoot]).toEqual([
+      'caddy',
+      9443,
+      'a@b.c',
+      ['x.pem', 'y.pem'],
+    ]);
   });
 
   it.each([
@@ -52,6 +110,12 @@ describe('orun start settings', () => {
     { name: 'no repo', raw: {}, code: 'orun.bad_setting' },
     { name: 'bad duration', raw: { repo: '/r', pollIntervalMs: 'soon' }, code: 'orun.bad_setting' },
     { name: 'bad log level', raw: { repo: '/r', logLevel: 'loud' }, code: 'orun.bad_setting' },
+    { name: 'bad ingress', raw: { repo: '/r', ingress: 'nginx' }, code: 'orun.bad_setting' },
+    { name: 'port 0', raw: { repo: '/r', httpPort: '0' }, code: 'orun.bad_setting' },
+    { name: 'port text', raw: { repo: '/r', httpsPort: '44x' }, code: 'orun.bad_setting' },
+    { name: 'port too big', raw: { repo: '/r', httpsPort: '70000' }, code: 'orun.bad_setting' },
+    { name: 'same ports', raw: { repo: '/r', httpPort: '443' }, code: 'orun.bad_setting' },
+    { name: 'CA not a URL', raw: { repo: '/r', acmeCa: 'letsencrypt' }, code: 'orun.bad_setting' },
   ])('rejects $name', ({ raw, code }) => {
     expect(() => resolveSettings([raw])).toThrow(expect.objectContaining({ code }));
   });

@@ -9,9 +9,12 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { OrunError, errorMessage } from '../../apis/errors.ts';
 import { parseDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
+import { LETS_ENCRYPT_PRODUCTION } from '../../runtime/caddy/index.ts';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const INGRESS_MODES = ['caddy', 'none'] as const;
+export type IngressMode = (typeof INGRESS_MODES)[number];
 
 /** Every setting of the agent. */
 export interface AgentSettings {
@@ -35,6 +38,20 @@ export interface AgentSettings {
   socket: string;
   /** Default `info`. */
   logLevel: LogLevel;
+  /** `caddy`: publish Services through a supervised Caddy (files in `<dataDir>/caddy`); `none`: no ingress. Default `caddy`. */
+  ingress: IngressMode;
+  /** Caddy's plain HTTP port (non-ssl Services, redirects, ACME HTTP-01). Default 80. */
+  httpPort: number;
+  /** Caddy's HTTPS port. Default 443. */
+  httpsPort: number;
+  /** ACME directory URL for `ssl: true` Services. Default Let's Encrypt production. */
+  acmeCa: string;
+  /** ACME account email (expiry notices). Default: none. */
+  acmeEmail: string | undefined;
+  /** PEM files trusted for the ACME CA's own HTTPS endpoint (a private CA such as pebble). Default: none (system roots). */
+  acmeCaRoot: string[] | undefined;
+  /** The caddy binary. Default `caddy` (from PATH). */
+  caddyPath: string;
   /** Settings set by a flag, the environment or the config file: the Node manifest does not override them. */
   pinned: ReadonlySet<SettingName>;
 }
@@ -47,6 +64,11 @@ export const DEFAULTS = {
   pollInterval: '5s',
   metricsAddress: '127.0.0.1:9464',
   logLevel: 'info',
+  ingress: 'caddy',
+  httpPort: 80,
+  httpsPort: 443,
+  acmeCa: LETS_ENCRYPT_PRODUCTION,
+  caddyPath: 'caddy',
 } as const;
 
 /** Raw string values as given by one source. */
@@ -64,6 +86,13 @@ export const ENV_NAMES: Readonly<Record<SettingName, string>> = {
   metricsAddress: 'ORUN_METRICS_ADDRESS',
   socket: 'ORUN_SOCKET',
   logLevel: 'ORUN_LOG_LEVEL',
+  ingress: 'ORUN_INGRESS',
+  httpPort: 'ORUN_HTTP_PORT',
+  httpsPort: 'ORUN_HTTPS_PORT',
+  acmeCa: 'ORUN_ACME_CA',
+  acmeEmail: 'ORUN_ACME_EMAIL',
+  acmeCaRoot: 'ORUN_ACME_CA_ROOT',
+  caddyPath: 'ORUN_CADDY_PATH',
 };
 
 /** Config-file key of each setting (camelCase, as in the Node manifest). */
@@ -78,7 +107,17 @@ const FILE_KEYS: Readonly<Record<string, SettingName>> = {
   metricsAddress: 'metricsAddress',
   socket: 'socket',
   logLevel: 'logLevel',
+  ingress: 'ingress',
+  httpPort: 'httpPort',
+  httpsPort: 'httpsPort',
+  acmeCa: 'acmeCa',
+  acmeEmail: 'acmeEmail',
+  acmeCaRoot: 'acmeCaRoot',
+  caddyPath: 'caddyPath',
 };
+
+/** Joins the items of a list setting (`acmeCaRoot`) in env and config-file values (a YAML list works too). */
+export const LIST_SEPARATOR = ',';
 
 export function envSettings(env: NodeJS.ProcessEnv): RawSettings {
   const out: RawSettings = {};
@@ -109,6 +148,10 @@ export async function fileSettings(path: string): Promise<RawSettings> {
       throw new OrunError('orun.bad_config', `orun start: config ${path}: unknown key "${key}"`, {
         context: { known: Object.keys(FILE_KEYS) },
       });
+    }
+    if (name === 'acmeCaRoot' && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+      out[name] = value.join(LIST_SEPARATOR);
+      continue;
     }
     if (typeof value !== 'string' && typeof value !== 'number')
       throw new OrunError('orun.bad_config', `orun start: config ${path}: ${key}: expected a string`);
@@ -156,6 +199,27 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
       `orun start: log level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`,
     );
   }
+  const ingress = pick('ingress') ?? DEFAULTS.ingress;
+  if (!(INGRESS_MODES as readonly string[]).includes(ingress)) {
+    throw new OrunError(
+      'orun.bad_setting',
+      `orun start: ingress "${ingress}": expected one of ${INGRESS_MODES.join(', ')}`,
+    );
+  }
+  const httpPort = port('HTTP port', pick('httpPort'), DEFAULTS.httpPort);
+  const httpsPort = port('HTTPS port', pick('httpsPort'), DEFAULTS.httpsPort);
+  if (httpPort === httpsPort)
+    throw new OrunError('orun.bad_setting', `orun start: HTTP and HTTPS ports are both ${httpPort}`);
+  const acmeCa = pick('acmeCa') ?? DEFAULTS.acmeCa;
+  if (!/^https?:\/\/[^/]/.test(acmeCa))
+    throw new OrunError(
+      'orun.bad_setting',
+      `orun start: ACME CA "${acmeCa}": expected the directory URL, e.g. ${LETS_ENCRYPT_PRODUCTION}`,
+    );
+  const roots = pick('acmeCaRoot')
+    ?.split(LIST_SEPARATOR)
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
   return {
     repo,
     branch: pick('branch') ?? DEFAULTS.branch,
@@ -167,8 +231,23 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
     metricsAddress: pick('metricsAddress') ?? DEFAULTS.metricsAddress,
     socket: pick('socket') ?? join(dataDir, 'orun.sock'),
     logLevel: logLevel as LogLevel,
+    ingress: ingress as IngressMode,
+    httpPort,
+    httpsPort,
+    acmeCa,
+    acmeEmail: pick('acmeEmail'),
+    acmeCaRoot: roots === undefined || roots.length === 0 ? undefined : roots,
+    caddyPath: pick('caddyPath') ?? DEFAULTS.caddyPath,
     pinned,
   };
+}
+
+function port(what: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1 || n > 65_535)
+    throw new OrunError('orun.bad_setting', `orun start: ${what} "${text}": expected a port number 1-65535`);
+  return n;
 }
 
 /** The Node manifest's live settings, unless a higher source pinned them. */

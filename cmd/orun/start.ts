@@ -5,6 +5,8 @@ import {
   DEFAULTS,
   ENV_NAMES,
   envSettings,
+  INGRESS_MODES,
+  LIST_SEPARATOR,
   fileSettings,
   resolveSettings,
   type RawSettings,
@@ -21,6 +23,13 @@ interface StartFlags {
   metricsAddress?: string;
   socket?: string;
   logLevel?: string;
+  ingress?: string;
+  httpPort?: string;
+  httpsPort?: string;
+  acmeCa?: string;
+  acmeEmail?: string;
+  acmeCaRoot?: string[];
+  caddyPath?: string;
   config?: string;
 }
 
@@ -64,6 +73,28 @@ export function startCommand(): Command {
         'silent',
       ]),
     )
+    .addOption(
+      new Option(
+        '--ingress <mode>',
+        `caddy: publish Services through a supervised Caddy (files in <data-dir>/caddy); none: no ingress; default ${DEFAULTS.ingress} ${env('ingress')}`,
+      ).choices(INGRESS_MODES),
+    )
+    .option('--http-port <port>', `Caddy's HTTP port; default ${DEFAULTS.httpPort} ${env('httpPort')}`)
+    .option('--https-port <port>', `Caddy's HTTPS port; default ${DEFAULTS.httpsPort} ${env('httpsPort')}`)
+    .option(
+      '--acme-ca <url>',
+      `ACME directory for ssl: true Services; default Let's Encrypt production (${DEFAULTS.acmeCa}) ${env('acmeCa')}`,
+    )
+    .option('--acme-email <email>', `ACME account email for expiry notices; default none ${env('acmeEmail')}`)
+    .option(
+      '--acme-ca-root <file>',
+      `PEM file trusted for the ACME CA's own HTTPS endpoint (a private CA); repeatable; comma-separated in env and config ${env('acmeCaRoot')}`,
+      (file: string, prev: string[] | undefined) => [...(prev ?? []), file],
+    )
+    .option(
+      '--caddy-path <file>',
+      `the caddy binary; default ${DEFAULTS.caddyPath} (from PATH) ${env('caddyPath')}`,
+    )
     .option('--config <file>', 'YAML config file with the same settings in camelCase (env ORUN_CONFIG)')
     .action(async (flags: StartFlags) => {
       const fromFlags: RawSettings = {
@@ -77,6 +108,13 @@ export function startCommand(): Command {
         metricsAddress: flags.metricsAddress,
         socket: flags.socket,
         logLevel: flags.logLevel,
+        ingress: flags.ingress,
+        httpPort: flags.httpPort,
+        httpsPort: flags.httpsPort,
+        acmeCa: flags.acmeCa,
+        acmeEmail: flags.acmeEmail,
+        acmeCaRoot: flags.acmeCaRoot?.join(LIST_SEPARATOR),
+        caddyPath: flags.caddyPath,
       };
       const configPath = flags.config ?? process.env.ORUN_CONFIG;
       const fromFile = configPath === undefined ? {} : await fileSettings(configPath);
