@@ -19,6 +19,37 @@ export interface AgentStartOptions {
   pollInterval?: string;
   extraArgs?: string[];
   env?: Record<string, string>;
+  /**
+   * Run the Caddy ingress on these ports. Default: `--ingress none`, so agents in tests never
+   * bind ports 80/443 or start a Caddy.
+   */
+  ingress?: AgentIngressOptions;
+}
+
+export interface AgentIngressOptions {
+  httpPort: number;
+  httpsPort: number;
+  /** ACME directory (pebble's in tests). Default: the agent's default (Let's Encrypt). */
+  acmeCA?: string;
+  /** PEM file trusted for the ACME CA's own listener (pebble's `listenerCertFile`). */
+  acmeCARoot?: string;
+  /** Default: `caddy` from PATH. */
+  caddyPath?: string;
+}
+
+function ingressArgs(i: AgentIngressOptions | undefined): string[] {
+  if (i === undefined) return ['--ingress', 'none'];
+  return [
+    '--ingress',
+    'caddy',
+    '--http-port',
+    String(i.httpPort),
+    '--https-port',
+    String(i.httpsPort),
+    ...(i.acmeCA === undefined ? [] : ['--acme-ca', i.acmeCA]),
+    ...(i.acmeCARoot === undefined ? [] : ['--acme-ca-root', i.acmeCARoot]),
+    ...(i.caddyPath === undefined ? [] : ['--caddy-path', i.caddyPath]),
+  ];
 }
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
@@ -48,6 +79,7 @@ export class AgentProcess {
       '127.0.0.1:0',
       '--log-level',
       'debug',
+      ...ingressArgs(o.ingress),
       ...(o.extraArgs ?? []),
     ];
     this.proc = spawn(NODE, args, { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -83,7 +115,7 @@ export class AgentProcess {
     });
   }
 
-  object(kind: 'nodes' | 'deployments', name: string): Promise<ApiObjectView | undefined> {
+  object(kind: 'nodes' | 'deployments' | 'services', name: string): Promise<ApiObjectView | undefined> {
     return this.get<ApiObjectView>(`/apis/run.orcra.dev/v0alpha/${kind}/${name}`);
   }
 
