@@ -5,6 +5,7 @@
  * is observed from outside, as a user would: the local API (ApiClient), HTTP(S) requests to
  * 127.0.0.1 with Host/SNI, and the caddy child's pid.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -302,6 +303,44 @@ describe('orun start --ingress caddy (e2e: dist/orun.js, caddy, pebble, dockerd,
     const again = await httpsGet(ports.https, webHost, (pebble as Pebble).rootPem);
     expect(again.status).toBe(200);
     expect(again.serial).toBe(firstSerial);
+  });
+
+  it('the Node manifest moves the node to another branch: Services follow to the environment domains', async () => {
+    const agent = agents.at(-1) as AgentProcess;
+    const r = repo as TestGitRepo;
+    r.write({
+      [`nodes/${prefix}-node.yaml`]: [
+        'apiVersion: run.orcra.dev/v0alpha',
+        'kind: Node',
+        'metadata:',
+        `  name: ${prefix}-node`,
+        'spec:',
+        '  host: 127.0.0.1',
+        `  gitRepo: file://${r.bare}`,
+        '  gitBranch: staging',
+        '',
+      ].join('\n'),
+    }).commit('this node tracks staging');
+    execFileSync('git', ['-C', r.work, 'push', '-q', 'origin', 'HEAD:refs/heads/staging']);
+    const url = (name: string) =>
+      waitFor(
+        `Service ${name} on the staging domain`,
+        async () => {
+          const o = await fetch(client, SERVICES, name);
+          const u = statusOf(o).url;
+          return ready(o)?.status === 'True' && u?.includes('//staging.') ? u : undefined;
+        },
+        30_000,
+        () => agent.dump(),
+      );
+    expect(await url(web)).toBe(`https://staging.${webHost}:${ports.https}`);
+    expect(await url(plain)).toBe(`http://staging.${plainHost}:${ports.http}`);
+    const secure = await httpsGet(ports.https, `staging.${webHost}`, (pebble as Pebble).rootPem);
+    expect([secure.status, secure.body.includes(APP_PAGE)]).toEqual([200, true]);
+    expect((await httpGet(ports.http, `staging.${plainHost}`)).status).toBe(200);
+    // The production domain is no longer routed by this node.
+    expect((await httpGet(ports.http, plainHost)).status).toBe(404);
+    expect(agent.lines.some((l) => l.msg === 'node branch changed; re-planning Service domains')).toBe(true);
   });
 
   it('SIGTERM stops the agent and its caddy; the container keeps running', async () => {
