@@ -11,9 +11,15 @@
  * - A missing caddy binary is named in the logs and in each Service's status, instead of
  *   Caddy's bare "spawn caddy ENOENT"; the supervisor keeps retrying, so installing caddy is
  *   enough (no orun restart).
+ * - Caddy binds with SO_REUSEPORT, so a second server on the HTTP port (another orun's Caddy, a
+ *   web server) does not make its load fail: the kernel would split the requests between them.
+ *   So Caddy starts only once the HTTP port is free (checked every 5 s; a Caddy of a previous
+ *   orun on our socket is no obstacle, the supervisor stops it); until then Services say
+ *   `IngressUnavailable` with the port. A busy HTTPS port is logged (it matters only for ssl).
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { OrunError } from '../../apis/errors.ts';
@@ -23,6 +29,7 @@ import {
   type ServiceController,
 } from '../../controllers/service/index.ts';
 import {
+  CaddyAdminClient,
   CaddyErrorCode,
   newCaddySupervisor,
   type AcmeSettings,
@@ -74,9 +81,17 @@ export function buildIngress(p: IngressParts): Ingress {
       `caddy: load config: the caddy binary "${settings.caddyPath}" was not found; install caddy (Debian: apt-get install caddy), pass --caddy-path, or start orun with --ingress none`,
       { context: { caddyPath: settings.caddyPath } },
     );
+  /** Why Caddy is not started yet (the HTTP port is taken), for Service status. */
+  let blocked: string | undefined;
   const caddy = {
     load: async (config: CaddyConfig, signal?: AbortSignal): Promise<void> => {
-      if (!supervisor.isUp() && !(await onPath(settings.caddyPath))) throw missing();
+      if (!supervisor.isUp()) {
+        if (!(await onPath(settings.caddyPath))) throw missing();
+        if (blocked !== undefined)
+          throw new OrunError(CaddyErrorCode.Unavailable, `caddy: load config: ${blocked}`, {
+            context: { httpPort: settings.httpPort },
+          });
+      }
       return supervisor.load(config, signal);
     },
     onReady: (listener: () => void) => supervisor.onReady(listener),
@@ -129,7 +144,31 @@ export function buildIngress(p: IngressParts): Ingress {
       start: async (signal) => {
         if (!(await onPath(settings.caddyPath)))
           log.error({ caddyPath: settings.caddyPath }, missing().message);
-        await supervisor.start(signal);
+        const previous = new CaddyAdminClient({ socketPath: supervisor.paths.socket });
+        const ours = await previous.ping(signal).then(
+          () => true,
+          () => false,
+        );
+        if (!ours) {
+          for (;;) {
+            const http = await portState(settings.httpPort);
+            if (http !== 'in-use' || signal.aborted) break;
+            if (blocked === undefined) {
+              blocked = `port ${settings.httpPort} is in use by another program (another orun's Caddy or a web server?); Caddy starts once it is free: stop the other server or pass --http-port`;
+              log.error({ httpPort: settings.httpPort }, blocked);
+            }
+            await p.clock.sleep(PORT_RETRY_MS, signal).catch(() => undefined);
+          }
+          if (blocked !== undefined && !signal.aborted)
+            log.info({ httpPort: settings.httpPort }, 'HTTP port is free now');
+          blocked = undefined;
+          if ((await portState(settings.httpsPort)) === 'in-use')
+            log.error(
+              { httpsPort: settings.httpsPort },
+              `port ${settings.httpsPort} is in use by another program: ssl Services would share it (requests split between the two servers); stop it or pass --https-port`,
+            );
+        }
+        if (!signal.aborted) await supervisor.start(signal);
       },
     },
     services,
@@ -147,6 +186,23 @@ export function buildIngress(p: IngressParts): Ingress {
       restart?.abort();
     },
   };
+}
+
+const PORT_RETRY_MS = 5000;
+
+/**
+ * Can a plain (no SO_REUSEPORT) listener take `port` on all addresses? `in-use` when another
+ * program holds it; `free` also covers "not allowed" (EACCES: the caddy binary may carry
+ * cap_net_bind_service, as Debian's does; if not, Caddy's own error reaches Service status).
+ */
+function portState(port: number): Promise<'free' | 'in-use'> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      resolve(err.code === 'EADDRINUSE' ? 'in-use' : 'free'),
+    );
+    server.listen({ port, exclusive: true }, () => server.close(() => resolve('free')));
+  });
 }
 
 /** Whether `cmd` is an executable file: a path as given, a bare name searched on $PATH. */

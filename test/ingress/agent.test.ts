@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import http, { createServer, type Server } from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -356,11 +356,25 @@ describe('orun start --ingress caddy (e2e: dist/orun.js, caddy, pebble, dockerd,
   });
 });
 
-describe('orun start without a caddy binary (e2e)', () => {
-  it('keeps running containers; Services and logs name the missing binary', async () => {
+describe('orun start when Caddy cannot serve (e2e)', () => {
+  /** An agent with one plain Service on a fresh repo; `run` gets it, cleanup is done here. */
+  async function withAgent(
+    tag: string,
+    ingress: (
+      ports: { http: number; https: number },
+      dataDir: string,
+    ) => AgentStartOptions['ingress'] | Promise<AgentStartOptions['ingress']>,
+    run: (t: {
+      agent: AgentProcess;
+      client: ApiClient;
+      dep: string;
+      svc: string;
+      http: number;
+    }) => Promise<void>,
+  ): Promise<void> {
     requireTestImage();
-    const prefix = uniquePrefix('nocaddy');
-    const repo = new TestGitRepo('orun-ing-nocaddy-');
+    const prefix = uniquePrefix(tag);
+    const repo = new TestGitRepo(`orun-ing-${tag}-`);
     const dataDir = mkdtempSync(join(tmpdir(), 'orun-ing-'));
     const [h, s, a] = await Promise.all([freePort(), freePort(), freePort()]);
     const dep = `${prefix}-app`;
@@ -371,42 +385,93 @@ describe('orun start without a caddy binary (e2e)', () => {
         [`services/${svc}.yaml`]: service(svc, dep, `${svc}.orun.test`, false),
       })
       .commit('app');
-    const missing = join(dataDir, 'no-such-caddy');
     const agent = new AgentProcess({
       repo: repo.bare,
       node: `${prefix}-node`,
       dataDir,
-      ingress: { httpPort: h, httpsPort: s, caddyPath: missing },
+      ingress: await ingress({ http: h, https: s }, dataDir),
     });
-    const client = new ApiClient({ socketPath: agent.socket });
     try {
-      const cond = await waitFor(
-        'Service IngressUnavailable naming the binary',
-        async () => {
-          const c = ready(await fetch(client, SERVICES, svc));
-          return c?.reason === 'IngressUnavailable' ? c : undefined;
-        },
-        30_000,
-        () => agent.dump(),
-      );
-      expect(cond.status).toBe('False');
-      expect(cond.message).toContain(`"${missing}" was not found`);
-      await waitFor(
-        'Deployment Ready=True regardless',
-        async () => ready(await fetch(client, DEPLOYMENTS, dep))?.status === 'True',
-        30_000,
-        () => agent.dump(),
-      );
-      expect(agent.lines.some((l) => l.level === 'error' && String(l.msg).includes('was not found'))).toBe(
-        true,
-      );
-      expect(agent.proc.exitCode).toBeNull();
-      expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+      await run({ agent, client: new ApiClient({ socketPath: agent.socket }), dep, svc, http: h });
     } finally {
       await agent.stop('SIGKILL');
+      for (const pid of caddyPids(dataDir)) process.kill(pid, 'SIGKILL');
       removeContainers(prefix);
       repo.cleanup();
       rmSync(dataDir, { recursive: true, force: true });
     }
+  }
+
+  it('HTTP port held by another server (SO_REUSEPORT, as a second Caddy would): no split, Caddy starts once it is free', async () => {
+    requireCommand('caddy', 'caddy', ['version']);
+    let holder: Server | undefined;
+    await withAgent(
+      'busy',
+      async (p) => {
+        const server = createServer((_req, res) => res.end('the other server\n'));
+        holder = server;
+        await new Promise<void>((r) => server.listen({ port: p.http, reusePort: true }, r));
+        return { httpPort: p.http, httpsPort: p.https };
+      },
+      async ({ agent, client, svc, http: port }) => {
+        const cond = await waitFor(
+          'Service IngressUnavailable naming the port',
+          async () => {
+            const c = ready(await fetch(client, SERVICES, svc));
+            return c?.reason === 'IngressUnavailable' && c.message.includes(`port ${port} is in use`)
+              ? c
+              : undefined;
+          },
+          30_000,
+          () => agent.dump(),
+        );
+        expect(cond.status).toBe('False');
+        expect(caddyPids(agent.socket.replace(/\/orun\.sock$/, ''))).toEqual([]);
+        await new Promise<void>((r) => holder?.close(() => r()));
+        holder = undefined;
+        await waitFor(
+          'Service Ready once the port is free',
+          async () => ready(await fetch(client, SERVICES, svc))?.status === 'True',
+          30_000,
+          () => agent.dump(),
+        );
+        expect((await httpGet(port, `${svc}.orun.test`)).body).toContain(APP_PAGE);
+      },
+    ).finally(() => holder?.close());
+  });
+
+  it('no caddy binary: containers still run; Services and logs name the missing binary', async () => {
+    let missing = '';
+    await withAgent(
+      'nocaddy',
+      (p, dataDir) => {
+        missing = join(dataDir, 'no-such-caddy');
+        return { httpPort: p.http, httpsPort: p.https, caddyPath: missing };
+      },
+      async ({ agent, client, dep, svc }) => {
+        const cond = await waitFor(
+          'Service IngressUnavailable naming the binary',
+          async () => {
+            const c = ready(await fetch(client, SERVICES, svc));
+            return c?.reason === 'IngressUnavailable' ? c : undefined;
+          },
+          30_000,
+          () => agent.dump(),
+        );
+        expect(cond.status).toBe('False');
+        expect(cond.message).toContain(`"${missing}" was not found`);
+        await waitFor(
+          'Deployment Ready=True regardless',
+          async () => ready(await fetch(client, DEPLOYMENTS, dep))?.status === 'True',
+          30_000,
+          () => agent.dump(),
+        );
+        expect(agent.lines.some((l) => l.level === 'error' && String(l.msg).includes('was not found'))).toBe(
+          true,
+        );
+        expect(agent.proc.exitCode).toBeNull();
+        expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+      },
+    );
   });
 });
