@@ -12,8 +12,9 @@ ROOT=${ORUN_DEMO_DIR:-/tmp/orun-demo}
 
 if [ "${1:-}" = clean ]; then
   # A Caddy left by a killed agent (it stops on its own at its next log line otherwise).
+  # Caddy 2.6.2 wants an empty Host header on its unix socket (curl: 'Host;').
   sock=$ROOT/data/caddy/admin.sock
-  [ ! -S "$sock" ] || curl -s --max-time 5 --unix-socket "$sock" -H 'Host:' -X POST http://caddy/stop >/dev/null 2>&1 || true
+  [ ! -S "$sock" ] || curl -s --max-time 5 --unix-socket "$sock" -H 'Host;' -X POST http://caddy/stop >/dev/null 2>&1 || true
   ids=$(docker ps -aq --filter label=run.orcra.dev/managed-by=orun --filter label=run.orcra.dev/node=demo)
   [ -z "$ids" ] || docker rm -f $ids >/dev/null
   rm -rf "$ROOT"
