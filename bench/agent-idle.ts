@@ -1,0 +1,173 @@
+// Idle cost of `orun start` (poll interval 1 s) with 50 Ready Deployments: CPU (% of one core) and
+// RSS sampled every second for 60 s after convergence, from /proc/<pid>/stat (utime+stime) and
+// /proc/<pid>/status (VmRSS). Baseline over the same window: an idle
+// `node -e 'setInterval(()=>{},1000)'` with the same Node binary.
+// Also counted over the window: status writes (watch events), git polls, log lines, container events.
+// Run: node_modules/.bin/node bench/agent-idle.ts
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  Agent,
+  DeploymentWatch,
+  NODE_BIN,
+  Workspace,
+  assertUncontaminated,
+  build,
+  clockTicks,
+  connect,
+  containerIds,
+  deploymentYaml,
+  fmt,
+  freePorts,
+  machine,
+  mean,
+  metricValue,
+  nodeYaml,
+  procSample,
+  requireDockerAndImage,
+  runBench,
+  sleep,
+  writeSection,
+} from './support/agent-bench.ts';
+import { execFileSync } from 'node:child_process';
+
+const N = 50;
+const WINDOW_S = 60;
+const SETTLE_MS = 5000;
+
+let ws: Workspace | undefined;
+let agent: Agent | undefined;
+let watch: DeploymentWatch | undefined;
+let idle: ChildProcess | undefined;
+
+interface Series {
+  cpu: number[];
+  cpuWithChildren: number[];
+  rssMiB: number[];
+}
+
+async function sample(pids: number[], seconds: number): Promise<Series[]> {
+  const hz = clockTicks();
+  const out: Series[] = pids.map(() => ({ cpu: [], cpuWithChildren: [], rssMiB: [] }));
+  let prev = pids.map((p) => procSample(p));
+  let t = performance.now();
+  for (let i = 0; i < seconds; i++) {
+    await sleep(1000 - ((performance.now() - t) % 1000));
+    const now = performance.now();
+    const cur = pids.map((p) => procSample(p));
+    const dt = (now - t) / 1000;
+    cur.forEach((c, j) => {
+      const p = prev[j]!;
+      const s = out[j]!;
+      s.cpu.push(((c.ticks - p.ticks) / hz / dt) * 100);
+      s.cpuWithChildren.push(((c.ticks + c.childTicks - p.ticks - p.childTicks) / hz / dt) * 100);
+      s.rssMiB.push(c.rssKiB / 1024);
+    });
+    prev = cur;
+    t = now;
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  requireDockerAndImage();
+  build();
+  const w0 = (ws = new Workspace());
+  const ports = await freePorts(N + 1);
+  const metricsPort = ports.pop()!;
+  const names = Array.from({ length: N }, (_, i) => `${w0.prefix}d${i}`);
+  w0.repo
+    .write({
+      [`nodes/${w0.node}.yaml`]: nodeYaml(w0.node, w0.repo.bare),
+      ...Object.fromEntries(
+        names.map((n, i) => [`deployments/${n}.yaml`, deploymentYaml(n, ports[i]!, { INDEX: String(i) })]),
+      ),
+    })
+    .commit(`${N} deployments`);
+
+  console.error(`converging ${N} Deployments`);
+  const a = (agent = new Agent({ repo: w0.repo.bare, node: w0.node, dataDir: w0.dataDir, metricsPort }));
+  const w = (watch = new DeploymentWatch(await connect(a)));
+  await w.until(`all ${N} Ready`, () => w.allReady(names, 1), 300_000);
+
+  idle = spawn(NODE_BIN, ['-e', 'setInterval(()=>{},1000)'], { stdio: 'ignore' });
+  await sleep(SETTLE_MS);
+  console.error(`sampling for ${WINDOW_S} s`);
+  const events0 = w.events.length;
+  const lines0 = a.lines.length;
+  const m0 = await a.metrics();
+  const since = Math.floor(Date.now() / 1000);
+  const [ag, base] = await sample([a.pid, idle.pid!], WINDOW_S);
+  const until = Math.floor(Date.now() / 1000);
+  const m1 = await a.metrics();
+  const statusWrites = w.events.length - events0;
+  const logLines = a.lines.length - lines0;
+  const polls = metricValue(m1, 'orun_git_polls_total') - metricValue(m0, 'orun_git_polls_total');
+  const actions = execFileSync(
+    'docker',
+    [
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(until),
+      '--filter',
+      `name=orun-${w0.prefix}`,
+      '--format',
+      '{{.Type}} {{.Action}}',
+    ],
+    { encoding: 'utf8' },
+  )
+    .split('\n')
+    .filter(Boolean);
+  const byAction = new Map<string, number>();
+  for (const x of actions) byAction.set(x, (byAction.get(x) ?? 0) + 1);
+  const containerEvents = `${actions.length}${
+    actions.length > 0 ? ` (${[...byAction].map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''
+  }`;
+  const running = containerIds(w0.prefix).length;
+  const readyAtEnd = w.allReady(names, 1);
+  assertUncontaminated(a, w0.prefix);
+  if (!ag || !base) throw new Error('bench: no samples');
+
+  const cpuA = mean(ag.cpu);
+  const cpuAc = mean(ag.cpuWithChildren);
+  const cpuB = mean(base.cpu);
+  const rssA = mean(ag.rssMiB);
+  const rssB = mean(base.rssMiB);
+  const maxA = Math.max(...ag.rssMiB);
+  const maxB = Math.max(...base.rssMiB);
+  const peakA = Math.max(...ag.cpuWithChildren);
+  const pct = (x: number): string => `${fmt(x, 2)} %`;
+  const mib = (x: number): string => `${fmt(x, 1)} MiB`;
+  writeSection('agent-idle', [
+    '### Agent idle cost with 50 Deployments (`bench/agent-idle.ts`)',
+    '',
+    `\`orun start\` (poll interval 1 s, log level info) with ${N} Ready Deployments of \`orun-test/busybox:1\``,
+    `(readiness probes only, no liveness), sampled every second for ${WINDOW_S} s starting ${SETTLE_MS / 1000} s after all were`,
+    'Ready: CPU from /proc/<pid>/stat (utime+stime; "+ git" adds cutime+cstime, the agent\'s reaped git',
+    'children), RSS from /proc/<pid>/status VmRSS. Baseline over the same window:',
+    "`node -e 'setInterval(()=>{},1000)'` (same Node binary).",
+    machine(),
+    '',
+    '| | CPU mean (% of one core) | CPU max 1 s | RSS mean | RSS max |',
+    '|---|---:|---:|---:|---:|',
+    `| baseline: idle \`node -e\` | ${pct(cpuB)} | ${pct(Math.max(...base.cpu))} | ${mib(rssB)} | ${mib(maxB)} |`,
+    `| **agent** | ${pct(cpuA)} | ${pct(Math.max(...ag.cpu))} | ${mib(rssA)} | ${mib(maxA)} |`,
+    `| agent + git children | ${pct(cpuAc)} | ${pct(peakA)} | | |`,
+    `| ratio agent / baseline | ${cpuB > 0 ? `${fmt(cpuA / cpuB, 1)}×` : 'n/a (baseline 0)'} (+${pct(cpuA - cpuB)}) | | ${fmt(rssA / rssB, 2)}× | ${fmt(maxA / maxB, 2)}× |`,
+    '',
+    `Over the window: ${fmt(polls)} git polls, ${statusWrites} status writes (watch events), ${logLines} log lines,`,
+    `${containerEvents} docker events on our containers; ${running} containers, all Ready at the end: ${readyAtEnd}.`,
+  ]);
+}
+
+runBench(
+  main,
+  async () => {
+    watch?.stop();
+    idle?.kill();
+    await agent?.stop();
+    ws?.cleanup();
+  },
+  () => agent?.dump() ?? '',
+);
