@@ -187,6 +187,9 @@ export class Agent {
         this.socket,
         '--log-level',
         o.logLevel ?? 'info',
+        // The agent's own cost: no Caddy (and no bind of :80/:443 beside other runs).
+        '--ingress',
+        'none',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
