@@ -88,7 +88,7 @@ export interface DeploymentDeps {
   codeDir?: string;
   /** Crash-loop back-off; also used for image pull/build retries. Default 10 s ×2 → 5 min, reset after 10 min. */
   backoff?: BackoffPolicy;
-  /** Retry delay for stalls only a person can fix (port conflict, bad mount, name taken). Default 5 min. */
+  /** Longest retry delay for stalls a person must fix (port conflict, bad mount, name taken); retries back off to it. Default 5 min. */
   stalledRetryMs?: number;
   /** From start until a never-ready container is reported `Stalled` (it keeps being probed). Default 5 min. */
   readinessTimeoutMs?: number;

@@ -415,15 +415,22 @@ describe('stalls that need a person', () => {
     const h = new Harness();
     h.engine.reservePort(8080);
     h.apply('web', webSpec());
-    expect(await h.reconcile('web')).toEqual({ requeueAfter: 300_000 });
+    const delays = [(await h.reconcile('web'))?.requeueAfter ?? 0];
     expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'HostPortConflict' });
     expect(h.condition('web', 'Ready')?.message).toMatch(/port is already allocated/);
 
-    for (let i = 0; i < 5; i++) {
-      h.clock.step(10_000);
-      await h.reconcile('web');
-    }
+    // reconciles before the delay is up (other events) do nothing
+    h.clock.step(5_000);
+    await h.reconcile('web');
     expect(h.callsOf(['startContainer'])).toHaveLength(1);
+    h.clock.step(5_000);
+    // then attempts back off to the 5 min cap: a port freed soon is picked up soon, never a hot loop
+    for (let i = 0; i < 6; i++) {
+      delays.push((await h.reconcile('web'))?.requeueAfter ?? 0);
+      h.clock.step(delays.at(-1) ?? 0);
+    }
+    expect(delays).toEqual([10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
+    expect(h.callsOf(['startContainer'])).toHaveLength(7);
     expect(h.callsOf(['createContainer'])).toHaveLength(1);
 
     // a spec change is tried at once
@@ -435,7 +442,7 @@ describe('stalls that need a person', () => {
   it('an invalid mount is Stalled with the engine message', async () => {
     const h = new Harness();
     h.apply('web', webSpec({ volumes: [{ hostPath: '/does/not/exist/orun', containerPath: '/data' }] }));
-    expect(await h.reconcile('web')).toEqual({ requeueAfter: 300_000 });
+    expect(await h.reconcile('web')).toEqual({ requeueAfter: 10_000 });
     expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'InvalidMount' });
     expect(h.condition('web', 'Stalled')?.message).toMatch(/\/does\/not\/exist\/orun/);
   });

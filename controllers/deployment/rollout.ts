@@ -117,10 +117,16 @@ function createFailure(run: Run, err: unknown): Outcome {
   throw err;
 }
 
-/** Stalls until a person (or a new spec) fixes it; retried every `stalledRetryMs`. */
+/**
+ * Stalls until a person (or a new spec) fixes it. Retried with the back-off policy (10 s, 20 s …)
+ * capped at `stalledRetryMs`: a port freed a moment later is picked up soon, a real conflict
+ * settles at one attempt per 5 min, never a hot loop.
+ */
 export function stall(run: Run, verdict: Verdict): Outcome {
-  const { clock, stalledRetryMs } = run.deps;
-  const ms = run.mem.gates.hold(run.key, run.desired.hash, verdict, clock.now(), () => stalledRetryMs);
+  const { clock, stalledRetryMs, backoff } = run.deps;
+  const ms = run.mem.gates.hold(run.key, run.desired.hash, verdict, clock.now(), (n) =>
+    Math.min(stalledRetryMs, backoffDelay(n, backoff)),
+  );
   run.log.warn({ reason: verdict.reason, retryInMs: ms }, 'deployment stalled');
   return { verdict, requeueAfter: ms, held: true };
 }
