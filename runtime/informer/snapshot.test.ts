@@ -70,9 +70,9 @@ describe('buildSnapshot', () => {
     expect(names(second!.objects)).toEqual(want);
   });
 
-  it.each([
+  it.each<{ labels: Record<string, string>; want: string[] }>([
     { labels: { tier: 'web' }, want: ['Node/n1', 'Deployment/all', 'Deployment/mine', 'Deployment/web'] },
-    { labels: {} as Record<string, string>, want: ['Node/n1', 'Deployment/all', 'Deployment/mine'] },
+    { labels: {}, want: ['Node/n1', 'Deployment/all', 'Deployment/mine'] },
   ])('filters by nodeName and nodeSelector (labels $labels)', ({ labels, want }) => {
     const [b] = run([
       [
