@@ -11,4 +11,6 @@ else
   echo "test: not root; assuming hack/install-deps.sh and hack/images.sh already ran" >&2
 fi
 bash hack/ensure-npm.sh
-exec node_modules/.bin/vitest run "$@"
+# Node 24 from the `node` devDependency, also when this script is run without npm.
+export PATH="$PWD/node_modules/.bin:$PATH"
+exec vitest run "$@"
