@@ -33,6 +33,15 @@ export interface ContainerDriverOptions {
   readonly warn: (service: string, message: string) => void;
   /** Fallback poll of a running container's state, besides `die` events. Default 2000. */
   readonly pollMs?: number;
+  /** The `run.orcra.dev/managed-by` value this driver owns (and requires to adopt). Default `orch`. */
+  readonly managedBy?: string;
+  /** Extra labels on every container (not part of the config hash). Default none. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Replace an existing container whose config hash differs, whatever RECREATE says. Default
+   * false: RECREATE never keeps it with a warning (orch's behaviour; `orch down` applies changes).
+   */
+  readonly replaceStale?: boolean;
 }
 
 export class ContainerDriver {
@@ -74,15 +83,21 @@ export class ContainerDriver {
     await Promise.all([...this.#background]);
   }
 
-  async start(s: PreparedService): Promise<Instance> {
+  /**
+   * Creates (or adopts) and starts the service's container. `adoptId`: a container an earlier
+   * executor left running; when it still runs with the same config hash it is taken over as it is,
+   * even under RECREATE always.
+   */
+  async start(s: PreparedService, adoptId?: string): Promise<Instance> {
     const { engine } = this.#o;
+    const managedBy = this.#o.managedBy ?? MANAGED_BY;
     const name = this.#o.containerName(s.name);
     const spec = this.#spec(s, name);
     const hash = spec.labels![LABELS.configHash]!;
     let existing = await engine.inspectContainer(name);
     if (existing !== undefined) {
       if (
-        existing.labels[LABELS.managedBy] !== MANAGED_BY ||
+        existing.labels[LABELS.managedBy] !== managedBy ||
         existing.labels[LABELS.project] !== this.#o.project
       ) {
         throw new OrunError(
@@ -93,10 +108,12 @@ export class ContainerDriver {
           },
         );
       }
-      if (s.spec.recreate === 'always') {
+      const stale = existing.labels[LABELS.configHash] !== hash;
+      const adoptable = existing.id === adoptId && existing.state === 'running' && !stale;
+      if (!adoptable && (s.spec.recreate === 'always' || (stale && this.#o.replaceStale === true))) {
         await engine.removeContainer(existing.id, { force: true });
         existing = undefined;
-      } else if (existing.labels[LABELS.configHash] !== hash) {
+      } else if (stale) {
         this.#o.warn(
           s.name,
           `kept existing container ${name} (RECREATE never) although the Orchfile changed; run 'orch down' to apply the changes`,
@@ -177,7 +194,8 @@ export class ContainerDriver {
     return {
       ...spec,
       labels: {
-        [LABELS.managedBy]: MANAGED_BY,
+        ...this.#o.labels,
+        [LABELS.managedBy]: this.#o.managedBy ?? MANAGED_BY,
         [LABELS.project]: this.#o.project,
         [LABELS.service]: s.name,
         [LABELS.configHash]: hash,

@@ -289,3 +289,62 @@ CPUS 1
     expect(() => setup('SERVICE a\nRUN a\n', ['b'])).toThrow(/no service named 'b'/);
   });
 });
+
+describe('GraphExecutor adoption (detach, then a new executor takes over)', () => {
+  const GRAPH = `
+SERVICE db
+FROM ${IMAGE}
+RECREATE always
+SERVICE web
+RUN serve
+REQUIRES db
+`;
+
+  function next(t: ReturnType<typeof setup>, adopt: Record<string, { pid?: number; containerId?: string }>) {
+    const r = parseOrchfiles([{ path: 'Orchfile', text: GRAPH }]);
+    if (!r.ok) throw new Error('parse');
+    return new GraphExecutor({
+      graph: r.graph,
+      project: 'proj',
+      vars: { ORCH_PROJECT: '/tmp' },
+      processes: t.runner,
+      engine: t.engine,
+      clock: t.clock,
+      baseEnv: {},
+      adopt,
+      adoptPollMs: 100,
+    });
+  }
+
+  it('takes the running process and container over without spawning or creating (even RECREATE always)', async () => {
+    const t = setup(GRAPH);
+    await t.ex.start();
+    const left = await t.ex.detach();
+    const adopt = Object.fromEntries(left.map((s) => [s.name, s]));
+    const creates = t.engine.calls.filter((c) => c.method === 'createContainer').length;
+    const ex2 = next(t, adopt);
+    await ex2.start();
+    expect(ex2.status().map((s) => s.state)).toEqual(['running', 'running']);
+    expect(t.runner.processes).toHaveLength(1);
+    expect(t.engine.calls.filter((c) => c.method === 'createContainer')).toHaveLength(creates);
+    expect(ex2.status()[1]!.pid).toBe(left[1]!.pid);
+    expect(ex2.status()[0]!.containerId).toBe(left[0]!.containerId);
+    // An adopted process that dies is noticed by polling and restarted per its policy (no: exited).
+    t.runner.exit('web', 0);
+    await t.clock.advance(100);
+    expect(ex2.status()[1]!.state).toBe('failed');
+    await ex2.stop();
+  });
+
+  it('starts afresh when the recorded process is gone, and stop() ends a record never taken over', async () => {
+    const t = setup(GRAPH);
+    await t.ex.start();
+    const left = await t.ex.detach();
+    t.runner.exit('web', 0);
+    const ex2 = next(t, Object.fromEntries(left.map((s) => [s.name, s])));
+    await ex2.start();
+    expect(t.runner.processes).toHaveLength(2);
+    await ex2.stop();
+    expect(t.runner.running('web')).toEqual([]);
+  });
+});

@@ -26,14 +26,15 @@ import { errorMessage, OrunError } from '../../apis/errors.ts';
 import type { OrchGraph, OrchService } from '../../apis/orchfile/index.ts';
 import { realClock, type Clock } from '../clock/index.ts';
 import type { ContainerEngine } from '../docker/engine.ts';
-import { stringEnv, type ProcessRunner } from '../process/index.ts';
+import { stopProcessGroup, stringEnv, type ProcessRunner } from '../process/index.ts';
 import { ContainerDriver } from './container.ts';
 import { defaultHealthChecker, type HealthChecker } from './health.ts';
-import { hostEnv, startHost, type OutputSink } from './host.ts';
+import { adoptHost, hostEnv, startHost, type OutputSink } from './host.ts';
 import { defaultContainerName } from './labels.ts';
 import { prepareService, selectServices, type PreparedService } from './prepare.ts';
 import {
   TERMINAL_STATES,
+  type AdoptRecord,
   type GraphEvent,
   type HealthState,
   type Instance,
@@ -79,6 +80,22 @@ export interface GraphExecutorOptions {
   readonly healthIntervalMs?: number;
   /** State changes and warnings. Default: dropped. */
   readonly onEvent?: (event: GraphEvent) => void;
+  /**
+   * Instances an earlier executor left running (`detach()`), by service: on its first start a
+   * service takes its record's live process group / running container (same config hash) over
+   * instead of starting anew; it still waits for its dependencies and passes its HEALTHCHECK
+   * first. A record that cannot be taken over (gone, blocked) is started fresh or stopped.
+   * Default: none.
+   */
+  readonly adopt?: Readonly<Record<string, AdoptRecord>>;
+  /** How often an adopted host process (not this process's child) is checked for life. Default 1000. */
+  readonly adoptPollMs?: number;
+  /** The `run.orcra.dev/managed-by` value of containers (see ContainerDriverOptions). Default `orch`. */
+  readonly managedBy?: string;
+  /** Extra container labels (not in the config hash). Default none. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Replace a container whose config hash differs even under RECREATE never. Default false. */
+  readonly replaceStale?: boolean;
 }
 
 interface Node {
@@ -98,6 +115,8 @@ interface Node {
   /** Start times within the start-limit window. */
   starts: number[];
   exitCode?: number;
+  /** What an earlier executor left running, until the first start takes it over or drops it. */
+  adopt?: AdoptRecord;
 }
 
 const ABORTED = Symbol('aborted');
@@ -142,8 +161,9 @@ export class GraphExecutor {
         health: '',
         message: '',
         settled: false,
-        restarts: 0,
+        restarts: options.adopt?.[s.name]?.restarts ?? 0,
         starts: [],
+        ...(options.adopt?.[s.name] === undefined ? {} : { adopt: options.adopt[s.name] }),
       });
     }
     for (const n of this.#nodes.values()) {
@@ -165,6 +185,9 @@ export class GraphExecutor {
             namedVolumeDir: options.namedVolumeDir,
             output: options.logDir === undefined ? options.output : undefined,
             warn: (service, message) => this.#warn(service, message),
+            ...(options.managedBy === undefined ? {} : { managedBy: options.managedBy }),
+            ...(options.labels === undefined ? {} : { labels: options.labels }),
+            ...(options.replaceStale === undefined ? {} : { replaceStale: options.replaceStale }),
           })
         : undefined;
   }
@@ -261,7 +284,8 @@ export class GraphExecutor {
       mode: n.spec.mode,
       state: n.state,
       health: n.health,
-      ...(n.instance?.pid === undefined ? {} : { pid: n.instance.pid }),
+      // A process not yet taken over is still reported, so a detach right away does not lose it.
+      ...((n.instance?.pid ?? n.adopt?.pid) === undefined ? {} : { pid: n.instance?.pid ?? n.adopt?.pid }),
       ...(n.instance?.containerId === undefined
         ? {}
         : { containerId: n.instance.containerId, containerName: n.instance.containerName }),
@@ -279,6 +303,7 @@ export class GraphExecutor {
       const gate = await this.#waitForDependencies(n, signal);
       if (gate === ABORTED) return;
       if (gate !== undefined) {
+        await this.#dropAdoptable(n);
         this.#set(n, 'blocked', gate);
         return;
       }
@@ -337,7 +362,7 @@ export class GraphExecutor {
         readFile: this.#o.readFile ?? ((path) => readFileSync(path, 'utf8')),
       });
       n.prepared = p;
-      inst = await this.#launch(p);
+      inst = this.#adoptHost(n, p) ?? (await this.#launch(p, this.#takeAdopt(n)?.containerId));
     } catch (err) {
       return { kind: 'ended', failed: true, message: `start failed: ${errorMessage(err)}` };
     }
@@ -398,8 +423,49 @@ export class GraphExecutor {
     }
   }
 
-  #launch(p: PreparedService): Promise<Instance> {
-    if (p.spec.mode === 'container') return this.#containers!.start(p);
+  /** The adopt record, once: only the first start may take anything over. */
+  #takeAdopt(n: Node): AdoptRecord | undefined {
+    const a = n.adopt;
+    n.adopt = undefined;
+    return a;
+  }
+
+  #adoptHost(n: Node, p: PreparedService): Instance | undefined {
+    const pid = n.adopt?.pid;
+    if (p.spec.mode !== 'host' || pid === undefined || !this.#o.processes.alive(pid)) return undefined;
+    this.#takeAdopt(n);
+    return adoptHost(p, pid, {
+      runner: this.#o.processes,
+      clock: this.#clock,
+      baseEnv: this.#baseEnv,
+      pollMs: this.#o.adoptPollMs ?? 1000,
+    });
+  }
+
+  /** A process left running that will not be taken over (blocked, or stopped first): SIGTERM/SIGKILL. */
+  async #dropAdoptable(n: Node): Promise<void> {
+    const pid = this.#takeAdopt(n)?.pid;
+    if (pid === undefined || !this.#o.processes.alive(pid)) return;
+    let opts = {};
+    try {
+      const p = prepareService(n.spec, {
+        vars: this.#o.vars,
+        readFile: this.#o.readFile ?? ((path) => readFileSync(path, 'utf8')),
+      });
+      opts = {
+        stopCommand: p.stopCommand,
+        timeoutMs: p.stopTimeoutMs,
+        env: hostEnv(p, { baseEnv: this.#baseEnv }),
+        cwd: p.workdir,
+      };
+    } catch {
+      // Cannot prepare it (ENV_FILE gone): plain SIGTERM, then SIGKILL.
+    }
+    await stopProcessGroup(this.#o.processes, this.#clock, pid, opts);
+  }
+
+  #launch(p: PreparedService, adoptContainer?: string): Promise<Instance> {
+    if (p.spec.mode === 'container') return this.#containers!.start(p, adoptContainer);
     const root = process.getuid?.() === 0;
     const switchUser = this.#o.switchUser ?? root;
     if (p.spec.user !== undefined && !switchUser) {
@@ -513,6 +579,7 @@ export class GraphExecutor {
   }
 
   async #stopNode(n: Node): Promise<void> {
+    await this.#dropAdoptable(n);
     if (n.instance !== undefined) {
       this.#set(n, 'stopping', '');
       await this.#stopInstance(n);

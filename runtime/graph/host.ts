@@ -61,3 +61,40 @@ export async function startHost(s: PreparedService, o: HostDriverOptions): Promi
     },
   };
 }
+
+/**
+ * Takes over a host service left running by an earlier executor (`detach()`): it is not this
+ * process's child, so its end is noticed by polling its process group every `pollMs`, and its
+ * exit code is unknown (null). Stopping it is the same as for a spawned one.
+ */
+export function adoptHost(
+  s: PreparedService,
+  pid: number,
+  o: Pick<HostDriverOptions, 'runner' | 'clock' | 'baseEnv'> & { readonly pollMs: number },
+): Instance {
+  const watch = new AbortController();
+  const exited = (async (): Promise<{ code: number | null }> => {
+    while (!watch.signal.aborted && o.runner.alive(pid)) await o.clock.sleep(o.pollMs, watch.signal);
+    return { code: null };
+  })();
+  const env = hostEnv(s, o);
+  return {
+    pid,
+    startedAt: o.clock.now(),
+    exited,
+    stop: async () => {
+      await stopProcessGroup(o.runner, o.clock, pid, {
+        stopCommand: s.stopCommand,
+        timeoutMs: s.stopTimeoutMs,
+        env,
+        cwd: s.workdir,
+      });
+      watch.abort();
+      await exited;
+    },
+    release: async () => {
+      watch.abort();
+      await exited;
+    },
+  };
+}

@@ -25,6 +25,7 @@ export {
 } from './project.ts';
 export {
   TERMINAL_STATES,
+  type AdoptRecord,
   type GraphEvent,
   type HealthState,
   type ServiceState,

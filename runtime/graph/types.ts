@@ -72,6 +72,22 @@ export interface GraphEvent {
   readonly warning?: boolean;
 }
 
+/**
+ * What an earlier executor left running for one service (its `detach()` status), to be taken over
+ * instead of started again (GraphExecutorOptions.adopt).
+ */
+export interface AdoptRecord {
+  /** Host services: the process group leader left running. Adopted when its group is still alive. */
+  readonly pid?: number;
+  /**
+   * Container services: the container left running. It is adopted when it still runs with the same
+   * config hash, even under RECREATE always (a running instance is taken over, not recreated).
+   */
+  readonly containerId?: string;
+  /** Restarts counted so far (carried over). Default 0. */
+  readonly restarts?: number;
+}
+
 /** A running instance of a service, as the drivers hand it to the executor. */
 export interface Instance {
   readonly pid?: number;
