@@ -1,5 +1,6 @@
 // orun: the GitOps node agent. Each command lives in its own file; this one only wires them up.
-import { Command } from 'commander';
+// Exit codes: 0 ok, 1 error, 2 usage error (as orch and orunctl).
+import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../../apis/errors.ts';
 import { bootstrapCommand } from './bootstrap.ts';
 import { schemaCommand } from './schema.ts';
@@ -9,15 +10,20 @@ import { validateCommand } from './validate.ts';
 const program = new Command('orun')
   .description('GitOps node agent: pulls run.orcra.dev/v0alpha manifests from Git and runs them with Docker')
   .version(process.env.ORUN_VERSION ?? '0.1.0')
-  .addCommand(startCommand())
-  .addCommand(bootstrapCommand())
-  .addCommand(validateCommand())
-  .addCommand(schemaCommand())
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
+for (const cmd of [startCommand(), bootstrapCommand(), validateCommand(), schemaCommand()]) {
+  program.addCommand(cmd.exitOverride());
+}
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  process.stderr.write(`orun: ${errorMessage(err)}\n`);
-  process.exitCode = 1;
+  if (err instanceof CommanderError) {
+    // Commander printed its message already; help and --version end here too, with code 0.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    process.stderr.write(`orun: ${errorMessage(err)}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -134,18 +134,18 @@ export async function fileSettings(path: string): Promise<RawSettings> {
   try {
     doc = parseYaml(await readFile(path, 'utf8'));
   } catch (err) {
-    throw new OrunError('orun.bad_config', `orun start: read config ${path}: ${errorMessage(err)}`, {
+    throw new OrunError('orun.bad_config', `start: read config ${path}: ${errorMessage(err)}`, {
       cause: err,
     });
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc))
-    throw new OrunError('orun.bad_config', `orun start: config ${path}: expected a mapping`);
+    throw new OrunError('orun.bad_config', `start: config ${path}: expected a mapping`);
   const out: RawSettings = {};
   for (const [key, value] of Object.entries(doc)) {
     const name = FILE_KEYS[key];
     if (name === undefined) {
-      throw new OrunError('orun.bad_config', `orun start: config ${path}: unknown key "${key}"`, {
+      throw new OrunError('orun.bad_config', `start: config ${path}: unknown key "${key}"`, {
         context: { known: Object.keys(FILE_KEYS) },
       });
     }
@@ -154,7 +154,7 @@ export async function fileSettings(path: string): Promise<RawSettings> {
       continue;
     }
     if (typeof value !== 'string' && typeof value !== 'number')
-      throw new OrunError('orun.bad_config', `orun start: config ${path}: ${key}: expected a string`);
+      throw new OrunError('orun.bad_config', `start: config ${path}: ${key}: expected a string`);
     out[name] = String(value);
   }
   return out;
@@ -180,7 +180,7 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
   if (repo === undefined) {
     throw new OrunError(
       'orun.bad_setting',
-      'orun start: no manifest repository: pass --repo URL|PATH (or set ORUN_REPO, or repo: in the config file)',
+      'start: no manifest repository: pass --repo URL|PATH (or set ORUN_REPO, or repo: in the config file)',
     );
   }
   const dataDir = pick('dataDir') ?? DEFAULTS.dataDir;
@@ -189,32 +189,32 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
   if (pollIntervalMs === undefined || pollIntervalMs <= 0) {
     throw new OrunError(
       'orun.bad_setting',
-      `orun start: poll interval "${pollText}": expected a duration like 5s, 500ms or 1m`,
+      `start: poll interval "${pollText}": expected a duration like 5s, 500ms or 1m`,
     );
   }
   const logLevel = pick('logLevel') ?? DEFAULTS.logLevel;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new OrunError(
       'orun.bad_setting',
-      `orun start: log level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`,
+      `start: log level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`,
     );
   }
   const ingress = pick('ingress') ?? DEFAULTS.ingress;
   if (!(INGRESS_MODES as readonly string[]).includes(ingress)) {
     throw new OrunError(
       'orun.bad_setting',
-      `orun start: ingress "${ingress}": expected one of ${INGRESS_MODES.join(', ')}`,
+      `start: ingress "${ingress}": expected one of ${INGRESS_MODES.join(', ')}`,
     );
   }
   const httpPort = port('HTTP port', pick('httpPort'), DEFAULTS.httpPort);
   const httpsPort = port('HTTPS port', pick('httpsPort'), DEFAULTS.httpsPort);
   if (httpPort === httpsPort)
-    throw new OrunError('orun.bad_setting', `orun start: HTTP and HTTPS ports are both ${httpPort}`);
+    throw new OrunError('orun.bad_setting', `start: HTTP and HTTPS ports are both ${httpPort}`);
   const acmeCa = pick('acmeCa') ?? DEFAULTS.acmeCa;
   if (!/^https?:\/\/[^/]/.test(acmeCa))
     throw new OrunError(
       'orun.bad_setting',
-      `orun start: ACME CA "${acmeCa}": expected the directory URL, e.g. ${LETS_ENCRYPT_PRODUCTION}`,
+      `start: ACME CA "${acmeCa}": expected the directory URL, e.g. ${LETS_ENCRYPT_PRODUCTION}`,
     );
   const roots = pick('acmeCaRoot')
     ?.split(LIST_SEPARATOR)
@@ -246,7 +246,7 @@ function port(what: string, text: string | undefined, fallback: number): number 
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || n < 1 || n > 65_535)
-    throw new OrunError('orun.bad_setting', `orun start: ${what} "${text}": expected a port number 1-65535`);
+    throw new OrunError('orun.bad_setting', `start: ${what} "${text}": expected a port number 1-65535`);
   return n;
 }
 

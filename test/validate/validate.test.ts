@@ -112,9 +112,20 @@ describe('orun --help', () => {
     for (const cmd of ['start', 'bootstrap', 'validate', 'schema'])
       expect(r.stdout).toMatch(new RegExp(`\\n  ${cmd}\\b.*\\w`));
   });
-  it.each(['start', 'bootstrap'])('%s says honestly it is not implemented yet', (cmd) => {
-    const r = orun(cmd);
+  it('start without a repository says how to give one (exit 1)', () => {
+    const r = orun('start', '--node', 'n1');
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`orun ${cmd}: not implemented yet (see issue 4)\n`);
+    expect(r.stderr).toBe(
+      'orun: start: no manifest repository: pass --repo URL|PATH (or set ORUN_REPO, or repo: in the config file)\n',
+    );
+  });
+  it.each([
+    [['bootstrap', 'web-1'], /^error: required option '--host <host>' not specified\n/],
+    [['nope'], /^error: unknown command 'nope'\n/],
+    [['start', '--poll-interval'], /^error: option '--poll-interval <duration>' argument missing\n/],
+  ])("usage error %j exits 2 with commander's message", (args, message) => {
+    const r = orun(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
   });
 });
