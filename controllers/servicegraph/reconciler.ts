@@ -1,0 +1,376 @@
+/**
+ * `reconcile(ServiceGraph/<name>)`: desired graph (Orchfiles at the applied revision) → compare
+ * its config hash with the running executor's → keep (status only) | take over and restart what
+ * changed | stop and remove (deleted) → status, events, metrics, run state on disk.
+ *
+ * One long-lived GraphExecutor per ServiceGraph is owned here; supervision (restarts, health,
+ * REQUIRES) is the executor's. `detachAll()` at shutdown leaves every service running and
+ * records it, so the next orun adopts instead of restarting.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage } from '../../apis/errors.ts';
+import { durationSeconds } from '../../apis/orchfile/index.ts';
+import { objectKey, splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import type { ServiceGraph, ServiceGraphStatus } from '../../apis/run.orcra.dev/v0alpha/servicegraph.ts';
+import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtime/controller/index.ts';
+import { GraphExecutor, LABELS, type GraphEvent, type ServiceStatus } from '../../runtime/graph/index.ts';
+import { silentLogger, type Logger } from '../../runtime/log/index.ts';
+import { stopProcessGroup } from '../../runtime/process/index.ts';
+import type { StoredObject } from '../../runtime/store/index.ts';
+import type { ServiceGraphDeps } from './deps.ts';
+import {
+  containerName,
+  graphDir,
+  graphSelector,
+  Label,
+  loadDesired,
+  MANAGED_BY,
+  type DesiredGraph,
+} from './desired.ts';
+import { GraphMetrics } from './metrics.ts';
+import {
+  procIdentity,
+  readState,
+  removeState,
+  writeState,
+  type GraphRunState,
+  type ServiceRunRecord,
+} from './state.ts';
+import { buildStatus, Reason, serviceRows, verdictOf, type Verdict } from './status.ts';
+import { planTakeover } from './takeover.ts';
+
+interface Run {
+  readonly executor: GraphExecutor;
+  readonly desired: DesiredGraph;
+  /** Resolves once every service settled the first time (or on stop/detach); never rejects. */
+  readonly started: Promise<void>;
+  /** Services handed over for adoption whose first `running` is still to come (event reason). */
+  readonly adopting: Set<string>;
+  ready: boolean;
+  lastState?: string;
+}
+
+export class ServiceGraphReconciler implements Reconciler {
+  readonly #d: ServiceGraphDeps;
+  readonly #runs = new Map<string, Run>();
+  readonly #metrics: GraphMetrics;
+  readonly #log: Logger;
+  readonly #identity: (pid: number) => string | undefined;
+  readonly #readFile: (path: string) => string;
+
+  constructor(deps: ServiceGraphDeps) {
+    this.#d = deps;
+    this.#metrics = new GraphMetrics(deps.registry);
+    this.#log = (deps.logger ?? silentLogger()).child({ controller: 'servicegraph' });
+    this.#identity = deps.processIdentity ?? procIdentity;
+    this.#readFile = deps.readFile ?? ((p) => readFileSync(p, 'utf8'));
+  }
+
+  /** Names of the graphs with a running executor. */
+  running(): string[] {
+    return [...this.#runs.keys()];
+  }
+
+  async reconcile(ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const { name } = splitKey(ctx.key);
+    const obj = this.#d.store.getByKey<ServiceGraph>(ctx.key);
+    if (obj === undefined) {
+      // An empty store at boot must not stop anything.
+      if (this.#d.store.hasSynced()) await this.#remove(name, ctx.log);
+      return;
+    }
+    const run = this.#runs.get(name);
+    const checkout = this.#d.checkout();
+    if (checkout === undefined) {
+      this.#status(obj, run, {
+        kind: 'progressing',
+        reason: Reason.WaitingForCheckout,
+        message: 'waiting for the checkout of the applied revision',
+      });
+      return { requeueAfter: this.#d.checkoutRetryMs ?? 1000 };
+    }
+    const result = loadDesired(
+      {
+        name,
+        spec: obj.spec,
+        ...(obj.metadata.annotations === undefined ? {} : { annotations: obj.metadata.annotations }),
+      },
+      checkout,
+      { dataDir: this.#d.dataDir, readFile: this.#readFile },
+    );
+    // A newer commit was checked out while reading: its snapshot enqueues this key again.
+    if (this.#d.checkout()?.commit !== checkout.commit) return { requeueAfter: 100 };
+    if (!result.ok) {
+      const message = result.errors.join('\n');
+      ctx.log.warn({ errors: result.errors }, 'Orchfile errors; running services left as they are');
+      this.#d.recordEvent(name, 'Warning', Reason.OrchfileInvalid, message);
+      this.#status(obj, run, { kind: 'stalled', reason: Reason.OrchfileInvalid, message });
+      return;
+    }
+    let current = run;
+    if (current?.desired.hash !== result.desired.hash)
+      current = await this.#apply(name, result.desired, run, ctx.log);
+    this.#status(obj, current, verdictOf(current.executor.status()));
+    this.#persist(name, current);
+  }
+
+  /** Leaves every service running and records it for the next orun. Call once workers are done. */
+  async detachAll(): Promise<void> {
+    for (const [name, run] of this.#runs) {
+      const left = await run.executor.detach();
+      await run.started;
+      try {
+        writeState(this.#dir(name), this.#record(name, run.desired, left));
+      } catch (err) {
+        this.#log.error({ servicegraph: name, err: errorMessage(err) }, 'recording the run state failed');
+      }
+    }
+    this.#runs.clear();
+  }
+
+  // ---- applying a new desired graph -------------------------------------------------------------
+
+  /** Takes over what the previous run left (in memory or on disk), stops what changed, starts the rest. */
+  async #apply(name: string, desired: DesiredGraph, old: Run | undefined, log: Logger): Promise<Run> {
+    let previous: GraphRunState | undefined;
+    if (old !== undefined) {
+      const left = await old.executor.detach();
+      await old.started;
+      previous = this.#record(name, old.desired, left);
+    } else {
+      previous = readState(this.#dir(name));
+    }
+    const plan = planTakeover(previous, desired, (r) => this.#owned(r));
+    for (const { record, remove } of plan.stop) await this.#stopLeftover(record, remove, log);
+    await this.#removeStrangers(name, desired, log);
+
+    const key = objectKey('ServiceGraph', name);
+    const adopting = new Set(Object.keys(plan.adopt));
+    const self: { run?: Run } = {};
+    const executor = new GraphExecutor({
+      graph: desired.graph,
+      project: desired.project,
+      vars: desired.vars,
+      services: desired.services,
+      processes: this.#d.processes,
+      engine: this.#d.engine,
+      clock: this.#d.clock,
+      readFile: this.#readFile,
+      ...(this.#d.baseEnv === undefined ? {} : { baseEnv: this.#d.baseEnv }),
+      logDir: join(this.#dir(name), 'logs'),
+      namedVolumeDir: join(this.#dir(name), 'volumes'),
+      containerName: (s) => containerName(name, s),
+      managedBy: MANAGED_BY,
+      labels: { [Label.servicegraph]: name, [Label.node]: this.#d.nodeName },
+      replaceStale: true,
+      adopt: plan.adopt,
+      ...(this.#d.adoptPollMs === undefined ? {} : { adoptPollMs: this.#d.adoptPollMs }),
+      ...(this.#d.healthChecker === undefined ? {} : { healthChecker: this.#d.healthChecker }),
+      ...(this.#d.healthIntervalMs === undefined ? {} : { healthIntervalMs: this.#d.healthIntervalMs }),
+      onEvent: (e) => {
+        this.#onGraphEvent(name, self.run, e);
+        this.#d.enqueue(key);
+      },
+    });
+    const run: Run = {
+      executor,
+      desired,
+      adopting,
+      ready: false,
+      started: executor.start().catch((err: unknown) => {
+        this.#log.error({ servicegraph: name, err: errorMessage(err) }, 'starting the graph failed');
+      }),
+    };
+    self.run = run;
+    this.#runs.set(name, run);
+    const restarted = plan.stop.map((s) => s.record.name);
+    const what =
+      previous === undefined
+        ? `starting ${desired.services.join(', ')}`
+        : `config ${desired.hash}: adopting ${list(Object.keys(plan.adopt))}; (re)starting ${list(
+            desired.services.filter((s) => plan.adopt[s] === undefined),
+          )}${restarted.length === 0 ? '' : `; stopped ${restarted.join(', ')}`}`;
+    log.info({ config: desired.hash, adopt: Object.keys(plan.adopt), stopped: restarted }, 'starting graph');
+    this.#d.recordEvent(name, 'Normal', previous === undefined ? 'Starting' : 'Updating', what);
+    return run;
+  }
+
+  /** Stops a previous instance that is not taken over; its container is removed when not reused. */
+  async #stopLeftover(r: ServiceRunRecord, remove: boolean, log: Logger): Promise<void> {
+    if (r.pid !== undefined) {
+      // The old Orchfile's STOP command may be gone with it: SIGTERM to the group, then SIGKILL.
+      await stopProcessGroup(this.#d.processes, this.#d.clock, r.pid, { timeoutMs: r.stopTimeoutMs });
+      log.info({ service: r.name, pid: r.pid }, 'stopped previous process');
+    }
+    if (r.containerId !== undefined) {
+      await this.#dropContainer(r.containerId, Math.ceil(r.stopTimeoutMs / 1000), remove);
+      log.info({ service: r.name, container: r.containerId, removed: remove }, 'stopped previous container');
+    }
+  }
+
+  /** This graph's containers on this node for services no longer selected (run state lost or stale). */
+  async #removeStrangers(name: string, desired: DesiredGraph, log: Logger): Promise<void> {
+    const wanted = new Set(desired.services);
+    for (const c of await this.#d.engine.listContainers(graphSelector(name, this.#d.nodeName))) {
+      if (wanted.has(c.labels[LABELS.service] ?? '')) continue;
+      await this.#dropContainer(c.id, 10, true);
+      log.info({ container: c.name }, 'removed container of a service no longer in the graph');
+    }
+  }
+
+  async #dropContainer(id: string, timeoutSeconds: number, remove: boolean): Promise<void> {
+    await this.#d.engine.stopContainer(id, { timeoutSeconds });
+    if (remove) await this.#d.engine.removeContainer(id);
+  }
+
+  /** A host record's pid is ours when its group lives and its identity (when both known) matches. */
+  #owned(r: ServiceRunRecord): boolean {
+    if (r.pid === undefined) return true;
+    if (!this.#d.processes.alive(r.pid)) return false;
+    const now = this.#identity(r.pid);
+    return r.pidIdentity === undefined || now === undefined || now === r.pidIdentity;
+  }
+
+  // ---- deletion -------------------------------------------------------------------------------------
+
+  /** Stops the graph (dependants first) and removes its containers; volumes, logs and data stay. */
+  async #remove(name: string, log: Logger): Promise<void> {
+    const run = this.#runs.get(name);
+    const dir = this.#dir(name);
+    if (run !== undefined) {
+      await run.executor.stop();
+      await run.started;
+      this.#runs.delete(name);
+    } else {
+      const previous = readState(dir);
+      for (const r of [...(previous?.services ?? [])].reverse()) {
+        if (r.pid !== undefined && this.#owned(r)) await this.#stopLeftover(r, false, log);
+      }
+    }
+    const containers = await this.#d.engine.listContainers(graphSelector(name, this.#d.nodeName));
+    for (const c of containers) await this.#dropContainer(c.id, 10, true);
+    const hadSomething = run !== undefined || containers.length > 0 || readState(dir) !== undefined;
+    removeState(dir);
+    this.#metrics.delete(name);
+    if (hadSomething) {
+      log.info(
+        { containers: containers.length },
+        'ServiceGraph deleted: services stopped, containers removed',
+      );
+      this.#d.recordEvent(
+        name,
+        'Normal',
+        'Stopped',
+        `ServiceGraph deleted: services stopped, ${containers.length} container(s) removed (volumes and data kept)`,
+      );
+    }
+  }
+
+  // ---- status, events, run state ------------------------------------------------------------------
+
+  #status(obj: StoredObject<ServiceGraph>, run: Run | undefined, verdict: Verdict): void {
+    const services = run?.executor.status();
+    const name = obj.metadata.name;
+    this.#d.store.updateStatus<ServiceGraphStatus>('ServiceGraph', name, (previous) =>
+      buildStatus({
+        generation: obj.metadata.generation,
+        verdict,
+        services: services === undefined ? undefined : serviceRows(services),
+        previous,
+        now: this.#d.clock.now(),
+      }),
+    );
+    if (services !== undefined)
+      this.#metrics.set(
+        name,
+        services.map((s) => s.state),
+      );
+    if (run === undefined) return;
+    const ready = verdict.kind === 'ready';
+    if (ready && !run.ready) this.#d.recordEvent(name, 'Normal', 'Ready', verdict.message);
+    run.ready = ready;
+  }
+
+  #persist(name: string, run: Run): void {
+    const state = this.#record(name, run.desired, run.executor.status());
+    const text = JSON.stringify(state.services);
+    if (text === run.lastState) return;
+    writeState(this.#dir(name), state);
+    run.lastState = text;
+  }
+
+  #record(name: string, desired: DesiredGraph, services: readonly ServiceStatus[]): GraphRunState {
+    const specs = new Map(desired.graph.services.map((s) => [s.name, s]));
+    const order = (s: ServiceStatus): number => desired.services.indexOf(s.name);
+    return {
+      name,
+      configHash: desired.hash,
+      updatedAt: this.#d.clock.now(),
+      services: [...services]
+        .sort((a, b) => order(a) - order(b))
+        .map((s) => {
+          const stop = specs.get(s.name)?.timeouts.stop;
+          const identity = s.pid === undefined ? undefined : this.#identity(s.pid);
+          return {
+            name: s.name,
+            mode: s.mode,
+            hash: desired.serviceHashes[s.name] ?? '',
+            restarts: s.restarts,
+            stopTimeoutMs: stop === undefined ? 10_000 : (durationSeconds(stop) ?? 10) * 1000,
+            ...(s.pid === undefined ? {} : { pid: s.pid }),
+            ...(identity === undefined ? {} : { pidIdentity: identity }),
+            ...(s.containerId === undefined ? {} : { containerId: s.containerId }),
+          };
+        }),
+    };
+  }
+
+  #onGraphEvent(name: string, run: Run | undefined, e: GraphEvent): void {
+    this.#log.info(
+      { servicegraph: name, service: e.service, state: e.state, message: e.message, warning: e.warning },
+      'service event',
+    );
+    const ev = eventFor(e, run?.adopting.has(e.service) === true);
+    if (e.state === 'running' || e.state === 'failed') run?.adopting.delete(e.service);
+    if (ev !== undefined) this.#d.recordEvent(name, ev.type, ev.reason, ev.message);
+  }
+
+  #dir(name: string): string {
+    return graphDir(this.#d.dataDir, name);
+  }
+}
+
+/** Executor event → Kubernetes event (undefined: not worth one, e.g. pending/starting). */
+export function eventFor(
+  e: GraphEvent,
+  adopting: boolean,
+): { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined {
+  const msg = (what: string): string => `${e.service}: ${what}${e.message === '' ? '' : ` (${e.message})`}`;
+  if (e.warning === true)
+    return { type: 'Warning', reason: 'ServiceWarning', message: `${e.service}: ${e.message}` };
+  switch (e.state) {
+    case 'running':
+      return adopting
+        ? { type: 'Normal', reason: 'Adopted', message: msg('left running by the previous orun, taken over') }
+        : { type: 'Normal', reason: 'Started', message: msg('running') };
+    case 'restarting':
+      return { type: 'Warning', reason: 'Restarted', message: msg('exited, restarting') };
+    case 'gave-up':
+      return { type: 'Warning', reason: 'GaveUp', message: msg('gave up') };
+    case 'failed':
+    case 'blocked':
+    case 'exited':
+      return { type: 'Warning', reason: 'Failed', message: msg(e.state) };
+    case 'completed':
+      return { type: 'Normal', reason: 'Completed', message: msg('completed') };
+    case 'stopped':
+      return { type: 'Normal', reason: 'Stopped', message: msg('stopped') };
+    default:
+      return undefined;
+  }
+}
+
+function list(names: readonly string[]): string {
+  return names.length === 0 ? 'none' : names.join(', ');
+}
