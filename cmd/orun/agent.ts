@@ -8,8 +8,9 @@
  *
  * Manager groups: servers (probes, local API, caddy) → sources (the informer, waited until its
  * first snapshot is applied, so /readyz fails until then and no controller ever sees an empty
- * store) → controllers (deployment, node, service). On abort everything stops in reverse:
- * Caddy is stopped (the ingress is down until the next start); containers keep running.
+ * store) → controllers (deployment, node, servicegraph, service). On abort everything stops in
+ * reverse: Caddy is stopped (the ingress is down until the next start); containers keep running,
+ * and so do ServiceGraph host processes (detached, adopted by the next start).
  */
 import { hostname } from 'node:os';
 import { collectDefaultMetrics } from 'prom-client';
@@ -20,6 +21,10 @@ import type { Node } from '../../apis/run.orcra.dev/v0alpha/node.ts';
 import { formatDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
 import { type DeploymentController, newDeploymentController } from '../../controllers/deployment/index.ts';
 import { NodeController } from '../../controllers/node/index.ts';
+import {
+  newServiceGraphController,
+  type ServiceGraphController,
+} from '../../controllers/servicegraph/index.ts';
 import { createApiServer } from '../../runtime/api/server.ts';
 import { listenUnixSocket } from '../../runtime/api/socket.ts';
 import { realClock } from '../../runtime/clock/index.ts';
@@ -30,6 +35,7 @@ import { GitInformer } from '../../runtime/informer/index.ts';
 import { createLogger, type Logger } from '../../runtime/log/index.ts';
 import { Manager, type Runnable, type SyncingRunnable } from '../../runtime/manager/index.ts';
 import { newRegistry, RuntimeMetrics } from '../../runtime/metrics/index.ts';
+import { NodeProcessRunner } from '../../runtime/process/index.ts';
 import { loadAgeIdentities, SopsErrorCode } from '../../runtime/sops/index.ts';
 import { Store } from '../../runtime/store/index.ts';
 import { agentApiBackend } from './api-backend.ts';
@@ -114,6 +120,35 @@ export function buildAgent(
       return deploymentController.start(signal);
     },
   };
+  // Orchfile graphs (host processes + containers); services outlive the agent and are adopted.
+  let serviceGraphController: ServiceGraphController | undefined;
+  const serviceGraphs: Runnable = {
+    name: 'servicegraph',
+    start: (signal) => {
+      serviceGraphController = newServiceGraphController({
+        store,
+        engine,
+        processes: new NodeProcessRunner(),
+        clock,
+        registry,
+        logger,
+        controllerMetrics: metrics,
+        events: recorder.for('servicegraph-controller'),
+        // Orchfiles are read at the revision the store holds; none while a newer one is checked out.
+        checkout: () => {
+          const applied = informer.lastResult();
+          const current = informer.source()?.current();
+          return applied === undefined || current?.commit !== applied.commit
+            ? undefined
+            : { dir: current.dir, commit: current.commit };
+        },
+        revisions$: informer.applied$,
+        dataDir: settings.dataDir,
+        nodeName: settings.node,
+      });
+      return serviceGraphController.start(signal);
+    },
+  };
   // The branch the node tracks: a flag/env/config pin, else the Node manifest, else the default.
   const trackedBranch = (): string => {
     const node = store.get<Node>('Node', settings.node);
@@ -157,6 +192,10 @@ export function buildAgent(
           return true;
         }
         if (kind === 'Service' && ingress !== undefined) return ingress.enqueue();
+        if (kind === 'ServiceGraph' && serviceGraphController !== undefined) {
+          serviceGraphController.controller.enqueue(objectKey(kind, name));
+          return true;
+        }
         return false;
       },
     }),
@@ -165,6 +204,7 @@ export function buildAgent(
   manager.addSource(informer);
   manager.addController(deployments);
   manager.addController(nodes);
+  manager.addController(serviceGraphs);
   if (ingress !== undefined) manager.addController(ingress.services);
   return { manager, store, recorder, informer, logger };
 }

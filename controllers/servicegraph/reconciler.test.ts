@@ -150,7 +150,7 @@ describe('ServiceGraphReconciler', () => {
         state: 'Running',
         ready: true,
         restarts: 0,
-        containerID: expect.any(String),
+        containerID: expect.any(String) as unknown,
       }),
       expect.objectContaining({ name: 'web', state: 'Running', ready: true, pid: 1000 }),
     ]);
@@ -260,7 +260,7 @@ describe('ServiceGraphReconciler', () => {
     expect(existsSync(join(w.dataDir, 'servicegraphs/stack/run.json'))).toBe(false);
     expect(w.events.at(-1)).toMatchObject({
       reason: 'Stopped',
-      message: expect.stringContaining('1 container(s) removed'),
+      message: expect.stringContaining('1 container(s) removed') as unknown,
     });
     expect(await w.registry.getSingleMetricAsString('orun_servicegraph_services')).not.toContain('stack');
   });
