@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OrunError } from '../../apis/errors.ts';
 import { FakeClock, flushMicrotasks } from '../clock/index.ts';
+import { createLogger } from '../log/index.ts';
 import { newRegistry, RuntimeMetrics, type Registry } from '../metrics/index.ts';
 import { Store } from '../store/index.ts';
 import { ItemExponentialFailureRateLimiter } from '../workqueue/index.ts';
@@ -61,6 +62,34 @@ describe('Controller', () => {
     expect(await metricValues(registry, 'controller_runtime_reconcile_errors_total')).toEqual({ test: 3 });
     expect(await metricValues(registry, 'workqueue_retries_total')).toEqual({ test: 3 });
     await stop();
+  });
+
+  it('every line of a reconcile carries controller, kind, name and reconcileID, each once', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: { write: (l: string) => void lines.push(l) },
+    });
+    const clock = new FakeClock();
+    const c = new Controller({
+      name: 'widgets',
+      clock,
+      logger,
+      reconciler: reconcilerFunc((ctx) => {
+        ctx.log.info('inside');
+      }),
+    });
+    const ac = new AbortController();
+    const running = c.start(ac.signal);
+    c.enqueue('Widget/a');
+    await flushMicrotasks();
+    ac.abort();
+    await running;
+    const inside = lines.find((l) => l.includes('"inside"'));
+    expect(inside).toBeDefined();
+    expect(inside?.match(/"controller":/g)).toHaveLength(1);
+    expect(JSON.parse(inside ?? '{}')).toMatchObject({ controller: 'widgets', kind: 'Widget', name: 'a' });
+    expect(JSON.parse(inside ?? '{}')).toHaveProperty('reconcileID');
   });
 
   it('a non-Error throw is caught, counted as error and panic, and retried', async () => {

@@ -73,6 +73,8 @@ export class Controller {
   readonly #clock: Clock;
   readonly #metrics: ControllerMetrics;
   readonly #log: Logger;
+  /** The logger given, without this controller's fields (a reconcile's child adds them once). */
+  readonly #baseLog: Logger;
   readonly #drainTimeoutMs: number;
   readonly #newID: () => string;
   readonly #watches: { source: WatchSource; kind: string; opts: ControllerWatchOptions }[] = [];
@@ -85,7 +87,8 @@ export class Controller {
     this.#workers = Math.max(1, opts.workers ?? 1);
     this.#clock = opts.clock ?? realClock;
     this.#metrics = (opts.metrics ?? noopControllerMetricsProvider).forController(opts.name);
-    this.#log = (opts.logger ?? silentLogger()).child({ controller: opts.name });
+    this.#baseLog = opts.logger ?? silentLogger();
+    this.#log = this.#baseLog.child({ controller: opts.name });
     this.#drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
     this.#newID = opts.newReconcileID ?? randomUUID;
     this.queue = new RateLimitingQueue<string>({
@@ -189,7 +192,7 @@ export class Controller {
     const started = this.#clock.now();
     const reconcileID = this.#newID();
     const { kind, name } = splitKey(key);
-    const log = reconcileLogger(this.#log, { controller: this.name, kind, name, reconcileID });
+    const log = reconcileLogger(this.#baseLog, { controller: this.name, kind, name, reconcileID });
     let result: ReconcileResult;
     try {
       log.debug('Reconciling');
