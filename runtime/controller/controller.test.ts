@@ -77,6 +77,7 @@ describe('Controller', () => {
       logger,
       reconciler: reconcilerFunc((ctx) => {
         ctx.log.info('inside');
+        return Promise.resolve();
       }),
     });
     const ac = new AbortController();
