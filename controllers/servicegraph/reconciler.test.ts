@@ -53,6 +53,8 @@ class World {
   /** Process identities by pid (a changed one is a reused pid). */
   readonly identities = new Map<number, string>();
   commit = 'c1';
+  /** False: a newer revision is being checked out (no checkout matches the store). */
+  checkedOut = true;
   reconciler: ServiceGraphReconciler;
 
   constructor() {
@@ -67,7 +69,7 @@ class World {
       engine: this.engine,
       processes: this.runner,
       clock: this.clock,
-      checkout: () => ({ dir: this.repo, commit: this.commit }),
+      checkout: () => (this.checkedOut ? { dir: this.repo, commit: this.commit } : undefined),
       dataDir: this.dataDir,
       nodeName: NODE,
       recordEvent: (name, type, reason, message) => this.events.push({ name, type, reason, message }),
@@ -323,6 +325,28 @@ describe('ServiceGraphReconciler', () => {
     expect(w.condition('Stalled')).toMatchObject({ status: 'True', reason: 'ServiceFailed' });
     expect(w.row('w')).toMatchObject({ state: 'GaveUp', restarts: 1 });
     expect(w.events.map((e) => e.reason)).toEqual(expect.arrayContaining(['Restarted', 'GaveUp']));
+  });
+
+  it('between a checkout and its snapshot, a running graph and its status are left alone', async () => {
+    const w = await running();
+    const before = w.status();
+    w.checkedOut = false;
+    expect(await w.reconcile()).toEqual({ requeueAfter: 1000 });
+    expect(w.status()).toEqual(before);
+  });
+
+  it('reasons: Adopting after an orun restart, Updating after a change', async () => {
+    const w = await running();
+    await w.reconciler.detachAll();
+    w.newReconciler();
+    await w.converge();
+    w.write(GRAPH('serve --v3'));
+    await w.converge();
+    expect(w.events.map((e) => e.reason).filter((r) => /ing$/.test(r))).toEqual([
+      'Starting',
+      'Adopting',
+      'Updating',
+    ]);
   });
 
   it('waits for a checkout before reading anything', async () => {

@@ -83,6 +83,8 @@ export class ServiceGraphReconciler implements Reconciler {
     const run = this.#runs.get(name);
     const checkout = this.#d.checkout();
     if (checkout === undefined) {
+      // Between a checkout and its snapshot: a running graph's status stays as it is (no flapping).
+      if (run !== undefined) return { requeueAfter: this.#d.checkoutRetryMs ?? 1000 };
       this.#status(obj, run, {
         kind: 'progressing',
         reason: Reason.WaitingForCheckout,
@@ -192,7 +194,8 @@ export class ServiceGraphReconciler implements Reconciler {
             desired.services.filter((s) => plan.adopt[s] === undefined),
           )}${restarted.length === 0 ? '' : `; stopped ${restarted.join(', ')}`}`;
     log.info({ config: desired.hash, adopt: Object.keys(plan.adopt), stopped: restarted }, 'starting graph');
-    this.#d.recordEvent(name, 'Normal', previous === undefined ? 'Starting' : 'Updating', what);
+    const reason = previous === undefined ? 'Starting' : old === undefined ? 'Adopting' : 'Updating';
+    this.#d.recordEvent(name, 'Normal', reason, what);
     return run;
   }
 

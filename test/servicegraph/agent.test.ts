@@ -14,6 +14,7 @@ import { NodeProcessRunner } from '../../runtime/process/index.ts';
 import { AgentProcess, nodeYaml, uniquePrefix, waitFor } from '../support/agent.ts';
 import { TestGitRepo } from '../support/git-repo.ts';
 import { freePort } from '../support/net.ts';
+import { orunctl } from '../support/orunctl.ts';
 import { requireTestImage } from '../support/services.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -201,6 +202,14 @@ describe('ServiceGraph controller (e2e: real git, real dockerd, dist/orun.js)', 
     const adopted = (await api.events({ resource: SG, name })).filter((e) => e.reason === 'Adopted');
     expect(adopted.map((e) => e.message.split(':')[0]).sort()).toEqual(['app', 'web']);
     expect(await http(hostPort, '/index.html')).toBe('hello from the host\n');
+
+    // orunctl shows the graph: get (NAME SERVICES READY AGE) and describe (per-service rows, events).
+    const env = { ORUN_SOCKET: agent.socket };
+    const get = await orunctl(['get', 'sg'], env);
+    expect(get.stdout).toMatch(new RegExp(`^NAME +SERVICES +READY +AGE\\n${name} +app,web +2/2 +\\S+\\n$`));
+    const describe = await orunctl(['describe', 'sg', name], env);
+    expect(describe.stdout).toContain(String(app.pid));
+    expect(describe.stdout).toContain('Adopted');
 
     // 4. Removed from Git: both stopped, the container removed.
     repo.write({ [`servicegraphs/${name}.yaml`]: undefined }).commit('remove the graph');
