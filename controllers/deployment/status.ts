@@ -6,17 +6,14 @@
  *                 pull failure, port conflict, bad mount, crash loop, readiness timeout)
  * Pure; `lastTransitionTime` moves only when a condition's status flips.
  */
-import type { Condition } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
-import { markNotReady, markReady, markReconciling, markStalled } from '../../runtime/conditions/index.ts';
+import { verdictConditions, type Verdict as KstatusVerdict } from '../../runtime/conditions/index.ts';
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
 import type { ProbeResult } from './probes.ts';
 import type { DeepReadonly } from '../../runtime/store/freeze.ts';
 import type { DeploymentStatusView } from './spec.ts';
 
-export type Verdict =
-  | { kind: 'ready'; reason: string; message: string }
-  | { kind: 'progressing'; reason: string; message: string }
-  | { kind: 'stalled'; reason: string; message: string };
+/** A Deployment is never `idle`: it always wants a running container. */
+export type Verdict = KstatusVerdict & { kind: 'ready' | 'progressing' | 'stalled' };
 
 /** Stable reasons (CamelCase). Clients may branch on these. */
 export const Reason = {
@@ -86,31 +83,6 @@ export function buildStatus(i: StatusInput): DeploymentStatusView {
     status.lastProbe = { ...i.previous.lastProbe };
   }
   return status;
-}
-
-/**
- * The verdict as kstatus conditions, via runtime/conditions (Reconciling and Stalled are present
- * only while True). Progressing also sets Ready=False: a replaced container is not the old one.
- */
-export function verdictConditions(
-  previous: readonly Readonly<Condition>[] | undefined,
-  v: Verdict,
-  generation: number | undefined,
-  now: number,
-): Condition[] {
-  const m = {
-    reason: v.reason,
-    message: v.message,
-    ...(generation === undefined ? {} : { observedGeneration: generation }),
-  };
-  switch (v.kind) {
-    case 'ready':
-      return markReady(previous, m, now);
-    case 'progressing':
-      return markNotReady(markReconciling(previous, m, now), m, now);
-    case 'stalled':
-      return markStalled(previous, m, now);
-  }
 }
 
 /** Equal apart from nothing: used to skip no-op status writes. */

@@ -117,3 +117,44 @@ export function markStalled(
   );
   return setCondition(list, { type: READY, status: 'False', ...m }, now);
 }
+
+/**
+ * What a reconcile concluded about an object, in kstatus terms:
+ * - `ready`       → Ready=True
+ * - `progressing` → Ready=False, Reconciling=True (work under way; a client should wait)
+ * - `stalled`     → Ready=False, Stalled=True (a person must act; a client should stop waiting)
+ * - `idle`        → Ready=False only (nothing to do by design, e.g. not exposed on this branch)
+ */
+export interface Verdict {
+  kind: 'ready' | 'progressing' | 'stalled' | 'idle';
+  reason: string;
+  message: string;
+}
+
+/** The verdict as kstatus conditions; `lastTransitionTime` moves only when a status flips. */
+export function verdictConditions(
+  previous: readonly Readonly<Condition>[] | undefined,
+  v: Verdict,
+  generation: number | undefined,
+  now: Date | number | string,
+): Condition[] {
+  const m = {
+    reason: v.reason,
+    message: v.message,
+    ...(generation === undefined ? {} : { observedGeneration: generation }),
+  };
+  switch (v.kind) {
+    case 'ready':
+      return markReady(previous, m, now);
+    case 'progressing':
+      return markNotReady(markReconciling(previous, m, now), m, now);
+    case 'stalled':
+      return markStalled(previous, m, now);
+    case 'idle':
+      return setCondition(
+        removeCondition(removeCondition(previous, RECONCILING), STALLED),
+        { type: READY, status: 'False', ...m },
+        now,
+      );
+  }
+}

@@ -14,4 +14,6 @@ export {
   STALLED,
   type ConditionInput,
   type Mark,
+  type Verdict,
+  verdictConditions,
 } from './conditions.ts';
