@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Condition } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { deepFreeze } from '../store/index.ts';
-import { findCondition, markReady, markReconciling, markStalled, setCondition } from './conditions.ts';
+import {
+  findCondition,
+  markReady,
+  markReconciling,
+  markStalled,
+  setCondition,
+  verdictConditions,
+  type Verdict,
+} from './conditions.ts';
 
 const T0 = Date.UTC(2025, 0, 1);
 const T1 = T0 + 90_500;
@@ -45,5 +53,30 @@ describe('kstatus helpers', () => {
     c = markStalled(c, { reason: 'InvalidSpec', message: 'bad image' }, T1);
     expect(c.map((x) => `${x.type}=${x.status}`)).toEqual(['Ready=False', 'Stalled=True']);
     expect(findCondition(c, 'Ready')?.reason).toBe('InvalidSpec');
+  });
+});
+
+describe('verdictConditions', () => {
+  const T0 = Date.UTC(2025, 0, 1);
+  it.each<[Verdict['kind'], Record<string, string>]>([
+    ['ready', { Ready: 'True' }],
+    ['progressing', { Ready: 'False', Reconciling: 'True' }],
+    ['stalled', { Ready: 'False', Stalled: 'True' }],
+    ['idle', { Ready: 'False' }],
+  ])('%s → %j (Reconciling/Stalled only while True)', (kind, want) => {
+    const stalledBefore = verdictConditions(undefined, { kind: 'stalled', reason: 'X', message: 'x' }, 1, T0);
+    const got = verdictConditions(stalledBefore, { kind, reason: 'Why', message: 'because' }, 2, T0 + 1000);
+    expect(Object.fromEntries(got.map((c) => [c.type, c.status]))).toEqual(want);
+    expect(got.every((c) => c.observedGeneration === 2 && c.reason === 'Why')).toBe(true);
+  });
+
+  it('keeps lastTransitionTime while the status stays, moves it on a flip', () => {
+    const a = verdictConditions(undefined, { kind: 'ready', reason: 'Ok', message: '' }, 1, T0);
+    const b = verdictConditions(a, { kind: 'ready', reason: 'Ok', message: 'still' }, 1, T0 + 5000);
+    const c = verdictConditions(b, { kind: 'progressing', reason: 'Replacing', message: '' }, 2, T0 + 9000);
+    expect(findCondition(b, 'Ready')?.lastTransitionTime).toBe(findCondition(a, 'Ready')?.lastTransitionTime);
+    expect(findCondition(c, 'Ready')?.lastTransitionTime).not.toBe(
+      findCondition(a, 'Ready')?.lastTransitionTime,
+    );
   });
 });
