@@ -7,14 +7,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GitSource, GitSourceReason } from '../../runtime/git/source.ts';
 import { makeBareRemote, requireGit, tempRoot } from './support.ts';
-import { startSshd } from './sshd.ts';
-import type { Sshd } from './sshd.ts';
+import { startSshd, type TestSshd } from '../support/sshd.ts';
 
 const WAIT = { timeout: 15_000, interval: 20 };
 
 let root: string;
 let cleanup: () => void;
-let sshd: Sshd;
+let sshd: TestSshd;
 const stops: (() => Promise<void>)[] = [];
 
 beforeEach(async () => {
@@ -47,14 +46,14 @@ describe('GitSource over ssh://', () => {
       remote: `ssh://${sshd.user}@127.0.0.1:${sshd.port}${remote.path}`,
       dir: join(dataDir, 'repo'),
       pollInterval: 150,
-      sshKeyPath: sshd.deployKey,
+      sshKeyPath: sshd.clientKey,
     });
     run(source);
     await source.synced;
     expect(source.current()?.commit).toBe(a);
     expect(readFileSync(join(dataDir, 'repo', 'x.txt'), 'utf8')).toBe('x');
     const knownHosts = readFileSync(join(dataDir, 'known_hosts'), 'utf8');
-    expect(knownHosts).toContain(sshd.hostKey.split(' ')[1]);
+    expect(knownHosts).toContain(sshd.hostKey().split(' ')[1]);
 
     const b = remote.commit('main', 'second');
     await vi.waitFor(() => expect(source.current()?.commit).toBe(b), WAIT);
@@ -73,7 +72,7 @@ describe('GitSource over ssh://', () => {
       remote: url,
       dir: join(root, 'a'),
       pollInterval: 150,
-      sshKeyPath: sshd.deployKey,
+      sshKeyPath: sshd.clientKey,
       knownHostsFile,
     });
     const noKey = new GitSource({

@@ -15,10 +15,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireCommand } from './services.ts';
+import { freePort } from './net.ts';
+
+export { freePort };
 
 export interface Pebble {
   /** ACME directory, e.g. `https://127.0.0.1:41234/dir`. */
@@ -54,16 +56,6 @@ export function requirePebble(): void {
 }
 
 /** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   requirePebble();
