@@ -15,6 +15,7 @@ import {
   type ContainerInfo,
   type ContainerSpec,
   type ContainerState,
+  type CreateOptions,
   type EngineVersion,
   type EventFilters,
   type LogLine,
@@ -190,7 +191,7 @@ export class DockerEngine implements ContainerEngine {
     return id;
   }
 
-  async createContainer(spec: ContainerSpec): Promise<string> {
+  async createContainer(spec: ContainerSpec, options: CreateOptions = {}): Promise<string> {
     for (const b of spec.binds ?? []) {
       if (!b.hostPath.startsWith('/')) {
         throw new OrunError(
@@ -201,10 +202,33 @@ export class DockerEngine implements ContainerEngine {
       }
     }
     try {
-      const c = await this.client.createContainer(toCreateOptions(spec));
-      return c.id;
+      // Dialled directly (not `client.createContainer`) to keep the engine's `Warnings`.
+      const created = await new Promise<{ Id: string; Warnings?: string[] | null }>((resolve, reject) => {
+        this.client.modem.dial(
+          {
+            path: '/containers/create?',
+            method: 'POST',
+            options: toCreateOptions(spec),
+            statusCodes: {
+              200: true,
+              201: true,
+              400: 'bad parameter',
+              404: 'no such image',
+              409: 'conflict',
+              500: 'server error',
+            },
+          },
+          (err, data) => (err ? reject(err) : resolve(data as { Id: string; Warnings?: string[] | null })),
+        );
+      });
+      for (const w of created.Warnings ?? []) if (w.trim() !== '') options.onWarning?.(w.trim());
+      return created.Id;
     } catch (err) {
-      throw toOrunError(`create container ${spec.name}`, err, { container: spec.name, image: spec.image });
+      throw toOrunError(`create container ${spec.name}`, err, {
+        container: spec.name,
+        image: spec.image,
+        ...resourceContext(err, spec),
+      });
     }
   }
 
@@ -213,7 +237,7 @@ export class DockerEngine implements ContainerEngine {
       await this.client.getContainer(id).start();
     } catch (err) {
       if (statusOf(err) === 304) return;
-      throw toOrunError(`start container ${id}`, err, { container: id });
+      throw toOrunError(`start container ${id}`, err, { container: id, ...resourceContext(err) });
     }
   }
 
@@ -246,6 +270,25 @@ export class DockerEngine implements ContainerEngine {
     } catch (err) {
       if (statusOf(err) === 404) return;
       throw toOrunError(`remove container ${id}`, err, { container: id });
+    }
+  }
+
+  async volumeExists(name: string): Promise<boolean> {
+    try {
+      await this.client.getVolume(name).inspect();
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw toOrunError(`inspect volume ${name}`, err, { volume: name });
+    }
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.client.getVolume(name).remove();
+    } catch (err) {
+      if (statusOf(err) === 404) return;
+      throw toOrunError(`remove volume ${name}`, err, { volume: name });
     }
   }
 
@@ -299,6 +342,12 @@ export class DockerEngine implements ContainerEngine {
   }
 }
 
+/** `{resource: 'blkioWeight'}` when the engine refused the IO weight. */
+function resourceContext(err: unknown, spec?: ContainerSpec): Record<string, unknown> {
+  if (classify(err) !== DockerErrorCode.ResourceUnsupported) return {};
+  return spec === undefined || spec.blkioWeight !== undefined ? { resource: 'blkioWeight' } : {};
+}
+
 function classifyOr(err: unknown, fallback: DockerErrorCode): DockerErrorCode {
   const code = classify(err);
   return code === DockerErrorCode.RequestFailed ? fallback : code;
@@ -321,7 +370,7 @@ function processExit(child: ReturnType<typeof spawn>): Promise<void> {
   });
 }
 
-function toCreateOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
+export function toCreateOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of spec.ports ?? []) {
@@ -329,6 +378,38 @@ function toCreateOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions 
     exposed[key] = {};
     (bindings[key] ??= []).push({ HostIp: p.hostIP ?? '0.0.0.0', HostPort: String(p.hostPort) });
   }
+  const cpuPeriod = spec.cpuPeriod ?? (spec.cpuQuota === undefined ? undefined : 100_000);
+  const hostConfig: Dockerode.HostConfig = {
+    PortBindings: bindings,
+    RestartPolicy: { Name: 'no' },
+    Mounts: [
+      ...(spec.binds ?? []).map((b) => ({
+        Type: 'bind' as const,
+        Source: b.hostPath,
+        Target: b.containerPath,
+        ReadOnly: b.readOnly ?? false,
+      })),
+      ...(spec.volumes ?? []).map((v) => ({
+        Type: 'volume' as const,
+        Source: v.name,
+        Target: v.containerPath,
+        ReadOnly: v.readOnly ?? false,
+        // Only Labels: NoCopy and DriverConfig keep the engine's defaults (the types want all three).
+        ...(v.labels === undefined
+          ? {}
+          : { VolumeOptions: { Labels: { ...v.labels } } as Dockerode.MountSettings['VolumeOptions'] }),
+      })),
+    ],
+    ...defined('Memory', spec.memoryBytes),
+    ...defined('NanoCpus', spec.nanoCpus),
+    ...defined('CpuQuota', spec.cpuQuota),
+    ...defined('CpuPeriod', cpuPeriod),
+    ...defined('PidsLimit', spec.pidsLimit),
+    ...defined('BlkioWeight', spec.blkioWeight),
+    ...(spec.ulimits === undefined
+      ? {}
+      : { Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) }),
+  };
   return {
     name: spec.name,
     Image: spec.image,
@@ -338,17 +419,14 @@ function toCreateOptions(spec: ContainerSpec): Dockerode.ContainerCreateOptions 
     StopTimeout: spec.stopTimeoutSeconds ?? 10,
     ...(spec.cmd === undefined ? {} : { Cmd: [...spec.cmd] }),
     ...(spec.entrypoint === undefined ? {} : { Entrypoint: [...spec.entrypoint] }),
-    HostConfig: {
-      PortBindings: bindings,
-      RestartPolicy: { Name: 'no' },
-      Mounts: (spec.binds ?? []).map((b) => ({
-        Type: 'bind' as const,
-        Source: b.hostPath,
-        Target: b.containerPath,
-        ReadOnly: b.readOnly ?? false,
-      })),
-    },
+    ...defined('WorkingDir', spec.workingDir),
+    ...defined('User', spec.user),
+    HostConfig: hostConfig,
   };
+}
+
+function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 const zeroTime = '0001-01-01T00:00:00Z';

@@ -29,7 +29,29 @@ export interface EngineHarness {
   crash(id: string): Promise<void>;
   /** Removes an image built by the suite. */
   removeImage(ref: string): Promise<void>;
+  /**
+   * The container's config as the engine holds it, in {@link ContainerSpec} terms (the real engine
+   * reads `docker inspect`'s Config/HostConfig; the fake its recorded spec). Unset limits are undefined.
+   */
+  applied(id: string): Promise<AppliedConfig>;
 }
+
+/** What {@link EngineHarness.applied} reads back. */
+export type AppliedConfig = {
+  [K in AppliedKey]: ContainerSpec[K] | undefined;
+};
+type AppliedKey = keyof Pick<
+  ContainerSpec,
+  | 'workingDir'
+  | 'user'
+  | 'memoryBytes'
+  | 'nanoCpus'
+  | 'cpuQuota'
+  | 'cpuPeriod'
+  | 'ulimits'
+  | 'pidsLimit'
+  | 'blkioWeight'
+>;
 
 /** Rejects unless `p` rejects with an OrunError of `code`; returns that error. */
 export async function expectCode(p: Promise<unknown>, code: string): Promise<Error> {
@@ -91,9 +113,11 @@ export function describeEngineContract(name: string, setup: () => Promise<Engine
       };
     };
 
+    const volumes: string[] = [];
     afterAll(async () => {
       if (h === undefined) return;
       for (const c of created) await h.engine.removeContainer(c, { force: true });
+      for (const v of volumes) await h.engine.removeVolume(v);
     });
 
     it('answers ping and version', async () => {
@@ -200,6 +224,71 @@ export function describeEngineContract(name: string, setup: () => Promise<Engine
         DockerErrorCode.InvalidMount,
       );
       expect(err.message).toContain(hostPath);
+    });
+
+    it('applies working dir, user and resource limits (blkio weight: applied, or discarded with a warning)', async () => {
+      await harness();
+      const warnings: string[] = [];
+      const limits = {
+        workingDir: '/www',
+        user: '1234:1234',
+        memoryBytes: 64 * 2 ** 20,
+        nanoCpus: 500_000_000,
+        ulimits: [
+          { name: 'nofile', soft: 1024, hard: 2048 },
+          { name: 'nproc', soft: 512, hard: 512 },
+        ],
+        pidsLimit: 100,
+        blkioWeight: 300,
+      } satisfies Partial<ContainerSpec>;
+      const id = await h.engine.createContainer(spec(limits), { onWarning: (w) => warnings.push(w) });
+      const { blkioWeight, ...rest } = await h.applied(id);
+      expect(rest).toEqual({ ...limits, blkioWeight: undefined, cpuQuota: undefined, cpuPeriod: undefined });
+      if (blkioWeight === undefined) expect(warnings.join('\n')).toMatch(/Block I\/O weight/);
+      else expect(blkioWeight).toBe(300);
+      await h.engine.startContainer(id);
+      expect(await h.engine.inspectContainer(id)).toMatchObject({ state: 'running' });
+    });
+
+    it('applies a CPU quota with the default 100ms period; rejects it together with nanoCpus', async () => {
+      await harness();
+      const id = await h.engine.createContainer(spec({ cpuQuota: 50_000 }));
+      expect(await h.applied(id)).toMatchObject({
+        cpuQuota: 50_000,
+        cpuPeriod: 100_000,
+        nanoCpus: undefined,
+      });
+      const err = await expectCode(
+        h.engine.createContainer(spec({ cpuQuota: 50_000, nanoCpus: 500_000_000 })),
+        DockerErrorCode.RequestFailed,
+      );
+      expect(err.message).toContain('Conflicting options');
+    });
+
+    it('creates a named volume on create and keeps it when the container is removed', async () => {
+      await harness();
+      const name = `${h.prefix}-vol-${++n}`;
+      volumes.push(name);
+      expect(await h.engine.volumeExists(name)).toBe(false);
+      const id = await h.engine.createContainer(
+        spec({ volumes: [{ name, containerPath: '/data', labels: { 'orun.test/run': h.prefix } }] }),
+      );
+      expect(await h.engine.volumeExists(name)).toBe(true);
+      await expectCode(h.engine.removeVolume(name), DockerErrorCode.RequestFailed); // in use
+      await h.engine.removeContainer(id, { force: true });
+      expect(await h.engine.volumeExists(name)).toBe(true);
+      await h.engine.removeVolume(name);
+      expect(await h.engine.volumeExists(name)).toBe(false);
+      await h.engine.removeVolume(name); // already gone: a no-op
+    });
+
+    it('rejects a named volume with an invalid name: InvalidMount', async () => {
+      await harness();
+      const err = await expectCode(
+        h.engine.createContainer(spec({ volumes: [{ name: 'bad/name', containerPath: '/data' }] })),
+        DockerErrorCode.InvalidMount,
+      );
+      expect(err.message).toContain('bad/name');
     });
 
     it('rejects starting a container whose host port is taken: HostPortConflict', async () => {

@@ -25,6 +25,12 @@ export const DockerErrorCode = {
   HostPortConflict: 'HostPortConflict',
   /** A container id/name that does not exist (operations other than inspect/stop/remove). */
   ContainerNotFound: 'ContainerNotFound',
+  /**
+   * `createContainer`/`startContainer`: the host cannot apply a requested resource control (e.g. a
+   * blkio/IO weight on a cgroup v2 host without the io controller). `context.resource` names it
+   * (`blkioWeight`) when known; the caller may retry without it and warn.
+   */
+  ResourceUnsupported: 'ContainerResourceUnsupported',
   /** Any other engine error (message carries the engine's text and HTTP status in context). */
   RequestFailed: 'DockerRequestFailed',
 } as const;
@@ -50,6 +56,27 @@ export interface BindMount {
   readOnly?: boolean;
 }
 
+/**
+ * A Docker named volume (`HostConfig.Mounts` of type `volume`). The engine creates it when missing
+ * (with `labels`) and never removes it: not on `removeContainer`, only on `removeVolume`.
+ */
+export interface NamedVolume {
+  /** The volume's name, e.g. `myproject_data` (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`, else InvalidMount). */
+  name: string;
+  containerPath: string;
+  /** Default false. */
+  readOnly?: boolean;
+  /** Labels given to the volume when this create makes it (an existing volume keeps its own). Default none. */
+  labels?: Readonly<Record<string, string>>;
+}
+
+/** A resource limit (`--ulimit name=soft:hard`). */
+export interface Ulimit {
+  name: 'nofile' | 'nproc';
+  soft: number;
+  hard: number;
+}
+
 /** What to create. Restart policy is always `no`: orun supervises restarts itself. */
 export interface ContainerSpec {
   name: string;
@@ -72,6 +99,48 @@ export interface ContainerSpec {
   entrypoint?: readonly string[];
   /** Seconds between SIGTERM and SIGKILL when the engine stops the container. Default 10. */
   stopTimeoutSeconds?: number;
+  /**
+   * Named volumes (`Mounts` of type `volume`), created when missing, never removed with the
+   * container. Default none.
+   */
+  volumes?: readonly NamedVolume[];
+  /** Working directory of the container's process (`Config.WorkingDir`). Default: the image's WORKDIR. */
+  workingDir?: string;
+  /** `user`, `uid`, `user:group` or `uid:gid` (`Config.User`). Default: the image's USER (root for busybox). */
+  user?: string;
+  /** Memory limit in bytes (`HostConfig.Memory`, `--memory`). Default: unlimited. */
+  memoryBytes?: number;
+  /**
+   * CPU limit in billionths of a CPU (`HostConfig.NanoCpus`, `--cpus` × 1e9). Default: unlimited.
+   * Exclusive with `cpuQuota`: the engine rejects both (`DockerRequestFailed`).
+   */
+  nanoCpus?: number;
+  /**
+   * CFS quota in microseconds per `cpuPeriod` (`HostConfig.CpuQuota`; 50% of one CPU = 50000 with
+   * the default period). Default: unlimited. Exclusive with `nanoCpus`.
+   */
+  cpuQuota?: number;
+  /** CFS period in microseconds (`HostConfig.CpuPeriod`). Default 100000 when `cpuQuota` is set, else the engine's. */
+  cpuPeriod?: number;
+  /** `HostConfig.Ulimits` (`--ulimit`). Default: the engine's defaults (dockerd's `default-ulimits`). */
+  ulimits?: readonly Ulimit[];
+  /** Maximum number of tasks in the container (`HostConfig.PidsLimit`, `--pids-limit`). Default: unlimited. */
+  pidsLimit?: number;
+  /**
+   * Relative block IO weight 10–1000 (`HostConfig.BlkioWeight`, `--blkio-weight`). Default: the
+   * engine's (none). A host without the blkio/io weight control either discards it (dockerd on
+   * cgroup v1 without CFQ/BFQ: a create warning, see {@link CreateOptions.onWarning}) or rejects it
+   * (`ContainerResourceUnsupported`).
+   */
+  blkioWeight?: number;
+}
+
+export interface CreateOptions {
+  /**
+   * The engine's warnings about the created container (e.g. `Your kernel does not support Block
+   * I/O weight or the cgroup is not mounted. Weight discarded.`). Default: dropped.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface PublishedPort {
@@ -194,8 +263,11 @@ export interface ContainerEngine {
   /** Resolves to the new image id. Rejects `ImageBuildFailed` naming the failing step. */
   buildImage(options: BuildOptions, signal?: AbortSignal): Promise<string>;
 
-  /** Resolves to the new container's id. Rejects NameConflict, ImageNotFound, InvalidMount. */
-  createContainer(spec: ContainerSpec): Promise<string>;
+  /**
+   * Resolves to the new container's id. Rejects NameConflict, ImageNotFound, InvalidMount,
+   * ContainerResourceUnsupported. Named volumes the spec lists are created when missing.
+   */
+  createContainer(spec: ContainerSpec, options?: CreateOptions): Promise<string>;
   /** Starting a running container is a no-op. Rejects HostPortConflict, ContainerNotFound. */
   startContainer(id: string): Promise<void>;
   /** SIGTERM, then SIGKILL after `timeoutSeconds` (default: the container's stop timeout). Idempotent. */
@@ -207,6 +279,14 @@ export interface ContainerEngine {
    * Removing a missing container is a no-op.
    */
   removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
+
+  /** Whether a named volume exists. */
+  volumeExists(name: string): Promise<boolean>;
+  /**
+   * Removes a named volume; a missing one is a no-op. Rejects `DockerRequestFailed` (HTTP 409) while
+   * any container, running or not, uses it.
+   */
+  removeVolume(name: string): Promise<void>;
 
   /**
    * The container's output (it must be created without a TTY, as `createContainer` does). With

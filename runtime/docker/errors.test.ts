@@ -30,6 +30,31 @@ describe('classify', () => {
       ),
       DockerErrorCode.NameConflict,
     ],
+    [
+      engineError(
+        400,
+        'create bad/name: "bad/name" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path',
+      ),
+      DockerErrorCode.InvalidMount,
+    ],
+    [
+      engineError(
+        500,
+        'OCI runtime create failed: runc create failed: unable to start container process: error during container init: error setting cgroup config for procHooks process: open /sys/fs/cgroup/system.slice/docker-abc.scope/io.bfq.weight: no such file or directory: unknown',
+      ),
+      DockerErrorCode.ResourceUnsupported,
+    ],
+    [
+      engineError(
+        500,
+        'crun: opening file `blkio.weight` for writing: No such file or directory: OCI runtime error',
+      ),
+      DockerErrorCode.ResourceUnsupported,
+    ],
+    [
+      engineError(400, 'Conflicting options: Nano CPUs and CPU Period cannot both be set'),
+      DockerErrorCode.RequestFailed,
+    ],
     [engineError(404, 'No such image: orun-test/nope:1'), DockerErrorCode.ImageNotFound],
     [engineError(404, 'No such container: abc'), DockerErrorCode.ContainerNotFound],
     [engineError(500, 'something else'), DockerErrorCode.RequestFailed],

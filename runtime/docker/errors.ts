@@ -39,11 +39,15 @@ export function classify(err: unknown): DockerErrorCode {
   const msg = engineMessage(err);
   if (/port is already allocated|address already in use/i.test(msg)) return DockerErrorCode.HostPortConflict;
   if (
-    /invalid mount config|bind source path does not exist|invalid volume specification|mount denied/i.test(
+    /invalid mount config|bind source path does not exist|invalid volume specification|mount denied|invalid characters for a local volume name/i.test(
       msg,
     )
   ) {
     return DockerErrorCode.InvalidMount;
+  }
+  // The OCI runtime cannot write the IO weight (no blkio.weight / io.weight / io.bfq.weight file).
+  if (/blkio\.(bfq\.)?weight|io\.(bfq\.)?weight|block i\/o weight/i.test(msg)) {
+    return DockerErrorCode.ResourceUnsupported;
   }
   if (status === 409 && /already in use/i.test(msg)) return DockerErrorCode.NameConflict;
   if (status === 404 && /no such image/i.test(msg)) return DockerErrorCode.ImageNotFound;

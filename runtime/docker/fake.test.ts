@@ -6,7 +6,7 @@ import { OrunError } from '../../apis/errors.ts';
 import { parseProbeTarget, probeHTTP } from '../probe/http.ts';
 import { DockerErrorCode } from './engine.ts';
 import { describeEngineContract, expectCode, waitFor } from './engine.contract.ts';
-import { FakeEngine } from './fake.ts';
+import { BLKIO_DISCARDED_WARNING, FakeEngine } from './fake.ts';
 
 const image = 'orun-test/busybox:1';
 
@@ -24,10 +24,81 @@ describeEngineContract('fake', async () => {
     },
     crash: (id) => Promise.resolve(engine.crash(id, 137)),
     removeImage: (ref) => Promise.resolve(engine.removeImage(ref)),
+    applied: (id) => {
+      const s = engine.specOf(id);
+      return Promise.resolve({
+        workingDir: s?.workingDir,
+        user: s?.user,
+        memoryBytes: s?.memoryBytes,
+        nanoCpus: s?.nanoCpus,
+        cpuQuota: s?.cpuQuota,
+        cpuPeriod: s?.cpuPeriod ?? (s?.cpuQuota === undefined ? undefined : 100_000),
+        ulimits: s?.ulimits,
+        pidsLimit: s?.pidsLimit,
+        blkioWeight: s?.blkioWeight,
+      });
+    },
   });
 });
 
 describe('FakeEngine knobs', () => {
+  it.each([
+    ['applied', 500, []],
+    ['discarded', undefined, [BLKIO_DISCARDED_WARNING]],
+  ] as const)('blkioWeight %s: recorded as %s with warnings %j', async (mode, recorded, warnings) => {
+    const engine = new FakeEngine({ images: [image], blkioWeight: mode });
+    const seen: string[] = [];
+    const id = await engine.createContainer(
+      {
+        name: 'io',
+        image,
+        blkioWeight: 500,
+        memoryBytes: 1024,
+        volumes: [{ name: 'p_data', containerPath: '/d' }],
+      },
+      { onWarning: (w) => seen.push(w) },
+    );
+    expect(engine.specOf(id)).toMatchObject({
+      memoryBytes: 1024,
+      volumes: [{ name: 'p_data', containerPath: '/d' }],
+    });
+    expect(engine.specOf(id)?.blkioWeight).toBe(recorded);
+    expect(seen).toEqual(warnings);
+  });
+
+  it('blkioWeight rejected: ContainerResourceUnsupported naming the resource, nothing created', async () => {
+    const engine = new FakeEngine({ images: [image], blkioWeight: 'rejected' });
+    const err = await expectCode(
+      engine.createContainer({
+        name: 'io',
+        image,
+        blkioWeight: 500,
+        volumes: [{ name: 'v1', containerPath: '/d' }],
+      }),
+      DockerErrorCode.ResourceUnsupported,
+    );
+    expect(err).toMatchObject({ context: { resource: 'blkioWeight' } });
+    expect(await engine.inspectContainer('io')).toBeUndefined();
+    expect(await engine.volumeExists('v1')).toBe(false);
+    await engine.createContainer({ name: 'io', image });
+  });
+
+  it('labels a named volume when it creates it, and keeps an existing one', async () => {
+    const engine = new FakeEngine({ images: [image] });
+    await engine.createContainer({
+      name: 'a',
+      image,
+      volumes: [{ name: 'v', containerPath: '/d', labels: { k: '1' } }],
+    });
+    await engine.createContainer({
+      name: 'b',
+      image,
+      volumes: [{ name: 'v', containerPath: '/d', labels: { k: '2' } }],
+    });
+    expect(engine.volumeLabels('v')).toEqual({ k: '1' });
+    expect(engine.volumeLabels('w')).toBeUndefined();
+  });
+
   const spec = { name: 'web', image, labels: { app: 'web' } };
 
   it('pulls only what its registry holds, and fails scripted pulls with the given message', async () => {

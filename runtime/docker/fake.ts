@@ -17,6 +17,7 @@ import {
   type ContainerEvent,
   type ContainerInfo,
   type ContainerSpec,
+  type CreateOptions,
   type EngineVersion,
   type EventFilters,
   type LogLine,
@@ -40,7 +41,19 @@ export interface FakeEngineOptions {
   registry?: readonly string[];
   /** Returns the current time. Default `Date.now`. */
   now?: () => number;
+  /**
+   * What a `blkioWeight` does, to script hosts without the IO weight control. Default `applied`.
+   * `discarded`: dockerd's behaviour on this repo's cgroup v1 host without CFQ/BFQ: created with a
+   * warning (`onWarning`) and the weight dropped from the recorded spec. `rejected`: create fails
+   * `ContainerResourceUnsupported` (an OCI runtime that cannot write `io.weight`).
+   */
+  blkioWeight?: 'applied' | 'discarded' | 'rejected';
 }
+
+/** dockerd's warning when the host cannot apply a blkio weight. */
+export const BLKIO_DISCARDED_WARNING =
+  'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.';
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** A recorded call, for assertions (`fake.calls.filter(c => c.method === 'createContainer')`). */
 export interface FakeCall {
@@ -62,12 +75,15 @@ export class FakeEngine implements ContainerEngine {
   readonly #ipOverrides = new Map<string, string>();
   readonly #outputs = new Map<string, LogLine[]>();
   readonly #reservedPorts = new Set<string>();
+  readonly #volumes = new Map<string, Record<string, string>>();
+  readonly #blkioWeight: NonNullable<FakeEngineOptions['blkioWeight']>;
   readonly #now: () => number;
   #nextIP = 2;
   #down = false;
 
   constructor(options: FakeEngineOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#blkioWeight = options.blkioWeight ?? 'applied';
     for (const ref of options.images ?? []) this.addImage(ref);
     for (const ref of options.registry ?? []) this.addRegistryImage(ref);
   }
@@ -143,6 +159,12 @@ export class FakeEngine implements ContainerEngine {
   specOf(idOrName: string): (ContainerSpec & { env: string[] }) | undefined {
     const c = this.#find(idOrName);
     return c === undefined ? undefined : { ...c.spec, env: [...c.env] };
+  }
+
+  /** A named volume's labels, or undefined when it does not exist. */
+  volumeLabels(name: string): Record<string, string> | undefined {
+    const labels = this.#volumes.get(name);
+    return labels === undefined ? undefined : { ...labels };
   }
 
   /** Every event emitted so far. */
@@ -239,8 +261,8 @@ export class FakeEngine implements ContainerEngine {
     return this.addImage(options.tag);
   }
 
-  async createContainer(spec: ContainerSpec): Promise<string> {
-    await this.#enter('createContainer', [spec]);
+  async createContainer(spec: ContainerSpec, options: CreateOptions = {}): Promise<string> {
+    await this.#enter('createContainer', [spec, options]);
     const step = `create container ${spec.name}`;
     if (this.#find(spec.name) !== undefined) {
       throw new OrunError(
@@ -264,9 +286,40 @@ export class FakeEngine implements ContainerEngine {
         );
       }
     }
+    for (const v of spec.volumes ?? []) {
+      if (!VOLUME_NAME.test(v.name)) {
+        throw new OrunError(
+          DockerErrorCode.InvalidMount,
+          `docker: ${step}: create ${v.name}: "${v.name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+          { context: { container: spec.name, volume: v.name } },
+        );
+      }
+    }
+    if (spec.nanoCpus !== undefined && (spec.cpuQuota !== undefined || spec.cpuPeriod !== undefined)) {
+      throw new OrunError(
+        DockerErrorCode.RequestFailed,
+        `docker: ${step}: Conflicting options: Nano CPUs and CPU Period cannot both be set`,
+        { context: { container: spec.name, image: spec.image, httpStatus: 400 } },
+      );
+    }
+    const recorded = structuredClone(spec);
+    if (spec.blkioWeight !== undefined && this.#blkioWeight === 'rejected') {
+      throw new OrunError(
+        DockerErrorCode.ResourceUnsupported,
+        `docker: ${step}: OCI runtime create failed: open /sys/fs/cgroup/io.weight: no such file or directory`,
+        { context: { container: spec.name, image: spec.image, resource: 'blkioWeight', httpStatus: 500 } },
+      );
+    }
+    if (spec.blkioWeight !== undefined && this.#blkioWeight === 'discarded') {
+      delete recorded.blkioWeight;
+      options.onWarning?.(BLKIO_DISCARDED_WARNING);
+    }
+    for (const v of spec.volumes ?? []) {
+      if (!this.#volumes.has(v.name)) this.#volumes.set(v.name, { ...v.labels });
+    }
     const id = sha256(`${spec.name}/${this.#now()}/${Math.random()}`);
     const c: FakeContainer = {
-      spec: structuredClone(spec),
+      spec: recorded,
       env: envList(spec.env),
       logs: [],
       followers: new Set(),
@@ -341,6 +394,27 @@ export class FakeEngine implements ContainerEngine {
     }
     this.#containers.delete(c.info.id);
     this.#emit(c, 'destroy');
+  }
+
+  async volumeExists(name: string): Promise<boolean> {
+    await this.#enter('volumeExists', [name]);
+    return this.#volumes.has(name);
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.#enter('removeVolume', [name]);
+    if (!this.#volumes.has(name)) return;
+    const users = [...this.#containers.values()]
+      .filter((c) => (c.spec.volumes ?? []).some((v) => v.name === name))
+      .map((c) => c.info.id);
+    if (users.length > 0) {
+      throw new OrunError(
+        DockerErrorCode.RequestFailed,
+        `docker: remove volume ${name}: remove ${name}: volume is in use - [${users.join(', ')}]`,
+        { context: { volume: name, httpStatus: 409 } },
+      );
+    }
+    this.#volumes.delete(name);
   }
 
   async *containerLogs(id: string, options: LogOptions = {}): AsyncGenerator<LogLine> {

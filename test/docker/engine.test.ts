@@ -54,6 +54,26 @@ function realHarness(): EngineHarness {
         if ((err as { statusCode?: number }).statusCode !== 404) throw err;
       }
     },
+    applied: async (id) => {
+      const i = await engine.client.getContainer(id).inspect();
+      const hc = i.HostConfig;
+      const set = (n: number | undefined | null): number | undefined => (n ? n : undefined);
+      return {
+        workingDir: i.Config.WorkingDir || undefined,
+        user: i.Config.User || undefined,
+        memoryBytes: set(hc.Memory),
+        nanoCpus: set(hc.NanoCpus),
+        cpuQuota: set(hc.CpuQuota),
+        cpuPeriod: set(hc.CpuPeriod),
+        ulimits: hc.Ulimits?.map((u) => ({
+          name: u.Name as 'nofile' | 'nproc',
+          soft: u.Soft ?? -1,
+          hard: u.Hard ?? -1,
+        })),
+        pidsLimit: set(hc.PidsLimit),
+        blkioWeight: set(hc.BlkioWeight),
+      };
+    },
   };
 }
 
@@ -174,6 +194,60 @@ describe('DockerEngine against dockerd', () => {
       await rm(ctx, { recursive: true, force: true });
       await real().removeImage(tag);
     }
+  });
+
+  it('runs as the given user in the given working dir, with the ulimits set', async () => {
+    const name = `${prefix}-user`;
+    names.push(name);
+    const engine = real().engine;
+    const id = await engine.createContainer({
+      name,
+      image: TEST_IMAGE,
+      labels: { 'orun.test/run': prefix },
+      user: '1234:1234',
+      workingDir: '/www',
+      ulimits: [{ name: 'nofile', soft: 1500, hard: 1500 }],
+      cmd: ['sh', '-c', 'echo "uid=$(id -u) gid=$(id -g) pwd=$(pwd) nofile=$(ulimit -n)"; exec sleep 300'],
+    });
+    await engine.startContainer(id);
+    const seen = await waitFor(
+      (signal) => engine.containerLogs(id, { follow: true, signal }),
+      (l) => l.line.startsWith('uid='),
+    );
+    expect(seen.at(-1)).toEqual({ stream: 'stdout', line: 'uid=1234 gid=1234 pwd=/www nofile=1500' });
+  });
+
+  it('keeps a named volume and its data across container removal', async () => {
+    const engine = real().engine;
+    const volume = `${prefix}-data`;
+    const run = async (suffix: string, script: string): Promise<string> => {
+      const name = `${prefix}-${suffix}`;
+      names.push(name);
+      const id = await engine.createContainer({
+        name,
+        image: TEST_IMAGE,
+        labels: { 'orun.test/run': prefix },
+        volumes: [{ name: volume, containerPath: '/data', labels: { 'orun.test/run': prefix } }],
+        cmd: ['sh', '-c', `${script}; exec sleep 300`],
+      });
+      await engine.startContainer(id);
+      const seen = await waitFor(
+        (signal) => engine.containerLogs(id, { follow: true, signal }),
+        (l) => l.line.startsWith('data='),
+      );
+      await engine.removeContainer(id, { force: true });
+      return seen.at(-1)?.line ?? '';
+    };
+    try {
+      expect(await run('vol-1', 'echo kept > /data/f; echo "data=$(cat /data/f)"')).toBe('data=kept');
+      expect(await engine.volumeExists(volume)).toBe(true);
+      const labels = (await new DockerEngine().client.getVolume(volume).inspect()).Labels;
+      expect(labels).toEqual({ 'orun.test/run': prefix });
+      expect(await run('vol-2', 'echo "data=$(cat /data/f)"')).toBe('data=kept');
+    } finally {
+      await engine.removeVolume(volume);
+    }
+    expect(await engine.volumeExists(volume)).toBe(false);
   });
 
   it('uses the configured socket path', async () => {
