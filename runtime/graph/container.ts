@@ -2,15 +2,22 @@
  * Container services (`FROM`) through a ContainerEngine. Containers carry orch's labels, are
  * named `<project>-<service>`, and are adopted when they already exist (RECREATE never) or
  * replaced (RECREATE always). A stopped service's container is kept, as `docker compose` does on
- * Ctrl-C; `down` removes containers, never volumes.
+ * Ctrl-C; `down` removes containers, never volumes. The Orchfile's resource directives become
+ * engine limits ({@link containerFields}); a named VOLUME is the Docker volume `<project>_<name>`.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { errorMessage, OrunError } from '../../apis/errors.ts';
+import { errorMessage, isOrunError, OrunError } from '../../apis/errors.ts';
+import { memoryBytes } from '../../apis/orchfile/index.ts';
 import { projectPath, subst } from '../../apis/orchfile/render/index.ts';
 import type { Clock } from '../clock/index.ts';
-import type { BindMount, ContainerEngine, ContainerSpec } from '../docker/engine.ts';
+import {
+  DockerErrorCode,
+  type BindMount,
+  type ContainerEngine,
+  type ContainerSpec,
+  type NamedVolume,
+  type Ulimit,
+} from '../docker/engine.ts';
 import type { OutputSink } from './host.ts';
 import { LABELS, MANAGED_BY } from './labels.ts';
 import { splitWords, type PreparedService } from './prepare.ts';
@@ -22,9 +29,8 @@ export interface ContainerDriverOptions {
   readonly project: string;
   readonly containerName: (service: string) => string;
   /**
-   * Where named volumes live: `VOLUME data:/x` binds `<namedVolumeDir>/<project>_data` (created
-   * when missing, never removed). The engine interface has no named volumes. Default: none, and a
-   * named VOLUME fails the service with `UnsupportedVolume`.
+   * @deprecated Ignored: a named VOLUME is now a Docker named volume `<project>_<name>` (as
+   * Compose names them), no longer a bind of a directory here. Kept so existing callers compile.
    */
   readonly namedVolumeDir?: string;
   /** Container output lines (foreground runs). Default: not followed. */
@@ -122,15 +128,15 @@ export class ContainerDriver {
     }
     let id: string;
     let adopted = false;
+    const startedAt = this.#o.clock.now();
     if (existing === undefined) {
       if (!(await engine.imageExists(spec.image))) await engine.pullImage(spec.image);
-      id = await engine.createContainer(spec);
+      id = await this.#createAndStart(s.name, spec);
     } else {
       id = existing.id;
       adopted = existing.state === 'running';
+      await engine.startContainer(id);
     }
-    const startedAt = this.#o.clock.now();
-    await engine.startContainer(id);
     const watch = new AbortController();
     const exited = this.#watchExit(id, watch.signal);
     if (this.#o.output !== undefined)
@@ -152,28 +158,46 @@ export class ContainerDriver {
     };
   }
 
-  #spec(s: PreparedService, name: string): ContainerSpec {
-    const r = s.spec.resources;
-    const unsupported = [
-      s.spec.workdir !== undefined && 'WORKDIR',
-      r.memory !== undefined && 'MEMORY',
-      r.cpus !== undefined && 'CPUS',
-      r.cpuQuota !== undefined && 'CPU_QUOTA',
-      r.limitNofile !== undefined && 'LIMIT_NOFILE',
-      r.limitNproc !== undefined && 'LIMIT_NPROC',
-      r.tasksMax !== undefined && 'TASKS_MAX',
-      r.ioWeight !== undefined && 'IO_WEIGHT',
-    ].filter((x): x is string => x !== false);
-    if (unsupported.length > 0) {
-      this.#o.warn(
-        s.name,
-        `not applied to the container (the engine interface has no such option): ${unsupported.join(', ')}`,
-      );
+  /**
+   * Creates and starts the container, reporting the engine's warnings. A host that cannot apply
+   * IO_WEIGHT (`ContainerResourceUnsupported`, at create or at start) gets the container without
+   * it and a warning; the config hash stays that of the Orchfile's spec.
+   */
+  async #createAndStart(service: string, spec: ContainerSpec): Promise<string> {
+    const { engine } = this.#o;
+    const onWarning = (w: string): void => this.#o.warn(service, `docker: ${w}`);
+    const withoutIOWeight = async (err: unknown, created?: string): Promise<string> => {
+      this.#o.warn(service, `IO_WEIGHT not applied (the engine cannot set it): ${errorMessage(err)}`);
+      if (created !== undefined) await engine.removeContainer(created, { force: true });
+      const { blkioWeight: _dropped, ...rest } = spec;
+      const id = await engine.createContainer(rest, { onWarning });
+      await engine.startContainer(id);
+      return id;
+    };
+    const unsupportedIO = (err: unknown): boolean =>
+      spec.blkioWeight !== undefined && isOrunError(err, DockerErrorCode.ResourceUnsupported);
+    let id: string;
+    try {
+      id = await engine.createContainer(spec, { onWarning });
+    } catch (err) {
+      if (unsupportedIO(err)) return withoutIOWeight(err);
+      throw err;
     }
-    const binds: BindMount[] = s.spec.volumes.map((v) => ({
-      hostPath: v.isNamed ? this.#namedVolume(s, subst(v.source, s.vars)) : projectPath(v.source, s.vars),
-      containerPath: subst(v.destination, s.vars),
-    }));
+    try {
+      await engine.startContainer(id);
+    } catch (err) {
+      if (unsupportedIO(err)) return withoutIOWeight(err, id);
+      throw err;
+    }
+    return id;
+  }
+
+  #spec(s: PreparedService, name: string): ContainerSpec {
+    const { fields, unsupported } = containerFields(s, this.#o.project, {
+      [LABELS.managedBy]: this.#o.managedBy ?? MANAGED_BY,
+      [LABELS.project]: this.#o.project,
+    });
+    for (const message of unsupported) this.#o.warn(s.name, message);
     const spec: ContainerSpec = {
       name,
       image: subst(s.spec.image ?? '', s.vars),
@@ -183,7 +207,7 @@ export class ContainerDriver {
         hostPort: p.host,
         ...(p.address === undefined ? {} : { hostIP: p.address }),
       })),
-      binds,
+      ...fields,
       stopTimeoutSeconds: Math.ceil(s.stopTimeoutMs / 1000),
       ...(s.spec.cmd === undefined ? {} : { cmd: splitWords(subst(s.spec.cmd, s.vars)) }),
       ...(s.spec.entrypoint === undefined
@@ -201,21 +225,6 @@ export class ContainerDriver {
         [LABELS.configHash]: hash,
       },
     };
-  }
-
-  #namedVolume(s: PreparedService, source: string): string {
-    if (this.#o.namedVolumeDir === undefined) {
-      throw new OrunError(
-        'UnsupportedVolume',
-        `orch: ${s.name}: named VOLUME '${source}' needs a named-volume directory`,
-        {
-          context: { service: s.name, volume: source },
-        },
-      );
-    }
-    const dir = join(this.#o.namedVolumeDir, `${this.#o.project}_${source}`);
-    mkdirSync(dir, { recursive: true });
-    return dir;
   }
 
   /** Resolves with the exit code once the container is no longer running (or gone: null). */
@@ -271,4 +280,94 @@ export class ContainerDriver {
     this.#background.add(p);
     void p.finally(() => this.#background.delete(p));
   }
+}
+
+/** What {@link containerFields} maps; the rest of the spec (name, image, env, ports, cmd) is the driver's. */
+export type ContainerFields = Pick<
+  ContainerSpec,
+  | 'binds'
+  | 'volumes'
+  | 'workingDir'
+  | 'user'
+  | 'memoryBytes'
+  | 'nanoCpus'
+  | 'cpuQuota'
+  | 'cpuPeriod'
+  | 'ulimits'
+  | 'pidsLimit'
+  | 'blkioWeight'
+>;
+
+/** The CFS period CPU_QUOTA is expressed against (systemd's and Docker's default, 100 ms). */
+export const CPU_PERIOD_US = 100_000;
+
+/**
+ * The Orchfile's VOLUME, WORKDIR, USER and resource directives as engine fields:
+ *
+ * | directive | field |
+ * |---|---|
+ * | `VOLUME /abs:/x`, `./rel:/x` | `binds` (relative to ORCH_PROJECT) |
+ * | `VOLUME name:/x` | `volumes`: the Docker volume `<project>_<name>`, labelled `volumeLabels` |
+ * | `WORKDIR /abs` | `workingDir` (a relative one is not applied: warning) |
+ * | `USER u` | `user` (the parser allows USER only with RUN (C3); mapped should a spec carry it) |
+ * | `MEMORY 512M` | `memoryBytes` (K/M/G are powers of 1024) |
+ * | `CPU_QUOTA 50%` | `cpuQuota` = pct/100 × 100000 µs, `cpuPeriod` 100000 (wins over CPUS) |
+ * | `CPUS 1.5` | `nanoCpus` = CPUS × 1e9 (when no CPU_QUOTA) |
+ * | `LIMIT_NOFILE n`, `LIMIT_NPROC n` | `ulimits` nofile/nproc, soft = hard = n |
+ * | `TASKS_MAX n` | `pidsLimit` |
+ * | `IO_WEIGHT n` | `blkioWeight` |
+ *
+ * Fields are present only when their directive is (`binds` always), so a service using none of
+ * them keeps the config hash it had before these were mapped. `unsupported` holds one warning per
+ * directive that cannot be applied.
+ */
+export function containerFields(
+  s: PreparedService,
+  project: string,
+  volumeLabels: Readonly<Record<string, string>> = {},
+): { fields: ContainerFields; unsupported: string[] } {
+  const unsupported: string[] = [];
+  const r = s.spec.resources;
+  const binds: BindMount[] = [];
+  const volumes: NamedVolume[] = [];
+  for (const v of s.spec.volumes) {
+    const containerPath = subst(v.destination, s.vars);
+    if (v.isNamed) {
+      volumes.push({
+        name: `${project}_${subst(v.source, s.vars)}`,
+        containerPath,
+        ...(Object.keys(volumeLabels).length === 0 ? {} : { labels: { ...volumeLabels } }),
+      });
+    } else {
+      binds.push({ hostPath: projectPath(v.source, s.vars), containerPath });
+    }
+  }
+  const fields: ContainerFields = { binds };
+  if (volumes.length > 0) fields.volumes = volumes;
+  if (s.workdir !== undefined) {
+    if (s.workdir.startsWith('/')) fields.workingDir = s.workdir;
+    else
+      unsupported.push(
+        `WORKDIR ${s.workdir} not applied: a container's working directory must be absolute (the image's WORKDIR is kept)`,
+      );
+  }
+  if (s.spec.user !== undefined) fields.user = subst(s.spec.user, s.vars);
+  if (r.memory !== undefined) {
+    const bytes = memoryBytes(r.memory);
+    if (bytes === undefined) unsupported.push(`MEMORY ${r.memory} not applied: not a size such as 512M`);
+    else fields.memoryBytes = bytes;
+  }
+  if (r.cpuQuota !== undefined) {
+    fields.cpuQuota = Math.max(1000, Math.round((parseInt(r.cpuQuota, 10) / 100) * CPU_PERIOD_US));
+    fields.cpuPeriod = CPU_PERIOD_US;
+  } else if (r.cpus !== undefined) {
+    fields.nanoCpus = Math.round(r.cpus * 1e9);
+  }
+  const ulimits: Ulimit[] = [];
+  if (r.limitNofile !== undefined) ulimits.push({ name: 'nofile', soft: r.limitNofile, hard: r.limitNofile });
+  if (r.limitNproc !== undefined) ulimits.push({ name: 'nproc', soft: r.limitNproc, hard: r.limitNproc });
+  if (ulimits.length > 0) fields.ulimits = ulimits;
+  if (r.tasksMax !== undefined) fields.pidsLimit = r.tasksMax;
+  if (r.ioWeight !== undefined) fields.blkioWeight = r.ioWeight;
+  return { fields, unsupported };
 }

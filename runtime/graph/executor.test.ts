@@ -273,15 +273,19 @@ RESTART_DELAY 1s
     await t.ex.stop();
   });
 
-  it('warns about container options the engine cannot apply', async () => {
+  it('applies container resource options without warnings, and warns about a relative WORKDIR', async () => {
     const t = setup(`
 SERVICE web
 FROM ${IMAGE}
 MEMORY 512M
 CPUS 1
+WORKDIR app
 `);
     await t.ex.start();
-    expect(t.events.find((e) => e.warning === true)?.message).toContain('MEMORY, CPUS');
+    expect(t.engine.specOf('proj-web')).toMatchObject({ memoryBytes: 512 * 2 ** 20, nanoCpus: 1e9 });
+    expect(t.events.filter((e) => e.warning === true).map((e) => e.message)).toEqual([
+      expect.stringContaining('WORKDIR app not applied'),
+    ]);
     await t.ex.stop();
   });
 
