@@ -252,13 +252,13 @@ describe('ServiceGraphReconciler', () => {
 
   it('deleted from Git: stops both, removes the container, keeps volumes, data and logs', async () => {
     const w = await running();
-    const volume = join(w.dataDir, 'servicegraphs/stack/volumes/sg-stack_data');
-    expect(existsSync(volume)).toBe(true);
+    // A named VOLUME is the Docker volume <project>_<name> (runtime/graph/container.ts).
+    expect(await w.engine.volumeExists('sg-stack_data')).toBe(true);
     w.apply({});
     await w.reconcile();
     expect(w.runner.running('web')).toEqual([]);
     expect(await w.engine.listContainers({ 'run.orcra.dev/servicegraph': 'stack' })).toEqual([]);
-    expect(existsSync(volume)).toBe(true);
+    expect(await w.engine.volumeExists('sg-stack_data')).toBe(true);
     expect(existsSync(join(w.dataDir, 'servicegraphs/stack/run.json'))).toBe(false);
     expect(w.events.at(-1)).toMatchObject({
       reason: 'Stopped',
