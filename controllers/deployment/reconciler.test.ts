@@ -331,7 +331,7 @@ describe('image pull failures', () => {
 });
 
 describe('liveness', () => {
-  it('restarts the container after failureThreshold consecutive failures, with events', async () => {
+  it('stops the container after failureThreshold failures; the crash back-off restarts it', async () => {
     const h = new Harness();
     h.apply(
       'web',
@@ -344,7 +344,8 @@ describe('liveness', () => {
     h.probeAnswers.set(`${c?.ipAddress}:80/live`, false);
 
     h.clock.step(10_000);
-    await h.follow('web', 3);
+    // three failures 10 s apart, then a kill and a 10 s back-off
+    expect(await h.follow('web', 3)).toEqual([10_000, 10_000, 10_000]);
     expect(h.reasons()).toEqual([
       'Created',
       'Started',
@@ -352,14 +353,43 @@ describe('liveness', () => {
       'Unhealthy',
       'Unhealthy',
       'Killed',
-      'Restarted',
+      'BackOff',
     ]);
     expect(h.events.filter((e) => e.reason === 'Unhealthy').every((e) => e.type === 'Warning')).toBe(true);
-    expect(h.callsOf(['restartContainer'])).toHaveLength(1);
+    expect(h.callsOf(['stopContainer'])).toHaveLength(1);
+    expect(h.condition('web', 'Ready')).toMatchObject({ status: 'False', reason: 'CrashLoopBackOff' });
+    expect(h.condition('web', 'Ready')?.message).toMatch(
+      /killed after failing its liveness probe; back-off 10s/,
+    );
+
+    // after the back-off it starts again: same container, one restart
+    h.probeAnswers.set(`${c?.ipAddress}:80/live`, true);
+    await h.reconcile('web');
+    expect(h.callsOf(['startContainer'])).toHaveLength(2);
     expect(h.status('web').restarts).toBe(1);
     expect(h.status('web').containerID).toBe(c?.id);
     expect(await h.metric('orun_deployment_restarts_total', { deployment: 'web' })).toBe(1);
     expect(await h.metric('orun_probe_failures_total', { deployment: 'web', probe: 'liveness' })).toBe(3);
+  });
+
+  it('an app that always fails liveness backs off (10 s, 20 s, 40 s …) instead of a restart storm', async () => {
+    const h = new Harness();
+    h.apply(
+      'web',
+      webSpec({ health: { liveness: { http: 'localhost:80/live', periodSeconds: 1, failureThreshold: 1 } } }),
+    );
+    const delays: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      // a restarted container may get another bridge IP: its probe fails wherever it lives
+      for (const c of await h.engine.listContainers({ [Label.deployment]: 'web' }))
+        h.probeAnswers.set(`${c.ipAddress}:80/live`, false);
+      const d = (await h.reconcile('web'))?.requeueAfter ?? 0;
+      delays.push(d);
+      h.clock.step(d);
+    }
+    const backoffs = delays.filter((d) => d >= 5_000);
+    expect(backoffs.slice(0, 3)).toEqual([10_000, 20_000, 40_000]);
+    expect(h.status('web').restarts).toBeGreaterThanOrEqual(3);
   });
 
   it('a passing probe resets the failure count', async () => {

@@ -38,6 +38,8 @@ export class Memory {
   readonly crash: CrashBackoff;
   readonly gates = new Gates();
   readonly restarts = new Map<string, number>();
+  /** Containers we stopped for failing liveness and have not started again (for messages). */
+  readonly livenessKills = new Set<string>();
   readonly metrics: DeploymentMetrics;
 
   constructor(deps: DeploymentDeps, backoff: BackoffPolicy) {
@@ -50,6 +52,7 @@ export class Memory {
     this.probes.forget(id);
     this.crash.forget(id);
     this.restarts.delete(id);
+    this.livenessKills.delete(id);
   }
 }
 

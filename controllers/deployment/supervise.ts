@@ -1,6 +1,8 @@
 /**
  * Keeping the current container healthy: start it if only created, restart it after a crash with
- * back-off, and run its readiness/liveness probes. A running container with the right hash is
+ * back-off, and run its readiness/liveness probes. A liveness failure stops the container and the
+ * same crash back-off decides when it starts again (as the kubelet does), so an app that passes
+ * readiness but always fails liveness settles into CrashLoopBackOff instead of a restart storm. A running container with the right hash is
  * never stopped or started here unless a probe or a crash says so; that is what adoption is.
  */
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
@@ -19,8 +21,6 @@ import { Reason } from './status.ts';
 
 /** Retry soon while the engine is mid-transition (paused, restarting, removing). */
 const TRANSITION_RECHECK_MS = 2_000;
-/** First look at a container just restarted for failing liveness (its probes start afresh). */
-const RESTART_RECHECK_MS = 1_000;
 
 export async function supervise(run: Run, c: ContainerInfo): Promise<Outcome> {
   switch (c.state) {
@@ -49,7 +49,11 @@ async function restartAfterCrash(run: Run, c: ContainerInfo): Promise<Outcome> {
   const { clock } = run.deps;
   run.mem.probes.forget(c.id);
   const decision = run.mem.crash.observeExit(c.id, clock.now());
-  const exit = c.oomKilled ? 'was OOM-killed' : `exited with code ${c.exitCode}`;
+  const exit = run.mem.livenessKills.has(c.id)
+    ? 'was killed after failing its liveness probe'
+    : c.oomKilled
+      ? 'was OOM-killed'
+      : `exited with code ${c.exitCode}`;
   if (decision.action === 'wait') {
     const message = `container ${exit}; back-off ${formatDuration(decision.delayMs)} restarting failed container`;
     if (decision.firstSeen)
@@ -66,6 +70,7 @@ async function restartAfterCrash(run: Run, c: ContainerInfo): Promise<Outcome> {
   }
   const r = await startExisting(run, c.id);
   if ('verdict' in r) return r;
+  run.mem.livenessKills.delete(c.id);
   countRestart(run, c.id);
   return watchRunning(run, r);
 }
@@ -89,7 +94,7 @@ async function watchRunning(run: Run, c: ContainerInfo): Promise<Outcome> {
     if (out.livenessFailures > 0) {
       run.event('Warning', 'Unhealthy', `Liveness probe failed: ${result.message}`);
     }
-    if (out.restart) return restartUnhealthy(run, c, out.livenessFailures);
+    if (out.restart) return killUnhealthy(run, c, out.livenessFailures);
   }
   const wait = nextProbe(s, specs, clock.now());
   const requeueAfter = wait.kind === 'wait' ? wait.ms : wait.kind === 'probe' ? 1 : resyncMs;
@@ -118,27 +123,18 @@ function runningVerdict(run: Run, s: ProbeState, specs: ProbeSpecs): Pick<Outcom
   };
 }
 
-async function restartUnhealthy(run: Run, c: ContainerInfo, failures: number): Promise<Outcome> {
+/** Stops a container that failed liveness; from here on it is an exited container like a crash. */
+async function killUnhealthy(run: Run, c: ContainerInfo, failures: number): Promise<Outcome> {
   const { engine, stopTimeoutSeconds } = run.deps;
   run.event(
     'Normal',
     'Killed',
     `Container ${c.name} failed liveness probe ${failures} times, will be restarted`,
   );
-  await engine.restartContainer(c.id, { timeoutSeconds: stopTimeoutSeconds });
-  run.mem.probes.forget(c.id);
-  countRestart(run, c.id);
-  run.event('Normal', 'Restarted', `Restarted container ${c.name}`);
-  const info = (await engine.inspectContainer(c.id)) ?? c;
-  return {
-    verdict: {
-      kind: 'progressing',
-      reason: Reason.Restarting,
-      message: 'restarted after failing liveness probe',
-    },
-    container: info,
-    requeueAfter: RESTART_RECHECK_MS,
-  };
+  await engine.stopContainer(c.id, { timeoutSeconds: stopTimeoutSeconds });
+  run.mem.livenessKills.add(c.id);
+  const info = (await engine.inspectContainer(c.id)) ?? { ...c, state: 'exited' as const };
+  return restartAfterCrash(run, info);
 }
 
 async function probeOnce(

@@ -1,6 +1,7 @@
 // Liveness end to end: `orun start` (dist/orun.js) against a bare repo and the real dockerd. The
 // container serves a host directory; deleting its `alive` file makes the liveness probe fail, and
-// the agent restarts the container in place (`docker restart`: same id, new StartedAt).
+// the agent stops the container; the crash back-off (10 s first) starts it again in place (same id,
+// new StartedAt), as the kubelet does.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,9 +88,27 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
     expect(healthy?.status?.lastProbe).toMatchObject({ probe: 'liveness', ok: true });
     expect(eventCount(await events(), 'Unhealthy')).toBe(0);
 
-    // The probe starts failing: after failureThreshold (2) periods of 1 s the container restarts.
+    // The probe starts failing: after failureThreshold (2) periods of 1 s the container is stopped.
     const brokeAt = Date.now();
     rmSync(alive);
+    const backingOff = await waitFor(
+      'stopped for failing liveness, in CrashLoopBackOff',
+      async () => {
+        const d = await deployment();
+        const ready = condition(d, 'Ready');
+        return ready?.reason === 'CrashLoopBackOff' && inspectContainer(containerName)?.running === false
+          ? ready
+          : undefined;
+      },
+      30_000,
+      () => agent.dump(),
+    );
+    const killedAt = Date.now();
+    expect(killedAt - brokeAt).toBeLessThan(10_000);
+    expect(backingOff.status).toBe('False');
+    expect(backingOff.message).toMatch(/killed after failing its liveness probe; back-off 10s/);
+    // Fixed while it waits out its back-off; it starts again after about 10 s.
+    writeFileSync(alive, 'yes again\n');
     const restarted = await waitFor(
       'the container restarted after failing liveness',
       () => {
@@ -99,14 +118,11 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
       30_000,
       () => agent.dump(),
     );
-    // Fix it at once, before the restarted container is ready and probed for liveness again.
-    writeFileSync(alive, 'yes again\n');
-    const restartMs = Date.now() - brokeAt;
-    // Restarted in place: `docker restart` keeps the container (and its id).
+    const backoffMs = Date.now() - killedAt;
+    // Started again in place: the same container (and id).
     expect(restarted.id).toBe(first?.id);
-    // Two failed probes one period apart, then a stop (SIGTERM ends the shell at once) and start.
-    expect(restartMs).toBeGreaterThanOrEqual(1000);
-    expect(restartMs).toBeLessThan(10_000);
+    expect(backoffMs).toBeGreaterThanOrEqual(7_000);
+    expect(backoffMs).toBeLessThan(20_000);
 
     const ready = await waitFor(
       'Ready=True again with restarts=1',
@@ -133,8 +149,12 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
     expect(killed[0]?.message).toBe(
       `Container ${containerName} failed liveness probe 2 times, will be restarted`,
     );
-    expect(evs.filter((e) => e.reason === 'Restarted')).toMatchObject([
-      { type: 'Normal', count: 1, message: `Restarted container ${containerName}` },
+    expect(evs.filter((e) => e.reason === 'BackOff')).toMatchObject([
+      {
+        type: 'Warning',
+        count: 1,
+        message: 'Back-off 10s restarting failed container (was killed after failing its liveness probe)',
+      },
     ]);
 
     // It stays up: several more periods, liveness passing, no further restart or failure.
