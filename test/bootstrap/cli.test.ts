@@ -78,9 +78,9 @@ describe('orun bootstrap --dry-run over real ssh', () => {
     ],
     ['no --repo', ['bootstrap', 'lab-1', '--host', 'h'], /required option '--repo <url>' not specified/],
     ['no --host', ['bootstrap', 'lab-1', ...repo], /required option '--host <host>' not specified/],
-  ])('fails before connecting on %s', async (_, args, message) => {
+  ])('fails before connecting on %s (usage error, exit 2)', async (_, args, message) => {
     const r = await orun([...args, '--out', join(root, 'x'), '--known-hosts', join(root, 'kh-none')]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toContain('bootstrap: connect');
     expect(existsSync(join(root, 'kh-none'))).toBe(false);
