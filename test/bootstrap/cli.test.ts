@@ -65,22 +65,25 @@ describe('orun bootstrap --dry-run over real ssh', () => {
       'a name that is no DNS-1123 name',
       ['bootstrap', 'Lab_1', '--host', 'h', ...repo],
       /orun: bootstrap: the Node manifest does not validate:\n.*metadata\.name/,
+      1,
     ],
     [
       'a bad label',
       ['bootstrap', 'lab-1', '--host', 'h', ...repo, '--label', 'novalue'],
       /--label.*expected key=value/,
+      2,
     ],
     [
       'a bad port',
       ['bootstrap', 'lab-1', '--host', 'h', ...repo, '--port', '0'],
       /--port.*expected a port 1-65535/,
+      2,
     ],
-    ['no --repo', ['bootstrap', 'lab-1', '--host', 'h'], /required option '--repo <url>' not specified/],
-    ['no --host', ['bootstrap', 'lab-1', ...repo], /required option '--host <host>' not specified/],
-  ])('fails before connecting on %s (usage error, exit 2)', async (_, args, message) => {
+    ['no --repo', ['bootstrap', 'lab-1', '--host', 'h'], /required option '--repo <url>' not specified/, 2],
+    ['no --host', ['bootstrap', 'lab-1', ...repo], /required option '--host <host>' not specified/, 2],
+  ])('fails before connecting on %s (exit %i: 2 for usage errors)', async (_, args, message, code) => {
     const r = await orun([...args, '--out', join(root, 'x'), '--known-hosts', join(root, 'kh-none')]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toContain('bootstrap: connect');
     expect(existsSync(join(root, 'kh-none'))).toBe(false);
