@@ -167,7 +167,6 @@ async function up(
     processes: new NodeProcessRunner(),
     engine,
     baseEnv: io.env,
-    namedVolumeDir: join(loc.stateDir, 'volumes'),
     ...(detach
       ? { logDir: join(loc.stateDir, 'logs') }
       : { output: (service, _stream, line) => io.stdout(`${service.padEnd(width)} | ${line}\n`) }),

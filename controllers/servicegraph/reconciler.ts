@@ -161,7 +161,6 @@ export class ServiceGraphReconciler implements Reconciler {
       readFile: this.#readFile,
       ...(this.#d.baseEnv === undefined ? {} : { baseEnv: this.#d.baseEnv }),
       logDir: join(this.#dir(name), 'logs'),
-      namedVolumeDir: join(this.#dir(name), 'volumes'),
       containerName: (s) => containerName(name, s),
       managedBy: MANAGED_BY,
       labels: { [Label.servicegraph]: name, [Label.node]: this.#d.nodeName },

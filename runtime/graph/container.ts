@@ -28,11 +28,6 @@ export interface ContainerDriverOptions {
   readonly clock: Clock;
   readonly project: string;
   readonly containerName: (service: string) => string;
-  /**
-   * @deprecated Ignored: a named VOLUME is now a Docker named volume `<project>_<name>` (as
-   * Compose names them), no longer a bind of a directory here. Kept so existing callers compile.
-   */
-  readonly namedVolumeDir?: string;
   /** Container output lines (foreground runs). Default: not followed. */
   readonly output?: OutputSink;
   /** Something orch cannot honour (for the executor's warning events). */

@@ -70,8 +70,6 @@ export interface GraphExecutorOptions {
   readonly output?: OutputSink;
   /** Host services write `<logDir>/<service>.log|.err` instead (detached runs). Default: none. */
   readonly logDir?: string;
-  /** Directory backing named volumes (see ContainerDriverOptions). Default: none (named VOLUME fails). */
-  readonly namedVolumeDir?: string;
   /** Default `<project>-<service>`. */
   readonly containerName?: (service: string) => string;
   /** Default: probeHTTP for URLs, `sh -c` for commands. */
@@ -182,7 +180,6 @@ export class GraphExecutor {
             clock: this.#clock,
             project: options.project,
             containerName: options.containerName ?? ((s) => defaultContainerName(options.project, s)),
-            namedVolumeDir: options.namedVolumeDir,
             output: options.logDir === undefined ? options.output : undefined,
             warn: (service, message) => this.#warn(service, message),
             ...(options.managedBy === undefined ? {} : { managedBy: options.managedBy }),
