@@ -7,11 +7,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import http, { createServer, type Server } from 'node:http';
-import https from 'node:https';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { ApiClient } from '../../runtime/api/client.ts';
@@ -26,67 +24,11 @@ import {
 import { TestGitRepo } from '../support/git-repo.ts';
 import { freePort, requirePebble, startPebble, type Pebble } from '../support/pebble.ts';
 import { requireCommand, requireTestImage } from '../support/services.ts';
+import { httpGet, httpsGet } from '../support/http.ts';
 
 const SERVICES = resourceByPlural('services') as ResourceType;
 const DEPLOYMENTS = resourceByPlural('deployments') as ResourceType;
 const APP_PAGE = 'orun test app';
-
-interface Answer {
-  status: number;
-  body: string;
-  headers: http.IncomingHttpHeaders;
-  issuer?: string;
-  serial?: string;
-}
-
-/** HTTPS GET to 127.0.0.1:port as `host` (SNI + Host), verified against `ca` only. */
-function httpsGet(port: number, host: string, ca: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = https.get(
-      {
-        host: '127.0.0.1',
-        port,
-        servername: host,
-        headers: { host },
-        ca,
-        path: '/',
-        agent: false,
-        timeout: 5000,
-      },
-      (res) => {
-        const peer = (res.socket as TLSSocket).getPeerCertificate();
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => (body += c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body,
-            headers: res.headers,
-            issuer: String(peer.issuer.CN),
-            serial: peer.serialNumber,
-          }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-function httpGet(port: number, host: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: '127.0.0.1', port, headers: { host }, path: '/', agent: false, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
 
 function deployment(name: string, hostPort: number): string {
   return `apiVersion: run.orcra.dev/v0alpha
@@ -265,9 +207,9 @@ describe('orun start --ingress caddy (e2e: dist/orun.js, caddy, pebble, dockerd,
 
     const secure = await httpsGet(ports.https, webHost, ca);
     expect(secure.status).toBe(200);
-    expect(secure.issuer).toContain('Pebble Intermediate');
+    expect(secure.cert?.issuer).toContain('Pebble Intermediate');
     expect(secure.body).toContain(APP_PAGE);
-    firstSerial = secure.serial;
+    firstSerial = secure.cert?.serial;
 
     const insecure = await httpGet(ports.http, plainHost);
     expect(insecure.status).toBe(200);
@@ -302,7 +244,7 @@ describe('orun start --ingress caddy (e2e: dist/orun.js, caddy, pebble, dockerd,
     expect(alive(oldPid)).toBe(false);
     const again = await httpsGet(ports.https, webHost, (pebble as Pebble).rootPem);
     expect(again.status).toBe(200);
-    expect(again.serial).toBe(firstSerial);
+    expect(again.cert?.serial).toBe(firstSerial);
   });
 
   it('the Node manifest moves the node to another branch: Services follow to the environment domains', async () => {

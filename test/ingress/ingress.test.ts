@@ -6,8 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -24,6 +22,7 @@ import { EventRecorder } from '../../runtime/events/index.ts';
 import { Store } from '../../runtime/store/index.ts';
 import { freePort, requirePebble, startPebble, type Pebble } from '../support/pebble.ts';
 import { requireCommand, requireTestImage, TEST_IMAGE } from '../support/services.ts';
+import { httpGet, httpsGet } from '../support/http.ts';
 
 const run = randomBytes(4).toString('hex');
 const prefix = `orun-t-ingress-${run}`;
@@ -33,63 +32,6 @@ const FAST_BACKOFF = { initialMs: 100, maxMs: 1000, resetAfterMs: 60_000 };
 
 function requireCaddy(): void {
   requireCommand('caddy', 'caddy', ['version']);
-}
-
-interface Answer {
-  status: number;
-  body: string;
-  headers: http.IncomingHttpHeaders;
-  cert?: { issuer: string; serial: string };
-}
-
-/** An HTTPS GET to 127.0.0.1:port as `host` (SNI and Host), verifying against `ca`. */
-function httpsGet(port: number, host: string, ca: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = https.get(
-      {
-        host: '127.0.0.1',
-        port,
-        servername: host,
-        headers: { host },
-        ca,
-        path: '/',
-        agent: false,
-        timeout: 5000,
-      },
-      (res) => {
-        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body,
-            headers: res.headers,
-            cert: { issuer: String(peer.issuer.CN), serial: peer.serialNumber },
-          }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-function httpGet(port: number, host: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: '127.0.0.1', port, headers: { host }, path: '/', agent: false, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
 }
 
 interface Env {
