@@ -1,11 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
 import { SOURCE_ANNOTATION } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 import { loadManifestRepo } from './load.ts';
 import { validateManifestRepo } from './validate.ts';
+import { writeTree } from '../../test/support/files.ts';
 
 const H = 'apiVersion: run.orcra.dev/v0alpha\n';
 const dep = (name: string, port = 8080) =>
@@ -19,11 +20,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function write(files: Record<string, string>): Promise<void> {
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), text);
-  }
+function write(files: Record<string, string>): Promise<void> {
+  return writeTree(dir, files);
 }
 
 describe('loadManifestRepo', () => {

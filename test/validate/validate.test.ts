@@ -1,9 +1,10 @@
 // `orun validate` and `orun schema` as users run them: the built bundle, a real process, exit codes.
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeTree } from '../support/files.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ORUN = join(ROOT, 'dist/orun.js');
@@ -22,11 +23,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function write(files: Record<string, string>): Promise<void> {
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), text);
-  }
+function write(files: Record<string, string>): Promise<void> {
+  return writeTree(dir, files);
 }
 
 describe('orun validate', () => {
