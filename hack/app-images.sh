@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Builds real application images from Debian's packages (there is no image registry here):
+#   orun-test/debian-apps:bookworm   debootstrap rootfs with nginx-light, redis-server, postgresql,
+#                                    python3, procps and netcat-openbsd (the shared base)
+#   orun-test/nginx:1      nginx on :80 (document root /var/www/html, with /health), daemon off
+#   orun-test/redis:1      redis-server on :6379, protected mode off
+#   orun-test/postgres:1   postgres 15 on :5432, trust auth from any address, database `postgres`
+#   orun-test/python:1     `python3 -m http.server 8000` in /srv (override with command/args)
+# The app images are `docker build`s on the base that only add CMD/STOPSIGNAL, so they cost
+# almost no disk. Needs root, debootstrap and the Debian mirror; the base takes about 90 s the
+# first time. Idempotent: an image with the current recipe is kept (FORCE=1 rebuilds).
+set -euo pipefail
+
+# Bump when the recipe below changes: an existing image with another recipe is rebuilt.
+RECIPE=1
+BASE=orun-test/debian-apps:bookworm
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+recipe_of() { docker image inspect -f '{{ index .Config.Labels "orun.test/recipe" }}' "$1" 2>/dev/null || true; }
+
+build_base() {
+  if [ "${FORCE:-0}" != 1 ] && [ "$(recipe_of "$BASE")" = "$RECIPE" ]; then return; fi
+  if ! command -v debootstrap >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+  fi
+  local rootfs
+  rootfs=$(mktemp -d /tmp/orun-apps-rootfs.XXXXXX)
+  # shellcheck disable=SC2064
+  trap "rm -rf '$rootfs'" RETURN
+  echo "app-images: debootstrap bookworm (nginx-light redis-server postgresql python3)" >&2
+  debootstrap --variant=minbase \
+    --include=nginx-light,redis-server,postgresql,python3,procps,netcat-openbsd,ca-certificates \
+    bookworm "$rootfs" "$MIRROR" >/dev/null
+
+  # nginx: a health page beside the default one; logs to the container's stdout/stderr.
+  echo ok >"$rootfs/var/www/html/health"
+  echo '<h1>orun nginx</h1>' >"$rootfs/var/www/html/index.html"
+  ln -sf /dev/stdout "$rootfs/var/log/nginx/access.log"
+  ln -sf /dev/stderr "$rootfs/var/log/nginx/error.log"
+
+  # postgres: listen on every address and trust it (a test database, never a real one).
+  local pgconf
+  pgconf=$(ls -d "$rootfs"/etc/postgresql/*/main | head -1)
+  echo "listen_addresses = '*'" >>"$pgconf/postgresql.conf"
+  echo 'host all all 0.0.0.0/0 trust' >>"$pgconf/pg_hba.conf"
+  local pgver
+  pgver=$(basename "$(dirname "$pgconf")")
+  cat >"$rootfs/usr/local/bin/orun-postgres" <<SH
+#!/bin/sh
+# postgres in the foreground as the postgres user; the socket dir is a tmpfs in containers.
+mkdir -p /run/postgresql && chown postgres:postgres /run/postgresql
+exec runuser -u postgres -- /usr/lib/postgresql/$pgver/bin/postgres \\
+  -D /var/lib/postgresql/$pgver/main -c config_file=/etc/postgresql/$pgver/main/postgresql.conf "\$@"
+SH
+  chmod 755 "$rootfs/usr/local/bin/orun-postgres"
+  mkdir -p "$rootfs/srv"
+  echo ok >"$rootfs/srv/health"
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+
+  echo "app-images: docker import $BASE" >&2
+  tar -C "$rootfs" -c . | docker import -c "LABEL orun.test/recipe=$RECIPE" - "$BASE" >/dev/null
+}
+
+# build_app NAME DOCKERFILE-TAIL: a tiny image on the base (CMD and friends only).
+build_app() {
+  local ref=$1 tail=$2
+  if [ "${FORCE:-0}" != 1 ] && [ "$(recipe_of "$ref")" = "$RECIPE" ]; then return; fi
+  printf 'FROM %s\nLABEL orun.test/recipe=%s\n%s\n' "$BASE" "$RECIPE" "$tail" |
+    docker build -q -t "$ref" - >/dev/null
+  echo "app-images: built $ref" >&2
+}
+
+build_base
+build_app orun-test/nginx:1 $'EXPOSE 80\nSTOPSIGNAL SIGQUIT\nCMD ["nginx","-g","daemon off;"]'
+build_app orun-test/redis:1 $'EXPOSE 6379\nCMD ["redis-server","--protected-mode","no","--bind","0.0.0.0"]'
+build_app orun-test/postgres:1 $'EXPOSE 5432\nSTOPSIGNAL SIGINT\nCMD ["/usr/local/bin/orun-postgres"]'
+build_app orun-test/python:1 $'EXPOSE 8000\nWORKDIR /srv\nCMD ["python3","-m","http.server","8000"]'
