@@ -69,8 +69,8 @@ describe('nodeStatus', () => {
       lastSyncTime: '2025-01-01T00:00:00Z',
       sourceErrors: [{ file: 'deployments/a.yaml', line: 4 }],
     });
-    expect(s.conditions?.find((c) => c.type === 'ManifestsValid')?.message).toContain(
-      'deployments/a.yaml:4:9: metadata.name: bad',
+    expect(s.conditions?.find((c) => c.type === 'ManifestsValid')?.message).toBe(
+      '1 manifest error in deployments/a.yaml at main@sha1:abc (keeping the last good objects of deployments/a.yaml): deployments/a.yaml:4:9: metadata.name: bad',
     );
   });
 

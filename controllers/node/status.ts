@@ -77,7 +77,7 @@ export function nodeStatus(
             status: 'False' as const,
             reason: NodeReason.ManifestErrors,
             message:
-              `${errors.length} manifest error${errors.length === 1 ? '' : 's'} at ${applied.revision}` +
+              `${errors.length} manifest error${errors.length === 1 ? '' : 's'} in ${filesOf(errors)} at ${applied.revision}` +
               `${applied.keptFiles.length > 0 ? ` (keeping the last good objects of ${applied.keptFiles.join(', ')})` : ''}: ` +
               formatError(errors[0] as SourceError),
           };
@@ -102,6 +102,13 @@ export function nodeStatus(
     ...(git.lastAttemptTime ? { lastAttemptTime: iso(git.lastAttemptTime) } : {}),
     ...(errors.length > 0 ? { sourceErrors: errors.map((e) => ({ ...e })) } : {}),
   };
+}
+
+/** `deployments/a.yaml, services/b.yaml` (the first five, then `and N more files`). */
+function filesOf(errors: readonly SourceError[]): string {
+  const files = [...new Set(errors.map((e) => e.file))];
+  const shown = files.slice(0, 5).join(', ');
+  return files.length > 5 ? `${shown} and ${files.length - 5} more files` : shown;
 }
 
 function iso(d: Date): string {

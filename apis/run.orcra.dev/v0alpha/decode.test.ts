@@ -179,6 +179,47 @@ describe('decodeManifestFile: invalid manifests', () => {
       text: dep('  image: nginx:1\n  image: nginx:2\n'),
       errors: ['deployments/web.yaml:7:3: invalid YAML: Map keys must be unique'],
     },
+    {
+      name: 'duplicate key in a nested map (checked in one pass)',
+      file: 'deployments/web.yaml',
+      text: dep('  image: nginx:1\n  env:\n    A: "1"\n    B: "2"\n    A: "3"\n'),
+      errors: ['deployments/web.yaml:10:5: invalid YAML: Map keys must be unique'],
+    },
+    // Issue 9 bug 1: these threw a TypeError out of a refine and blocked the whole repository.
+    {
+      name: 'Deployment without spec',
+      file: 'deployments/web.yaml',
+      text: `${HEAD}kind: Deployment\nmetadata:\n  name: web\n`,
+      errors: ['deployments/web.yaml:1:1: spec: required field'],
+    },
+    {
+      name: 'Deployment with an empty spec',
+      file: 'deployments/web.yaml',
+      text: dep(''),
+      errors: ['deployments/web.yaml:5:1: spec: expected a mapping, got null'],
+    },
+    {
+      name: 'Deployment with a scalar spec',
+      file: 'deployments/web.yaml',
+      text: dep('  7\n'),
+      errors: ['deployments/web.yaml:5:1: spec: expected a mapping, got 7'],
+    },
+    // Issue 9 bug 10: runc refused it at start, and the Deployment said "Creating" forever.
+    {
+      name: 'env value with a NUL character',
+      file: 'deployments/web.yaml',
+      text: dep('  image: nginx:1\n  env:\n    A: "x\\0y"\n'),
+      errors: ['deployments/web.yaml:8:5: spec.env.A: must not contain a NUL character (\\0)'],
+    },
+    // Issue 9 bug 4: a key file symlinked in was quoted (41 of its 58 characters) in the error.
+    {
+      name: 'a document that is one string is not echoed',
+      file: 'deployments/key.yaml',
+      text: 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n',
+      errors: [
+        'deployments/key.yaml:1:1: expected a mapping with apiVersion, kind, metadata and spec, got a string',
+      ],
+    },
   ])('$name', ({ file, text, errors }) => {
     const res = decodeManifestFile(file, text);
     expect(res.errors.map((e) => e.format())).toEqual(errors);
@@ -328,5 +369,33 @@ describe('decodeManifestFile: multi-document files', () => {
     expect(String(res.errors[1])).toBe(
       'deployments/web.yaml:6:3: spec.imgae: unknown field, did you mean "image"?',
     );
+  });
+});
+
+describe('decodeManifestFile: bounds', () => {
+  it('refuses a file over the size limit before parsing it', () => {
+    const text = dep(`  image: nginx:1\n  env:\n${'    K: v\n'.repeat(200)}`);
+    const res = decodeManifestFile('deployments/web.yaml', text, { maxBytes: 1000 });
+    expect(res.errors.map((e) => [e.code, e.format()])).toEqual([
+      [
+        'too_large',
+        `deployments/web.yaml:1:1: file is ${text.length} bytes, over the limit of 1000 per manifest file; not parsed`,
+      ],
+    ]);
+  });
+
+  it('counts bytes, not characters', () => {
+    const res = decodeManifestFile('deployments/web.yaml', `# ${'é'.repeat(600)}\n`, { maxBytes: 1000 });
+    expect(res.errors.map((e) => e.code)).toEqual(['too_large']);
+  });
+
+  it('keeps the good documents beside one without a spec', () => {
+    const good = dep('  image: nginx:1\n');
+    const res = decodeManifestFile(
+      'deployments/web.yaml',
+      `${good}---\n${HEAD}kind: Deployment\nmetadata:\n  name: other\n`,
+    );
+    expect(res.objects.map((o) => o.metadata.name)).toEqual(['web']);
+    expect(res.errors.map((e) => e.format())).toEqual(['deployments/web.yaml:8:1: spec: required field']);
   });
 });

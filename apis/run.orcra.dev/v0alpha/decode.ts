@@ -24,10 +24,13 @@ import {
   suggest,
 } from './manifesterror.ts';
 import { type AnyObject, KINDS, isKind, kindDirectories, kindForPath, manifestSchemas } from './scheme.ts';
+import { DEFAULT_MANIFEST_LIMITS, utf8Length } from './limits.ts';
 
 export interface DecodeOptions {
   /** Commit the file was read at; the source annotation becomes `<file>@<commit>`. Default: none. */
   commit?: string;
+  /** A larger file is not parsed: one `too_large` error. Default: DEFAULT_MANIFEST_LIMITS.maxFileBytes. */
+  maxBytes?: number;
 }
 
 /** Where a field of a decoded object sits in its file; undefined for objects it did not decode. */
@@ -55,16 +58,72 @@ export interface DecodeResult {
  * for (const e of errors) console.error(e.format());
  */
 export function decodeManifestFile(file: string, text: string, options: DecodeOptions = {}): DecodeResult {
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const out: DecodeResult = { objects: [], errors: [], warnings: [], locate: () => undefined };
+  const limit = options.maxBytes ?? DEFAULT_MANIFEST_LIMITS.maxFileBytes;
+  const size = utf8Length(text);
+  if (size > limit) {
+    out.errors.push(tooLarge(file, size, limit));
+    return out;
+  }
+  // Per-file isolation by construction: whatever goes wrong below (a bug in a schema, the YAML
+  // library) becomes an error of this file, never an exception out of the decode.
+  try {
+    decodeInto(out, file, text, options);
+  } catch (e) {
+    out.objects = [];
+    out.errors.push(internalError(file, e, { line: 1, col: 1 }));
+  }
+  out.errors.sort(compareManifestErrors);
+  out.warnings.sort(compareManifestErrors);
+  return out;
+}
+
+/** `file is 5242880 bytes, over the limit of 1048576 per manifest file`. */
+export function tooLarge(
+  file: string,
+  size: number,
+  limit: number,
+  what = 'per manifest file',
+): ManifestError {
+  return new ManifestError({
+    file,
+    line: 1,
+    col: 1,
+    path: '',
+    message: `file is ${size} bytes, over the limit of ${limit} ${what}; not parsed`,
+    code: ManifestErrorCode.TooLarge,
+  });
+}
+
+/** An unexpected exception as an error of the file: its type and message, never the file's content. */
+function internalError(file: string, e: unknown, at: Position): ManifestError {
+  const what = e instanceof Error ? `${e.name}: ${e.message}` : typeof e;
+  return new ManifestError({
+    file,
+    ...at,
+    path: '',
+    message: `cannot decode this document (internal error, please report it): ${what.slice(0, 120)}`,
+    code: ManifestErrorCode.Internal,
+  });
+}
+
+function decodeInto(out: DecodeResult, file: string, text: string, options: DecodeOptions): void {
+  const lineCounter = new LineCounter();
+  // uniqueKeys: false because the library's own check is quadratic in a map's keys (a 5 MB map
+  // took minutes); duplicateKeys() below does the same check in one pass.
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const sources = new Map<AnyObject, Document.Parsed>();
   const at = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
     return { line, col };
   };
   for (const doc of docs) {
-    const problems = decodeDocument(doc, file, at);
+    let problems: DocumentResult;
+    try {
+      problems = decodeDocument(doc, file, at);
+    } catch (e) {
+      problems = { errors: [internalError(file, e, at(doc.range[0]))], warnings: [] };
+    }
     out.errors.push(...problems.errors);
     out.warnings.push(...problems.warnings);
     if (problems.object) {
@@ -77,13 +136,35 @@ export function decodeManifestFile(file: string, text: string, options: DecodeOp
       sources.set(obj, doc);
     }
   }
-  out.errors.sort(compareManifestErrors);
-  out.warnings.sort(compareManifestErrors);
   out.locate = (obj, path) => {
     const doc = sources.get(obj);
     return doc ? { file, ...at(offsetOf(doc, path)) } : undefined;
   };
-  return out;
+}
+
+/**
+ * Offsets of keys that repeat an earlier key of the same mapping, in one pass over the document
+ * (an explicit stack: deep nesting cannot overflow the call stack). Scalar keys compare by type
+ * and value, as the YAML library's own `uniqueKeys` check does; other keys are not compared.
+ */
+function duplicateKeys(doc: Document.Parsed): number[] {
+  const out: number[] = [];
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        if (isScalar(pair.key)) {
+          const id = `${typeof pair.key.value}:${String(pair.key.value)}`;
+          if (seen.has(id)) out.push(pair.key.range?.[0] ?? 0);
+          else seen.add(id);
+        } else if (pair.key !== null) stack.push(pair.key);
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) for (const item of node.items) stack.push(item);
+  }
+  return out.sort((a, b) => a - b);
 }
 
 interface DocumentResult {
@@ -108,6 +189,12 @@ function decodeDocument(
   if (doc.errors.length > 0) {
     for (const e of doc.errors)
       res.errors.push(err([], `invalid YAML: ${e.message}`, ManifestErrorCode.YamlSyntax, e.pos[0]));
+    return res;
+  }
+  const dups = duplicateKeys(doc);
+  if (dups.length > 0) {
+    for (const offset of dups)
+      res.errors.push(err([], 'invalid YAML: Map keys must be unique', ManifestErrorCode.YamlSyntax, offset));
     return res;
   }
   for (const w of doc.warnings) {
@@ -137,7 +224,8 @@ function decodeDocument(
     res.errors.push(
       err(
         [],
-        `expected a mapping with apiVersion, kind, metadata and spec, got ${showValue(data)}`,
+        // Not showValue: a file that is one scalar (a key symlinked in, say) must not be echoed.
+        `expected a mapping with apiVersion, kind, metadata and spec, got ${typeof data === 'string' ? 'a string' : showValue(data)}`,
         ManifestErrorCode.BadDocument,
       ),
     );
@@ -214,8 +302,8 @@ function unknownKindMessage(kind: unknown): string {
   if (typeof kind !== 'string') return `expected one of ${list}, got ${showValue(kind)}`;
   const near = suggest(kind, KINDS);
   return near === undefined
-    ? `unknown kind "${kind}" in ${API_VERSION}, expected one of ${list}`
-    : `unknown kind "${kind}", did you mean "${near}"?`;
+    ? `unknown kind ${showValue(kind)} in ${API_VERSION}, expected one of ${list}`
+    : `unknown kind ${showValue(kind)}, did you mean "${near}"?`;
 }
 
 function wrongDirectory(kind: KindName, file: string, err: MakeError): ManifestError {

@@ -92,12 +92,16 @@ const EnvName = z.string().regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/, {
 });
 const StringMap = z.record(
   EnvName,
-  z.string({
-    error: (iss) =>
-      typeof iss.input === 'number' || typeof iss.input === 'boolean'
-        ? `expected string, got ${typeof iss.input} ${showValue(iss.input)} (quote it: "${showValue(iss.input)}")`
-        : `expected string, got ${showValue(iss.input)}`,
-  }),
+  z
+    .string({
+      error: (iss) =>
+        typeof iss.input === 'number' || typeof iss.input === 'boolean'
+          ? `expected string, got ${typeof iss.input} ${showValue(iss.input)} (quote it: "${showValue(iss.input)}")`
+          : `expected string, got ${showValue(iss.input)}`,
+    })
+    // The kernel takes environment strings NUL-terminated: runc refuses one with a NUL inside,
+    // and no retry would ever start the container.
+    .refine((v) => !v.includes('\0'), { error: 'must not contain a NUL character (\\0)' }),
   { error: expected('a mapping of strings') },
 );
 
@@ -182,7 +186,9 @@ export const DeploymentSpecSchema = z
     },
     { error: expected('a mapping') },
   )
-  .refine((s) => !(s.image !== undefined && s.build !== undefined), {
+  // `when: () => true` runs these even when a field failed, so the spec may be anything here
+  // (missing, null, a scalar): each check reads it only through `specFields`.
+  .refine((s) => !(specFields(s).image !== undefined && specFields(s).build !== undefined), {
     path: ['build'],
     message: 'image and build are mutually exclusive; set only one',
     when: () => true,
@@ -191,12 +197,17 @@ export const DeploymentSpecSchema = z
     message: 'one of image or build is required',
     when: (p) => typeof p.value === 'object' && p.value !== null,
   })
-  .refine((s) => s.build === undefined || s.imagePullPolicy === undefined, {
+  .refine((s) => specFields(s).build === undefined || specFields(s).imagePullPolicy === undefined, {
     path: ['imagePullPolicy'],
     message: 'applies to image only; a built image is never pulled',
     when: () => true,
   });
 export type DeploymentSpec = z.output<typeof DeploymentSpecSchema>;
+
+/** The fields of a spec that may not have decoded: empty for anything but a mapping. */
+function specFields(s: unknown): { image?: unknown; build?: unknown; imagePullPolicy?: unknown } {
+  return typeof s === 'object' && s !== null ? s : {};
+}
 
 export const ProbeResultSchema = z.object({
   probe: z.enum(['readiness', 'liveness']),

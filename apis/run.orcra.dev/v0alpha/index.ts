@@ -12,6 +12,7 @@ export * from './servicegraph.ts';
 export * from './scheme.ts';
 export * from './manifesterror.ts';
 export * from './decode.ts';
+export * from './limits.ts';
 export * from './placement.ts';
 export * from './checks.ts';
 export * from './jsonschema.ts';

@@ -29,6 +29,14 @@ export const ManifestErrorCode = {
   MissingFile: 'missing_file',
   /** A file could not be read. */
   ReadFailed: 'read_failed',
+  /** A file, or the repository, is over its size limit; it was not parsed. */
+  TooLarge: 'too_large',
+  /** A symlink in the repository points outside it; it was not followed. */
+  SymlinkOutsideRepo: 'symlink_outside_repo',
+  /** A hostPath the Node's allowedHostPaths policy refuses. */
+  HostPathRefused: 'host_path_refused',
+  /** Decoding failed in an unexpected way (a bug in orun); the file is treated as broken. */
+  Internal: 'internal_error',
 } as const;
 export type ManifestErrorCode = (typeof ManifestErrorCode)[keyof typeof ManifestErrorCode];
 
