@@ -1,10 +1,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Ssh2Connector } from '../../runtime/ssh/ssh2-client.ts';
-import { findAssets } from './bootstrap-assets.ts';
-import { checkRequest, parseLabel } from './bootstrap-request.ts';
-import type { BootstrapRequest } from './bootstrap-request.ts';
-import { bootstrap } from './bootstrap-steps.ts';
+import { findAssets } from '../../runtime/provision/index.ts';
+import { bootstrap, checkRequest, parseLabel } from '../../runtime/provision/index.ts';
+import type { BootstrapRequest } from '../../runtime/provision/index.ts';
 
 interface BootstrapFlags {
   host: string;
@@ -26,7 +25,7 @@ interface BootstrapFlags {
 
 /**
  * `orun bootstrap NAME --host H --repo URL`: provision a node over SSH and write
- * `nodes/<NAME>.yaml` (flags → request → bootstrap-steps.ts).
+ * `nodes/<NAME>.yaml` (flags → request → runtime/provision).
  */
 export function bootstrapCommand(): Command {
   return new Command('bootstrap')

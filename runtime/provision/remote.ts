@@ -1,10 +1,10 @@
 /**
  * The node side of `orun bootstrap`: where things go, the read-only probe of the node, and the
- * files written there. Pure functions; bootstrap-steps.ts runs them over SSH.
+ * files written there. Pure functions; steps.ts runs them over SSH.
  */
-import { shellQuote } from '../../runtime/ssh/quote.ts';
-import type { BootstrapRequest } from './bootstrap-request.ts';
-import { isSshRepo } from './bootstrap-request.ts';
+import { shellQuote } from '../ssh/quote.ts';
+import type { BootstrapRequest } from './request.ts';
+import { isSshRepo } from './request.ts';
 
 /** Where orun lives on a node. */
 export const REMOTE = {

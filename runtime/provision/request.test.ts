@@ -1,21 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
-import { nodeMajor, parseFacts, renderLauncher, unameArch } from './bootstrap-remote.ts';
-import { BootstrapErrorCode, checkRequest, isSshRepo, parseLabel } from './bootstrap-request.ts';
-import { toRequest } from './bootstrap.ts';
+import { nodeMajor, parseFacts, renderLauncher, unameArch } from './remote.ts';
+import { BootstrapErrorCode, checkRequest, isSshRepo, parseLabel } from './request.ts';
+import type { BootstrapRequest } from './request.ts';
 
-const flags = {
+const base: BootstrapRequest = {
+  name: 'n',
   host: 'h',
   user: 'root',
   port: 22,
   identity: '~/.ssh/id_ed25519',
-  knownHosts: 'kh',
+  knownHosts: '/kh',
   repo: 'https://x/r.git',
   branch: 'main',
   pollInterval: '5s',
   dataDir: '/opt/orun/',
-  label: [['a', 'b']] as [string, string][],
-  out: '.',
+  labels: { a: 'b' },
+  out: '/',
+  dryRun: false,
+  force: false,
+  installDocker: false,
 };
 
 describe('bootstrap request', () => {
@@ -52,7 +56,7 @@ describe('bootstrap request', () => {
     ['a host that looks like an option', { host: '-oProxyCommand=x' }, 'must not start with "-"'],
     ['port 0', { port: 0 }, '--port: expected 1-65535'],
   ])('checkRequest refuses %s', (_, over, message) => {
-    const req = { ...toRequest('n', flags, {}), ...over };
+    const req = { ...base, ...over };
     let err: unknown;
     try {
       checkRequest(req);
@@ -61,16 +65,6 @@ describe('bootstrap request', () => {
     }
     expect(isOrunError(err, BootstrapErrorCode.InvalidRequest)).toBe(true);
     expect((err as Error).message).toContain(message);
-  });
-
-  it('toRequest resolves relative paths, keeps ~/, takes the agent from SSH_AUTH_SOCK', () => {
-    const req = toRequest('n', { ...flags, identity: 'keys/id' }, { SSH_AUTH_SOCK: '/run/agent' });
-    expect(req.identity).toBe(`${process.cwd()}/keys/id`);
-    expect(req.knownHosts).toBe(`${process.cwd()}/kh`);
-    expect(toRequest('n', flags, {}).identity).toBe('~/.ssh/id_ed25519');
-    expect(req.agent).toBe('/run/agent');
-    expect(toRequest('n', flags, {}).agent).toBeUndefined();
-    expect(req.labels).toEqual({ a: 'b' });
   });
 });
 

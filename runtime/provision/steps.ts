@@ -9,8 +9,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { OrunError, errorMessage } from '../../apis/errors.ts';
-import type { SshSession } from '../../runtime/ssh/client.ts';
-import { shellAnd, shellCommand } from '../../runtime/ssh/quote.ts';
+import type { SshSession } from '../ssh/client.ts';
+import { shellAnd, shellCommand } from '../ssh/quote.ts';
 import {
   FACTS_SCRIPT,
   MIN_NODE_MAJOR,
@@ -23,13 +23,14 @@ import {
   renderEnvironment,
   renderLauncher,
   unameArch,
-} from './bootstrap-remote.ts';
-import { BootstrapErrorCode, isSshRepo, manifestPath, renderNodeManifest } from './bootstrap-request.ts';
-import type { BootstrapRequest } from './bootstrap-request.ts';
-import { Run, SERVICE_STATE_SCRIPT, STAT_DIRS_SCRIPT, STAT_FILES_SCRIPT } from './bootstrap-run.ts';
-import type { BootstrapDeps, BootstrapResult } from './bootstrap-run.ts';
+} from './remote.ts';
+import type { RemoteFacts } from './remote.ts';
+import { BootstrapErrorCode, isSshRepo, manifestPath, renderNodeManifest } from './request.ts';
+import type { BootstrapRequest } from './request.ts';
+import { SERVICE_STATE_SCRIPT, STAT_DIRS_SCRIPT, STAT_FILES_SCRIPT, StepRunner } from './session.ts';
+import type { BootstrapDeps, BootstrapResult, StepOutcome } from './session.ts';
 
-export type { BootstrapDeps, BootstrapResult } from './bootstrap-run.ts';
+export type { BootstrapDeps, BootstrapResult } from './session.ts';
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
@@ -78,42 +79,44 @@ export async function bootstrap(req: BootstrapRequest, deps: BootstrapDeps): Pro
     });
   }
   deps.log(`bootstrap: connect: ok (${session.target})`);
-  const run = new Run(req, deps, session, result);
+  const run = new StepRunner(req, deps, session, result);
   try {
-    await run.step('check remote', () => checkRemote(run));
-    await run.step('install docker', () => installDocker(run));
-    await run.step('install node', () => installNode(run));
-    await run.step('install orun', () => installOrun(run));
+    const { facts } = await run.step('check remote', () => checkRemote(run));
+    await run.step('install docker', () => installDocker(run, facts));
+    const { nodePath } = await run.step('install node', () => installNode(run, facts));
+    await run.step('install orun', () => installOrun(run, nodePath));
     await run.step('create data dir', () => createDataDir(run));
     await run.step('deploy key', () => deployKey(run));
     await run.step('write environment', () => writeEnvironment(run));
-    await run.step('install unit', () => installUnit(run));
-    await run.step('start service', () => startService(run));
+    const { unitChanged } = await run.step('install unit', () => installUnit(run));
+    await run.step('start service', () => startService(run, facts, unitChanged));
   } finally {
     await run.cleanup();
     await session.close();
   }
   await run.step('write manifest', () => writeManifest(run, manifestFile, manifestText, existing));
-  const n = result.changes.length;
-  if (req.dryRun)
-    deps.log(
-      `bootstrap: dry run for node ${req.name} (${result.target}): ${n === 0 ? 'nothing to change' : `${n} change${n === 1 ? '' : 's'} planned`}, nothing done` +
-        (result.problems.length > 0
-          ? `; the node lacks ${result.problems.length} prerequisite(s), see check remote`
-          : ''),
-    );
-  else
-    deps.log(
-      n === 0
-        ? `bootstrap: node ${req.name} (${result.target}) is up to date: nothing changed`
-        : `bootstrap: node ${req.name} (${result.target}) bootstrapped: ${n} change${n === 1 ? '' : 's'}`,
-    );
+  deps.log(summary(req, result));
   return result;
 }
 
-async function checkRemote(run: Run): Promise<string | undefined> {
+function summary(req: BootstrapRequest, result: BootstrapResult): string {
+  const n = result.changes.length;
+  if (req.dryRun)
+    return (
+      `bootstrap: dry run for node ${req.name} (${result.target}): ${n === 0 ? 'nothing to change' : `${n} change${n === 1 ? '' : 's'} planned`}, nothing done` +
+      (result.problems.length > 0
+        ? `; the node lacks ${result.problems.length} prerequisite(s), see check remote`
+        : '')
+    );
+  return n === 0
+    ? `bootstrap: node ${req.name} (${result.target}) is up to date: nothing changed`
+    : `bootstrap: node ${req.name} (${result.target}) bootstrapped: ${n} change${n === 1 ? '' : 's'}`;
+}
+
+async function checkRemote(run: StepRunner): Promise<StepOutcome & { facts: RemoteFacts }> {
   const res = await run.run(shellCommand(['sh', '-c', FACTS_SCRIPT]));
-  const f = (run.facts = parseFacts(res.stdout));
+  const f = parseFacts(res.stdout);
+  run.isRoot = f.uid === 0;
   const problems = missingPrerequisites(f, run.req);
   const summary = `${f.osName}, ${f.arch}, ${f.uid === 0 ? 'root' : 'sudo'}`;
   if (problems.length > 0) {
@@ -126,12 +129,12 @@ async function checkRemote(run: Run): Promise<string | undefined> {
       );
     run.result.problems.push(...problems);
   }
-  return summary;
+  return { note: summary, facts: f };
 }
 
-async function installDocker(run: Run): Promise<string | undefined> {
-  if (hasDocker(run.facts)) return 'present';
-  if (!run.req.installDocker) return 'missing, not requested (--install-docker)';
+async function installDocker(run: StepRunner, facts: RemoteFacts): Promise<StepOutcome> {
+  if (hasDocker(facts)) return { note: 'present' };
+  if (!run.req.installDocker) return { note: 'missing, not requested (--install-docker)' };
   const apt = ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get'];
   await run.change('apt-get install docker.io', () =>
     run.run(
@@ -145,28 +148,28 @@ async function installDocker(run: Run): Promise<string | undefined> {
   await run.change('systemctl enable --now docker', () =>
     run.run(shellCommand(run.root(['systemctl', 'enable', '--now', 'docker']))),
   );
-  return undefined;
+  return {};
 }
 
 /**
  * Node.js: the node's own when it is ≥ 22, else this machine's binary (same OS and architecture)
  * uploaded to /usr/local/lib/orun/node. Once uploaded, the uploaded one is kept current.
  */
-async function installNode(run: Run): Promise<string> {
+async function installNode(run: StepRunner, f: RemoteFacts): Promise<StepOutcome & { nodePath: string }> {
   const { assets } = run.deps;
-  const f = run.facts;
   const compatible = assets.nodePlatform === 'linux' && unameArch(assets.nodeArch) === f.arch;
   const [managed] = (
     await run.run(shellCommand(run.root(['sh', '-c', STAT_FILES_SCRIPT, 'sh', REMOTE.node])))
   ).stdout.split('\n');
   const systemMajor = nodeMajor(f.nodeVersion);
-  if (managed === '-' && systemMajor !== undefined && systemMajor >= MIN_NODE_MAJOR) {
-    run.nodePath = f.node;
-    return `using the node's ${f.node} ${f.nodeVersion}`;
-  }
+  if (managed === '-' && systemMajor !== undefined && systemMajor >= MIN_NODE_MAJOR)
+    return { note: `using the node's ${f.node} ${f.nodeVersion}`, nodePath: f.node };
   if (!compatible) {
     if (managed !== '-')
-      return `keeping ${REMOTE.node}: this machine's Node.js is for ${assets.nodePlatform}-${assets.nodeArch}`;
+      return {
+        note: `keeping ${REMOTE.node}: this machine's Node.js is for ${assets.nodePlatform}-${assets.nodeArch}`,
+        nodePath: REMOTE.node,
+      };
     throw new OrunError(
       BootstrapErrorCode.Prerequisites,
       `bootstrap: install node: ${run.session.target} has no Node.js ≥ ${MIN_NODE_MAJOR} ` +
@@ -186,27 +189,29 @@ async function installNode(run: Run): Promise<string> {
           `install Node.js ≥ ${MIN_NODE_MAJOR} there instead and re-run`,
       );
   }
-  return changed.length > 0
-    ? `this machine's Node.js ${process.version}: the node has ${f.nodeVersion || 'none'}`
-    : `${REMOTE.node} ${process.version}`;
+  const note =
+    changed.length > 0
+      ? `this machine's Node.js ${process.version}: the node has ${f.nodeVersion || 'none'}`
+      : `${REMOTE.node} ${process.version}`;
+  return { note, nodePath: REMOTE.node };
 }
 
-async function installOrun(run: Run): Promise<undefined> {
+async function installOrun(run: StepRunner, nodePath: string): Promise<StepOutcome> {
   const { assets } = run.deps;
   await run.ensureFiles([
     { path: REMOTE.orunJs, source: { local: assets.orunJs }, mode: 0o644 },
     { path: REMOTE.orunctlJs, source: { local: assets.orunctlJs }, mode: 0o644 },
-    { path: REMOTE.orunBin, source: Buffer.from(renderLauncher(run.nodePath, REMOTE.orunJs)), mode: 0o755 },
+    { path: REMOTE.orunBin, source: Buffer.from(renderLauncher(nodePath, REMOTE.orunJs)), mode: 0o755 },
     {
       path: REMOTE.orunctlBin,
-      source: Buffer.from(renderLauncher(run.nodePath, REMOTE.orunctlJs)),
+      source: Buffer.from(renderLauncher(nodePath, REMOTE.orunctlJs)),
       mode: 0o755,
     },
   ]);
-  return undefined;
+  return {};
 }
 
-async function createDataDir(run: Run): Promise<string | undefined> {
+async function createDataDir(run: StepRunner): Promise<StepOutcome> {
   const dataDir = run.req.dataDir;
   const keys = dirname(deployKeyPath(dataDir));
   const res = await run.run(shellCommand(run.root(['sh', '-c', STAT_DIRS_SCRIPT, 'sh', dataDir, keys])));
@@ -220,12 +225,12 @@ async function createDataDir(run: Run): Promise<string | undefined> {
     await run.change(`${keysMode === '-' ? 'mkdir' : 'chmod 0700'} ${keys}`, () =>
       run.run(shellCommand(run.root(['install', '-d', '-m', '0700', '--', keys]))),
     );
-  return dataMode === '-' ? undefined : dataDir;
+  return dataMode === '-' ? {} : { note: dataDir };
 }
 
-async function deployKey(run: Run): Promise<string | undefined> {
+async function deployKey(run: StepRunner): Promise<StepOutcome> {
   const { req } = run;
-  if (!isSshRepo(req.repo)) return 'not needed: the repository is not reached over ssh';
+  if (!isSshRepo(req.repo)) return { note: 'not needed: the repository is not reached over ssh' };
   const key = deployKeyPath(req.dataDir);
   const exists =
     (await run.session.exec(shellCommand(run.root(['test', '-f', key])), { signal: run.deps.signal }))
@@ -240,33 +245,32 @@ async function deployKey(run: Run): Promise<string | undefined> {
     );
   if (run.dryRun && !exists) {
     run.deps.print(`Deploy key: would be generated at ${key}; its public key is printed by the real run.\n`);
-    return undefined;
+    return {};
   }
   const pub = (await run.run(shellCommand(run.root(['cat', '--', `${key}.pub`])))).stdout.trim();
   run.result.deployKey = pub;
   run.deps.print(
     `Deploy key of node ${req.name}: add it to ${req.repo} as a read-only deploy key:\n${pub}\n`,
   );
-  return exists ? key : undefined;
+  return exists ? { note: key } : {};
 }
 
-async function writeEnvironment(run: Run): Promise<undefined> {
+async function writeEnvironment(run: StepRunner): Promise<StepOutcome> {
   await run.ensureFiles([
     { path: REMOTE.environment, source: Buffer.from(renderEnvironment(run.req)), mode: 0o600 },
   ]);
-  return undefined;
+  return {};
 }
 
-async function installUnit(run: Run): Promise<undefined> {
+async function installUnit(run: StepRunner): Promise<StepOutcome & { unitChanged: boolean }> {
   const changed = await run.ensureFiles([
     { path: REMOTE.unit, source: { local: run.deps.assets.unit }, mode: 0o644 },
   ]);
-  run.unitChanged = changed.length > 0;
-  return undefined;
+  return { unitChanged: changed.length > 0 };
 }
 
-async function startService(run: Run): Promise<string | undefined> {
-  if (!run.facts.systemdRunning) return 'skipped: no systemd';
+async function startService(run: StepRunner, facts: RemoteFacts, unitChanged: boolean): Promise<StepOutcome> {
+  if (!facts.systemdRunning) return { note: 'skipped: no systemd' };
   const svc = REMOTE.service;
   const [enabled = '', active = ''] = (await run.run(shellCommand(['sh', '-c', SERVICE_STATE_SCRIPT]))).stdout
     .split('\n')
@@ -277,16 +281,19 @@ async function startService(run: Run): Promise<string | undefined> {
     (...args: string[]) =>
     () =>
       run.run(shellCommand(run.root(['systemctl', ...args])));
-  if (run.unitChanged) await run.change('systemctl daemon-reload', systemctl('daemon-reload'));
+  if (unitChanged) await run.change('systemctl daemon-reload', systemctl('daemon-reload'));
   if (enabled !== 'enabled') await run.change(`systemctl enable ${svc}`, systemctl('enable', svc));
+  const restarted = active !== 'active' || nodeChanged;
   if (active !== 'active') await run.change(`systemctl start ${svc}`, systemctl('start', svc));
   else if (nodeChanged)
     await run.change(`systemctl restart ${svc} (its files changed)`, systemctl('restart', svc));
-  const restarted = run.result.changes.some(
-    (c) => c.step === 'start service' && /start|restart/.test(c.change),
-  );
-  if (run.dryRun || !restarted) return active === 'active' ? 'active' : undefined;
-  // A unit with Restart=always is "active" right after a crash too: it must stay up for a moment.
+  if (run.dryRun || !restarted) return active === 'active' ? { note: 'active' } : {};
+  await checkStaysUp(run, svc);
+  return { note: 'active' };
+}
+
+/** A unit with Restart=always is "active" right after a crash too: it must stay up for a moment. */
+async function checkStaysUp(run: StepRunner, svc: string): Promise<void> {
   await delay(run.deps.settleMs ?? 3000, undefined, { signal: run.deps.signal });
   // `systemctl show` prints properties in its own order, whatever order they were asked in.
   const shown = await run.run(
@@ -307,20 +314,19 @@ async function startService(run: Run): Promise<string | undefined> {
       `${svc} did not stay up (state ${activeState}, ${restarts} restarts); its last log lines:\n${journal.stdout.trimEnd()}`,
     );
   }
-  return 'active';
 }
 
 async function writeManifest(
-  run: Run,
+  run: StepRunner,
   file: string,
   text: string,
   existing: string | undefined,
-): Promise<string | undefined> {
-  if (existing === text) return `${file} unchanged`;
+): Promise<StepOutcome> {
+  if (existing === text) return { note: `${file} unchanged` };
   await run.change(`${existing === undefined ? 'write' : 'overwrite'} ${file}`, async () => {
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, text);
   });
   if (run.dryRun) run.deps.print(`# ${manifestPath(run.req.name)}\n${text}`);
-  return undefined;
+  return {};
 }

@@ -2,13 +2,13 @@
  * The local files `orun bootstrap` installs on a node: the single-file bundles (dist/orun.js,
  * dist/orunctl.js), the systemd unit (config/systemd/orun.service, the one file both the repo
  * and every node use) and this machine's Node.js binary. Found relative to the running code, so
- * it works from the bundle (`dist/orun.js`) and from source (`cmd/orun/*.ts`).
+ * it works from the bundle (`dist/orun.js`) and from source (`runtime/provision/*.ts`).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OrunError } from '../../apis/errors.ts';
-import { BootstrapErrorCode } from './bootstrap-request.ts';
+import { BootstrapErrorCode } from './request.ts';
 
 export interface BootstrapAssets {
   orunJs: string;

@@ -6,13 +6,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { OrunError, errorMessage, isOrunError } from '../../apis/errors.ts';
-import type { ExecResult, SshConnector, SshSession } from '../../runtime/ssh/client.ts';
-import { shellAnd, shellCommand } from '../../runtime/ssh/quote.ts';
-import type { BootstrapAssets } from './bootstrap-assets.ts';
-import { REMOTE } from './bootstrap-remote.ts';
-import type { RemoteFacts } from './bootstrap-remote.ts';
-import { BootstrapErrorCode } from './bootstrap-request.ts';
-import type { BootstrapRequest } from './bootstrap-request.ts';
+import type { ExecResult, SshConnector, SshSession } from '../ssh/client.ts';
+import { shellAnd, shellCommand } from '../ssh/quote.ts';
+import type { BootstrapAssets } from './assets.ts';
+import { REMOTE } from './remote.ts';
+import { BootstrapErrorCode } from './request.ts';
+import type { BootstrapRequest } from './request.ts';
 
 export interface BootstrapDeps {
   connector: SshConnector;
@@ -54,15 +53,22 @@ export const STAT_FILES_SCRIPT =
 export const STAT_DIRS_SCRIPT = 'for d; do if [ -d "$d" ]; then stat -c %a -- "$d"; else echo -; fi; done';
 export const SERVICE_STATE_SCRIPT = `systemctl is-enabled ${REMOTE.service}; systemctl is-active ${REMOTE.service}; true`;
 
-export class Run {
+/**
+ * What a step returns: a note for its log line (`bootstrap: install node: ok (note)`), plus
+ * whatever typed facts later steps need (the pipeline in steps.ts passes them on explicitly).
+ */
+export interface StepOutcome {
+  note?: string;
+}
+
+/** Runs a bootstrap's steps over one session; a step's changes are recorded in `result`. */
+export class StepRunner {
   readonly req: BootstrapRequest;
   readonly deps: BootstrapDeps;
   readonly session: SshSession;
   readonly result: BootstrapResult;
-  facts!: RemoteFacts;
-  /** The Node.js the launchers run (decided by `install node`). */
-  nodePath: string = REMOTE.node;
-  unitChanged = false;
+  /** The login is root (else privileged commands go through `sudo -n`); set by `check remote`. */
+  isRoot = false;
   #step = '';
   #staging: string | undefined;
   #staged = 0;
@@ -79,14 +85,14 @@ export class Run {
   }
 
   /** Runs one step, logs its outcome, and names it in any error. */
-  async step(name: string, body: () => Promise<string | undefined>): Promise<void> {
+  async step<T extends StepOutcome>(name: string, body: () => Promise<T>): Promise<T> {
     this.#step = name;
     const before = this.result.changes.length;
     const problemsBefore = this.result.problems.length;
-    let note: string | undefined;
+    let outcome: T;
     try {
       this.deps.signal?.throwIfAborted();
-      note = await body();
+      outcome = await body();
     } catch (err) {
       // Prerequisite errors are made by the step itself and already name it.
       if (isOrunError(err, BootstrapErrorCode.Prerequisites)) throw err;
@@ -97,19 +103,19 @@ export class Run {
     }
     const mine = this.result.changes.slice(before).map((c) => c.change);
     const verb = this.dryRun ? 'would ' : '';
-    const suffix = note ? ` (${note})` : '';
+    const suffix = outcome.note ? ` (${outcome.note})` : '';
     const problems = this.result.problems.slice(problemsBefore);
-    if (problems.length > 0) {
+    if (problems.length > 0)
       this.deps.log(
         `bootstrap: ${name}: would fail: the node lacks:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
       );
-      return;
-    }
-    this.deps.log(
-      mine.length === 0
-        ? `bootstrap: ${name}: ok${suffix}`
-        : `bootstrap: ${name}: ${verb}${mine.join('; ')}${suffix}`,
-    );
+    else
+      this.deps.log(
+        mine.length === 0
+          ? `bootstrap: ${name}: ok${suffix}`
+          : `bootstrap: ${name}: ${verb}${mine.join('; ')}${suffix}`,
+      );
+    return outcome;
   }
 
   /** Records a change and, unless this is a dry run, makes it. */
@@ -120,7 +126,7 @@ export class Run {
 
   /** `argv` run as root: as is for root, through `sudo -n` otherwise. */
   root(argv: readonly string[]): string[] {
-    return this.facts.uid === 0 ? [...argv] : ['sudo', '-n', ...argv];
+    return this.isRoot ? [...argv] : ['sudo', '-n', ...argv];
   }
 
   /** Runs a command; a non-zero exit throws with its stderr. */
