@@ -20,6 +20,7 @@ import {
   type EventFilters,
   type LogLine,
   type LogOptions,
+  type NetworkInfo,
   type PublishedPort,
   type PullOptions,
 } from './engine.ts';
@@ -39,6 +40,8 @@ export interface DockerEngineOptions {
 /** The real {@link ContainerEngine}. */
 export class DockerEngine implements ContainerEngine {
   readonly client: Dockerode;
+  /** In-flight creations by network name: dockerd does not refuse a second network of the same name. */
+  readonly #creatingNetworks = new Map<string, Promise<void>>();
 
   constructor(options: DockerEngineOptions = {}) {
     this.client =
@@ -292,6 +295,55 @@ export class DockerEngine implements ContainerEngine {
     }
   }
 
+  ensureNetwork(name: string, options: { labels?: Readonly<Record<string, string>> } = {}): Promise<void> {
+    let p = this.#creatingNetworks.get(name);
+    if (p === undefined) {
+      p = this.#ensureNetwork(name, options).finally(() => this.#creatingNetworks.delete(name));
+      this.#creatingNetworks.set(name, p);
+    }
+    return p;
+  }
+
+  async #ensureNetwork(name: string, options: { labels?: Readonly<Record<string, string>> }): Promise<void> {
+    if ((await this.inspectNetwork(name)) !== undefined) return;
+    try {
+      await this.client.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: { ...options.labels },
+      });
+    } catch (err) {
+      // Another process created it meanwhile.
+      if (statusOf(err) === 409) return;
+      throw toOrunError(`create network ${name}`, err, { network: name });
+    }
+  }
+
+  async inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
+    try {
+      const n = (await this.client.getNetwork(name).inspect()) as {
+        Name: string;
+        Labels?: Record<string, string> | null;
+      };
+      // dockerd matches a name prefix of an id too; only an exact name counts.
+      if (n.Name !== name) return undefined;
+      return { name: n.Name, labels: { ...n.Labels } };
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw toOrunError(`inspect network ${name}`, err, { network: name });
+    }
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.client.getNetwork(name).remove();
+    } catch (err) {
+      if (statusOf(err) === 404) return;
+      throw toOrunError(`remove network ${name}`, err, { network: name });
+    }
+  }
+
   async *containerLogs(id: string, options: LogOptions = {}): AsyncGenerator<LogLine> {
     const { signal } = options;
     const query = {
@@ -409,6 +461,7 @@ export function toCreateOptions(spec: ContainerSpec): Dockerode.ContainerCreateO
     ...(spec.ulimits === undefined
       ? {}
       : { Ulimits: spec.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) }),
+    ...defined('NetworkMode', spec.network?.name),
   };
   return {
     name: spec.name,
@@ -422,6 +475,13 @@ export function toCreateOptions(spec: ContainerSpec): Dockerode.ContainerCreateO
     ...defined('WorkingDir', spec.workingDir),
     ...defined('User', spec.user),
     HostConfig: hostConfig,
+    ...(spec.network === undefined
+      ? {}
+      : {
+          NetworkingConfig: {
+            EndpointsConfig: { [spec.network.name]: { Aliases: [...(spec.network.aliases ?? [])] } },
+          },
+        }),
   };
 }
 
@@ -452,10 +512,23 @@ export function toContainerInfo(i: Dockerode.ContainerInspectInfo): ContainerInf
     oomKilled: i.State.OOMKilled,
     restartCount: i.RestartCount,
     ...optional('ipAddress', i.State.Running && ip ? ip : undefined),
+    ...optional('networks', userNetworks(i.NetworkSettings.Networks)),
     ports: publishedPorts(
       i.HostConfig.PortBindings as Record<string, { HostIp?: string; HostPort?: string }[] | null>,
     ),
   };
+}
+
+/** Aliases per user-defined network; the engine's own short-id alias is left out. */
+function userNetworks(
+  networks: Record<string, { Aliases?: string[] | null; NetworkID?: string }> | undefined,
+): Record<string, { aliases: string[] }> | undefined {
+  const out: Record<string, { aliases: string[] }> = {};
+  for (const [name, n] of Object.entries(networks ?? {})) {
+    if (name === 'bridge' || name === 'host' || name === 'none') continue;
+    out[name] = { aliases: (n.Aliases ?? []).filter((a) => !/^[0-9a-f]{12}$/.test(a)) };
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {

@@ -282,6 +282,36 @@ export function describeEngineContract(name: string, setup: () => Promise<Engine
       await h.engine.removeVolume(name); // already gone: a no-op
     });
 
+    it('joins a user-defined network with DNS aliases; keeps the network while a container runs on it', async () => {
+      await harness();
+      const net = `${h.prefix}-net-${++n}`;
+      expect(await h.engine.inspectNetwork(net)).toBeUndefined();
+      await Promise.all([
+        h.engine.ensureNetwork(net, { labels: { 'orun.test/run': h.prefix } }),
+        h.engine.ensureNetwork(net, { labels: { 'orun.test/run': h.prefix } }),
+      ]);
+      await h.engine.ensureNetwork(net); // exists: a no-op
+      expect(await h.engine.inspectNetwork(net)).toEqual({
+        name: net,
+        labels: { 'orun.test/run': h.prefix },
+      });
+      try {
+        const id = await h.engine.createContainer(spec({ network: { name: net, aliases: ['web'] } }));
+        await h.engine.startContainer(id);
+        const info = await h.engine.inspectContainer(id);
+        expect(info?.networks?.[net]?.aliases).toContain('web');
+        expect(info?.ipAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        await expectCode(h.engine.removeNetwork(net), DockerErrorCode.RequestFailed);
+        await h.engine.removeContainer(id, { force: true });
+        const plain = await h.engine.createContainer(spec());
+        expect((await h.engine.inspectContainer(plain))?.networks).toBeUndefined();
+      } finally {
+        await h.engine.removeNetwork(net);
+      }
+      expect(await h.engine.inspectNetwork(net)).toBeUndefined();
+      await h.engine.removeNetwork(net); // already gone: a no-op
+    });
+
     it('rejects a named volume with an invalid name: InvalidMount', async () => {
       await harness();
       const err = await expectCode(

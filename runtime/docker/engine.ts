@@ -77,6 +77,23 @@ export interface Ulimit {
   hard: number;
 }
 
+/**
+ * A user-defined bridge network to join at create time (Compose's `<project>_default`): the
+ * engine's DNS answers the container's name and every alias for containers on the same network.
+ */
+export interface NetworkAttachment {
+  /** The network's name; it must exist (`ensureNetwork`). */
+  name: string;
+  /** Extra DNS names on this network, e.g. the service name. Default none. */
+  aliases?: readonly string[];
+}
+
+/** A user-defined network as observed. */
+export interface NetworkInfo {
+  name: string;
+  labels: Record<string, string>;
+}
+
 /** What to create. Restart policy is always `no`: orun supervises restarts itself. */
 export interface ContainerSpec {
   name: string;
@@ -104,6 +121,12 @@ export interface ContainerSpec {
    * container. Default none.
    */
   volumes?: readonly NamedVolume[];
+  /**
+   * Join this network instead of the engine's default bridge (`HostConfig.NetworkMode` plus its
+   * aliases in `NetworkingConfig`). Published ports work as on the default bridge. Default: the
+   * default bridge, where containers find each other by IP only.
+   */
+  network?: NetworkAttachment;
   /** Working directory of the container's process (`Config.WorkingDir`). Default: the image's WORKDIR. */
   workingDir?: string;
   /** `user`, `uid`, `user:group` or `uid:gid` (`Config.User`). Default: the image's USER (root for busybox). */
@@ -174,8 +197,10 @@ export interface ContainerInfo {
    * policy `no` it stays 0; the controller keeps its own count.
    */
   restartCount: number;
-  /** IPv4 address on the bridge network; undefined unless running. */
+  /** IPv4 address on the bridge network (else its first network); undefined unless running. */
   ipAddress?: string;
+  /** DNS aliases per attached user-defined network (the default bridge has none, so it is absent). */
+  networks?: Record<string, { aliases: string[] }>;
   /** Published ports (the requested bindings; deduplicated across IPv4/IPv6). */
   ports: PublishedPort[];
 }
@@ -287,6 +312,20 @@ export interface ContainerEngine {
    * any container, running or not, uses it.
    */
   removeVolume(name: string): Promise<void>;
+
+  /**
+   * Creates the bridge network `name` with `labels` when it does not exist yet (an existing one
+   * is kept as it is, whatever its labels). Safe to call concurrently for the same name.
+   */
+  ensureNetwork(name: string, options?: { labels?: Readonly<Record<string, string>> }): Promise<void>;
+  /** Undefined when there is no network of that name. */
+  inspectNetwork(name: string): Promise<NetworkInfo | undefined>;
+  /**
+   * Removes a network; a missing one is a no-op. Rejects `DockerRequestFailed` (HTTP 403 from
+   * dockerd) while a running container is attached; a stopped one does not hold it (and then
+   * fails to start until it is recreated).
+   */
+  removeNetwork(name: string): Promise<void>;
 
   /**
    * The container's output (it must be created without a TTY, as `createContainer` does). With

@@ -22,6 +22,7 @@ import {
   type EventFilters,
   type LogLine,
   type LogOptions,
+  type NetworkInfo,
   type PublishedPort,
   type PullOptions,
 } from './engine.ts';
@@ -76,6 +77,7 @@ export class FakeEngine implements ContainerEngine {
   readonly #outputs = new Map<string, LogLine[]>();
   readonly #reservedPorts = new Set<string>();
   readonly #volumes = new Map<string, Record<string, string>>();
+  readonly #networks = new Map<string, Record<string, string>>();
   readonly #blkioWeight: NonNullable<FakeEngineOptions['blkioWeight']>;
   readonly #now: () => number;
   #nextIP = 2;
@@ -295,6 +297,13 @@ export class FakeEngine implements ContainerEngine {
         );
       }
     }
+    if (spec.network !== undefined && !this.#networks.has(spec.network.name)) {
+      throw new OrunError(
+        DockerErrorCode.RequestFailed,
+        `docker: ${step}: network ${spec.network.name} not found`,
+        { context: { container: spec.name, image: spec.image, httpStatus: 404 } },
+      );
+    }
     if (spec.nanoCpus !== undefined && (spec.cpuQuota !== undefined || spec.cpuPeriod !== undefined)) {
       throw new OrunError(
         DockerErrorCode.RequestFailed,
@@ -342,6 +351,9 @@ export class FakeEngine implements ContainerEngine {
             hostPort: p.hostPort,
           }))
           .sort((a, b) => a.containerPort - b.containerPort || a.hostPort - b.hostPort),
+        ...(spec.network === undefined
+          ? {}
+          : { networks: { [spec.network.name]: { aliases: [...(spec.network.aliases ?? [])] } } }),
       },
     };
     this.#containers.set(id, c);
@@ -415,6 +427,36 @@ export class FakeEngine implements ContainerEngine {
       );
     }
     this.#volumes.delete(name);
+  }
+
+  async ensureNetwork(
+    name: string,
+    options: { labels?: Readonly<Record<string, string>> } = {},
+  ): Promise<void> {
+    await this.#enter('ensureNetwork', [name, options]);
+    if (!this.#networks.has(name)) this.#networks.set(name, { ...options.labels });
+  }
+
+  async inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
+    await this.#enter('inspectNetwork', [name]);
+    const labels = this.#networks.get(name);
+    return labels === undefined ? undefined : { name, labels: { ...labels } };
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    await this.#enter('removeNetwork', [name]);
+    if (!this.#networks.has(name)) return;
+    const users = [...this.#containers.values()].filter(
+      (c) => c.spec.network?.name === name && c.info.state === 'running',
+    );
+    if (users.length > 0) {
+      throw new OrunError(
+        DockerErrorCode.RequestFailed,
+        `docker: remove network ${name}: error while removing network: network ${name} id ${sha256(name)} has active endpoints`,
+        { context: { network: name, httpStatus: 403 } },
+      );
+    }
+    this.#networks.delete(name);
   }
 
   async *containerLogs(id: string, options: LogOptions = {}): AsyncGenerator<LogLine> {
