@@ -9,7 +9,9 @@ import { errorMessage } from '../../apis/errors.ts';
 import { realClock } from '../../runtime/clock/index.ts';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
 import {
+  defaultNetworkName,
   LABELS,
+  MANAGED_BY,
   prepareService,
   projectSelector,
   readRunState,
@@ -95,6 +97,12 @@ async function down(files: string[], o: { arg: string[]; projectName?: string },
         );
         await engine.removeContainer(c.id);
         io.stderr(`orch: ${service}: removed container ${c.name}\n`);
+      }
+      const network = defaultNetworkName(loc.name);
+      const net = await engine.inspectNetwork(network);
+      if (net?.labels[LABELS.managedBy] === MANAGED_BY && net.labels[LABELS.project] === loc.name) {
+        await engine.removeNetwork(network);
+        io.stderr(`orch: removed network ${network}\n`);
       }
     } catch (err) {
       io.stderr(`error: container engine: ${errorMessage(err)}\n`);

@@ -51,14 +51,18 @@ export interface DesiredInput {
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
-/** `sg-<name>`: the `orch.project` label and the container-name stem. */
+/**
+ * The graph's project is its name, as `orch up -p <name>` calls it: named volumes are
+ * `<name>_<volume>` and the network `<name>_default` under both, so a project moved into the
+ * agent finds its data. Also the `orch.project` label.
+ */
 export function projectName(name: string): string {
-  return `sg-${name}`;
+  return name;
 }
 
-/** `orun-sg-<name>-<service>`. */
+/** `orun-sg-<name>-<service>` (never an orch container's `<project>-<service>`). */
 export function containerName(name: string, service: string): string {
-  return `orun-${projectName(name)}-${service}`;
+  return `orun-sg-${name}-${service}`;
 }
 
 /** Selector of this graph's containers on this node. */

@@ -161,8 +161,10 @@ describe('ServiceGraphReconciler', () => {
       'run.orcra.dev/managed-by': 'orun-servicegraph',
       'run.orcra.dev/servicegraph': 'stack',
       'run.orcra.dev/node': NODE,
-      'orch.project': 'sg-stack',
+      'orch.project': 'stack',
     });
+    // The project network, as `orch up -p stack` names it: service names resolve on it.
+    expect(c.network).toEqual({ name: 'stack_default', aliases: ['db'] });
     const web = w.runner.latest('web')!;
     expect(web.spec.cwd).toBe(w.repo);
     expect(web.spec.stdout).toEqual({ file: join(w.dataDir, 'servicegraphs/stack/logs/web.log') });
@@ -253,12 +255,13 @@ describe('ServiceGraphReconciler', () => {
   it('deleted from Git: stops both, removes the container, keeps volumes, data and logs', async () => {
     const w = await running();
     // A named VOLUME is the Docker volume <project>_<name> (runtime/graph/container.ts).
-    expect(await w.engine.volumeExists('sg-stack_data')).toBe(true);
+    expect(await w.engine.volumeExists('stack_data')).toBe(true);
     w.apply({});
     await w.reconcile();
     expect(w.runner.running('web')).toEqual([]);
     expect(await w.engine.listContainers({ 'run.orcra.dev/servicegraph': 'stack' })).toEqual([]);
-    expect(await w.engine.volumeExists('sg-stack_data')).toBe(true);
+    expect(await w.engine.volumeExists('stack_data')).toBe(true);
+    expect(await w.engine.inspectNetwork('stack_default')).toBeUndefined();
     expect(existsSync(join(w.dataDir, 'servicegraphs/stack/run.json'))).toBe(false);
     expect(w.events.at(-1)).toMatchObject({
       reason: 'Stopped',

@@ -14,7 +14,13 @@ import { durationSeconds } from '../../apis/orchfile/index.ts';
 import { objectKey, splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ServiceGraph, ServiceGraphStatus } from '../../apis/run.orcra.dev/v0alpha/servicegraph.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtime/controller/index.ts';
-import { GraphExecutor, LABELS, type GraphEvent, type ServiceStatus } from '../../runtime/graph/index.ts';
+import {
+  defaultNetworkName,
+  GraphExecutor,
+  LABELS,
+  type GraphEvent,
+  type ServiceStatus,
+} from '../../runtime/graph/index.ts';
 import { silentLogger, type Logger } from '../../runtime/log/index.ts';
 import { stopProcessGroup } from '../../runtime/process/index.ts';
 import type { StoredObject } from '../../runtime/store/index.ts';
@@ -26,6 +32,7 @@ import {
   Label,
   loadDesired,
   MANAGED_BY,
+  projectName,
   type DesiredGraph,
 } from './desired.ts';
 import { GraphMetrics } from './metrics.ts';
@@ -211,11 +218,15 @@ export class ServiceGraphReconciler implements Reconciler {
     }
   }
 
-  /** This graph's containers on this node for services no longer selected (run state lost or stale). */
+  /**
+   * This graph's containers on this node for services no longer selected (run state lost or
+   * stale), or labelled with another project (made before the project was the graph's name).
+   */
   async #removeStrangers(name: string, desired: DesiredGraph, log: Logger): Promise<void> {
     const wanted = new Set(desired.services);
     for (const c of await this.#d.engine.listContainers(graphSelector(name, this.#d.nodeName))) {
-      if (wanted.has(c.labels[LABELS.service] ?? '')) continue;
+      if (wanted.has(c.labels[LABELS.service] ?? '') && c.labels[LABELS.project] === desired.project)
+        continue;
       await this.#dropContainer(c.id, 10, true);
       log.info({ container: c.name }, 'removed container of a service no longer in the graph');
     }
@@ -252,6 +263,7 @@ export class ServiceGraphReconciler implements Reconciler {
     }
     const containers = await this.#d.engine.listContainers(graphSelector(name, this.#d.nodeName));
     for (const c of containers) await this.#dropContainer(c.id, 10, true);
+    await this.#removeNetwork(name, log);
     const hadSomething = run !== undefined || containers.length > 0 || readState(dir) !== undefined;
     removeState(dir);
     this.#metrics.delete(name);
@@ -266,6 +278,18 @@ export class ServiceGraphReconciler implements Reconciler {
         'Stopped',
         `ServiceGraph deleted: services stopped, ${containers.length} container(s) removed (volumes and data kept)`,
       );
+    }
+  }
+
+  /** The graph's network, when this node made it (an `orch up` of the same project keeps its own). */
+  async #removeNetwork(name: string, log: Logger): Promise<void> {
+    const network = defaultNetworkName(projectName(name));
+    const info = await this.#d.engine.inspectNetwork(network);
+    if (info?.labels[LABELS.managedBy] !== MANAGED_BY || info.labels[Label.node] !== this.#d.nodeName) return;
+    try {
+      await this.#d.engine.removeNetwork(network);
+    } catch (err) {
+      log.warn({ network, err: errorMessage(err) }, 'network not removed (still in use)');
     }
   }
 

@@ -167,7 +167,17 @@ VOLUME /srv:/srv
     const inst = await t.d.start(prepared('PUBLISH 8080:80'));
     const spec = t.engine.specOf(inst.containerId!)!;
     expect(Object.keys(spec).sort()).toEqual(
-      ['binds', 'env', 'image', 'labels', 'name', 'ports', 'stopTimeoutSeconds'].sort(),
+      ['binds', 'env', 'image', 'labels', 'name', 'network', 'ports', 'stopTimeoutSeconds'].sort(),
     );
+  });
+
+  it('joins the project network <project>_default with the service name as a DNS alias', async () => {
+    const t = driver();
+    const inst = await t.d.start(prepared('PUBLISH 8080:80'));
+    expect(t.engine.specOf(inst.containerId!)?.network).toEqual({ name: 'proj_default', aliases: ['web'] });
+    expect(await t.engine.inspectNetwork('proj_default')).toEqual({
+      name: 'proj_default',
+      labels: { 'run.orcra.dev/managed-by': 'orch', 'orch.project': 'proj' },
+    });
   });
 });

@@ -19,7 +19,7 @@ import {
   type Ulimit,
 } from '../docker/engine.ts';
 import type { OutputSink } from './host.ts';
-import { LABELS, MANAGED_BY } from './labels.ts';
+import { defaultNetworkName, LABELS, MANAGED_BY } from './labels.ts';
 import { splitWords, type PreparedService } from './prepare.ts';
 import type { Instance } from './types.ts';
 
@@ -28,6 +28,12 @@ export interface ContainerDriverOptions {
   readonly clock: Clock;
   readonly project: string;
   readonly containerName: (service: string) => string;
+  /**
+   * The project network every container joins, with its service name as a DNS alias (Compose's
+   * `<project>_default`); created on the first start, labelled like the containers.
+   * Default `<project>_default` ({@link defaultNetworkName}).
+   */
+  readonly network?: string;
   /** Container output lines (foreground runs). Default: not followed. */
   readonly output?: OutputSink;
   /** Something orch cannot honour (for the executor's warning events). */
@@ -49,9 +55,31 @@ export class ContainerDriver {
   readonly #o: ContainerDriverOptions;
   readonly #dieWaiters = new Map<string, Set<() => void>>();
   readonly #background = new Set<Promise<void>>();
+  #network: Promise<void> | undefined;
 
   constructor(options: ContainerDriverOptions) {
     this.#o = options;
+  }
+
+  get networkName(): string {
+    return this.#o.network ?? defaultNetworkName(this.#o.project);
+  }
+
+  /** Creates the project network once per driver (again after a failure). */
+  #ensureNetwork(): Promise<void> {
+    this.#network ??= this.#o.engine
+      .ensureNetwork(this.networkName, {
+        labels: {
+          ...this.#o.labels,
+          [LABELS.managedBy]: this.#o.managedBy ?? MANAGED_BY,
+          [LABELS.project]: this.#o.project,
+        },
+      })
+      .catch((err: unknown) => {
+        this.#network = undefined;
+        throw err;
+      });
+    return this.#network;
   }
 
   /**
@@ -124,6 +152,7 @@ export class ContainerDriver {
     let id: string;
     let adopted = false;
     const startedAt = this.#o.clock.now();
+    await this.#ensureNetwork();
     if (existing === undefined) {
       if (!(await engine.imageExists(spec.image))) await engine.pullImage(spec.image);
       id = await this.#createAndStart(s.name, spec);
@@ -203,6 +232,7 @@ export class ContainerDriver {
         ...(p.address === undefined ? {} : { hostIP: p.address }),
       })),
       ...fields,
+      network: { name: this.networkName, aliases: [s.name] },
       stopTimeoutSeconds: Math.ceil(s.stopTimeoutMs / 1000),
       ...(s.spec.cmd === undefined ? {} : { cmd: splitWords(subst(s.spec.cmd, s.vars)) }),
       ...(s.spec.entrypoint === undefined

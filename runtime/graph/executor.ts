@@ -72,6 +72,11 @@ export interface GraphExecutorOptions {
   readonly logDir?: string;
   /** Default `<project>-<service>`. */
   readonly containerName?: (service: string) => string;
+  /**
+   * The network containers join, each with its service name as a DNS alias (so `postgres` resolves
+   * to the postgres service's container). Default `<project>_default`, as Compose names it.
+   */
+  readonly network?: string;
   /** Default: probeHTTP for URLs, `sh -c` for commands. */
   readonly healthChecker?: HealthChecker;
   /** Pause between failed readiness checks. Default 500. */
@@ -180,6 +185,7 @@ export class GraphExecutor {
             clock: this.#clock,
             project: options.project,
             containerName: options.containerName ?? ((s) => defaultContainerName(options.project, s)),
+            ...(options.network === undefined ? {} : { network: options.network }),
             output: options.logDir === undefined ? options.output : undefined,
             warn: (service, message) => this.#warn(service, message),
             ...(options.managedBy === undefined ? {} : { managedBy: options.managedBy }),

@@ -12,7 +12,7 @@ export {
   type HealthResult,
 } from './health.ts';
 export type { OutputSink } from './host.ts';
-export { defaultContainerName, LABELS, MANAGED_BY, projectSelector } from './labels.ts';
+export { defaultContainerName, defaultNetworkName, LABELS, MANAGED_BY, projectSelector } from './labels.ts';
 export { DEFAULTS, prepareService, selectServices, splitWords, type PreparedService } from './prepare.ts';
 export {
   locateProject,

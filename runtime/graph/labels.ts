@@ -17,3 +17,8 @@ export function projectSelector(project: string): Record<string, string> {
 export function defaultContainerName(project: string, service: string): string {
   return `${project}-${service}`;
 }
+
+/** `<project>_default`, as Compose names a project's network. */
+export function defaultNetworkName(project: string): string {
+  return `${project}_default`;
+}

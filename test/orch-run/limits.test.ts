@@ -43,6 +43,7 @@ afterAll(() => {
   const ids = containers();
   if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
   if (volumeExists()) execFileSync('docker', ['volume', 'rm', volume], { stdio: 'ignore' });
+  spawnSync('docker', ['network', 'rm', `${project}_default`], { stdio: 'ignore' });
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 

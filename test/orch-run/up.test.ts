@@ -117,6 +117,7 @@ afterAll(() => {
   for (const p of projects) {
     const ids = containers(p);
     if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+    spawnSync('docker', ['network', 'rm', `${p}_default`], { stdio: 'ignore' });
   }
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -188,6 +189,7 @@ describe('orch up --detach, status, down', () => {
       expect.stringMatching(/^orch: web: stopped/),
       expect.stringMatching(/^orch: ticker: stopped/),
       expect.stringMatching(/^orch: box: removed container/),
+      `orch: removed network ${p.name}_default`,
     ]);
     // Not `kill(-pid, 0)`: an orphaned member may linger as a zombie until init reaps it.
     expect(new NodeProcessRunner().alive(pid)).toBe(false);

@@ -2,7 +2,7 @@
 // built dist/orun.js as a child process. One graph with a host service (busybox httpd on the
 // host) that REQUIRES a container service (the busybox test image, published port, HEALTHCHECK).
 // Names carry a unique prefix; only this test's containers and processes are cleaned up.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +97,7 @@ describe('ServiceGraph controller (e2e: real git, real dockerd, dist/orun.js)', 
       for (const pid of pids) runner.signalGroup(pid, 'SIGKILL');
       const ids = containerIds(prefix);
       if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+      spawnSync('docker', ['network', 'rm', `${name}_default`], { stdio: 'ignore' });
       repo.cleanup();
       rmSync(dataDir, { recursive: true, force: true });
     });
