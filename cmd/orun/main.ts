@@ -2,6 +2,7 @@
 // Exit codes: 0 ok, 1 error, 2 usage error (as orch and orunctl).
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../../apis/errors.ts';
+import { journalStream } from '../../runtime/log/index.ts';
 import { VERSION } from '../../runtime/version/index.ts';
 import { bootstrapCommand } from './bootstrap.ts';
 import { schemaCommand } from './schema.ts';
@@ -26,7 +27,8 @@ async function main(): Promise<void> {
       // Commander printed its message already; help and --version end here too, with code 0.
       process.exitCode = err.exitCode === 0 ? 0 : 2;
     } else {
-      process.stderr.write(`orun: ${errorMessage(err)}\n`);
+      // `<3>`: journald files a fatal error at priority err (see runtime/log journalStream).
+      process.stderr.write(`${journalStream(process.env, 2) ? '<3>' : ''}orun: ${errorMessage(err)}\n`);
       process.exitCode = 1;
     }
   }
