@@ -192,7 +192,7 @@ export function buildAgent(
         }
         if (kind === 'Service' && ingress !== undefined) return ingress.enqueue();
         if (kind === 'ServiceGraph' && serviceGraphController !== undefined) {
-          serviceGraphController.controller.enqueue(objectKey(kind, name));
+          serviceGraphController.requestReconcile(name);
           return true;
         }
         return false;
