@@ -127,21 +127,17 @@ export function runUp(argv: readonly string[], io: RunIO): Promise<number> {
         .argument('<files-and-services...>', 'Orchfiles (base, then overlays), then service names'),
     )
       .option('-d, --detach', 'start, wait until every service settled, leave them running and exit')
-      .option('--force', 'run ONESHOT services again even when they completed with this definition')
-      .action((positionals: string[], o: UpOptions) => {
+      .action((positionals: string[], o: { arg: string[]; projectName?: string; detach?: boolean }) => {
         setResult(up(positionals, o, io));
       });
   });
 }
 
-interface UpOptions {
-  arg: string[];
-  projectName?: string;
-  detach?: boolean;
-  force?: boolean;
-}
-
-async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<number> {
+async function up(
+  positionals: string[],
+  o: { arg: string[]; projectName?: string; detach?: boolean },
+  io: RunIO,
+): Promise<number> {
   const p = loadProject(positionals, o, io);
   if (p === undefined) return 1;
   const { graph, loc } = p;
@@ -171,8 +167,6 @@ async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<numbe
     processes: new NodeProcessRunner(),
     engine,
     baseEnv: io.env,
-    readyDir: readyDir(loc),
-    force: o.force === true,
     ...(detach
       ? { logDir: join(loc.stateDir, 'logs') }
       : { output: (service, _stream, line) => io.stdout(`${service.padEnd(width)} | ${line}\n`) }),
@@ -223,11 +217,6 @@ async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<numbe
   }
   save(true);
   return signals === 0 && ex.failed ? 1 : 0;
-}
-
-/** ONESHOT ready markers: `<state dir>/ready/<project>/<service>.json` (kept by `down`). */
-export function readyDir(loc: ProjectLocation): string {
-  return join(loc.stateDir, 'ready', loc.name);
 }
 
 function formatEvent(e: GraphEvent): string {

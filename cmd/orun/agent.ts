@@ -1,6 +1,6 @@
 /**
  * The agent's wiring, in dependency order: logger → metrics registry → store → event recorder →
- * Git source (via the informer, checkout in `<dataDir>/repo`) → Deployment controller on the
+ * Git source (via the informer, repository in `<dataDir>/repo`) → Deployment controller on the
  * Docker engine → Node controller → local API on the unix socket → manager with the probe server.
  *
  * With `--ingress caddy` (the default) also the supervised Caddy and the Service controller
@@ -28,7 +28,6 @@ import {
 import { createApiServer } from '../../runtime/api/server.ts';
 import { listenUnixSocket } from '../../runtime/api/socket.ts';
 import { realClock } from '../../runtime/clock/index.ts';
-import { VERSION } from '../../runtime/version/index.ts';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
 import { EventRecorder } from '../../runtime/events/index.ts';
 import { GitSource, type GitSourceStatus } from '../../runtime/git/index.ts';
@@ -42,6 +41,8 @@ import { Store } from '../../runtime/store/index.ts';
 import { agentApiBackend } from './api-backend.ts';
 import { buildIngress, type Ingress } from './ingress.ts';
 import { nodeOverrides, type AgentSettings } from './options.ts';
+
+export const VERSION = process.env.ORUN_VERSION ?? '0.1.0';
 
 /** A running agent's parts, for tests and for the API backend. */
 export interface Agent {
@@ -134,13 +135,7 @@ export function buildAgent(
         controllerMetrics: metrics,
         events: recorder.for('servicegraph-controller'),
         // Orchfiles are read at the revision the store holds; none while a newer one is checked out.
-        checkout: () => {
-          const applied = informer.lastResult();
-          const current = informer.source()?.current();
-          return applied === undefined || current?.commit !== applied.commit
-            ? undefined
-            : { dir: current.dir, commit: current.commit };
-        },
+        checkout: () => informer.appliedCheckout(),
         revisions$: informer.applied$,
         dataDir: settings.dataDir,
         nodeName: settings.node,
@@ -192,7 +187,7 @@ export function buildAgent(
         }
         if (kind === 'Service' && ingress !== undefined) return ingress.enqueue();
         if (kind === 'ServiceGraph' && serviceGraphController !== undefined) {
-          serviceGraphController.requestReconcile(name);
+          serviceGraphController.controller.enqueue(objectKey(kind, name));
           return true;
         }
         return false;

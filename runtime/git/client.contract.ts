@@ -1,17 +1,24 @@
 /**
  * The GitClient contract: one suite, run against the fake (fake-client.test.ts) and against real
- * git (test/git/simple-git-client.test.ts), so the fake cannot drift from git's behaviour.
+ * git (test/git/cli-client.test.ts), so the fake cannot drift from git's behaviour.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
-import { GitErrorCode } from './client.ts';
+import { FETCHED_REF, GitErrorCode } from './client.ts';
 import type { GitClient } from './client.ts';
 
 /** A remote the suite can change, as a push from a developer's clone would. */
 export interface ContractRemote {
   url: string;
-  /** Commits on top of `branch` and pushes; returns the new sha. */
-  commit(branch: string, message: string): Promise<string>;
+  /**
+   * Commits on top of `branch` and pushes; returns the new sha. `files` are written into the
+   * tree (a `{ symlink }` value is a symbolic link); without them some file changes.
+   */
+  commit(
+    branch: string,
+    message: string,
+    files?: Record<string, string | { symlink: string }>,
+  ): Promise<string>;
   /** Force-pushes `branch` to an existing commit. */
   forcePush(branch: string, sha: string): Promise<void>;
   /** Makes the remote unreachable (moved away) / reachable again. */
@@ -53,36 +60,95 @@ export function describeGitClientContract(name: string, setup: () => Promise<Con
       expect(isOrunError(err, GitErrorCode.LsRemoteFailed)).toBe(true);
     });
 
-    it('headCommit of a dir that is no checkout is undefined', async () => {
-      expect(await h.client.headCommit(await h.newDir())).toBeUndefined();
+    it('commit of a dir that is no repository, or of a missing ref, is undefined', async () => {
+      const dir = await h.newDir();
+      expect(await h.client.commit(dir, 'HEAD')).toBeUndefined();
+      await remote.commit('main', 'first');
+      await h.client.cloneOrFetch(remote.url, 'main', dir);
+      expect(await h.client.commit(dir, 'HEAD')).toBeUndefined();
     });
 
-    it('clones, checks out and reads HEAD', async () => {
+    it('fetches without a checkout and reads the commit', async () => {
       const a = await remote.commit('main', 'first commit\n\nwith a body');
       const dir = await h.newDir();
-      expect(await h.client.cloneOrFetch(remote.url, 'main', dir)).toBe(a);
-      await h.client.checkout(dir, a);
-      const head = await h.client.headCommit(dir);
-      expect(head).toMatchObject({ sha: a, message: 'first commit\n\nwith a body' });
-      expect(head?.author).toMatch(/^.+ <.+@.+>$/);
-      expect(head?.time.getTime()).not.toBeNaN();
+      const fetched = await h.client.cloneOrFetch(remote.url, 'main', dir);
+      expect(fetched).toMatchObject({ sha: a, message: 'first commit\n\nwith a body' });
+      expect(fetched.author).toMatch(/^.+ <.+@.+>$/);
+      expect(fetched.time.getTime()).not.toBeNaN();
+      expect(await h.client.commit(dir, FETCHED_REF)).toEqual(fetched);
+      expect(await h.client.commit(dir, a)).toEqual(fetched);
     });
 
-    it('fetches a new commit and a force-push backwards into an existing checkout', async () => {
+    it('lists a tree and reads its blobs from the object store', async () => {
+      const a = await remote.commit('main', 'files', {
+        'deployments/web.yaml': 'kind: Deployment\n',
+        'deployments/team/api.yml': 'kind: Deployment # api\n',
+        'deployments/link.yaml': { symlink: '../../../etc/passwd' },
+        'services/web.yaml': 'kind: Service\n',
+        'README.md': 'hello\n',
+      });
+      const dir = await h.newDir();
+      await h.client.cloneOrFetch(remote.url, 'main', dir);
+      const entries = await h.client.listTree(dir, a, ['deployments', 'nodes', 'README.md']);
+      expect(entries.map((e) => [e.path, e.kind, e.mode, e.size])).toEqual([
+        ['README.md', 'file', '100644', 6],
+        ['deployments/link.yaml', 'symlink', '120000', 19],
+        ['deployments/team/api.yml', 'file', '100644', 23],
+        ['deployments/web.yaml', 'file', '100644', 17],
+      ]);
+      const blobs = await h.client.readBlobs(
+        dir,
+        entries.map((e) => e.oid),
+      );
+      expect(entries.map((e) => blobs.get(e.oid)?.toString())).toEqual([
+        'hello\n',
+        '../../../etc/passwd',
+        'kind: Deployment # api\n',
+        'kind: Deployment\n',
+      ]);
+      expect(await h.client.listTree(dir, a, ['nope'])).toEqual([]);
+    });
+
+    it('reads an older fetched commit after a newer one was fetched (consistent by construction)', async () => {
+      const a = await remote.commit('main', 'a', { 'x.yaml': 'one\n' });
+      const dir = await h.newDir();
+      await h.client.cloneOrFetch(remote.url, 'main', dir);
+      const [old] = await h.client.listTree(dir, a, ['x.yaml']);
+      const b = await remote.commit('main', 'b', { 'x.yaml': 'two\n' });
+      expect((await h.client.cloneOrFetch(remote.url, 'main', dir)).sha).toBe(b);
+      expect((await h.client.readBlobs(dir, [old!.oid])).get(old!.oid)?.toString()).toBe('one\n');
+    });
+
+    it('readBlobs of an object that is not there rejects with GitReadFailed', async () => {
+      await remote.commit('main', 'a');
+      const dir = await h.newDir();
+      await h.client.cloneOrFetch(remote.url, 'main', dir);
+      const err = await h.client.readBlobs(dir, ['0'.repeat(40)]).catch((e: unknown) => e);
+      expect(isOrunError(err, GitErrorCode.ReadFailed)).toBe(true);
+    });
+
+    it('checks out a work tree and reads HEAD', async () => {
       const a = await remote.commit('main', 'a');
       const dir = await h.newDir();
-      await h.client.checkout(dir, await h.client.cloneOrFetch(remote.url, 'main', dir));
+      await h.client.checkout(dir, (await h.client.cloneOrFetch(remote.url, 'main', dir)).sha);
       const b = await remote.commit('main', 'b');
-      expect(await h.client.cloneOrFetch(remote.url, 'main', dir)).toBe(b);
+      expect((await h.client.cloneOrFetch(remote.url, 'main', dir)).sha).toBe(b);
       // Fetching does not move HEAD; checkout does.
-      expect((await h.client.headCommit(dir))?.sha).toBe(a);
+      expect((await h.client.commit(dir, 'HEAD'))?.sha).toBe(a);
       await h.client.checkout(dir, b);
-      expect((await h.client.headCommit(dir))?.sha).toBe(b);
+      expect((await h.client.commit(dir, 'HEAD'))?.sha).toBe(b);
+    });
+
+    it('follows a force-push backwards', async () => {
+      const a = await remote.commit('main', 'a');
+      const dir = await h.newDir();
+      await h.client.cloneOrFetch(remote.url, 'main', dir);
+      const b = await remote.commit('main', 'b');
+      expect((await h.client.cloneOrFetch(remote.url, 'main', dir)).sha).toBe(b);
       await remote.forcePush('main', a);
       expect(await h.client.lsRemote(remote.url, 'main')).toBe(a);
-      expect(await h.client.cloneOrFetch(remote.url, 'main', dir)).toBe(a);
-      await h.client.checkout(dir, a);
-      expect((await h.client.headCommit(dir))?.sha).toBe(a);
+      expect((await h.client.cloneOrFetch(remote.url, 'main', dir)).sha).toBe(a);
+      expect((await h.client.commit(dir, FETCHED_REF))?.sha).toBe(a);
     });
 
     it('cloneOrFetch of a missing branch or an unreachable remote rejects with GitFetchFailed', async () => {
@@ -94,7 +160,7 @@ export function describeGitClientContract(name: string, setup: () => Promise<Con
       const gone = await h.client.cloneOrFetch(remote.url, 'main', dir).catch((e: unknown) => e);
       expect(isOrunError(gone, GitErrorCode.FetchFailed)).toBe(true);
       await remote.restoreRemote();
-      expect(await h.client.cloneOrFetch(remote.url, 'main', dir)).toMatch(/^[0-9a-f]{40}$/);
+      expect((await h.client.cloneOrFetch(remote.url, 'main', dir)).sha).toMatch(/^[0-9a-f]{40}$/);
     });
 
     it('rejects an invalid branch name with GitInvalidOptions', async () => {

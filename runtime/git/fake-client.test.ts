@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describeGitClientContract } from './client.contract.ts';
 import { FakeGitClient } from './fake-client.ts';
-import type { FakeCommit } from './fake-client.ts';
+import type { FakeCommit, FakeFile } from './fake-client.ts';
 
 describeGitClientContract('fake', () => {
   const client = new FakeGitClient();
@@ -16,8 +16,8 @@ describeGitClientContract('fake', () => {
       let parked: Map<string, FakeCommit> | undefined;
       return Promise.resolve({
         url,
-        commit(branch: string, message: string) {
-          const c = client.commit(url, branch, message);
+        commit(branch: string, message: string, files?: Record<string, FakeFile>) {
+          const c = client.push(url, branch, message, files ? { files } : {});
           commits.set(c.sha, c);
           return Promise.resolve(c.sha);
         },

@@ -3,17 +3,25 @@
  *
  * @example
  * const source = new GitSource({ remote: 'ssh://git@host/repo.git', dir: '/opt/orun/repo', sshKeyPath, logger, registry });
- * source.revisions$.subscribe((rev) => loadManifests(rev.dir, rev.revision));
+ * source.revisions$.subscribe((rev) => loadManifests(rev.files, rev.revision));
  * await source.start(signal);
  */
-export { GitErrorCode, formatRevision, isValidBranchName, normalizeRemote } from './client.ts';
-export type { GitClient, HeadCommit } from './client.ts';
+export {
+  FETCHED_REF,
+  GitErrorCode,
+  formatRevision,
+  isValidBranchName,
+  normalizeRemote,
+  treeEntryKind,
+} from './client.ts';
+export type { GitClient, HeadCommit, TreeEntry, TreeEntryKind } from './client.ts';
+export { GitCliClient } from './cli-client.ts';
+export type { GitCliClientOptions } from './cli-client.ts';
+export { RevisionFiles } from './files.ts';
 export { FakeGitClient } from './fake-client.ts';
-export type { FakeCommit, FakeGitOperation } from './fake-client.ts';
+export type { FakeCommit, FakeFile, FakeGitOperation } from './fake-client.ts';
 export { GitMetrics } from './metrics.ts';
 export type { GitOperation } from './metrics.ts';
 export { redactUrls } from './redact.ts';
-export { SimpleGitClient } from './simple-git-client.ts';
-export type { SimpleGitClientOptions } from './simple-git-client.ts';
 export { GitSource, GitSourceErrorCode, GitSourceReason } from './source.ts';
 export type { GitRevision, GitSourceOptions, GitSourceStatus } from './source.ts';

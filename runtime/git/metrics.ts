@@ -5,14 +5,15 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metric, Registry } from 'prom-client';
 
-export type GitOperation = 'ls-remote' | 'fetch' | 'checkout' | 'verify';
+/** `read` lists a revision's tree or reads its blobs; `checkout` writes a work tree (on demand). */
+export type GitOperation = 'ls-remote' | 'fetch' | 'read' | 'checkout' | 'verify';
 
 export class GitMetrics {
   /** `orun_git_last_success_timestamp_seconds`: end of the last successful sync (unix seconds). */
   readonly lastSuccess: Gauge;
   /** `orun_git_revision_info{branch,revision} 1` for the checked-out revision only. */
   readonly revisionInfo: Gauge<'branch' | 'revision'>;
-  /** `orun_git_operation_duration_seconds{operation}` for ls-remote, fetch, checkout, verify. */
+  /** `orun_git_operation_duration_seconds{operation}` for ls-remote, fetch, read, checkout, verify. */
   readonly duration: Histogram<'operation'>;
   /** `orun_git_errors_total{operation}`: failed git operations. */
   readonly errors: Counter<'operation'>;

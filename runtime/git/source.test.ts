@@ -86,14 +86,16 @@ async function tick(h: Harness): Promise<number> {
 }
 
 describe('GitSource', () => {
-  it('clones on the first poll, emits the revision and reports ready', async () => {
+  it('fetches on the first poll, emits the revision (files from the object store) and reports ready', async () => {
     const client = new FakeGitClient();
-    const c = client.commit(REMOTE, 'main', 'first\n\nbody');
+    const c = client.push(REMOTE, 'main', 'first\n\nbody', {
+      files: { 'deployments/web.yaml': 'kind: x\n' },
+    });
     const h = start({ client });
     await h.source.synced;
     expect(await idle(h)).toBe(POLL);
     expect(h.source.hasSynced()).toBe(true);
-    expect(h.revisions).toEqual([
+    expect(h.revisions).toMatchObject([
       {
         revision: `main@sha1:${c.sha}`,
         commit: c.sha,
@@ -104,32 +106,36 @@ describe('GitSource', () => {
         time: c.time,
       },
     ]);
+    const files = h.revisions[0]!.files;
+    const listed = await files.list(['deployments']);
+    expect(listed.map((e) => e.path)).toEqual(['deployments/web.yaml']);
+    expect((await files.read(listed)).get('deployments/web.yaml')?.toString()).toBe('kind: x\n');
     expect(h.source.status()).toMatchObject({
       ready: true,
       reason: GitSourceReason.Succeeded,
       revision: `main@sha1:${c.sha}`,
       consecutiveFailures: 0,
-      message: `checked out revision 'main@sha1:${c.sha}'`,
+      message: `fetched revision 'main@sha1:${c.sha}'`,
     });
-    expect(client.calls).toMatchObject({ lsRemote: 1, cloneOrFetch: 1, checkout: 1 });
+    expect(client.calls).toMatchObject({ lsRemote: 1, cloneOrFetch: 1, checkout: 0 });
   });
 
   it('only runs ls-remote while the branch is unchanged', async () => {
     const client = new FakeGitClient();
-    client.commit(REMOTE, 'main', 'a');
+    client.push(REMOTE, 'main', 'a');
     const h = start({ client });
     await h.source.synced;
     for (let i = 0; i < 5; i++) expect(await tick(h)).toBe(POLL);
-    expect(client.calls).toMatchObject({ lsRemote: 6, cloneOrFetch: 1, checkout: 1 });
+    expect(client.calls).toMatchObject({ lsRemote: 6, cloneOrFetch: 1, checkout: 0 });
     expect(h.revisions).toHaveLength(1);
   });
 
   it('follows new commits and a force-push backwards', async () => {
     const client = new FakeGitClient();
-    const a = client.commit(REMOTE, 'main', 'a');
+    const a = client.push(REMOTE, 'main', 'a');
     const h = start({ client });
     await h.source.synced;
-    const b = client.commit(REMOTE, 'main', 'b');
+    const b = client.push(REMOTE, 'main', 'b');
     await tick(h);
     client.setBranch(REMOTE, 'main', a);
     await tick(h);
@@ -138,9 +144,9 @@ describe('GitSource', () => {
     expect(client.calls.cloneOrFetch).toBe(3);
   });
 
-  it('adopts an existing checkout at the remote tip without fetching', async () => {
+  it('adopts the commit a previous run fetched when it is the remote tip, without fetching', async () => {
     const client = new FakeGitClient();
-    const a = client.commit(REMOTE, 'main', 'a');
+    const a = client.push(REMOTE, 'main', 'a');
     const first = start({ client });
     await first.source.synced;
     await first.stop();
@@ -154,7 +160,7 @@ describe('GitSource', () => {
 
   it('backs off exponentially while the remote is unreachable, keeps the checkout and recovers', async () => {
     const client = new FakeGitClient();
-    const a = client.commit(REMOTE, 'main', 'a');
+    const a = client.push(REMOTE, 'main', 'a');
     const h = start({ client });
     await h.source.synced;
     const parked = client.remotes.get(REMOTE);
@@ -172,7 +178,7 @@ describe('GitSource', () => {
     expect(h.source.current()?.commit).toBe(a.sha);
 
     client.remotes.set(REMOTE, parked!);
-    const b = client.commit(REMOTE, 'main', 'b');
+    const b = client.push(REMOTE, 'main', 'b');
     expect(await tick(h)).toBe(POLL);
     expect(h.source.status()).toMatchObject({ ready: true, consecutiveFailures: 0 });
     expect(h.revisions.map((r) => r.commit)).toEqual([a.sha, b.sha]);
@@ -182,10 +188,9 @@ describe('GitSource', () => {
   it.each([
     ['lsRemote', 'ls-remote'],
     ['cloneOrFetch', 'fetch'],
-    ['checkout', 'checkout'],
   ] as const)('a failing %s is reported, counted and retried', async (op, label) => {
     const client = new FakeGitClient();
-    client.commit(REMOTE, 'main', 'a');
+    client.push(REMOTE, 'main', 'a');
     client.failNext(op, new OrunError(GitErrorCode.FetchFailed, `git: ${op}: boom`));
     const h = start({ client });
     expect(await idle(h)).toBe(POLL);
@@ -203,7 +208,7 @@ describe('GitSource', () => {
 
   it('reports a missing branch as BranchNotFound', async () => {
     const client = new FakeGitClient();
-    client.commit(REMOTE, 'other', 'a');
+    client.push(REMOTE, 'other', 'a');
     const h = start({ client });
     await idle(h);
     expect(h.source.status()).toMatchObject({ ready: false, reason: GitSourceReason.BranchNotFound });
@@ -212,11 +217,11 @@ describe('GitSource', () => {
 
   it('syncNow polls at once and resolves with the status of that attempt', async () => {
     const client = new FakeGitClient();
-    client.commit(REMOTE, 'main', 'a');
+    client.push(REMOTE, 'main', 'a');
     const h = start({ client, pollInterval: 60_000 });
     await h.source.synced;
     await idle(h);
-    const b = client.commit(REMOTE, 'main', 'b');
+    const b = client.push(REMOTE, 'main', 'b');
     const status = await h.source.syncNow();
     expect(status).toMatchObject({ ready: true, revision: `main@sha1:${b.sha}` });
     expect(h.clock.now() - Date.UTC(2025, 0, 1)).toBe(0);
@@ -241,7 +246,7 @@ describe('GitSource', () => {
   it('never shows credentials of an https remote in status or logs', async () => {
     const remote = 'https://deploy:hunter2@git.example.com/org/repo.git';
     const client = new FakeGitClient();
-    client.commit(remote, 'main', 'a');
+    client.push(remote, 'main', 'a');
     client.failNext(
       'lsRemote',
       new OrunError(GitErrorCode.LsRemoteFailed, `git: ls-remote: fatal: unable to access '${remote}/': 403`),
@@ -259,10 +264,10 @@ describe('GitSource', () => {
 
   it('exports orun_git_* metrics with only the current revision', async () => {
     const client = new FakeGitClient();
-    const a = client.commit(REMOTE, 'main', 'a');
+    const a = client.push(REMOTE, 'main', 'a');
     const h = start({ client });
     await h.source.synced;
-    const b = client.commit(REMOTE, 'main', 'b');
+    const b = client.push(REMOTE, 'main', 'b');
     await tick(h);
     const text = await h.registry.metrics();
     expect(text).toContain(`orun_git_revision_info{branch="main",revision="main@sha1:${b.sha}"} 1`);
@@ -276,13 +281,13 @@ describe('GitSource', () => {
     expect(text).toMatch(/orun_git_operation_duration_seconds_count\{operation="ls-remote"\} 2/);
   });
 
-  it('with verify, refuses an unsigned tip without checking it out or re-fetching it', async () => {
+  it('with verify, refuses an unsigned tip without emitting it or re-fetching it', async () => {
     const client = new FakeGitClient();
     client.allowedSigners.set('/keys/allowed_signers', new Set(['ci']));
-    const a = client.commit(REMOTE, 'main', 'signed', { signedBy: 'ci' });
+    const a = client.push(REMOTE, 'main', 'signed', { signedBy: 'ci' });
     const h = start({ client, verify: { allowedSignersFile: '/keys/allowed_signers' } });
     await h.source.synced;
-    client.commit(REMOTE, 'main', 'unsigned');
+    client.push(REMOTE, 'main', 'unsigned');
     await tick(h);
     await tick(h);
     expect(h.source.status()).toMatchObject({
@@ -290,9 +295,24 @@ describe('GitSource', () => {
       reason: GitSourceReason.InvalidCommitSignature,
       revision: `main@sha1:${a.sha}`,
     });
-    expect(client.calls).toMatchObject({ cloneOrFetch: 2, verifyCommit: 2, checkout: 1 });
-    const c = client.commit(REMOTE, 'main', 'signed again', { signedBy: 'ci' });
+    expect(client.calls).toMatchObject({ cloneOrFetch: 2, verifyCommit: 2, checkout: 0 });
+    const c = client.push(REMOTE, 'main', 'signed again', { signedBy: 'ci' });
     await tick(h);
     expect(h.source.current()?.commit).toBe(c.sha);
+  });
+
+  it('checks out a work tree only on demand, once per commit, one at a time', async () => {
+    const client = new FakeGitClient();
+    const a = client.push(REMOTE, 'main', 'a');
+    const h = start({ client });
+    await h.source.synced;
+    expect(h.source.workTree()).toBeUndefined();
+    const [d1, d2] = await Promise.all([h.source.checkout(a.sha), h.source.checkout(a.sha)]);
+    expect([d1, d2]).toEqual(['/fake/data/repo', '/fake/data/repo']);
+    expect(client.calls.checkout).toBe(1);
+    expect(h.source.workTree()).toBe(a.sha);
+    const err: unknown = await h.source.checkout('f'.repeat(40)).catch((e: unknown) => e);
+    expect(isOrunError(err, GitErrorCode.CheckoutFailed)).toBe(true);
+    expect(h.source.workTree()).toBeUndefined();
   });
 });

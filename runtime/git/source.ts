@@ -1,13 +1,16 @@
 /**
- * GitSource: the informer's source. It keeps a checkout of one branch of one remote current and
- * emits a revision each time the checked-out commit changes.
+ * GitSource: the informer's source. It keeps the fetched tip of one branch of one remote current
+ * and emits a revision each time that commit changes. A revision's files are read from Git's
+ * object store (`files`), not from a work tree, so each revision is consistent by construction and
+ * a symbolic link in the tree is never followed.
  *
  * Every poll runs a cheap `git ls-remote <remote> refs/heads/<branch>`; only when the tip differs
- * from the checked-out commit does it fetch (depth 1) and hard-check-out the fetched commit, so a
- * force-push or a branch moved backwards is followed like any other change. A checkout dir left by
- * a previous run whose HEAD already equals the tip is adopted without any fetch.
+ * from the current commit does it fetch (depth 1, one git process), so a force-push or a branch
+ * moved backwards is followed like any other change. A repository dir left by a previous run whose
+ * fetched tip already equals the remote's is adopted without any fetch. A work tree is checked out
+ * only on demand (`checkout(commit)`), for what needs files on disk.
  *
- * Failures never end the loop: the last checkout stays in place, status turns not-ready with
+ * Failures never end the loop: the last revision stays current, status turns not-ready with
  * git's message (credentials redacted), and the next attempt backs off exponentially from the
  * poll interval up to `maxBackoff`, back to the poll interval after a success.
  */
@@ -17,21 +20,22 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { Observable, ReplaySubject } from 'rxjs';
 import { OrunError, errorMessage, isOrunError } from '../../apis/errors.ts';
-import { GitErrorCode, formatRevision } from './client.ts';
-import type { GitClient } from './client.ts';
+import { FETCHED_REF, GitErrorCode, formatRevision } from './client.ts';
+import type { GitClient, HeadCommit } from './client.ts';
+import { GitCliClient } from './cli-client.ts';
+import { RevisionFiles } from './files.ts';
 import { realClock } from '../clock/index.ts';
 import type { Clock } from '../clock/index.ts';
 import { GitMetrics } from './metrics.ts';
 import type { GitOperation } from './metrics.ts';
 import { redactUrls } from './redact.ts';
-import { SimpleGitClient } from './simple-git-client.ts';
 
 export interface GitSourceOptions {
   /** `file://…`, a local path, `ssh://…` or `https://…` (userinfo is never logged). Required. */
   remote: string;
   /** Branch to track. Default `main`. */
   branch?: string;
-  /** Checkout dir (under the data dir); created on first sync, reused across restarts. Required. */
+  /** Repository dir (under the data dir); created on first sync, reused across restarts. Required. */
   dir: string;
   /** Time between ref checks when healthy, in ms. Default 5000 (the Node's `pollInterval: 5s`). */
   pollInterval?: number;
@@ -43,7 +47,7 @@ export interface GitSourceOptions {
   knownHostsFile?: string;
   /** Refuse commits not signed (SSH signatures) by a key in this allowed signers file. Default: no verification. */
   verify?: { allowedSignersFile: string };
-  /** Default: a SimpleGitClient configured with sshKeyPath and knownHostsFile. */
+  /** Default: a GitCliClient configured with sshKeyPath and knownHostsFile. */
   client?: GitClient;
   /** Default: the system clock. */
   clock?: Clock;
@@ -53,26 +57,28 @@ export interface GitSourceOptions {
   registry?: Registry;
 }
 
-/** One checked-out commit. */
+/** One fetched commit. */
 export interface GitRevision {
   /** `<branch>@sha1:<sha>`, as Flux writes artifact revisions. */
   revision: string;
   commit: string;
   branch: string;
-  /** The checkout dir, holding exactly this commit's tree. */
+  /** The repository dir (its work tree holds this commit only after `checkout(commit)`). */
   dir: string;
   message: string;
   author: string;
   time: Date;
+  /** This commit's files, read from the object store. */
+  files: RevisionFiles;
 }
 
 /** `status().reason` values (CamelCase, for a `GitSynced` condition). */
 export const GitSourceReason = {
   /** No attempt has finished yet. */
   Progressing: 'Progressing',
-  /** The checkout equals the remote tip. */
+  /** The fetched commit equals the remote tip. */
   Succeeded: 'Succeeded',
-  /** A git operation failed (remote unreachable, auth, fetch, checkout). */
+  /** A git operation failed (remote unreachable, auth, fetch). */
   GitOperationFailed: 'GitOperationFailed',
   /** The tracked branch does not exist on the remote. */
   BranchNotFound: 'BranchNotFound',
@@ -82,13 +88,13 @@ export const GitSourceReason = {
 export type GitSourceReason = (typeof GitSourceReason)[keyof typeof GitSourceReason];
 
 export interface GitSourceStatus {
-  /** True when the last attempt succeeded (the checkout equals the remote tip). */
+  /** True when the last attempt succeeded (the fetched commit equals the remote tip). */
   ready: boolean;
   reason: GitSourceReason;
   message: string;
   lastSuccessTime?: Date;
   lastAttemptTime?: Date;
-  /** The checked-out revision; kept through failures. */
+  /** The current revision; kept through failures. */
   revision?: string;
   consecutiveFailures: number;
 }
@@ -103,9 +109,9 @@ export class GitSource {
   readonly remote: string;
   readonly branch: string;
   readonly dir: string;
-  /** Every new checked-out revision; a late subscriber gets the current one first. Completes on stop. */
+  /** Every new revision; a late subscriber gets the current one first. Completes on stop. */
   readonly revisions$: Observable<GitRevision>;
-  /** Resolves after the first successful checkout; rejects with GitSourceStopped if stopped before. */
+  /** Resolves after the first successful sync; rejects with GitSourceStopped if stopped before. */
   readonly synced: Promise<void>;
 
   readonly #client: GitClient;
@@ -130,6 +136,9 @@ export class GitSource {
     consecutiveFailures: 0,
   };
   #waiters: ((s: GitSourceStatus) => void)[] = [];
+  /** The commit the work tree holds (undefined: unknown, e.g. none yet or from a previous run). */
+  #workTree: string | undefined;
+  #checkoutChain: Promise<unknown> = Promise.resolve();
   #wakeRequested = false;
   #wake: (() => void) | undefined;
 
@@ -149,7 +158,7 @@ export class GitSource {
     });
     this.#client =
       options.client ??
-      new SimpleGitClient({
+      new GitCliClient({
         knownHostsFile: options.knownHostsFile ?? resolve(dirname(this.dir), 'known_hosts'),
         ...(options.sshKeyPath ? { sshKeyPath: options.sshKeyPath } : {}),
       });
@@ -200,12 +209,36 @@ export class GitSource {
     });
   }
 
-  /** True once a checkout has succeeded. */
+  /** True once a sync has succeeded. */
   hasSynced(): boolean {
     return this.#current !== undefined;
   }
 
-  /** The checked-out revision, if any. */
+  /**
+   * Checks out a work tree of `commit` (an already fetched one) in `dir`, for what needs files on
+   * disk; one checkout at a time, none when the work tree already holds it. Resolves with `dir`;
+   * rejects with `GitCheckoutFailed`.
+   */
+  checkout(commit: string, signal?: AbortSignal): Promise<string> {
+    const run = async (): Promise<string> => {
+      if (this.#workTree !== commit) {
+        this.#workTree = undefined;
+        await this.#timed('checkout', () => this.#client.checkout(this.dir, commit, signal));
+        this.#workTree = commit;
+      }
+      return this.dir;
+    };
+    const next = this.#checkoutChain.then(run, run);
+    this.#checkoutChain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The commit the work tree holds, when `checkout` put it there. */
+  workTree(): string | undefined {
+    return this.#workTree;
+  }
+
+  /** The current revision, if any. */
   current(): GitRevision | undefined {
     return this.#current;
   }
@@ -233,7 +266,7 @@ export class GitSource {
       ...this.#status,
       ready: true,
       reason: GitSourceReason.Succeeded,
-      message: `checked out revision '${revision}'`,
+      message: `fetched revision '${revision}'`,
       lastSuccessTime: new Date(now),
       revision,
       consecutiveFailures: 0,
@@ -248,7 +281,7 @@ export class GitSource {
     }
   }
 
-  /** One poll; returns the new revision when the checkout changed. */
+  /** One poll; returns the new revision when the tip changed. */
   async #sync(signal: AbortSignal): Promise<GitRevision | undefined> {
     const client = this.#client;
     const tip = await this.#timed('ls-remote', () => client.lsRemote(this.remote, this.branch, signal));
@@ -261,23 +294,18 @@ export class GitSource {
     if (tip === this.#current?.commit) return undefined;
     if (tip === this.#rejectedSha?.sha) throw this.#rejectedSha.error;
 
-    let sha = tip;
-    if (this.#current === undefined && (await this.#headOrUndefined(signal)) === tip) {
-      this.#log.info({ commit: tip }, 'reusing existing checkout');
-    } else {
-      sha = await this.#timed('fetch', () => client.cloneOrFetch(this.remote, this.branch, this.dir, signal));
+    let head: HeadCommit | undefined;
+    if (this.#current === undefined) {
+      head = await this.#fetchedOrUndefined(signal);
+      if (head?.sha === tip) this.#log.info({ commit: tip }, 'reusing the commit fetched by a previous run');
     }
-    if (this.#verify) await this.#verifyCommit(sha, this.#verify.allowedSignersFile, signal);
-    const head = await this.#timed('checkout', async () => {
-      await client.checkout(this.dir, sha, signal);
-      return client.headCommit(this.dir, signal);
-    });
-    if (head?.sha !== sha) {
-      throw new OrunError(
-        GitErrorCode.CheckoutFailed,
-        `git: checkout ${sha}: HEAD is ${head?.sha ?? 'missing'}`,
+    if (head?.sha !== tip) {
+      head = await this.#timed('fetch', () =>
+        client.cloneOrFetch(this.remote, this.branch, this.dir, signal),
       );
     }
+    const sha = head.sha;
+    if (this.#verify) await this.#verifyCommit(sha, this.#verify.allowedSignersFile, signal);
     const rev: GitRevision = {
       revision: formatRevision(this.branch, sha),
       commit: sha,
@@ -286,13 +314,11 @@ export class GitSource {
       message: head.message,
       author: head.author,
       time: head.time,
+      files: new RevisionFiles(client, this.dir, sha, (fn) => this.#timed('read', fn)),
     };
     this.#current = rev;
     this.#metrics.setRevision(this.branch, rev.revision);
-    this.#log.info(
-      { revision: rev.revision, subject: rev.message.split('\n')[0] },
-      'checked out new revision',
-    );
+    this.#log.info({ revision: rev.revision, subject: rev.message.split('\n')[0] }, 'fetched new revision');
     return rev;
   }
 
@@ -306,11 +332,11 @@ export class GitSource {
     }
   }
 
-  async #headOrUndefined(signal: AbortSignal): Promise<string | undefined> {
+  async #fetchedOrUndefined(signal: AbortSignal): Promise<HeadCommit | undefined> {
     try {
-      return (await this.#client.headCommit(this.dir, signal))?.sha;
+      return await this.#client.commit(this.dir, FETCHED_REF, signal);
     } catch {
-      return undefined; // an unreadable old checkout is simply fetched into again
+      return undefined; // an unreadable old repository is simply fetched into again
     }
   }
 

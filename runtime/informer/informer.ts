@@ -1,14 +1,13 @@
 /**
- * GitInformer: the bridge from Git to the store. Each checked-out revision of its source is
- * loaded file by file (runtime/manifests), SOPS files decrypted, and turned into one snapshot
+ * GitInformer: the bridge from Git to the store. Each revision of its source is read from Git's
+ * object store (its `files`, never a work tree, so a load cannot race a checkout) and decoded file
+ * by file (runtime/manifests), SOPS files decrypted, and turned into one snapshot
  * (see snapshot.ts) that is applied to the store. Per-file problems never stop the snapshot:
  * they are logged, recorded as Warning events on this node's Node and kept for its status.
  *
  * The source can be replaced while running (`reconfigure`): the Node controller does that when
  * the Node manifest changes the branch or the poll interval.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { errorMessage } from '../../apis/errors.ts';
 import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
@@ -17,7 +16,7 @@ import type { ManifestError } from '../../apis/run.orcra.dev/v0alpha/manifesterr
 import type { EventSink } from '../events/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
 import type { SyncingRunnable } from '../manager/index.ts';
-import { loadManifestRepo } from '../manifests/load.ts';
+import { loadManifestTree, type ManifestTree } from '../manifests/tree.ts';
 import type { AgeIdentities, SecretString } from '../sops/index.ts';
 import type { Store } from '../store/index.ts';
 import {
@@ -29,17 +28,22 @@ import {
 } from './snapshot.ts';
 import { decryptManifest, hasSopsBlock, ManifestDecryptError } from './sops.ts';
 
+const RETRY_MS = 1000;
+const MAX_RETRY_MS = 60_000;
+
 /** The kinds every snapshot is complete for. */
 export const SNAPSHOT_KINDS: readonly string[] = ['Node', 'Deployment', 'Service', 'ServiceGraph'];
 
-/** One checked-out commit, as runtime/git's GitSource emits it. */
+/** One fetched commit, as runtime/git's GitSource emits it. */
 export interface SourceRevision {
   /** `<branch>@sha1:<sha>`. */
   revision: string;
   commit: string;
   branch: string;
-  /** The checkout dir, holding exactly this commit's tree. */
+  /** The repository dir; its work tree holds this commit only after the source's `checkout`. */
   dir: string;
+  /** This commit's files, read from the object store. */
+  files: ManifestTree;
 }
 
 /** What the informer needs of a source (runtime/git GitSource satisfies it). */
@@ -47,6 +51,8 @@ export interface RevisionSource {
   readonly revisions$: Observable<SourceRevision>;
   start(signal: AbortSignal): Promise<void>;
   current(): SourceRevision | undefined;
+  /** Writes a work tree of `commit` (for what needs files on disk); resolves with its dir. */
+  checkout?(commit: string): Promise<string>;
 }
 
 /** Settings a source is built from; changing them replaces the source. */
@@ -85,6 +91,8 @@ export interface GitInformerOptions {
   logger?: Logger;
   /** Default: Date.now. */
   now?: () => number;
+  /** First pause before reading a revision again after a read failed (doubles up to 60 s). Default 1000. */
+  retryMs?: number;
 }
 
 export class GitInformer implements SyncingRunnable {
@@ -102,6 +110,8 @@ export class GitInformer implements SyncingRunnable {
   #secrets = new Map<string, SecretString>();
   #last: InformerResult | undefined;
   #reported = new Set<string>();
+  /** The commit the source's work tree holds (checked out for ServiceGraphs), if any. */
+  #workTree: string | undefined;
 
   constructor(o: GitInformerOptions) {
     this.#o = o;
@@ -121,6 +131,19 @@ export class GitInformer implements SyncingRunnable {
   /** The current source (replaced on reconfigure). */
   source(): RevisionSource | undefined {
     return this.#source;
+  }
+
+  /**
+   * The work tree of the revision the store holds, for what needs files on disk (a ServiceGraph's
+   * Orchfiles and project directory): undefined before the first applied revision, when it holds
+   * no ServiceGraph (no work tree is written then) and while a newer revision replaces it.
+   */
+  appliedCheckout(): { dir: string; commit: string } | undefined {
+    const applied = this.#last;
+    const current = this.#source?.current();
+    return applied === undefined || current?.commit !== applied.commit || this.#workTree !== applied.commit
+      ? undefined
+      : { dir: current.dir, commit: current.commit };
   }
 
   settings(): SourceSettings {
@@ -152,8 +175,26 @@ export class GitInformer implements SyncingRunnable {
       const source = this.#o.newSource(this.#settings);
       this.#source = source;
       let chain = Promise.resolve();
+      let retry: NodeJS.Timeout | undefined;
+      let failures = 0;
+      const load = (rev: SourceRevision): void => {
+        clearTimeout(retry);
+        chain = chain.then(async () => {
+          if (run.signal.aborted || source.current()?.commit !== rev.commit) return;
+          if (await this.#process(source, rev)) {
+            failures = 0;
+            return;
+          }
+          // A revision that could not be read (a git failure) is read again, backing off, until
+          // it loads or a newer one replaces it: the poll will not emit it a second time.
+          const delay = Math.min((this.#o.retryMs ?? RETRY_MS) * 2 ** failures++, MAX_RETRY_MS);
+          retry = setTimeout(() => load(rev), delay);
+          retry.unref();
+        });
+      };
       const sub: Subscription = source.revisions$.subscribe((rev) => {
-        chain = chain.then(() => this.#process(source, rev));
+        failures = 0;
+        load(rev);
       });
       try {
         await source.start(run.signal);
@@ -161,23 +202,32 @@ export class GitInformer implements SyncingRunnable {
         sub.unsubscribe();
         signal.removeEventListener('abort', onAbort);
         await chain;
+        clearTimeout(retry);
       }
     }
     this.#applied.complete();
   }
 
-  async #process(source: RevisionSource, rev: SourceRevision): Promise<void> {
+  /** Loads and applies one revision; false when it could not be read (worth another try). */
+  async #process(source: RevisionSource, rev: SourceRevision): Promise<boolean> {
     const log = this.#log.child({ revision: rev.revision });
     try {
       const files = await this.#load(rev);
       if (source.current()?.commit !== rev.commit) {
-        log.info('a newer revision was checked out while loading; skipping this one');
-        return;
+        log.info('a newer revision was fetched while loading; skipping this one');
+        return true;
       }
       const built = buildSnapshot(files, this.#memory, {
         nodeName: this.#o.nodeName,
         fallbackNode: this.#o.fallbackNode,
       });
+      // Only ServiceGraphs read files on disk; the work tree is written before the store holds
+      // the revision, so whoever sees it there finds its files.
+      if (source.checkout && built.objects.some((o) => o.kind === 'ServiceGraph')) {
+        this.#workTree = undefined;
+        await source.checkout(rev.commit);
+        this.#workTree = rev.commit;
+      }
       const applied = this.#o.store.apply({
         kinds: SNAPSHOT_KINDS,
         objects: built.objects,
@@ -210,18 +260,20 @@ export class GitInformer implements SyncingRunnable {
         'applied revision',
       );
       this.#applied.next(this.#last);
+      return true;
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'loading revision failed; the store keeps the previous one');
+      return false;
     }
   }
 
-  /** Every manifest file of the checkout, SOPS files decrypted. */
+  /** Every manifest file of the revision (from the object store), SOPS files decrypted. */
   async #load(rev: SourceRevision): Promise<LoadedFile[]> {
-    const repo = await loadManifestRepo(rev.dir, { commit: rev.commit });
+    const repo = await loadManifestTree(rev.files);
     const identities = this.#identities();
     const out: LoadedFile[] = [];
     for (const f of repo.files) {
-      const text = f.errors.length > 0 ? await readFile(join(rev.dir, f.path), 'utf8').catch(() => '') : '';
+      const text = f.errors.length > 0 ? (repo.texts.get(f.path) ?? '') : '';
       if (f.errors.length === 0 || !hasSopsBlock(text)) {
         this.#fileSecrets.delete(f.path);
         out.push({ path: f.path, objects: f.objects, errors: f.errors.map(toSourceError) });

@@ -1,8 +1,5 @@
 export {
   createLogger,
-  journalStream,
-  SYSLOG_PRIORITY,
-  withSyslogPrefix,
   DEFAULT_REDACT_PATHS,
   reconcileLogger,
   silentLogger,

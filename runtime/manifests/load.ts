@@ -67,10 +67,16 @@ export async function loadManifestRepo(dir: string, options: LoadOptions = {}): 
   for (const sub of MANIFEST_DIRS) paths.push(...(await listManifestFiles(dir, join(dir, sub))));
   paths.sort();
 
+  const loaded = [];
+  for (const path of paths) loaded.push(await loadFile(dir, path, options));
+  return assembleRepo(loaded);
+}
+
+/** One repository from its decoded files (in path order), whatever they were read from. */
+export function assembleRepo(loaded: readonly { file: ManifestFile; locate: Locator }[]): ManifestRepo {
   const repo: ManifestRepo = { objects: [], errors: [], warnings: [], files: [], locate: () => undefined };
   const locators: Locator[] = [];
-  for (const path of paths) {
-    const file = await loadFile(dir, path, options);
+  for (const file of loaded) {
     repo.files.push(file.file);
     repo.objects.push(...file.file.objects);
     repo.errors.push(...file.file.errors);
@@ -85,6 +91,17 @@ export async function loadManifestRepo(dir: string, options: LoadOptions = {}): 
     return undefined;
   };
   return repo;
+}
+
+/** True for a repo-relative path the loader reads: a *.yaml/*.yml under a kind dir, no dot segment. */
+export function isManifestPath(path: string): boolean {
+  const parts = path.split('/');
+  return (
+    parts.length >= 2 &&
+    MANIFEST_DIRS.includes(parts[0]!) &&
+    !parts.some((p) => p.startsWith('.')) &&
+    MANIFEST_FILE.test(parts[parts.length - 1]!)
+  );
 }
 
 async function loadFile(

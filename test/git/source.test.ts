@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SimpleGitClient } from '../../runtime/git/simple-git-client.ts';
+import { GitCliClient } from '../../runtime/git/cli-client.ts';
 import { GitSource, GitSourceReason } from '../../runtime/git/source.ts';
 import type { GitRevision, GitSourceOptions } from '../../runtime/git/source.ts';
 import { countingClient, makeBareRemote, requireGit, tempRoot } from './support.ts';
@@ -35,7 +35,7 @@ afterEach(async () => {
 });
 
 function run(opts: Partial<GitSourceOptions> = {}) {
-  const counted = countingClient(new SimpleGitClient());
+  const counted = countingClient(new GitCliClient());
   const registry = new Registry();
   const source = new GitSource({
     remote: remote.url,
@@ -60,7 +60,7 @@ describe('GitSource with real git', () => {
   it.each([
     ['file:// URL', (r: BareRemote) => r.url],
     ['plain path', (r: BareRemote) => r.path],
-  ])('first sync from a %s clones and checks out the tip', async (_name, url) => {
+  ])('first sync from a %s fetches the tip and reads its files from the object store', async (_name, url) => {
     const a = remote.commit('main', 'first', { files: { 'deployments/web.yaml': 'kind: Deployment\n' } });
     const { source, revisions, dir } = run({ remote: url(remote) });
     await source.synced;
@@ -70,6 +70,12 @@ describe('GitSource with real git', () => {
       message: 'first',
       author: 'Orun Test <test@orun.invalid>',
     });
+    const files = revisions[0]!.files;
+    const listed = await files.list(['deployments']);
+    expect((await files.read(listed)).get('deployments/web.yaml')?.toString()).toBe('kind: Deployment\n');
+    // No work tree until someone asks for one.
+    expect(existsSync(join(dir, 'deployments'))).toBe(false);
+    expect(await source.checkout(a)).toBe(dir);
     expect(readFileSync(join(dir, 'deployments/web.yaml'), 'utf8')).toBe('kind: Deployment\n');
     expect(source.status()).toMatchObject({ ready: true, reason: GitSourceReason.Succeeded });
   });
@@ -80,7 +86,7 @@ describe('GitSource with real git', () => {
     await source.synced;
     await vi.waitFor(() => expect(calls.lsRemote).toBeGreaterThanOrEqual(5), WAIT);
     expect(calls.cloneOrFetch).toBe(1);
-    expect(calls.checkout).toBe(1);
+    expect(calls.checkout ?? 0).toBe(0);
   });
 
   it('picks up a new commit and a force-push backwards', async () => {
@@ -89,17 +95,23 @@ describe('GitSource with real git', () => {
     await source.synced;
     const b = remote.commit('main', 'b', { files: { 'b.txt': 'b' } });
     await vi.waitFor(() => expect(source.current()?.commit).toBe(b), WAIT);
+    await source.checkout(b);
     expect(existsSync(join(dir, 'b.txt'))).toBe(true);
     remote.forcePush('main', a);
     await vi.waitFor(() => expect(source.current()?.commit).toBe(a), WAIT);
+    await source.checkout(a);
     expect(existsSync(join(dir, 'b.txt'))).toBe(false);
+    // The older revision still reads its own tree.
+    const old = revisions[1]!.files;
+    expect((await old.read(await old.list(['b.txt']))).get('b.txt')?.toString()).toBe('b');
     expect(revisions.map((r) => r.commit)).toEqual([a, b, a]);
   });
 
-  it('keeps the last checkout while the remote is gone and recovers when it returns', async () => {
+  it('keeps the last revision while the remote is gone and recovers when it returns', async () => {
     const a = remote.commit('main', 'a', { files: { 'a.txt': 'a' } });
     const { source, dir, registry } = run({ maxBackoff: 400 });
     await source.synced;
+    await source.checkout(a);
     remote.breakRemote();
     await vi.waitFor(() => expect(source.status().consecutiveFailures).toBeGreaterThanOrEqual(2), WAIT);
     expect(source.status()).toMatchObject({
@@ -117,7 +129,7 @@ describe('GitSource with real git', () => {
     expect(source.status()).toMatchObject({ ready: true, consecutiveFailures: 0 });
   });
 
-  it('reuses the checkout of a previous run without fetching', async () => {
+  it('reuses the commit a previous run fetched without fetching again', async () => {
     const a = remote.commit('main', 'a');
     const first = run();
     await first.source.synced;

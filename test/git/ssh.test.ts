@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GitSource, GitSourceReason } from '../../runtime/git/source.ts';
-import { makeBareRemote, requireGit, tempRoot } from './support.ts';
+import { makeBareRemote, requireGit, revisionFile, tempRoot } from './support.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
 
 const WAIT = { timeout: 15_000, interval: 20 };
@@ -51,7 +51,7 @@ describe('GitSource over ssh://', () => {
     run(source);
     await source.synced;
     expect(source.current()?.commit).toBe(a);
-    expect(readFileSync(join(dataDir, 'repo', 'x.txt'), 'utf8')).toBe('x');
+    expect(await revisionFile(source.current(), 'x.txt')).toBe('x');
     const knownHosts = readFileSync(join(dataDir, 'known_hosts'), 'utf8');
     expect(knownHosts).toContain(sshd.hostKey().split(' ')[1]);
 

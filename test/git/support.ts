@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { GitRevision } from '../../runtime/git/source.ts';
 import { requireCommand } from '../support/services.ts';
 
 export function requireGit(): void {
@@ -45,7 +46,7 @@ export interface BareRemote {
   commit(
     branch: string,
     message: string,
-    opts?: { files?: Record<string, string>; signingKey?: string },
+    opts?: { files?: Record<string, string | { symlink: string }>; signingKey?: string },
   ): string;
   forcePush(branch: string, sha: string): void;
   /** Moves the bare repository away (unreachable) and back. */
@@ -79,9 +80,10 @@ export function makeBareRemote(root: string): BareRemote {
       const files = opts.files ?? { [`file-${randomUUID().slice(0, 8)}.txt`]: `${message}\n` };
       for (const [name, content] of Object.entries(files)) {
         const file = join(work, '.tmp-blob');
-        writeFileSync(file, content);
+        writeFileSync(file, typeof content === 'string' ? content : content.symlink);
         const sha = git(work, ['hash-object', '-w', file]).trim();
-        git(work, ['update-index', '--add', '--cacheinfo', `100644,${sha},${name}`]);
+        const mode = typeof content === 'string' ? '100644' : '120000';
+        git(work, ['update-index', '--add', '--cacheinfo', `${mode},${sha},${name}`]);
       }
       const tree = git(work, ['write-tree']).trim();
       const sign = opts.signingKey
@@ -125,4 +127,10 @@ export function countingClient<C extends object>(client: C): { client: C; calls:
     },
   });
   return { client: proxy, calls };
+}
+
+/** A file of a revision, read from the object store (undefined when it is not in the tree). */
+export async function revisionFile(rev: GitRevision | undefined, path: string): Promise<string | undefined> {
+  if (rev === undefined) return undefined;
+  return (await rev.files.read(await rev.files.list([path]))).get(path)?.toString('utf8');
 }

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GitSource, GitSourceReason } from '../../runtime/git/source.ts';
-import { makeBareRemote, requireGit, tempRoot } from './support.ts';
+import { makeBareRemote, requireGit, revisionFile, tempRoot } from './support.ts';
 import type { BareRemote } from './support.ts';
 
 const WAIT = { timeout: 10_000, interval: 20 };
@@ -65,7 +65,7 @@ describe('GitSource with verify', () => {
     await vi.waitFor(() => expect(source.status().reason).toBe(GitSourceReason.InvalidCommitSignature), WAIT);
     expect(source.status()).toMatchObject({ ready: false, revision: `main@sha1:${a}` });
     expect(source.status().message).toMatch(/not signed by a key in .*allowed_signers/);
-    expect(readFileSync(join(source.dir, 'a.txt'), 'utf8')).toBe('a');
+    expect(await revisionFile(source.current(), 'a.txt')).toBe('a');
 
     const foreign = remote.commit('main', 'signed by someone else', { signingKey: otherKey });
     await vi.waitFor(() => expect(source.status().message).toContain(foreign), WAIT);

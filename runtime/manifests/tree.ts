@@ -1,0 +1,117 @@
+/**
+ * Reading a manifest repository from a commit's tree (runtime/git RevisionFiles) instead of a
+ * directory: the same files as `loadManifestRepo` (*.yaml / *.yml under the kind directories, no
+ * dot segment), decoded the same way, but listed and read from Git's object store in two git
+ * processes. A symbolic link is an error of that file and is never read (nothing outside the
+ * repository is reachable); a submodule is skipped like any non-file; a file over the size limit
+ * is an error without its blob being read.
+ */
+import {
+  DEFAULT_MANIFEST_LIMITS,
+  type ManifestLimits,
+  ManifestError,
+  ManifestErrorCode,
+  decodeManifestFile,
+  tooLarge,
+} from '../../apis/run.orcra.dev/v0alpha/index.ts';
+import { MANIFEST_DIRS, type ManifestFile, type ManifestRepo, assembleRepo, isManifestPath } from './load.ts';
+
+/** One entry of a commit's tree, as runtime/git's `TreeEntry`. */
+export interface TreeFile {
+  path: string;
+  kind: 'file' | 'symlink' | 'submodule';
+  /** Bytes of the blob. */
+  size: number;
+}
+
+/** A commit's files (runtime/git `RevisionFiles` satisfies it). */
+export interface ManifestTree<E extends TreeFile = TreeFile> {
+  readonly commit: string;
+  /** Every entry under `paths`, recursively, sorted by path. */
+  list(paths: readonly string[]): Promise<E[]>;
+  /** Contents of regular files by path. */
+  read(entries: readonly E[]): Promise<Map<string, Buffer>>;
+}
+
+export interface TreeLoadOptions {
+  /** Size limits (per file and in all). Default: DEFAULT_MANIFEST_LIMITS. */
+  limits?: Partial<ManifestLimits>;
+  /** More repo-relative paths to read beside the manifests (e.g. `secrets.yaml`); see `texts`. */
+  extraPaths?: readonly string[];
+}
+
+export interface TreeRepo extends ManifestRepo {
+  /** The text of every file read (manifests and extra paths), by path; SOPS files are decrypted from it. */
+  texts: Map<string, string>;
+}
+
+/**
+ * Decodes every manifest file of a commit's tree. Rejects only when the tree cannot be listed or
+ * read at all (a git failure); every per-file problem is an error of that file.
+ *
+ * @example
+ * const repo = await loadManifestTree(revision.files);
+ * for (const f of repo.files) if (f.errors.length > 0) keepLastGood(f.path);
+ */
+export async function loadManifestTree<E extends TreeFile>(
+  tree: ManifestTree<E>,
+  options: TreeLoadOptions = {},
+): Promise<TreeRepo> {
+  const limits = { ...DEFAULT_MANIFEST_LIMITS, ...options.limits };
+  const extra = options.extraPaths ?? [];
+  const entries = await tree.list([...MANIFEST_DIRS, ...extra]);
+  const manifests = entries.filter((e) => isManifestPath(e.path) && e.kind !== 'submodule');
+
+  const problems = new Map<string, ManifestError>();
+  const toRead: E[] = [];
+  let total = 0;
+  for (const e of manifests) {
+    if (e.kind === 'symlink') {
+      problems.set(e.path, symlinkError(e.path));
+    } else if (e.size > limits.maxFileBytes) {
+      problems.set(e.path, tooLarge(e.path, e.size, limits.maxFileBytes));
+    } else if (total + e.size > limits.maxRepoBytes) {
+      problems.set(e.path, tooLarge(e.path, total + e.size, limits.maxRepoBytes, 'for all manifest files'));
+    } else {
+      total += e.size;
+      toRead.push(e);
+    }
+  }
+  for (const e of entries) {
+    if (extra.includes(e.path) && e.kind === 'file' && e.size <= limits.maxFileBytes) toRead.push(e);
+  }
+  const blobs = await tree.read(toRead);
+  const texts = new Map<string, string>();
+  for (const [path, data] of blobs) texts.set(path, data.toString('utf8'));
+
+  const loaded = manifests.map((e) => {
+    const problem = problems.get(e.path);
+    if (problem !== undefined) {
+      const file: ManifestFile = { path: e.path, objects: [], errors: [problem], warnings: [] };
+      return { file, locate: () => undefined };
+    }
+    const decoded = decodeManifestFile(e.path, texts.get(e.path) ?? '', {
+      commit: tree.commit,
+      maxBytes: limits.maxFileBytes,
+    });
+    const file: ManifestFile = {
+      path: e.path,
+      objects: decoded.objects,
+      errors: decoded.errors,
+      warnings: decoded.warnings,
+    };
+    return { file, locate: decoded.locate };
+  });
+  return { ...assembleRepo(loaded), texts };
+}
+
+function symlinkError(path: string): ManifestError {
+  return new ManifestError({
+    file: path,
+    line: 1,
+    col: 1,
+    path: '',
+    message: 'is a symbolic link; links are never followed (commit the file itself)',
+    code: ManifestErrorCode.ReadFailed,
+  });
+}
