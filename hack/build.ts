@@ -2,8 +2,11 @@
 // hundreds of modules. Run with `npm run build`.
 import { build } from 'esbuild';
 import { chmod } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { buildVersion } from './version.ts';
 
 const clis = ['orun', 'orunctl', 'orch'] as const;
+const version = buildVersion(resolve(import.meta.dirname, '..'));
 
 await Promise.all(
   clis.map(async (name) => {
@@ -18,6 +21,7 @@ await Promise.all(
       sourcemap: 'linked',
       minifySyntax: true,
       legalComments: 'none',
+      define: { __ORUN_VERSION__: JSON.stringify(version) },
       // cpu-features and ssh2's crypto binding are optional native addons; ssh2 works without them.
       external: ['cpu-features', '*.node'],
       banner: {

@@ -8,6 +8,7 @@ PACKAGES=(
   caddy pebble openssh-server openssh-client prometheus age
   systemd # systemd-analyze, for verifying rendered Orchfile units (systemd is not booted)
   debootstrap iproute2 # the systemd node image for the bootstrap e2e (hack/node-image.sh)
+  binutils # strip, for the single executable (npm run dist)
 )
 
 missing=()

@@ -1,6 +1,7 @@
 // orch: parse, validate and render Orchfiles (cli.ts); up, down and status run the graph.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { errorMessage } from '../../apis/errors.ts';
 import { runOrch, type OrchIO } from './cli.ts';
 import { runDown } from './down.ts';
 import { runStatus } from './status.ts';
@@ -19,11 +20,14 @@ const io: OrchIO = {
 };
 
 const runners = { up: runUp, down: runDown, status: runStatus, ps: runStatus } as const;
-const argv = process.argv.slice(2);
-const run = runners[argv[0] as keyof typeof runners];
-if (run === undefined) {
-  process.exitCode = runOrch(argv, io);
-} else {
+
+// No top-level await: the single executable (cmd/sea) loads this module as CommonJS.
+async function main(argv: string[]): Promise<void> {
+  const run = runners[argv[0] as keyof typeof runners];
+  if (run === undefined) {
+    process.exitCode = runOrch(argv, io);
+    return;
+  }
   const runIO: RunIO = {
     ...io,
     onStopSignal: (handler) => {
@@ -41,3 +45,8 @@ if (run === undefined) {
   // Exit explicitly: children of a detached run and engine sockets must not keep orch alive.
   process.stdout.write('', () => process.exit(code));
 }
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`orch: ${errorMessage(err)}\n`);
+  process.exit(1);
+});

@@ -127,17 +127,21 @@ export function runUp(argv: readonly string[], io: RunIO): Promise<number> {
         .argument('<files-and-services...>', 'Orchfiles (base, then overlays), then service names'),
     )
       .option('-d, --detach', 'start, wait until every service settled, leave them running and exit')
-      .action((positionals: string[], o: { arg: string[]; projectName?: string; detach?: boolean }) => {
+      .option('--force', 'run ONESHOT services again even when they completed with this definition')
+      .action((positionals: string[], o: UpOptions) => {
         setResult(up(positionals, o, io));
       });
   });
 }
 
-async function up(
-  positionals: string[],
-  o: { arg: string[]; projectName?: string; detach?: boolean },
-  io: RunIO,
-): Promise<number> {
+interface UpOptions {
+  arg: string[];
+  projectName?: string;
+  detach?: boolean;
+  force?: boolean;
+}
+
+async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<number> {
   const p = loadProject(positionals, o, io);
   if (p === undefined) return 1;
   const { graph, loc } = p;
@@ -167,6 +171,8 @@ async function up(
     processes: new NodeProcessRunner(),
     engine,
     baseEnv: io.env,
+    readyDir: readyDir(loc),
+    force: o.force === true,
     ...(detach
       ? { logDir: join(loc.stateDir, 'logs') }
       : { output: (service, _stream, line) => io.stdout(`${service.padEnd(width)} | ${line}\n`) }),
@@ -217,6 +223,11 @@ async function up(
   }
   save(true);
   return signals === 0 && ex.failed ? 1 : 0;
+}
+
+/** ONESHOT ready markers: `<state dir>/ready/<project>/<service>.json` (kept by `down`). */
+export function readyDir(loc: ProjectLocation): string {
+  return join(loc.stateDir, 'ready', loc.name);
 }
 
 function formatEvent(e: GraphEvent): string {

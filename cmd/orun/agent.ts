@@ -28,6 +28,7 @@ import {
 import { createApiServer } from '../../runtime/api/server.ts';
 import { listenUnixSocket } from '../../runtime/api/socket.ts';
 import { realClock } from '../../runtime/clock/index.ts';
+import { VERSION } from '../../runtime/version/index.ts';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
 import { EventRecorder } from '../../runtime/events/index.ts';
 import { GitSource, type GitSourceStatus } from '../../runtime/git/index.ts';
@@ -41,8 +42,6 @@ import { Store } from '../../runtime/store/index.ts';
 import { agentApiBackend } from './api-backend.ts';
 import { buildIngress, type Ingress } from './ingress.ts';
 import { nodeOverrides, type AgentSettings } from './options.ts';
-
-export const VERSION = process.env.ORUN_VERSION ?? '0.1.0';
 
 /** A running agent's parts, for tests and for the API backend. */
 export interface Agent {
@@ -187,7 +186,7 @@ export function buildAgent(
         }
         if (kind === 'Service' && ingress !== undefined) return ingress.enqueue();
         if (kind === 'ServiceGraph' && serviceGraphController !== undefined) {
-          serviceGraphController.controller.enqueue(objectKey(kind, name));
+          serviceGraphController.requestReconcile(name);
           return true;
         }
         return false;

@@ -63,7 +63,9 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     .action((name: string, opts: { follow?: boolean; tail?: string }) => logs(ctx(), name, opts));
   program
     .command('reconcile')
-    .description('Reconcile an object now (KIND NAME), or poll Git now (source)')
+    .description(
+      'Reconcile an object now (KIND NAME), or poll Git now (source); a ServiceGraph also runs its ONESHOT services again',
+    )
     .argument('<kind|source>')
     .argument('[name]')
     .action((target: string, name: string | undefined) => reconcile(ctx(), target, name));

@@ -86,6 +86,15 @@ export class ServiceGraphController {
     }
   }
 
+  /**
+   * A person asked (`orunctl reconcile sg/NAME`): the graph is applied again and its ONESHOT
+   * services run again, whatever their ready markers say.
+   */
+  requestReconcile(name: string): void {
+    this.reconciler.rerunOneshots(name);
+    this.controller.enqueue(objectKey('ServiceGraph', name));
+  }
+
   /** Enqueues graphs that left state or containers on this node (deleted ones get cleaned up). */
   async #sweep(): Promise<void> {
     const names = new Set<string>();

@@ -14,7 +14,7 @@ import { errorMessage } from '../../apis/errors.ts';
 import { formatOrchfileError, parseOrchfiles, type OrchGraph } from '../../apis/orchfile/index.ts';
 import { SOURCE_ANNOTATION } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ServiceGraphSpec } from '../../apis/run.orcra.dev/v0alpha/servicegraph.ts';
-import { selectServices, startOrder } from '../../runtime/graph/index.ts';
+import { selectServices, serviceHash, startOrder } from '../../runtime/graph/index.ts';
 import type { DeepReadonly } from '../../runtime/store/index.ts';
 
 /** The `run.orcra.dev/managed-by` value of this controller's containers (never `orun` or `orch`). */
@@ -114,7 +114,7 @@ export function loadDesired(
   const names = new Set(selected.map((s) => s.name));
   const services = startOrder({ ...parsed.graph, services: selected }).filter((s) => names.has(s));
   const serviceHashes: Record<string, string> = {};
-  for (const s of selected) serviceHashes[s.name] = digest({ service: s, vars });
+  for (const s of selected) serviceHashes[s.name] = serviceHash(s, vars);
   return {
     ok: true,
     desired: {

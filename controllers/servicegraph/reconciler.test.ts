@@ -299,6 +299,40 @@ describe('ServiceGraphReconciler', () => {
     expect(w.calls('createContainer')).toBe(1);
   });
 
+  it('a ONESHOT runs once: across restarts (SIGTERM and SIGKILL) and a change to another service; reconcile runs it again', async () => {
+    const w = new World();
+    const graph = (web: string) => `${GRAPH(web)}
+SERVICE migrate
+RUN migrate
+ONESHOT true
+REQUIRES db
+`;
+    w.write(graph('serve --port 8080'));
+    w.apply({ stack: { orchfiles: ['Orchfile'], args: {} } });
+    w.runner.script('migrate', { exitCode: 0 });
+    const migrations = () => w.runner.processes.filter((p) => p.spec.name === 'migrate').length;
+    await w.converge();
+    expect(w.row('migrate')?.state).toBe('Completed');
+    expect(migrations()).toBe(1);
+    await w.reconciler.detachAll(); // SIGTERM: drained and detached
+    w.newReconciler();
+    await w.converge();
+    w.newReconciler(); // SIGKILL: nothing detached, the run state on disk is all there is
+    await w.converge();
+    w.write(graph('serve --port 8080 --v2'));
+    await w.converge();
+    expect(w.row('web')).toMatchObject({ state: 'Running', ready: true });
+    expect(w.row('migrate')).toMatchObject({
+      state: 'Completed',
+      message: expect.stringContaining('not run again') as unknown,
+    });
+    expect(migrations()).toBe(1);
+    w.reconciler.rerunOneshots('stack');
+    await w.converge();
+    expect(migrations()).toBe(2);
+    expect(w.row('migrate')?.state).toBe('Completed');
+  });
+
   it('a recorded pid reused by another process is neither adopted nor killed', async () => {
     const w = await running();
     await w.reconciler.detachAll();

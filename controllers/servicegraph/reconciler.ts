@@ -18,6 +18,7 @@ import {
   defaultNetworkName,
   GraphExecutor,
   LABELS,
+  removeMarker,
   type GraphEvent,
   type ServiceStatus,
 } from '../../runtime/graph/index.ts';
@@ -65,6 +66,8 @@ export class ServiceGraphReconciler implements Reconciler {
   readonly #log: Logger;
   readonly #identity: (pid: number) => string | undefined;
   readonly #readFile: (path: string) => string;
+  /** Graphs whose ONESHOTs a person asked to run again (next reconcile). */
+  readonly #rerun = new Set<string>();
 
   constructor(deps: ServiceGraphDeps) {
     this.#d = deps;
@@ -72,6 +75,11 @@ export class ServiceGraphReconciler implements Reconciler {
     this.#log = (deps.logger ?? silentLogger()).child({ controller: 'servicegraph' });
     this.#identity = deps.processIdentity ?? procIdentity;
     this.#readFile = deps.readFile ?? ((p) => readFileSync(p, 'utf8'));
+  }
+
+  /** The next reconcile of `name` re-applies it and runs its ONESHOTs again. */
+  rerunOneshots(name: string): void {
+    this.#rerun.add(name);
   }
 
   /** Names of the graphs with a running executor. */
@@ -118,7 +126,12 @@ export class ServiceGraphReconciler implements Reconciler {
       return;
     }
     let current = run;
-    if (current?.desired.hash !== result.desired.hash)
+    const rerun = this.#rerun.delete(name);
+    if (rerun) {
+      for (const s of result.desired.graph.services)
+        if (s.oneshot) removeMarker(this.#readyDir(name), s.name);
+    }
+    if (rerun || current?.desired.hash !== result.desired.hash)
       current = await this.#apply(name, result.desired, run, ctx.log);
     this.#status(obj, current, verdictOf(current.executor.status()));
     this.#persist(name, current);
@@ -168,6 +181,7 @@ export class ServiceGraphReconciler implements Reconciler {
       readFile: this.#readFile,
       ...(this.#d.baseEnv === undefined ? {} : { baseEnv: this.#d.baseEnv }),
       logDir: join(this.#dir(name), 'logs'),
+      readyDir: this.#readyDir(name),
       containerName: (s) => containerName(name, s),
       managedBy: MANAGED_BY,
       labels: { [Label.servicegraph]: name, [Label.node]: this.#d.nodeName },
@@ -364,6 +378,11 @@ export class ServiceGraphReconciler implements Reconciler {
 
   #dir(name: string): string {
     return graphDir(this.#d.dataDir, name);
+  }
+
+  /** ONESHOT ready markers: kept when the graph is deleted, like its data. */
+  #readyDir(name: string): string {
+    return join(this.#dir(name), 'ready');
   }
 }
 

@@ -1,14 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseOrchfiles } from '../../apis/orchfile/index.ts';
 import { FakeClock } from '../clock/index.ts';
 import { FakeEngine } from '../docker/fake.ts';
 import { FakeProcessRunner } from '../process/index.ts';
-import { GraphExecutor } from './executor.ts';
+import { GraphExecutor, type GraphExecutorOptions } from './executor.ts';
+import { readMarker } from './marker.ts';
 import type { GraphEvent } from './types.ts';
 
 const IMAGE = 'orun-test/busybox:1';
 
-function setup(text: string, services?: string[]) {
+function setup(text: string, services?: string[], extra: Partial<GraphExecutorOptions> = {}) {
   const r = parseOrchfiles([{ path: 'Orchfile', text }]);
   if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('\n'));
   const clock = new FakeClock();
@@ -28,6 +32,7 @@ function setup(text: string, services?: string[]) {
     healthChecker: (check) =>
       Promise.resolve({ ok: healthy.has(check), message: healthy.has(check) ? 'ok' : 'down' }),
     onEvent: (e) => events.push(e),
+    ...extra,
   });
   const state = (name: string) => ex.status().find((s) => s.name === name)?.state;
   const starts = () => events.filter((e) => e.state === 'starting').map((e) => e.service);
@@ -120,6 +125,48 @@ REQUIRES migrate
     expect(t.state('migrate')).toBe(oneshotState);
     expect(t.state('app')).toBe(appState);
     await t.ex.stop();
+  });
+
+  describe('ONESHOT ready markers', () => {
+    const graph = (cmd: string) => `
+SERVICE migrate
+RUN ${cmd}
+ONESHOT true
+SERVICE app
+RUN app
+REQUIRES migrate
+`;
+    const dir = mkdtempSync(join(tmpdir(), 'orch-ready-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const runs = async (cmd: string, extra: Partial<GraphExecutorOptions> = {}, code = 0) => {
+      const t = setup(graph(cmd), undefined, { readyDir: dir, ...extra });
+      t.runner.script('migrate', { exitCode: code });
+      await t.ex.start();
+      const ran = t.runner.processes.filter((p) => p.spec.name === 'migrate').length;
+      const states = { migrate: t.state('migrate'), app: t.state('app') };
+      await t.ex.stop();
+      return { ran, states, message: t.ex.status()[0]!.message };
+    };
+
+    it('runs once per definition; --force and a changed definition run it again; a failure clears it', async () => {
+      expect(await runs('migrate')).toMatchObject({
+        ran: 1,
+        states: { migrate: 'completed', app: 'running' },
+      });
+      expect(readMarker(dir, 'migrate')?.hash).toMatch(/^[0-9a-f]{16}$/);
+      const again = await runs('migrate');
+      expect(again).toMatchObject({ ran: 0, states: { migrate: 'completed', app: 'running' } });
+      expect(again.message).toContain('not run again');
+      expect(await runs('migrate', { force: true })).toMatchObject({ ran: 1 });
+      expect(await runs('migrate --v2')).toMatchObject({ ran: 1 });
+      expect(await runs('migrate --v2')).toMatchObject({ ran: 0 });
+      expect(await runs('migrate --v2', { force: true }, 1)).toMatchObject({
+        ran: 1,
+        states: { migrate: 'failed', app: 'blocked' },
+      });
+      expect(readMarker(dir, 'migrate')).toBeUndefined();
+      expect(await runs('migrate --v2')).toMatchObject({ ran: 1 });
+    });
   });
 
   it('a dependant is stopped when its required service dies, and blocked when it will not come back', async () => {

@@ -31,6 +31,7 @@ import { ContainerDriver } from './container.ts';
 import { defaultHealthChecker, type HealthChecker } from './health.ts';
 import { adoptHost, hostEnv, startHost, type OutputSink } from './host.ts';
 import { defaultContainerName } from './labels.ts';
+import { readMarker, removeMarker, serviceHash, writeMarker } from './marker.ts';
 import { prepareService, selectServices, type PreparedService } from './prepare.ts';
 import {
   TERMINAL_STATES,
@@ -99,6 +100,14 @@ export interface GraphExecutorOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** Replace a container whose config hash differs even under RECREATE never. Default false. */
   readonly replaceStale?: boolean;
+  /**
+   * Where ONESHOT ready markers live (marker.ts). A ONESHOT whose marker holds its current
+   * definition hash is `completed` without running (after waiting for its dependencies, so order
+   * holds); one that exits 0 writes its marker. Default: none (every start runs ONESHOTs).
+   */
+  readonly readyDir?: string;
+  /** Run ONESHOTs even when their marker matches (`orch up --force`). Default false. */
+  readonly force?: boolean;
 }
 
 interface Node {
@@ -310,9 +319,16 @@ export class GraphExecutor {
         this.#set(n, 'blocked', gate);
         return;
       }
+      if (n.restarts === 0 && n.spec.oneshot && this.#alreadyCompleted(n)) {
+        this.#set(n, 'completed', 'completed before with this definition; not run again');
+        return;
+      }
+      // About to run: a failure must not leave an older success standing.
+      if (n.spec.oneshot && this.#o.readyDir !== undefined) removeMarker(this.#o.readyDir, n.spec.name);
       const outcome = await this.#attempt(n, signal);
       if (outcome === ABORTED) return;
       if (outcome.kind === 'completed') {
+        this.#markCompleted(n);
         this.#set(n, 'completed', 'exited 0');
         return;
       }
@@ -340,6 +356,25 @@ export class GraphExecutor {
       await this.#clock.sleep(p.delay, signal);
       if (signal.aborted) return;
       n.restarts++;
+    }
+  }
+
+  #alreadyCompleted(n: Node): boolean {
+    const dir = this.#o.readyDir;
+    if (dir === undefined || this.#o.force === true) return false;
+    return readMarker(dir, n.spec.name)?.hash === serviceHash(n.spec, this.#o.vars);
+  }
+
+  #markCompleted(n: Node): void {
+    const dir = this.#o.readyDir;
+    if (dir === undefined) return;
+    try {
+      writeMarker(dir, n.spec.name, {
+        hash: serviceHash(n.spec, this.#o.vars),
+        completedAt: this.#clock.now(),
+      });
+    } catch (err) {
+      this.#warn(n.spec.name, `ready marker not written (it will run again): ${errorMessage(err)}`);
     }
   }
 

@@ -1,5 +1,8 @@
 export {
   createLogger,
+  journalStream,
+  SYSLOG_PRIORITY,
+  withSyslogPrefix,
   DEFAULT_REDACT_PATHS,
   reconcileLogger,
   silentLogger,

@@ -217,7 +217,7 @@ describe('orunctl against a running agent (e2e: real git, dockerd, dist/orun.js 
     const v = await orunctl(['version']);
     expect(v.stdout).toMatch(
       new RegExp(
-        `^Client Version: \\d+\\.\\d+\\.\\d+\\nServer Version: \\d+\\.\\d+\\.\\d+\\nAPI Version: run.orcra.dev/v0alpha\\nNode: ${node}\\n`,
+        `^Client Version: \\d+\\.\\d+\\.\\d+\\S*\\nServer Version: \\d+\\.\\d+\\.\\d+\\S*\\nAPI Version: run.orcra.dev/v0alpha\\nNode: ${node}\\n`,
       ),
     );
   });

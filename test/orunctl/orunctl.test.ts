@@ -174,7 +174,7 @@ describe('orunctl against a local API', () => {
     const ev = await orunctl(['events']);
     expect(ev.stdout.split('\n')[0]).toMatch(/^LAST SEEN +TYPE {6}REASON {4}OBJECT {11}MESSAGE$/);
     expect((await orunctl(['version'])).stdout).toMatch(
-      /^Client Version: \d+\.\d+\.\d+\nServer Version: 0.0.0-test\n/,
+      /^Client Version: \d+\.\d+\.\d+\S*\nServer Version: 0.0.0-test\n/,
     );
   });
 });

@@ -1,8 +1,8 @@
 /** `orunctl version`: this client's version, then the agent's. */
-import pkg from '../../../package.json' with { type: 'json' };
+import { VERSION } from '../../../runtime/version/index.ts';
 import type { Context } from '../context.ts';
 
-export const CLIENT_VERSION: string = pkg.version;
+export const CLIENT_VERSION: string = VERSION;
 
 export async function version(ctx: Context, options: { client?: boolean }): Promise<void> {
   ctx.stdout.write(`Client Version: ${CLIENT_VERSION}\n`);
