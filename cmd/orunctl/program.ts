@@ -10,6 +10,7 @@ import { events } from './commands/events.ts';
 import { get } from './commands/get.ts';
 import { logs } from './commands/logs.ts';
 import { reconcile } from './commands/reconcile.ts';
+import { suspend } from './commands/suspend.ts';
 import { CLIENT_VERSION, version } from './commands/version.ts';
 import { EXIT_ERROR, EXIT_USAGE, UsageError, clientFor, type Context, type Io } from './context.ts';
 import { paletteFor } from './printers/color.ts';
@@ -69,6 +70,20 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     .argument('<kind|source>')
     .argument('[name]')
     .action((target: string, name: string | undefined) => reconcile(ctx(), target, name));
+  for (const [verb, on] of [
+    ['suspend', true],
+    ['resume', false],
+  ] as const)
+    program
+      .command(verb)
+      .description(
+        on
+          ? 'Stop reconciling and pruning an object (deploy NAME, sg NAME) or the whole node (node); survives restarts'
+          : 'Reconcile a suspended object (deploy NAME, sg NAME) or node (node) again',
+      )
+      .argument('<kind|kind/name>')
+      .argument('[name]')
+      .action((target: string, name: string | undefined) => suspend(ctx(), target, name, on));
   program
     .command('version')
     .description('Print the client and agent versions')

@@ -40,6 +40,11 @@ export interface ApiBackend {
   watchEvents(filter: EventFilter, signal: AbortSignal): ObservableInput<WatchEvent<EventRecord>>;
   /** Enqueues `kind/name` for reconcile now. False when there is no such object. */
   reconcile(kind: KindName, name: string): MaybePromise<boolean>;
+  /**
+   * Suspends (`suspended` true) or resumes `kind/name` (`Node`: the whole node), like
+   * `flux suspend`. False when there is no such object. Optional: without it the server answers 501.
+   */
+  suspend?(kind: KindName, name: string, suspended: boolean): MaybePromise<boolean>;
   /** Polls Git now (like `flux reconcile source git`). Resolves once the poll is queued. */
   syncSource(): MaybePromise<void>;
   /**

@@ -93,6 +93,11 @@ export class ApiClient {
     return this.json('POST', `${objectsPath(resource, name)}/reconcile`);
   }
 
+  /** Suspends (true) or resumes (false) an object, or the node (resource `nodes`). */
+  suspend(resource: ResourceType, name: string, suspended: boolean): Promise<Status> {
+    return this.json('POST', `${objectsPath(resource, name)}/${suspended ? 'suspend' : 'resume'}`);
+  }
+
   syncSource(): Promise<Status> {
     return this.json('POST', SOURCE_RECONCILE_PATH);
   }

@@ -8,6 +8,7 @@
  *   GET  /apis/run.orcra.dev/v0alpha/{plural}/{name}[?watch=true]
  *   GET  /apis/run.orcra.dev/v0alpha/{plural}/{name}/events
  *   POST /apis/run.orcra.dev/v0alpha/{plural}/{name}/reconcile
+ *   POST /apis/run.orcra.dev/v0alpha/{plural}/{name}/suspend|resume
  *   GET  /apis/run.orcra.dev/v0alpha/deployments/{name}/log[?follow=true&tailLines=N]
  *   GET  /api/v1/events[?watch=true]
  *   POST /apis/source/reconcile
@@ -101,6 +102,8 @@ class Handler {
     if (sub === undefined) return only(method, 'GET', () => this.get(res, resource, name, q));
     if (sub === 'events') return only(method, 'GET', () => this.objectEvents(res, resource, name, q));
     if (sub === 'reconcile') return only(method, 'POST', () => this.reconcile(res, resource, name));
+    if (sub === 'suspend' || sub === 'resume')
+      return only(method, 'POST', () => this.suspend(res, resource, name, sub === 'suspend'));
     if (sub === 'log' && resource.kind === 'Deployment')
       return only(method, 'GET', () => this.logs(res, name, q));
     throw notFound('the server could not find the requested resource');
@@ -168,6 +171,20 @@ class Handler {
     if (!(await this.backend.reconcile(resource.kind, name)))
       throw notFound(`${resource.plural} "${name}" not found`, name, resource.plural);
     sendJson(res, 202, status(202, `${resource.singular}/${name} reconcile requested`));
+  }
+
+  private async suspend(
+    res: http.ServerResponse,
+    resource: ResourceType,
+    name: string,
+    suspended: boolean,
+  ): Promise<void> {
+    if (this.backend.suspend === undefined)
+      throw new HttpError(status(501, 'this agent cannot suspend objects', 'NotImplemented'));
+    if (!(await this.backend.suspend(resource.kind, name, suspended)))
+      throw notFound(`${resource.plural} "${name}" not found`, name, resource.plural);
+    const verb = suspended ? 'suspended' : 'resumed';
+    sendJson(res, 200, status(200, `${resource.singular}/${name} ${verb}`));
   }
 
   private async syncSource(res: http.ServerResponse): Promise<void> {

@@ -45,6 +45,21 @@ function setup(
 }
 
 describe('Controller', () => {
+  it('skips keys its gate holds (suspended), and reconciles them once the gate opens', async () => {
+    const held = new Set(['Deployment/web']);
+    const { clock, calls, c, stop } = setup(() => ({ requeueAfter: 60_000 }));
+    c.setGate((key) => held.has(key));
+    c.enqueue('Deployment/web');
+    c.enqueue('Deployment/api');
+    await clock.advance(10);
+    expect(calls.map((x) => x.key)).toEqual(['Deployment/api']);
+    held.clear();
+    c.enqueue('Deployment/web');
+    await clock.advance(10);
+    expect(calls.map((x) => x.key)).toEqual(['Deployment/api', 'Deployment/web']);
+    await stop();
+  });
+
   it('retries a throwing reconcile with growing delays until it recovers, then forgets', async () => {
     const { clock, calls, c, registry, stop } = setup((_ctx, n) => {
       if (n <= 3) throw new OrunError('test.boom', `boom ${n}`);

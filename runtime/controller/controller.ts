@@ -59,7 +59,12 @@ export interface ControllerOptions {
   drainTimeoutMs?: number;
   /** Default: random UUIDs. */
   newReconcileID?: () => string;
+  /** Keys it returns true for are skipped, not reconciled (suspended objects). Default: none. */
+  gate?: Gate;
 }
+
+/** True when `key` must not be reconciled now; the key is dropped (re-enqueue it on resume). */
+export type Gate = (key: string) => boolean;
 
 /**
  * N workers taking keys off a rate-limited work queue and calling the reconciler, with
@@ -79,6 +84,7 @@ export class Controller {
   readonly #newID: () => string;
   readonly #watches: { source: WatchSource; kind: string; opts: ControllerWatchOptions }[] = [];
   readonly #subscriptions: Subscription[] = [];
+  #gate: Gate | undefined;
   #started = false;
 
   constructor(opts: ControllerOptions) {
@@ -91,6 +97,7 @@ export class Controller {
     this.#log = this.#baseLog.child({ controller: opts.name });
     this.#drainTimeoutMs = opts.drainTimeoutMs ?? 30_000;
     this.#newID = opts.newReconcileID ?? randomUUID;
+    this.#gate = opts.gate;
     this.queue = new RateLimitingQueue<string>({
       name: opts.name,
       clock: this.#clock,
@@ -109,6 +116,11 @@ export class Controller {
     const w = { source, kind, opts };
     this.#watches.push(w);
     if (this.#started) this.#subscribe(w);
+  }
+
+  /** Sets the gate (see ControllerOptions.gate); for wiring that builds the gate after the controller. */
+  setGate(gate: Gate | undefined): void {
+    this.#gate = gate;
   }
 
   /** Enqueues a key (`Kind/name`) now. */
@@ -175,6 +187,12 @@ export class Controller {
       if (r.shutdown) return;
       if (signal.aborted) {
         // Shutting down: drop queued keys instead of starting new work.
+        this.queue.done(r.item);
+        continue;
+      }
+      if (this.#gate?.(r.item) === true) {
+        this.#log.debug({ key: r.item }, 'Suspended; not reconciled');
+        this.queue.forget(r.item);
         this.queue.done(r.item);
         continue;
       }

@@ -3,6 +3,7 @@ export {
   ignoreStatusOnly,
   specChanged,
   type ControllerOptions,
+  type Gate,
   type MapFunc,
   type Predicate,
   type ControllerWatchOptions,

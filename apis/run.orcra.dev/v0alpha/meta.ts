@@ -65,3 +65,9 @@ export function splitKey(key: ObjectKey): { kind: string; name: string } {
 
 /** The annotation that says where an object came from: `<path>@<commit>`. */
 export const SOURCE_ANNOTATION = 'run.orcra.dev/source';
+
+/**
+ * `run.orcra.dev/suspend: "true"` on an object in Git: neither reconciled nor pruned while set
+ * (on the Node: every object of that node). `orunctl suspend` does the same without a commit.
+ */
+export const SUSPEND_ANNOTATION = 'run.orcra.dev/suspend';

@@ -27,6 +27,7 @@ function condition(o: WireObject, type: string): Condition | undefined {
 /** The one-word state of a Deployment, like a Pod's STATUS column. */
 export function deploymentState(o: WireObject): string {
   const d = o as unknown as Deployment;
+  if (o.status?.suspended === true) return 'Suspended';
   const stalled = condition(o, 'Stalled');
   if (stalled?.status === 'True') return stalled.reason;
   // A spec the controller has not finished acting on (e.g. replacing the container): the rest
@@ -69,6 +70,12 @@ function placement(spec: {
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
 }
+
+/** `True` while suspended (orunctl suspend, the annotation, or the whole node), as `flux get` shows SUSPENDED. */
+const suspendedColumn: Column = {
+  header: 'SUSPENDED',
+  cell: (o) => (o.status?.suspended === true ? 'True' : 'False'),
+};
 
 const short = (id: string | undefined, n = 12): string => (id ?? '').replace(/^sha256:/, '').slice(0, n);
 
@@ -121,6 +128,7 @@ const nodeColumns: Column[] = [
       return t === undefined ? '' : `${age(t, now)} ago`;
     },
   },
+  suspendedColumn,
   ageColumn,
   { header: 'HOST', wide: true, cell: (o) => (o as unknown as Node).spec.host },
   { header: 'REPOSITORY', wide: true, cell: (o) => (o as unknown as Node).spec.gitRepo },
@@ -150,6 +158,7 @@ const serviceGraphColumns: Column[] = [
       return s.known ? `${s.ready}/${s.names.length}` : '';
     },
   },
+  suspendedColumn,
   ageColumn,
   {
     header: 'ORCHFILES',

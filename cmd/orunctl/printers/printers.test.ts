@@ -50,7 +50,7 @@ describe('get tables', () => {
       'Node',
       [sampleNode(now)],
       false,
-      'NAME     BRANCH   REVISION   SYNCED    AGE\nedge-1   main     0123456    12s ago   2d4h\n',
+      'NAME     BRANCH   REVISION   SYNCED    SUSPENDED   AGE\nedge-1   main     0123456    12s ago   False       2d4h\n',
     ],
     [
       'nodes with a Flux revision',
@@ -65,7 +65,7 @@ describe('get tables', () => {
         },
       ],
       false,
-      'NAME     BRANCH   REVISION            SYNCED   AGE\nedge-1   main     main@sha1:f92cd55   0s ago   2d4h\n',
+      'NAME     BRANCH   REVISION            SYNCED   SUSPENDED   AGE\nedge-1   main     main@sha1:f92cd55   0s ago   False       2d4h\n',
     ],
     [
       'servicegraphs',
@@ -85,7 +85,7 @@ describe('get tables', () => {
         },
       ],
       false,
-      'NAME    SERVICES   READY   AGE\nstack   db,web     1/2     3h20m\n',
+      'NAME    SERVICES   READY   SUSPENDED   AGE\nstack   db,web     1/2     False       3h20m\n',
     ],
   ])('%s', (_name, kind, objects, wide, expected) => {
     expect(printTable(kind, objects, { now, wide })).toBe(expected);
