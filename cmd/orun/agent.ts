@@ -13,34 +13,36 @@
  * and so do ServiceGraph host processes (detached, adopted by the next start).
  */
 import { hostname } from 'node:os';
-import { collectDefaultMetrics } from 'prom-client';
 import { join } from 'node:path';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { errorMessage, isOrunError } from '../../apis/errors.ts';
+import { formatDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
 import { API_VERSION, objectKey, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { Node } from '../../apis/run.orcra.dev/v0alpha/node.ts';
-import { formatDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
-import { type DeploymentController, newDeploymentController } from '../../controllers/deployment/index.ts';
-import { NodeController } from '../../controllers/node/index.ts';
 import {
-  newServiceGraphController,
-  type ServiceGraphController,
-} from '../../controllers/servicegraph/index.ts';
-import { createApiServer } from '../../runtime/api/server.ts';
-import { listenUnixSocket } from '../../runtime/api/socket.ts';
+  deploymentKey,
+  deploymentLogs,
+  newDeploymentController,
+} from '../../controllers/deployment/index.ts';
+import { NodeController } from '../../controllers/node/index.ts';
+import { INGRESS_KEY } from '../../controllers/service/index.ts';
+import { newServiceGraphController } from '../../controllers/servicegraph/index.ts';
+import { apiServerRunnable } from '../../runtime/api/runnable.ts';
+import { storeBackend } from '../../runtime/api/store-backend.ts';
 import { realClock } from '../../runtime/clock/index.ts';
+import type { Controller } from '../../runtime/controller/index.ts';
 import { VERSION } from '../../runtime/version/index.ts';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
-import { EventRecorder } from '../../runtime/events/index.ts';
+import { EventRecorder, type EventSink } from '../../runtime/events/index.ts';
 import { GitSource, type GitSourceStatus } from '../../runtime/git/index.ts';
 import { GitInformer } from '../../runtime/informer/index.ts';
 import { createLogger, type Logger } from '../../runtime/log/index.ts';
-import { Manager, type Runnable, type SyncingRunnable } from '../../runtime/manager/index.ts';
+import { Manager } from '../../runtime/manager/index.ts';
 import { newRegistry, RuntimeMetrics } from '../../runtime/metrics/index.ts';
 import { NodeProcessRunner } from '../../runtime/process/index.ts';
 import { loadAgeIdentities, SopsErrorCode } from '../../runtime/sops/index.ts';
 import { Store } from '../../runtime/store/index.ts';
-import { agentApiBackend } from './api-backend.ts';
-import { buildIngress, type Ingress } from './ingress.ts';
+import { buildIngress } from './ingress.ts';
 import { nodeOverrides, type AgentSettings } from './options.ts';
 
 /** A running agent's parts, for tests and for the API backend. */
@@ -48,7 +50,7 @@ export interface Agent {
   manager: Manager;
   store: Store;
   recorder: EventRecorder;
-  informer: GitInformer;
+  informer: GitInformer<GitSource>;
   logger: Logger;
 }
 
@@ -58,6 +60,101 @@ export function buildAgent(
   logger: Logger = createLogger({ level: settings.logLevel }),
 ): Agent {
   const clock = realClock;
+  const registry = agentRegistry();
+  const metrics = new RuntimeMetrics(registry);
+  const store = new Store({ clock });
+  const recorder = new EventRecorder({ clock });
+  const engine = new DockerEngine();
+  const nodeEvents = recorder.for('node-controller');
+  const node = () => store.get<Node>('Node', settings.node);
+  const informer = newInformer(settings, store, nodeEvents, registry, logger);
+  const common = { store, clock, registry, logger, controllerMetrics: metrics };
+
+  const deployments = newDeploymentController({
+    ...common,
+    engine,
+    events: recorder.for('deployment-controller'),
+    resolveSecret: informer.resolveSecret,
+    nodeName: settings.node,
+    codeDir: () => node()?.spec.codeDir,
+  });
+  // Orchfile graphs (host processes + containers); services outlive the agent and are adopted.
+  const serviceGraphs = newServiceGraphController({
+    ...common,
+    engine,
+    processes: new NodeProcessRunner(),
+    events: recorder.for('servicegraph-controller'),
+    // Orchfiles are read at the revision the store holds; none while a newer one is checked out.
+    checkout: () => informer.appliedCheckout(),
+    revisions$: informer.applied$,
+    dataDir: settings.dataDir,
+    nodeName: settings.node,
+  });
+  // The branch the node tracks: a flag/env/config pin, else the Node manifest, else the default.
+  const branch = (): string => {
+    const n = node();
+    return n === undefined ? settings.branch : nodeOverrides(settings, n.spec).branch;
+  };
+  const ingress =
+    settings.ingress === 'caddy'
+      ? buildIngress({ settings, store, recorder, clock, registry, metrics, logger, branch })
+      : undefined;
+  const nodes = new NodeController({
+    nodeName: settings.node,
+    store,
+    gitStatus: () => informer.source()?.status() ?? STARTING,
+    lastApplied: () => informer.lastResult(),
+    applied$: informer.applied$,
+    onSpec: liveSettings(settings, informer, logger),
+    events: nodeEvents,
+    clock,
+    logger,
+    metrics,
+    resyncMs: Math.min(settings.pollIntervalMs, 5000),
+  });
+
+  const manager = new Manager({ logger, clock, syncTimeoutMs: 2 ** 31 - 1 });
+  manager.serveProbes(settings.metricsAddress, registry);
+  const backend = storeBackend({
+    version: VERSION,
+    nodeName: settings.node,
+    store,
+    recorder,
+    syncSource: () => void informer.source()?.syncNow(),
+    enqueue: (kind, name) => manager.reconcileNow(kind, name),
+    logs: deploymentLogs(engine, settings.node),
+  });
+  manager.addServer(apiServerRunnable(settings.socket, backend, logger));
+  if (ingress !== undefined) manager.addServer(ingress.caddy);
+  manager.addSource(informer);
+  manager.addController(deployments);
+  manager.addController(nodes);
+  manager.addController(serviceGraphs);
+  if (ingress !== undefined) manager.addController(ingress.services);
+  manager.handleReconcile('Deployment', (name) => enqueue(deployments.controller, deploymentKey(name)));
+  manager.handleReconcile('Node', (name) => name === settings.node && enqueue(nodes.controller, nodes.key));
+  manager.handleReconcile('ServiceGraph', (name) =>
+    enqueue(serviceGraphs.controller, objectKey('ServiceGraph', name)),
+  );
+  if (ingress !== undefined)
+    manager.handleReconcile('Service', () => enqueue(ingress.services.controller, INGRESS_KEY));
+  return { manager, store, recorder, informer, logger };
+}
+
+const STARTING: GitSourceStatus = {
+  ready: false,
+  reason: 'Progressing',
+  message: 'starting',
+  consecutiveFailures: 0,
+};
+
+function enqueue(controller: Controller, key: string): true {
+  controller.enqueue(key);
+  return true;
+}
+
+/** The registry /metrics serves: the runtime's metrics plus Node.js's own. */
+function agentRegistry(): Registry {
   const registry = newRegistry();
   // process_* and nodejs_* (CPU, memory, event loop lag, GC), as every Node.js exporter has.
   collectDefaultMetrics({ register: registry });
@@ -69,19 +166,23 @@ export function buildAgent(
     'nodejs_active_resources_total',
   ])
     registry.removeSingleMetric(n);
-  const metrics = new RuntimeMetrics(registry);
-  const store = new Store({ clock });
-  const recorder = new EventRecorder({ clock });
-  const engine = new DockerEngine();
-  const nodeEvents = recorder.for('node-controller');
+  return registry;
+}
 
-  let source: GitSource | undefined;
-  const informer = new GitInformer({
+/** The Git informer over a GitSource checked out in `<dataDir>/repo`. */
+function newInformer(
+  settings: AgentSettings,
+  store: Store,
+  events: EventSink,
+  registry: Registry,
+  logger: Logger,
+): GitInformer<GitSource> {
+  return new GitInformer({
     store,
     nodeName: settings.node,
     settings: { branch: settings.branch, pollIntervalMs: settings.pollIntervalMs },
     newSource: (s) =>
-      (source = new GitSource({
+      new GitSource({
         remote: settings.repo,
         branch: s.branch,
         dir: join(settings.dataDir, 'repo'),
@@ -89,117 +190,12 @@ export function buildAgent(
         ...(settings.sshKeyPath === undefined ? {} : { sshKeyPath: settings.sshKeyPath }),
         logger,
         registry,
-      })),
+      }),
     fallbackNode: () => fallbackNode(settings),
     identities: () => ageIdentities(settings, logger),
-    events: nodeEvents,
+    events,
     logger,
   });
-  const gitStatus = (): GitSourceStatus =>
-    source?.status() ?? { ready: false, reason: 'Progressing', message: 'starting', consecutiveFailures: 0 };
-
-  // Built when the controllers group starts: the store then holds this node's Node (codeDir).
-  let deploymentController: DeploymentController | undefined;
-  const deployments: Runnable = {
-    name: 'deployment',
-    start: (signal) => {
-      const node = store.get<Node>('Node', settings.node);
-      deploymentController = newDeploymentController({
-        engine,
-        store,
-        events: recorder.for('deployment-controller'),
-        clock,
-        registry,
-        logger,
-        controllerMetrics: metrics,
-        resolveSecret: informer.resolveSecret,
-        nodeName: settings.node,
-        ...(node?.spec.codeDir === undefined ? {} : { codeDir: node.spec.codeDir }),
-      });
-      return deploymentController.start(signal);
-    },
-  };
-  // Orchfile graphs (host processes + containers); services outlive the agent and are adopted.
-  let serviceGraphController: ServiceGraphController | undefined;
-  const serviceGraphs: Runnable = {
-    name: 'servicegraph',
-    start: (signal) => {
-      serviceGraphController = newServiceGraphController({
-        store,
-        engine,
-        processes: new NodeProcessRunner(),
-        clock,
-        registry,
-        logger,
-        controllerMetrics: metrics,
-        events: recorder.for('servicegraph-controller'),
-        // Orchfiles are read at the revision the store holds; none while a newer one is checked out.
-        checkout: () => informer.appliedCheckout(),
-        revisions$: informer.applied$,
-        dataDir: settings.dataDir,
-        nodeName: settings.node,
-      });
-      return serviceGraphController.start(signal);
-    },
-  };
-  // The branch the node tracks: a flag/env/config pin, else the Node manifest, else the default.
-  const trackedBranch = (): string => {
-    const node = store.get<Node>('Node', settings.node);
-    return node === undefined ? settings.branch : nodeOverrides(settings, node.spec).branch;
-  };
-  const ingress: Ingress | undefined =
-    settings.ingress === 'caddy'
-      ? buildIngress({ settings, store, recorder, clock, registry, metrics, logger, branch: trackedBranch })
-      : undefined;
-  const nodes = new NodeController({
-    nodeName: settings.node,
-    store,
-    gitStatus,
-    lastApplied: () => informer.lastResult(),
-    applied$: informer.applied$,
-    onSpec: liveSettings(settings, informer, logger, (branch) => ingress?.setBranch(branch)),
-    events: nodeEvents,
-    clock,
-    logger,
-    metrics,
-    resyncMs: Math.min(settings.pollIntervalMs, 5000),
-  });
-
-  const manager = new Manager({ logger, clock, syncTimeoutMs: 2 ** 31 - 1 });
-  manager.serveProbes(settings.metricsAddress, registry);
-  manager.addServer(
-    apiServer(settings.socket, logger, {
-      version: VERSION,
-      nodeName: settings.node,
-      store,
-      recorder,
-      engine,
-      syncSource: () => void source?.syncNow(),
-      enqueue: (kind, name) => {
-        if (kind === 'Deployment' && deploymentController !== undefined) {
-          deploymentController.controller.enqueue(objectKey(kind, name));
-          return true;
-        }
-        if (kind === 'Node' && name === settings.node) {
-          nodes.controller.enqueue(nodes.key);
-          return true;
-        }
-        if (kind === 'Service' && ingress !== undefined) return ingress.enqueue();
-        if (kind === 'ServiceGraph' && serviceGraphController !== undefined) {
-          serviceGraphController.requestReconcile(name);
-          return true;
-        }
-        return false;
-      },
-    }),
-  );
-  if (ingress !== undefined) manager.addServer(ingress.caddy);
-  manager.addSource(informer);
-  manager.addController(deployments);
-  manager.addController(nodes);
-  manager.addController(serviceGraphs);
-  if (ingress !== undefined) manager.addController(ingress.services);
-  return { manager, store, recorder, informer, logger };
 }
 
 /** Runs the agent until `signal` aborts. */
@@ -249,18 +245,18 @@ function fallbackNode(s: AgentSettings): ApiObject {
   };
 }
 
-/** What the Node manifest may change live: branch and poll interval (unless pinned). */
+/**
+ * What the Node manifest may change in the Git source: branch and poll interval (unless pinned).
+ * The controllers read the Node themselves at each reconcile.
+ */
 function liveSettings(
   settings: AgentSettings,
   informer: GitInformer,
   log: Logger,
-  onBranch: (branch: string) => void,
 ): (node: Readonly<Node>) => void {
   let warnedDataDir: string | undefined;
   return (node) => {
-    const live = nodeOverrides(settings, node.spec);
-    informer.reconfigure(live);
-    onBranch(live.branch);
+    informer.reconfigure(nodeOverrides(settings, node.spec));
     const dataDir = node.spec.dataDir;
     if (
       !settings.pinned.has('dataDir') &&
@@ -292,26 +288,4 @@ async function ageIdentities(
     log.error({ err: errorMessage(err) }, 'loading the age key failed');
     return undefined;
   }
-}
-
-/** The local API on its unix socket, as a runnable of the servers group. */
-function apiServer(path: string, log: Logger, parts: Parameters<typeof agentApiBackend>[0]): SyncingRunnable {
-  let ready!: () => void;
-  const synced = new Promise<void>((r) => (ready = r));
-  return {
-    name: 'api-server',
-    synced,
-    start: async (signal) => {
-      const server = createApiServer(agentApiBackend(parts), {
-        onError: (err, req) => log.error({ err: errorMessage(err), ...req }, 'local API request failed'),
-      });
-      const listener = await listenUnixSocket(path, server);
-      log.info({ socket: path }, 'local API listening');
-      ready();
-      await new Promise<void>((r) =>
-        signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true }),
-      );
-      await listener.close();
-    },
-  };
 }

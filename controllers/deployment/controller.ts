@@ -4,7 +4,8 @@
  *  1. store events for kind Deployment (status-only writes ignored);
  *  2. engine events of managed containers (a `die` is reconciled at once, not at the next resync);
  *  3. a startup sweep of Deployments that own containers (those deleted while orun was down get
- *     pruned; reconcile itself refuses to prune until the store has synced).
+ *     pruned; reconcile itself refuses to prune until the store has synced);
+ *  4. a change of the Node's `codeDir` (every Deployment: their build contexts moved).
  */
 import { errorMessage } from '../../apis/errors.ts';
 import { objectKey, splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
@@ -13,7 +14,7 @@ import { Controller, type ControllerOptions } from '../../runtime/controller/ind
 import type { ContainerEngine } from '../../runtime/docker/engine.ts';
 import type { EventSink } from '../../runtime/events/index.ts';
 import { silentLogger, type Logger } from '../../runtime/log/index.ts';
-import type { Store } from '../../runtime/store/index.ts';
+import type { Store, StoreEvent } from '../../runtime/store/index.ts';
 import type { DeploymentDeps, DeploymentEngine } from './deps.ts';
 import { managedDeploymentKeys, watchContainerEvents } from './engine-events.ts';
 import { DeploymentReconciler } from './reconciler.ts';
@@ -30,7 +31,7 @@ export interface DeploymentControllerOptions extends Omit<
   'engine' | 'store' | 'recordEvent' | 'hasSynced' | 'clock'
 > {
   engine: DeploymentEngine & Pick<ContainerEngine, 'events'>;
-  store: Pick<Store, 'getByKey' | 'updateStatus' | 'hasSynced' | 'watch'>;
+  store: Pick<Store, 'getByKey' | 'updateStatus' | 'hasSynced' | 'watch' | 'list'>;
   /** e.g. `recorder.for('deployment-controller')`. */
   events: EventSink;
   /** Needs timers (the queue's delays). */
@@ -70,6 +71,11 @@ export class DeploymentController {
       ...(o.logger === undefined ? {} : { logger: o.logger }),
     });
     this.controller.watch(o.store, 'Deployment');
+    // Build contexts resolve under the Node's codeDir (read at reconcile): a change rebuilds.
+    this.controller.watch(o.store, 'Node', {
+      map: () => o.store.list('Deployment').map((d) => deploymentKey(d.metadata.name)),
+      predicate: codeDirChanged,
+    });
   }
 
   /** Runs until `signal` aborts. Leaves every container running. */
@@ -114,6 +120,13 @@ export class DeploymentController {
 /** `new DeploymentController(options)`; add it to the manager's `controllers` group. */
 export function newDeploymentController(o: DeploymentControllerOptions): DeploymentController {
   return new DeploymentController(o);
+}
+
+/** The Node's codeDir changed (not on its first appearance: the Deployments' own ADDED cover that). */
+function codeDirChanged(ev: StoreEvent): boolean {
+  const codeDir = (o: StoreEvent['object'] | undefined): unknown =>
+    (o as { spec?: { codeDir?: string } } | undefined)?.spec?.codeDir;
+  return ev.type === 'MODIFIED' && codeDir(ev.oldObject) !== codeDir(ev.object);
 }
 
 /** The key of a Deployment by name. */

@@ -84,8 +84,11 @@ export interface DeploymentDeps {
    * not pruned (an empty store at boot must not delete everything). Default: always synced.
    */
   hasSynced?: () => boolean;
-  /** Build contexts resolve under it (Node `codeDir`). Default: working directory. */
-  codeDir?: string;
+  /**
+   * Build contexts resolve under it (Node `codeDir`). Read at every reconcile, so a Node
+   * manifest that changes it applies to the next build. Default: working directory.
+   */
+  codeDir?: () => string | undefined;
   /** Crash-loop back-off; also used for image pull/build retries. Default 10 s ×2 → 5 min, reset after 10 min. */
   backoff?: BackoffPolicy;
   /** Longest retry delay for stalls a person must fix (port conflict, bad mount, name taken); retries back off to it. Default 5 min. */

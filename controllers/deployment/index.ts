@@ -9,10 +9,10 @@
  *   store,                                       // runtime/store Store
  *   events: recorder.for('deployment-controller'),
  *   clock, registry, logger,
- *   codeDir: node.spec.codeDir,                  // build contexts
+ *   codeDir: () => node()?.spec.codeDir,         // build contexts, read at every reconcile
  *   controllerMetrics: runtimeMetrics,           // workqueue_* / controller_runtime_*
  * });
- * manager.add('controllers', deployments);       // { name, start(signal) }
+ * manager.addController(deployments);           // { name, start(signal) }
  * ```
  * Or use `newDeploymentReconciler(deps)` with your own Controller and key sources
  * (`watchContainerEvents`, `managedDeploymentKeys`).
@@ -58,6 +58,7 @@ export {
   type SecretResolver,
 } from './desired.ts';
 export { backoffDelay, defaultBackoffPolicy, type BackoffPolicy } from './backoff.ts';
+export { deploymentLogs, type ContainerLogOptions } from './logs.ts';
 export { Reason } from './status.ts';
 export type { DeploymentStatusView, DeploymentView } from './spec.ts';
 

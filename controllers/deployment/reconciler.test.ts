@@ -85,7 +85,7 @@ describe('create', () => {
     const ctx = join(codeDir, 'app');
     await import('node:fs/promises').then((fs) => fs.mkdir(ctx));
     writeFileSync(join(ctx, 'Dockerfile'), `FROM ${IMAGE}\n`);
-    const h = new Harness({ codeDir });
+    const h = new Harness({ codeDir: () => codeDir });
     h.apply('app', { build: { context: 'app', args: { V: '1' } } });
     await h.reconcile('app');
     expect(h.callsOf(['buildImage'])).toHaveLength(1);

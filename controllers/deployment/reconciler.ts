@@ -145,7 +145,8 @@ export class DeploymentReconciler {
   }
 
   #run(ctx: ReconcileContext, name: string, obj: DeploymentView): Run {
-    const { recordEvent, codeDir, secretHashKey, resolveSecret, nodeName } = this.#deps;
+    const { recordEvent, secretHashKey, resolveSecret, nodeName } = this.#deps;
+    const codeDir = this.#deps.codeDir?.();
     return {
       key: ctx.key,
       name,

@@ -32,7 +32,7 @@ describe('ServiceController (real Store, Controller, EventRecorder; fake Caddy)'
       clock,
       events: recorder.for('service-controller'),
       registry: new Registry(),
-      branch: 'main',
+      branch: () => 'main',
       checkCertificate: new FakeCertificates().check,
     });
     const stop = new AbortController();

@@ -4,8 +4,9 @@
  *  1. store events for Services (status-only writes ignored: they are this controller's own);
  *  2. store events for Deployments, including the status writes that change what routing needs
  *     (ready, published ports) but not the probe-timestamp churn;
- *  3. Caddy (re)starts (`onReady`): the config is loaded again;
- *  4. one key at start, so Caddy serves the empty table (404s, ACME challenges) from boot.
+ *  3. store events for the Node (its spec names the tracked branch, read at every reconcile);
+ *  4. Caddy (re)starts (`onReady`): the config is loaded again;
+ *  5. one key at start, so Caddy serves the empty table (404s, ACME challenges) from boot.
  */
 import type { Deployment } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
 import type { Clock } from '../../runtime/clock/index.ts';
@@ -62,6 +63,8 @@ export class ServiceController {
     const toIngress = (): readonly string[] => [INGRESS_KEY];
     this.controller.watch(o.store, 'Service', toIngress);
     this.controller.watch(o.store, 'Deployment', { map: toIngress, predicate: routingChanged });
+    // The Node's spec says which branch the node tracks: the domains follow it.
+    this.controller.watch(o.store, 'Node', toIngress);
   }
 
   /** Runs until `signal` aborts. Caddy keeps serving the last config (its supervisor stops it). */

@@ -19,8 +19,11 @@ export type IngressCaddy = Pick<CaddyAdmin, 'load'>;
 
 /** Node-level ingress settings; each default is applied in `resolveDeps`. */
 export interface IngressSettings {
-  /** The branch this node tracks (Node `gitBranch`): `main` serves `domain.default`. Required. */
-  branch: string;
+  /**
+   * The branch this node tracks (Node `gitBranch`): `main` serves `domain.default`. Read at every
+   * reconcile, so a Node manifest that moves the node re-plans the domains. Required.
+   */
+  branch: () => string;
   /** Caddy's plain HTTP port (redirects, ACME HTTP-01, non-ssl Services). Default 80. */
   httpPort?: number;
   /** Caddy's HTTPS port. Default 443. */

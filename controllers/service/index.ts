@@ -4,18 +4,18 @@
  *
  * Wiring (cmd/orun):
  * ```ts
- * const caddy = newCaddySupervisor({ dataDir: node.spec.dataDir, logger, registry });
- * manager.add('servers', caddy);
- * manager.addReadyCheck('caddy', caddy.check);
+ * const supervisor = newCaddySupervisor({ dataDir, caddyPath, logger, registry });
+ * const caddy = gateCaddy({ supervisor, caddyPath, httpPort, httpsPort, clock, logger });
+ * manager.addServer(caddy.runnable);            // nothing waits for Caddy
  * const services = newServiceController({
  *   store, caddy, clock, registry, logger,
  *   events: recorder.for('service-controller'),
- *   branch: node.spec.gitBranch,
+ *   branch: () => trackedBranch(),               // read at every reconcile
  *   httpPort, httpsPort,                         // --http-port / --https-port (80 / 443)
  *   acme: { ca: acmeCA, email: acmeEmail },      // --acme-ca / --acme-email
  *   controllerMetrics: runtimeMetrics,
  * });
- * manager.add('controllers', services);
+ * manager.addController(services);
  * ```
  */
 export {

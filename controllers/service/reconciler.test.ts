@@ -39,7 +39,7 @@ function world(objects: Parameters<typeof newStore>[1], extra: Partial<ServiceRe
     caddy,
     clock,
     registry,
-    branch: 'main',
+    branch: () => 'main',
     checkCertificate: certs.check,
     recordEvent: (name, type, reason, message) =>
       sink.event({ kind: 'Service', metadata: { name } }, type, reason, message),
@@ -191,7 +191,7 @@ describe('IngressReconciler', () => {
   });
 
   it('off main without an environment domain: Ready=False NoDomainForBranch, neither Reconciling nor Stalled', async () => {
-    const w = world([svc('web'), dep('web')], { branch: 'staging' });
+    const w = world([svc('web'), dep('web')], { branch: () => 'staging' });
     await w.r.reconcile(ctx());
     expect(w.status('web')?.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
       ['Ready', 'False', 'NoDomainForBranch'],

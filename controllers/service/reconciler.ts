@@ -50,6 +50,8 @@ export class IngressReconciler implements Reconciler {
   /** host → when its certificate was first seen pending. */
   readonly #pendingSince = new Map<string, number>();
   readonly #certSeries = new Set<string>();
+  /** The branch the last reconcile planned for. */
+  #branch: string | undefined;
 
   constructor(d: ServiceReconcilerDeps) {
     this.#d = d;
@@ -68,10 +70,21 @@ export class IngressReconciler implements Reconciler {
     this.#applied = undefined;
   }
 
+  /** The branch the node tracks now; a change is logged (the domains are re-planned). */
+  #trackedBranch(ctx: ReconcileContext): string {
+    const branch = this.#d.branch();
+    if (this.#branch === undefined)
+      ctx.log.info({ branch, httpPort: this.#httpPort, httpsPort: this.#httpsPort }, 'ingress routing');
+    else if (branch !== this.#branch)
+      ctx.log.info({ from: this.#branch, to: branch }, 'node branch changed; re-planning Service domains');
+    this.#branch = branch;
+    return branch;
+  }
+
   async reconcile(ctx: ReconcileContext): Promise<ReconcileResult> {
     const services = this.#d.store.list<Service>('Service');
     const deployments = this.#d.store.list<Deployment>('Deployment');
-    const plan = planIngress(services, deployments, this.#d.branch);
+    const plan = planIngress(services, deployments, this.#trackedBranch(ctx));
     const before = this.#applied?.routes ?? new Map<string, IngressRoute>();
     const failure = await this.#apply(plan.routes, ctx);
     const certs = await this.#checkCertificates(ctx.signal);

@@ -8,12 +8,12 @@
  *   store, engine, clock, registry, logger,
  *   processes: new NodeProcessRunner(),
  *   events: recorder.for('servicegraph-controller'),
- *   checkout: () => appliedCheckout(informer),  // { dir, commit } of the applied revision
+ *   checkout: () => informer.appliedCheckout(), // { dir, commit } of the applied revision
  *   revisions$: informer.applied$,              // Orchfile changes re-reconcile every graph
  *   dataDir: settings.dataDir, nodeName: settings.node,
  *   controllerMetrics: runtimeMetrics,
  * });
- * manager.add('controllers', graphs);           // { name, start(signal) }
+ * manager.addController(graphs);                // { name, start(signal) }
  * ```
  */
 export {

@@ -4,7 +4,7 @@
  *
  * ```ts
  * const caddy = newCaddySupervisor({ dataDir: node.spec.dataDir, logger, registry });
- * manager.add('servers', caddy);               // { name, start(signal), synced }
+ * manager.addServer(caddy);                     // { name, start(signal), synced }
  * manager.addReadyCheck('caddy', caddy.check);
  * await caddy.load(buildCaddyConfig({ routes, acme: { email } }));
  * ```
@@ -24,6 +24,7 @@ export {
   type CaddyConfigInput,
   type IngressRoute,
 } from './config.ts';
+export { gateCaddy, onPath, portState, type CaddyGateOptions, type GatedCaddy } from './gate.ts';
 export { probeCertificate, type CertificateProbeOptions, type CertificateState } from './certificate.ts';
 export { FakeCaddyAdmin } from './fake.ts';
 export {

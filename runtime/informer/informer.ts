@@ -75,10 +75,10 @@ export interface InformerResult {
   appliedAt: string;
 }
 
-export interface GitInformerOptions {
+export interface GitInformerOptions<S extends RevisionSource = RevisionSource> {
   store: Pick<Store, 'apply'>;
   /** Builds a source; called at start and on every `reconfigure`. */
-  newSource: (settings: SourceSettings) => RevisionSource;
+  newSource: (settings: SourceSettings) => S;
   settings: SourceSettings;
   nodeName: string;
   /** This node's Node when the repository has none for it. */
@@ -95,15 +95,15 @@ export interface GitInformerOptions {
   retryMs?: number;
 }
 
-export class GitInformer implements SyncingRunnable {
+export class GitInformer<S extends RevisionSource = RevisionSource> implements SyncingRunnable {
   readonly name = 'git-informer';
-  readonly #o: GitInformerOptions;
+  readonly #o: GitInformerOptions<S>;
   readonly #log: Logger;
   readonly #applied = new Subject<InformerResult>();
   /** Emits after every applied revision. */
   readonly applied$: Observable<InformerResult> = this.#applied.asObservable();
   #settings: SourceSettings;
-  #source: RevisionSource | undefined;
+  #source: S | undefined;
   #restart: (() => void) | undefined;
   #memory: SnapshotMemory = EMPTY_MEMORY;
   #fileSecrets = new Map<string, Map<string, SecretString>>();
@@ -113,7 +113,7 @@ export class GitInformer implements SyncingRunnable {
   /** The commit the source's work tree holds (checked out for ServiceGraphs), if any. */
   #workTree: string | undefined;
 
-  constructor(o: GitInformerOptions) {
+  constructor(o: GitInformerOptions<S>) {
     this.#o = o;
     this.#settings = o.settings;
     this.#log = (o.logger ?? silentLogger()).child({ component: 'git-informer' });
@@ -129,7 +129,7 @@ export class GitInformer implements SyncingRunnable {
   }
 
   /** The current source (replaced on reconfigure). */
-  source(): RevisionSource | undefined {
+  source(): S | undefined {
     return this.#source;
   }
 

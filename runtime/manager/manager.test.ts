@@ -110,6 +110,15 @@ describe('Manager', () => {
     q.shutDown();
   });
 
+  it('reconcileNow goes to the controller registered for the kind; false for others', () => {
+    const m = new Manager();
+    const seen: string[] = [];
+    m.handleReconcile('Deployment', (name) => (seen.push(name), true));
+    expect(m.reconcileNow('Deployment', 'web')).toBe(true);
+    expect(m.reconcileNow('Service', 'web')).toBe(false);
+    expect(seen).toEqual(['web']);
+  });
+
   it('installSignalHandlers: first signal aborts, second exits', () => {
     const emitter = new EventEmitter();
     const exits: number[] = [];

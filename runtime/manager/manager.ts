@@ -35,6 +35,7 @@ export class Manager {
   readonly healthChecks = new Map<string, Checker>();
   readonly readyChecks = new Map<string, Checker>();
   readonly #groups = new Map<RunnableGroup, Runnable[]>(GROUP_ORDER.map((g) => [g, []]));
+  readonly #reconcilers = new Map<string, (name: string) => boolean>();
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #grace: number;
@@ -71,6 +72,19 @@ export class Manager {
 
   addController(r: Runnable): void {
     this.add(r, 'controllers');
+  }
+
+  /**
+   * Registers what "reconcile `kind`/NAME now" does (the local API's `reconcile`): usually the
+   * kind's controller enqueueing the key. The last registration for a kind wins.
+   */
+  handleReconcile(kind: string, enqueue: (name: string) => boolean): void {
+    this.#reconcilers.set(kind, enqueue);
+  }
+
+  /** Enqueues `kind/name` in the controller registered for `kind`; false when none is (yet). */
+  reconcileNow(kind: string, name: string): boolean {
+    return this.#reconcilers.get(kind)?.(name) ?? false;
   }
 
   addHealthCheck(name: string, check: Checker): void {

@@ -94,7 +94,7 @@ describe('ingress: caddy + pebble + a real container', () => {
       clock: realClock,
       events: recorder.for('service-controller'),
       registry: new Registry(),
-      branch: 'main',
+      branch: () => 'main',
       httpPort,
       httpsPort,
       acme: {
