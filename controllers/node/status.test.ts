@@ -50,6 +50,12 @@ describe('nodeStatus', () => {
       ],
     },
     {
+      name: 'refused: unknown node',
+      git: okGit,
+      a: { ...applied(), refused: { reason: 'UnknownNode', message: 'no nodes/x.yaml' } },
+      want: ['GitSynced=True/Succeeded', 'ManifestsValid=True/AllManifestsValid', 'Ready=False/UnknownNode'],
+    },
+    {
       name: 'nothing applied yet',
       git: okGit,
       a: undefined,

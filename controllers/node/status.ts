@@ -33,6 +33,8 @@ export interface AppliedView {
   branch: string;
   errors: readonly SourceError[];
   keptFiles: readonly string[];
+  /** Set when the revision was not reconciled (e.g. UnknownNode: no nodes/<name>.yaml). */
+  refused?: { reason: string; message: string };
 }
 
 /** `production` for main, else the branch name (DESIGN.md §2, environments). */
@@ -82,15 +84,21 @@ export function nodeStatus(
               formatError(errors[0] as SourceError),
           };
   conditions = setCondition(conditions, { type: MANIFESTS_VALID, ...manifests, ...g }, now);
-  const ready = !git.ready
-    ? { status: 'False' as const, reason: git.reason, message: git.message }
-    : manifests.status !== 'True'
-      ? {
-          status: manifests.status === 'False' ? ('False' as const) : ('Unknown' as const),
-          reason: manifests.reason,
-          message: manifests.message,
-        }
-      : { status: 'True' as const, reason: NodeReason.Synced, message: `applied ${applied?.revision ?? ''}` };
+  const ready = applied?.refused
+    ? { status: 'False' as const, reason: applied.refused.reason, message: applied.refused.message }
+    : !git.ready
+      ? { status: 'False' as const, reason: git.reason, message: git.message }
+      : manifests.status !== 'True'
+        ? {
+            status: manifests.status === 'False' ? ('False' as const) : ('Unknown' as const),
+            reason: manifests.reason,
+            message: manifests.message,
+          }
+        : {
+            status: 'True' as const,
+            reason: NodeReason.Synced,
+            message: `applied ${applied?.revision ?? ''}`,
+          };
   conditions = setCondition(conditions, { type: READY, ...ready, ...g }, now);
   const branch = applied?.branch;
   return {

@@ -10,6 +10,7 @@
  */
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { errorMessage } from '../../apis/errors.ts';
+import { didYouMean } from '../../apis/orchfile/suggest.ts';
 import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
 import type { ManifestError } from '../../apis/run.orcra.dev/v0alpha/manifesterror.ts';
@@ -73,6 +74,28 @@ export interface InformerResult {
   notSelected: number;
   /** RFC 3339 of when it was applied. */
   appliedAt: string;
+  /**
+   * Why this revision was not reconciled (only this node's fallback Node was applied; every
+   * other object stays as the last reconciled revision left it). Unset when it was.
+   */
+  refused?: { reason: 'UnknownNode'; message: string; known: string[] };
+}
+
+/** The refusal for a node name the repository's `nodes/` folder does not have. */
+export function unknownNodeRefusal(
+  node: string,
+  known: readonly string[],
+  revision: string,
+): InformerResult['refused'] {
+  const hint = didYouMean(node, known);
+  return {
+    reason: 'UnknownNode',
+    known: [...known],
+    message:
+      `no nodes/${node}.yaml at ${revision}: refusing to reconcile; the repository's nodes are ` +
+      `${known.length > 0 ? known.join(', ') : '(none that decode)'}${hint ? ` (${hint})` : ''}; ` +
+      `start orun with --node set to one of them, or commit nodes/${node}.yaml`,
+  };
 }
 
 export interface GitInformerOptions<S extends RevisionSource = RevisionSource> {
@@ -112,6 +135,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   #reported = new Set<string>();
   /** The commit the source's work tree holds (checked out for ServiceGraphs), if any. */
   #workTree: string | undefined;
+  #refused: string | undefined;
 
   constructor(o: GitInformerOptions<S>) {
     this.#o = o;
@@ -228,9 +252,12 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         await source.checkout(rev.commit);
         this.#workTree = rev.commit;
       }
+      const refused =
+        built.unknownNode && unknownNodeRefusal(this.#o.nodeName, built.unknownNode.known, rev.revision);
+      // Refused: only the Node (status needs a home); the rest keeps what was last reconciled.
       const applied = this.#o.store.apply({
-        kinds: SNAPSHOT_KINDS,
-        objects: built.objects,
+        kinds: refused ? ['Node'] : SNAPSHOT_KINDS,
+        objects: refused ? [built.node] : built.objects,
         revision: rev.revision,
       });
       this.#memory = built.memory;
@@ -246,8 +273,14 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         objects: built.objects.length,
         notSelected: built.notSelected,
         appliedAt: new Date((this.#o.now ?? Date.now)()).toISOString(),
+        ...(refused ? { refused } : {}),
       };
       this.#report(built.node, built.errors, built.keptFiles, log);
+      if (refused && this.#refused !== refused.message) {
+        log.error({ node: this.#o.nodeName, knownNodes: refused.known }, refused.message);
+        this.#o.events?.event(built.node, 'Warning', refused.reason, refused.message);
+      }
+      this.#refused = refused?.message;
       log.info(
         {
           objects: built.objects.length,

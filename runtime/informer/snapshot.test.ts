@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SOURCE_ANNOTATION, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { unknownNodeRefusal } from './informer.ts';
 import { buildSnapshot, EMPTY_MEMORY, type LoadedFile, type SnapshotMemory } from './snapshot.ts';
 
 const node = (labels: Record<string, string> = {}): ApiObject => ({
@@ -47,6 +48,36 @@ function run(steps: LoadedFile[][]): ReturnType<typeof buildSnapshot>[] {
 }
 
 describe('buildSnapshot', () => {
+  it.each([
+    {
+      name: 'no nodes/ folder: the fallback Node, everything applies',
+      files: [file('deployments/a.yaml', [dep('a')])],
+      unknown: undefined,
+    },
+    {
+      name: 'nodes/ without this node: unknownNode lists the names',
+      files: [
+        file('nodes/web-2.yaml', [{ ...node(), metadata: { name: 'web-2' } }]),
+        file('nodes/edge.yaml', [{ ...node(), metadata: { name: 'edge' } }]),
+        file('deployments/a.yaml', [dep('a')]),
+      ],
+      unknown: { known: ['edge', 'web-2'] },
+    },
+    {
+      name: 'nodes/ whose only file does not decode: unknownNode with no names',
+      files: [file('nodes/n1.yaml', [], 1), file('deployments/a.yaml', [dep('a')])],
+      unknown: { known: [] },
+    },
+    {
+      name: 'this node present: no unknownNode',
+      files: [file('nodes/n1.yaml', [node()]), file('deployments/a.yaml', [dep('a')])],
+      unknown: undefined,
+    },
+  ])('$name', ({ files, unknown }) => {
+    const [b] = run([files]);
+    expect(b!.unknownNode).toEqual(unknown);
+  });
+
   it('keeps a failing file’s last good objects and reports its errors', () => {
     const [, second] = run([
       [file('nodes/n1.yaml', [node()]), file('deployments/a.yaml', [dep('a', { env: { A: '1' } })])],
@@ -112,5 +143,17 @@ describe('buildSnapshot', () => {
     ]);
     expect(b!.objects.filter((o) => o.kind === 'Deployment')).toHaveLength(1);
     expect(b!.errors).toMatchObject([{ file: 'deployments/z.yaml', code: 'duplicate_name' }]);
+  });
+});
+
+describe('unknownNodeRefusal', () => {
+  it('names the missing file, the known nodes and the likely typo', () => {
+    expect(unknownNodeRefusal('edge-l', ['edge-1', 'web-1'], 'main@sha1:abc')).toEqual({
+      reason: 'UnknownNode',
+      known: ['edge-1', 'web-1'],
+      message:
+        "no nodes/edge-l.yaml at main@sha1:abc: refusing to reconcile; the repository's nodes are edge-1, web-1 " +
+        "(did you mean 'edge-1'?); start orun with --node set to one of them, or commit nodes/edge-l.yaml",
+    });
   });
 });

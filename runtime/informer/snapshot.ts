@@ -51,6 +51,12 @@ export interface BuiltSnapshot {
   notSelected: number;
   /** This node's Node (from Git, or the fallback). */
   node: ApiObject;
+  /**
+   * Set when the repository has a `nodes/` folder but no Node of this name (a mistyped
+   * `--node`): the informer then applies nothing but the (fallback) Node. `known` lists the
+   * Node names the repository has, sorted.
+   */
+  unknownNode?: { known: string[] };
   memory: SnapshotMemory;
 }
 
@@ -102,7 +108,17 @@ export function buildSnapshot(
     }
   }
   const previous = new Map(all.map((o) => [objectKey(o.kind, o.metadata.name), o]));
-  const node = all.find((o) => o.kind === 'Node' && o.metadata.name === opts.nodeName) ?? opts.fallbackNode();
+  const own = all.find((o) => o.kind === 'Node' && o.metadata.name === opts.nodeName);
+  const node = own ?? opts.fallbackNode();
+  const unknownNode =
+    own === undefined && files.some((f) => f.path.startsWith('nodes/'))
+      ? {
+          known: all
+            .filter((o) => o.kind === 'Node')
+            .map((o) => o.metadata.name)
+            .sort(),
+        }
+      : undefined;
   const objects = [node];
   let notSelected = 0;
   for (const obj of all) {
@@ -111,7 +127,15 @@ export function buildSnapshot(
     else notSelected++;
   }
   errors.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
-  return { objects, errors, keptFiles, notSelected, node, memory: { lastGood, previous } };
+  return {
+    objects,
+    errors,
+    keptFiles,
+    notSelected,
+    node,
+    ...(unknownNode ? { unknownNode } : {}),
+    memory: { lastGood, previous },
+  };
 }
 
 /**
