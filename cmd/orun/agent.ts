@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { errorMessage, isOrunError } from '../../apis/errors.ts';
 import { formatDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
-import { API_VERSION, objectKey, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { API_VERSION, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { Node } from '../../apis/run.orcra.dev/v0alpha/node.ts';
 import {
   deploymentKey,
@@ -133,9 +133,8 @@ export function buildAgent(
   if (ingress !== undefined) manager.addController(ingress.services);
   manager.handleReconcile('Deployment', (name) => enqueue(deployments.controller, deploymentKey(name)));
   manager.handleReconcile('Node', (name) => name === settings.node && enqueue(nodes.controller, nodes.key));
-  manager.handleReconcile('ServiceGraph', (name) =>
-    enqueue(serviceGraphs.controller, objectKey('ServiceGraph', name)),
-  );
+  // A person asked: the graph is applied again and its ONESHOT services run again.
+  manager.handleReconcile('ServiceGraph', (name) => (serviceGraphs.requestReconcile(name), true));
   if (ingress !== undefined)
     manager.handleReconcile('Service', () => enqueue(ingress.services.controller, INGRESS_KEY));
   return { manager, store, recorder, informer, logger };
