@@ -171,6 +171,8 @@ export class Agent {
     this.proc = spawn(
       NODE_BIN,
       [
+        // e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the agent
+        ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
         join(ROOT, 'dist/orun.js'),
         'start',
         '--repo',

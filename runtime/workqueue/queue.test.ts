@@ -97,6 +97,8 @@ describe('WorkQueue', () => {
     q.done('a');
     expect(rec).toMatchObject({ depth: [1, -1], adds: [1], latency: [2], work: [1.5] });
     expect(rec['longest']?.at(-1)).toBe(0);
+    // The update timer ends itself at its next tick once nothing is processing.
+    clock.step(500);
     expect(clock.pendingTimers()).toBe(0);
   });
 });

@@ -87,7 +87,10 @@ export class WorkQueue<T = string> {
       this.#queue.push(item);
       this.#handOut();
     } else if (this.#processing.size === 0) {
-      this.#stopUpdating();
+      // The gauges read 0 now; the update timer ends at its next tick (cancelling and re-arming
+      // it for every item of a busy queue cost more than the rest of the metrics together).
+      this.#metrics?.updateUnfinishedWork();
+      if (this.#shuttingDown) this.#stopUpdating();
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const w of waiters) w();
