@@ -107,6 +107,49 @@ const StringMap = z.record(
 
 const AbsPath = NonEmpty.regex(/^\//, { error: expected('an absolute path') });
 
+/** A top-level key of the repository's root `secrets.yaml`. */
+const SecretKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, {
+  error: expected('a key of secrets.yaml (letters, digits, "_", "-" and ".")'),
+});
+
+/** `{secretKeyRef: KEY}`: the env value is secrets.yaml's `KEY`, decrypted on the node. */
+export const SecretKeyRefSchema = z.strictObject(
+  { secretKeyRef: SecretKey.describe('A top-level key of the root secrets.yaml (required).') },
+  { error: expected('a string, or {secretKeyRef: KEY}') },
+);
+export type SecretKeyRef = z.output<typeof SecretKeyRefSchema>;
+
+const EnvMap = z.record(
+  EnvName,
+  z.union([z.string(), SecretKeyRefSchema], {
+    error: (iss) =>
+      typeof iss.input === 'number' || typeof iss.input === 'boolean'
+        ? `expected string, got ${typeof iss.input} ${showValue(iss.input)} (quote it: "${showValue(iss.input)}")`
+        : typeof iss.input === 'object' && iss.input !== null && !Array.isArray(iss.input)
+          ? 'expected {secretKeyRef: KEY} with KEY a top-level key of secrets.yaml'
+          : `expected string or {secretKeyRef: KEY}, got ${showValue(iss.input)}`,
+  }),
+  { error: expected('a mapping of strings') },
+);
+
+/** Where secret files are mounted in the container (read-only, from a tmpfs on the node). */
+export const SECRET_FILES_DIR = '/run/secrets';
+
+const FileName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, {
+  error: expected('a file name (letters, digits, "_", "-" and ".", no "/")'),
+});
+
+export const SecretFileSchema = z.strictObject(
+  {
+    key: SecretKey.describe('The secrets.yaml key whose value is the file content (required).'),
+    name: FileName.optional().describe(
+      `File name under ${SECRET_FILES_DIR}/ in the container. Default: the key.`,
+    ),
+  },
+  { error: expected('a mapping with key') },
+);
+export type SecretFile = z.output<typeof SecretFileSchema>;
+
 export const BuildSchema = z.strictObject(
   {
     context: RelPath.describe('Build context, relative to the Node codeDir (required).'),
@@ -168,9 +211,31 @@ export const DeploymentSpecSchema = z
         .array(VolumeSchema, { error: expected('a list of volumes') })
         .default([])
         .describe('Bind mounts. Default: none.'),
-      env: StringMap.default({}).describe(
-        'Environment variables; values are strings and may be SOPS ENC[...] values.',
+      env: EnvMap.default({}).describe(
+        'Environment variables: strings (may be inline SOPS ENC[...] values), or {secretKeyRef: KEY} for a key of the root secrets.yaml. Explicit values win over envFrom.',
       ),
+      envFrom: z
+        .array(
+          z.strictObject(
+            {
+              secretRef: z
+                .literal('secrets.yaml', { error: expected('"secrets.yaml"') })
+                .describe('Every top-level key of the root secrets.yaml becomes an env var.'),
+            },
+            { error: expected('a mapping with secretRef') },
+          ),
+          { error: expected('a list like [{secretRef: secrets.yaml}]') },
+        )
+        .optional()
+        .describe(
+          'Orcra\'s "all of secrets.yaml as env": every top-level key of the root secrets.yaml. Default: none (only what env references).',
+        ),
+      secretFiles: z
+        .array(SecretFileSchema, { error: expected('a list of {key, name?}') })
+        .optional()
+        .describe(
+          `secrets.yaml keys mounted read-only as files (mode 0400) at ${SECRET_FILES_DIR}/<name>, from a tmpfs on the node. Default: none.`,
+        ),
       health: z
         .strictObject(
           {
