@@ -68,11 +68,32 @@ export async function decryptSopsDocuments(
   identities: AgeIdentities,
   options: DecryptOptions = {},
 ): Promise<unknown[]> {
+  return (await openSopsFile(text, identities, options)).documents;
+}
+
+/** A decrypted sops file with its data key (what inline `ENC[...]` values elsewhere are sealed with). */
+export interface OpenedSopsFile {
+  documents: unknown[];
+  /** The 32-byte data key. Keep it in memory only. */
+  dataKey: Buffer;
+  metadata: SopsMetadata;
+}
+
+/**
+ * Like {@link decryptSopsDocuments}, and also returns the file's data key and metadata: the root
+ * `secrets.yaml`'s data key is what inline `ENC[...]` values in plain manifests are sealed with.
+ */
+export async function openSopsFile(
+  text: string,
+  identities: AgeIdentities,
+  options: DecryptOptions = {},
+): Promise<OpenedSopsFile> {
   const docs = parseYaml(text);
   const first = docs[0];
   const rawMeta: unknown = first === undefined ? undefined : yamlSopsBlock(first);
   const metadata = parseSopsMetadata(rawMeta);
-  return decryptTrees(docs.map(treeFromYaml), metadata, identities, options);
+  const { documents, key } = await decryptTrees(docs.map(treeFromYaml), metadata, identities, options);
+  return { documents, dataKey: key, metadata };
 }
 
 /**
@@ -86,8 +107,8 @@ export async function decryptSopsObject(
   options: DecryptOptions = {},
 ): Promise<unknown> {
   const metadata = parseSopsMetadata(isRecord(doc) ? doc['sops'] : undefined);
-  const [out] = await decryptTrees([stripSopsKey(treeFromJs(doc))], metadata, identities, options);
-  return out;
+  const { documents } = await decryptTrees([stripSopsKey(treeFromJs(doc))], metadata, identities, options);
+  return documents[0];
 }
 
 /**
@@ -108,7 +129,7 @@ export async function decryptSopsSecrets(
   identities: AgeIdentities,
 ): Promise<unknown[]> {
   const trees = documents.map((d) => stripSopsKey(treeFromJs(d)));
-  return decryptTrees(trees, parseSopsMetadata(metadata), identities, { secrets: true });
+  return (await decryptTrees(trees, parseSopsMetadata(metadata), identities, { secrets: true })).documents;
 }
 
 /** True when a parsed document carries a sops metadata block (`sops.mac` or `sops.lastmodified`). */
@@ -123,7 +144,7 @@ async function decryptTrees(
   metadata: SopsMetadata,
   identities: AgeIdentities,
   options: DecryptOptions,
-): Promise<unknown[]> {
+): Promise<{ documents: unknown[]; key: Buffer }> {
   const key = await decryptDataKey(metadata.age, identities);
   const hash = createHash('sha512');
   if (metadata.macOnlyEncrypted) hash.update(MAC_ONLY_ENCRYPTED_INIT);
@@ -136,7 +157,7 @@ async function decryptTrees(
   };
   const out = trees.map((t) => walk(walker, t, [], []));
   verifyMac(metadata, key, hash.digest('hex').toUpperCase());
-  return out;
+  return { documents: out, key };
 }
 
 interface Walker {

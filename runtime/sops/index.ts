@@ -10,7 +10,10 @@ export {
   decryptSopsObject,
   decryptSopsSecrets,
   isSopsDocument,
+  openSopsFile,
+  type OpenedSopsFile,
 } from './decrypt.ts';
+export { type InlinePlace, inlineAad, openInline, sealInline } from './inline.ts';
 export { type EncryptOptions, encryptSopsDocument, wrapDataKey } from './encrypt.ts';
 export {
   type AgeIdentities,
@@ -26,3 +29,4 @@ export { REDACTED, SecretString, revealValue } from './secret.ts';
 export { SopsErrorCode } from './errors.ts';
 export { type SopsMetadata, type SopsRule, type SopsAgeEntry, parseSopsMetadata } from './metadata.ts';
 export { type SopsValueType, isEncryptedValue } from './cipher.ts';
+export { loadNodeSecretKey, nodeSecretKeyPath } from './nodekey.ts';
