@@ -27,6 +27,15 @@ import {
   type SnapshotMemory,
   type SourceError,
 } from './snapshot.ts';
+import {
+  ABSENT,
+  loadRootSecrets,
+  openInlineValues,
+  SECRETS_FILE,
+  secretsFingerprint,
+  type RootSecrets,
+  type SecretKeys,
+} from './secrets.ts';
 import { decryptManifest, hasSopsBlock, ManifestDecryptError } from './sops.ts';
 
 const RETRY_MS = 1000;
@@ -125,12 +134,17 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   readonly #applied = new Subject<InformerResult>();
   /** Emits after every applied revision. */
   readonly applied$: Observable<InformerResult> = this.#applied.asObservable();
+  readonly #secretsChanged = new Subject<void>();
+  /** Emits after a revision changed the root secrets.yaml's values or their availability. */
+  readonly secretsChanged$: Observable<void> = this.#secretsChanged.asObservable();
+  #secretsFingerprint = '';
   #settings: SourceSettings;
   #source: S | undefined;
   #restart: (() => void) | undefined;
   #memory: SnapshotMemory = EMPTY_MEMORY;
   #fileSecrets = new Map<string, Map<string, SecretString>>();
   #secrets = new Map<string, SecretString>();
+  #rootSecrets: RootSecrets = ABSENT;
   #last: InformerResult | undefined;
   #reported = new Set<string>();
   /** The commit the source's work tree holds (checked out for ServiceGraphs), if any. */
@@ -176,6 +190,19 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
 
   /** The plaintext of a secret env value the last snapshots decrypted (Deployment controller's resolver). */
   resolveSecret = (ciphertext: string): SecretString | undefined => this.#secrets.get(ciphertext);
+
+  /** The root secrets.yaml's values, for `secretKeyRef`, `envFrom` and `secretFiles`. */
+  readonly secretKeys: SecretKeys = {
+    get: (key) => (this.#rootSecrets.state === 'ready' ? this.#rootSecrets.values.get(key) : undefined),
+    names: () => (this.#rootSecrets.state === 'ready' ? [...this.#rootSecrets.values.keys()] : []),
+    unavailable: () => {
+      const s = this.#rootSecrets;
+      if (s.state === 'ready') return undefined;
+      return s.state === 'absent'
+        ? 'the repository has no secrets.yaml'
+        : `secrets.yaml could not be decrypted (${s.code})`;
+    },
+  };
 
   /** Replaces the source when the settings differ; the checkout dir is reused. */
   reconfigure(settings: SourceSettings): boolean {
@@ -230,6 +257,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       }
     }
     this.#applied.complete();
+    this.#secretsChanged.complete();
   }
 
   /** Loads and applies one revision; false when it could not be read (worth another try). */
@@ -293,6 +321,11 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         'applied revision',
       );
       this.#applied.next(this.#last);
+      const fingerprint = secretsFingerprint(this.#rootSecrets);
+      if (fingerprint !== this.#secretsFingerprint) {
+        this.#secretsFingerprint = fingerprint;
+        this.#secretsChanged.next();
+      }
       return true;
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'loading revision failed; the store keeps the previous one');
@@ -302,14 +335,20 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
 
   /** Every manifest file of the revision (from the object store), SOPS files decrypted. */
   async #load(rev: SourceRevision): Promise<LoadedFile[]> {
-    const repo = await loadManifestTree(rev.files);
+    const repo = await loadManifestTree(rev.files, { extraPaths: [SECRETS_FILE] });
     const identities = this.#identities();
     const out: LoadedFile[] = [];
+    const root = await this.#loadRootSecrets(repo.texts.get(SECRETS_FILE), identities);
+    if (root !== undefined) out.push(root);
+    const dataKey = this.#rootSecrets.state === 'ready' ? this.#rootSecrets.dataKey : undefined;
     for (const f of repo.files) {
       const text = f.errors.length > 0 ? (repo.texts.get(f.path) ?? '') : '';
       if (f.errors.length === 0 || !hasSopsBlock(text)) {
-        this.#fileSecrets.delete(f.path);
-        out.push({ path: f.path, objects: f.objects, errors: f.errors.map(toSourceError) });
+        const inline = openInlineValues(f, dataKey, repo.locate);
+        const errors = [...f.errors.map(toSourceError), ...inline.errors];
+        // A file with errors keeps its last good objects, so it keeps their secrets too.
+        if (errors.length === 0) this.#fileSecrets.set(f.path, inline.secrets);
+        out.push({ path: f.path, objects: errors.length === 0 ? f.objects : [], errors });
         continue;
       }
       try {
@@ -327,6 +366,19 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       }
     }
     return out;
+  }
+
+  /**
+   * Decrypts the root secrets.yaml. On failure the last good values stay in use (as a broken
+   * manifest keeps its last good objects) and the error is reported against secrets.yaml.
+   */
+  async #loadRootSecrets(
+    text: string | undefined,
+    identities: () => Promise<AgeIdentities | undefined>,
+  ): Promise<LoadedFile | undefined> {
+    const { secrets, error } = await loadRootSecrets(text, identities);
+    if (secrets.state !== 'failed' || this.#rootSecrets.state !== 'ready') this.#rootSecrets = secrets;
+    return error === undefined ? undefined : { path: SECRETS_FILE, objects: [], errors: [error] };
   }
 
   /** Loads the age identities once per revision, only when a SOPS file needs them. */
