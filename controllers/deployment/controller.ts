@@ -7,6 +7,7 @@
  *     pruned; reconcile itself refuses to prune until the store has synced);
  *  4. a change of the Node's `codeDir` (every Deployment: their build contexts moved).
  */
+import type { Observable } from 'rxjs';
 import { errorMessage } from '../../apis/errors.ts';
 import { objectKey, splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { Clock } from '../../runtime/clock/index.ts';
@@ -40,6 +41,11 @@ export interface DeploymentControllerOptions extends Omit<
   logger?: Logger;
   /** Concurrent reconciles of different Deployments. Default 4 (pulls and probes wait on I/O). */
   workers?: number;
+  /**
+   * Emits when the root secrets.yaml's values changed (or became available or unavailable):
+   * every Deployment is reconciled, and those whose secrets' HMACs changed roll. Default: none.
+   */
+  secretsChanged$?: Observable<unknown>;
   /** Queue and controller metrics (usually the runtime's RuntimeMetrics). Default: none. */
   controllerMetrics?: ControllerOptions['metrics'];
 }
@@ -81,8 +87,16 @@ export class DeploymentController {
   /** Runs until `signal` aborts. Leaves every container running. */
   async start(signal: AbortSignal): Promise<void> {
     const watching = this.#watchEngine(signal);
+    const secrets = this.#o.secretsChanged$?.subscribe(() => {
+      for (const d of this.#o.store.list('Deployment'))
+        this.controller.enqueue(deploymentKey(d.metadata.name));
+    });
     await this.#sweep();
-    await this.controller.start(signal);
+    try {
+      await this.controller.start(signal);
+    } finally {
+      secrets?.unsubscribe();
+    }
     await watching;
   }
 

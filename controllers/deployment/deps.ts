@@ -5,7 +5,7 @@
 import type { Registry } from 'prom-client';
 import type { ContainerEngine } from '../../runtime/docker/engine.ts';
 import type { BackoffPolicy } from './backoff.ts';
-import type { SecretResolver } from './desired.ts';
+import type { SecretKeys, SecretResolver } from './desired.ts';
 import type { DeploymentStatusView, DeploymentView } from './spec.ts';
 
 /** The engine calls this controller makes (runtime/docker `ContainerEngine` satisfies it). */
@@ -22,6 +22,17 @@ export type DeploymentEngine = Pick<
   | 'restartContainer'
   | 'removeContainer'
 >;
+
+/** Secret files on a tmpfs (runtime/secretfs `TmpfsSecretFiles` satisfies it). */
+export interface SecretFileStore {
+  dir(deployment: string, hash: string): string;
+  write(
+    deployment: string,
+    hash: string,
+    files: readonly { name: string; value: { reveal(): string } }[],
+  ): Promise<void>;
+  prune(deployment: string, keepHash?: string): Promise<void>;
+}
 
 /** Desired state and the status sink (runtime Store). Objects handed out may be frozen. */
 export interface DeploymentStore {
@@ -107,6 +118,10 @@ export interface DeploymentDeps {
    * Default: none, so an `ENC[...]` value stalls the Deployment (`SecretNotDecrypted`).
    */
   resolveSecret?: SecretResolver;
+  /** The root secrets.yaml's values (`secretKeyRef`, `envFrom`, `secretFiles`). Default: none, so those stall. */
+  secretKeys?: SecretKeys;
+  /** Where `secretFiles` are written (runtime/secretfs, a tmpfs). Default: none, so those stall. */
+  secretFiles?: SecretFileStore;
   /**
    * This node's name. Containers are labelled with it and only containers carrying it are
    * observed, adopted or pruned. Default: none, so every orun-managed container on the engine

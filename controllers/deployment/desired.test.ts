@@ -107,3 +107,104 @@ describe('desiredContainer', () => {
     expect(sourceCommit({ ...dep(base), metadata: { name: 'web', annotations } })).toBe(commit);
   });
 });
+
+describe('desiredContainer: secrets from secrets.yaml', () => {
+  const keys = (values: Record<string, string>, unavailable?: string) => ({
+    get: (k: string) =>
+      unavailable === undefined && k in values ? new SecretString(values[k] ?? '') : undefined,
+    names: () => (unavailable === undefined ? Object.keys(values) : []),
+    unavailable: () => unavailable,
+  });
+  const withRef: DeploymentSpecView = { ...base, env: { A: '1', DB: { secretKeyRef: 'db_password' } } };
+
+  it('resolves secretKeyRef into the container env only', () => {
+    const d = desiredContainer(dep(withRef), { secretKeys: keys({ db_password: 's3cret' }) });
+    expect(d.undecryptable).toEqual([]);
+    expect(d.containerSpec().env).toEqual({ A: '1', DB: 's3cret' });
+    expect(JSON.stringify({ ...d, spec: undefined })).not.toContain('s3cret');
+    expect(d.hash).not.toContain('s3cret');
+  });
+
+  it('changes the hash when the value changes, keyed by the node key', () => {
+    const h = (v: string, secretHashKey = 'node-a') =>
+      desiredContainer(dep(withRef), { secretKeys: keys({ db_password: v }), secretHashKey }).hash;
+    expect(h('one')).toBe(h('one'));
+    expect(h('one')).not.toBe(h('two'));
+    expect(h('one', 'node-a')).not.toBe(h('one', 'node-b'));
+  });
+
+  it('envFrom offers every key; an explicit env value wins', () => {
+    const spec: DeploymentSpecView = {
+      ...base,
+      env: { A: 'explicit' },
+      envFrom: [{ secretRef: 'secrets.yaml' }],
+    };
+    const d = desiredContainer(dep(spec), {
+      secretKeys: keys({ A: 'from-file', B_KEY: 'b', 'not valid!': 'x' }),
+    });
+    expect(d.containerSpec().env).toEqual({ A: 'explicit', B_KEY: 'b' });
+  });
+
+  it.each<[string, DeploymentSpecView, ReturnType<typeof keys> | undefined, RegExp]>([
+    [
+      'a missing key',
+      withRef,
+      keys({}),
+      /^env DB: secretKeyRef db_password: secrets.yaml has no top-level key "db_password"$/,
+    ],
+    ['no age key', withRef, keys({}, 'secrets.yaml could not be decrypted (SopsNoKey)'), /SopsNoKey/],
+    ['no secrets.yaml support', withRef, undefined, /not read on this node/],
+    [
+      'envFrom without the file',
+      { ...base, envFrom: [{ secretRef: 'secrets.yaml' }] },
+      keys({}, 'the repository has no secrets.yaml'),
+      /^envFrom secrets.yaml: the repository has no secrets.yaml$/,
+    ],
+    [
+      'an undecrypted inline value',
+      { ...base, env: { X: 'ENC[AES256_GCM,data:a,iv:b,tag:c,type:str]' } },
+      keys({}),
+      /^env X: SOPS ENC/,
+    ],
+    [
+      'a file of a missing key',
+      { ...base, secretFiles: [{ key: 'tls' }] },
+      keys({}),
+      /^file tls: secretKeyRef tls/,
+    ],
+  ])('reports %s as undecryptable, naming keys only', (_what, spec, secretKeys, message) => {
+    const d = desiredContainer(dep(spec), {
+      ...(secretKeys === undefined ? {} : { secretKeys }),
+      secretFilesDir: () => '/run/x',
+    });
+    expect(d.undecryptable).toHaveLength(1);
+    expect(d.undecryptable[0]).toMatch(message);
+  });
+
+  it('mounts secret files read-only at /run/secrets from the per-hash tmpfs dir', () => {
+    const spec: DeploymentSpecView = { ...base, secretFiles: [{ key: 'tls', name: 'tls.key' }] };
+    const d = desiredContainer(dep(spec), {
+      secretKeys: keys({ tls: 'PEM' }),
+      secretFilesDir: (name, hash) => `/dev/shm/s/${name}/${hash}`,
+    });
+    expect(d.secretFiles.map((f) => [f.name, f.value.reveal()])).toEqual([['tls.key', 'PEM']]);
+    expect(d.containerSpec().binds).toContainEqual({
+      hostPath: `/dev/shm/s/web/${d.hash}`,
+      containerPath: '/run/secrets',
+      readOnly: true,
+    });
+    const changed = desiredContainer(dep(spec), {
+      secretKeys: keys({ tls: 'PEM2' }),
+      secretFilesDir: (name, hash) => `/dev/shm/s/${name}/${hash}`,
+    });
+    expect(changed.hash).not.toBe(d.hash);
+  });
+
+  it('without a secret files directory, a Deployment with secretFiles stalls', () => {
+    const spec: DeploymentSpecView = { ...base, secretFiles: [{ key: 'tls' }] };
+    const d = desiredContainer(dep(spec), { secretKeys: keys({ tls: 'PEM' }) });
+    expect(d.undecryptable).toEqual([
+      'secretFiles: this node has no secret files directory (a tmpfs) configured',
+    ]);
+  });
+});

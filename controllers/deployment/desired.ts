@@ -6,10 +6,11 @@
 import { createHash, createHmac } from 'node:crypto';
 import path from 'node:path';
 import { SOURCE_ANNOTATION } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
-import { effectiveImagePullPolicy } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
 import type { ContainerSpec } from '../../runtime/docker/engine.ts';
+import { effectiveImagePullPolicy, SECRET_FILES_DIR } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
 import {
   isEncryptedText,
+  isSecretKeyRef,
   isSecretValue,
   type DeploymentView,
   type EnvValue,
@@ -57,8 +58,13 @@ export interface DesiredContainer {
   hash: string;
   labels: Record<string, string>;
   ports: { containerPort: number; port: number; protocol: 'tcp' | 'udp' }[];
-  /** Env names whose `ENC[...]` value no key on this node could decrypt; never start with these. */
+  /**
+   * Secrets this container needs that are not available on this node (`env DB_PASSWORD:
+   * secretKeyRef db: ...`, `file tls.key: ...`); never start with these. Messages hold no values.
+   */
   undecryptable: string[];
+  /** Files to write to the tmpfs secret directory before the container is created. */
+  secretFiles: { name: string; value: SecretValue }[];
   /**
    * The engine's create request. This is the one place secret env values are revealed: call it
    * right before `createContainer` and never log or store the result.
@@ -73,12 +79,26 @@ export interface DesiredOptions {
   secretHashKey?: string;
   /** The decrypted value of an inline `ENC[...]` env value. Default: none can be decrypted. */
   resolveSecret?: SecretResolver;
+  /** The root secrets.yaml's values (`secretKeyRef`, `envFrom`, `secretFiles`). Default: none. */
+  secretKeys?: SecretKeys;
+  /** Host directory (on a tmpfs) holding this container's secret files. Default: no secret files. */
+  secretFilesDir?: (deployment: string, hash: string) => string;
   /** Labels the container as this node's (`run.orcra.dev/node`). Default: no node label. */
   nodeName?: string;
 }
 
 /** Looks up the plaintext of a SOPS `ENC[...]` value the loader decrypted (undefined: unknown). */
 export type SecretResolver = (ciphertext: string) => SecretValue | undefined;
+
+/** The root secrets.yaml's values as the informer offers them (runtime/informer satisfies it). */
+export interface SecretKeys {
+  /** A top-level key's value; undefined when absent or not decrypted. */
+  get(key: string): SecretValue | undefined;
+  /** Every top-level scalar key (for envFrom). */
+  names(): readonly string[];
+  /** Why no value is available (no file, no age key, tampered); undefined when decrypted. */
+  unavailable(): string | undefined;
+}
 
 /** The commit from the `run.orcra.dev/source: <path>@<commit>` annotation, or `unknown`. */
 export function sourceCommit(d: DeploymentView): string {
@@ -105,20 +125,28 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
     containerPath: v.containerPath,
     readOnly: v.readOnly ?? false,
   }));
-  const env = Object.entries(spec.env ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const key = opts.secretHashKey ?? 'orun-secret-env';
-  // A value that is neither text nor a secret (e.g. a SecretString flattened by structuredClone)
-  // has lost its plaintext: treat it like ciphertext nobody can decrypt.
-  const undecryptable = env.filter(([, v]) =>
-    typeof v === 'string' ? isEncryptedText(v) && opts.resolveSecret?.(v) === undefined : !isSecretValue(v),
-  );
+  const problems: string[] = [];
+  const env = resolveEnv(spec, opts, problems);
+  const files = (spec.secretFiles ?? []).map((f) => ({
+    name: f.name ?? f.key,
+    value: resolveKey(f.key, opts.secretKeys),
+  }));
+  const undecryptable = [
+    ...problems,
+    ...env.flatMap(([k, v]) => (v.kind === 'missing' ? [`env ${k}: ${v.why}`] : [])),
+    ...files.flatMap((f) => (f.value.kind === 'missing' ? [`file ${f.name}: ${f.value.why}`] : [])),
+  ];
   const hashed = {
     v: 1,
     image:
       image.kind === 'pull' ? { ref: image.ref } : { build: { ...image, args: sortedRecord(image.args) } },
     ports,
     binds,
-    env: env.map(([k, v]) => [k, envDigest(k, v, key)]),
+    env: env.map(([k, v]) => [k, digest(k, v, key)]),
+    ...(files.length === 0
+      ? {}
+      : { files: files.map((f) => [f.name, digest(`file:${f.name}`, f.value, key)]) }),
   };
   const hash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 16);
   const labels = {
@@ -127,22 +155,92 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
     [Label.specHash]: hash,
     [Label.sourceCommit]: sourceCommit(d),
   };
+  const secretFiles = files.flatMap((f) =>
+    f.value.kind === 'secret' ? [{ name: f.name, value: f.value.value }] : [],
+  );
+  const filesBind =
+    files.length === 0 || opts.secretFilesDir === undefined
+      ? []
+      : [{ hostPath: opts.secretFilesDir(name, hash), containerPath: SECRET_FILES_DIR, readOnly: true }];
+  if (files.length > 0 && opts.secretFilesDir === undefined) {
+    undecryptable.push('secretFiles: this node has no secret files directory (a tmpfs) configured');
+  }
   return {
     name: containerName(name),
     image,
     hash,
     labels,
     ports,
-    undecryptable: undecryptable.map(([k]) => k),
+    undecryptable,
+    secretFiles,
     containerSpec: () => ({
       name: containerName(name),
       image: image.ref,
       labels,
-      env: Object.fromEntries(env.map(([k, v]) => [k, reveal(v, opts.resolveSecret)])),
+      env: Object.fromEntries(env.map(([k, v]) => [k, v.kind === 'missing' ? '' : revealValue(v)])),
       ports: ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.port, protocol: p.protocol })),
-      binds,
+      binds: [...binds, ...filesBind],
     }),
   };
+}
+
+type ResolvedValue =
+  | { kind: 'plain'; value: string }
+  | { kind: 'secret'; value: SecretValue }
+  | { kind: 'missing'; why: string };
+
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+/** The env, sorted by name: explicit entries win over `envFrom` ones. */
+function resolveEnv(
+  spec: DeploymentView['spec'],
+  opts: DesiredOptions,
+  problems: string[],
+): [string, ResolvedValue][] {
+  const out = new Map<string, ResolvedValue>();
+  if ((spec.envFrom ?? []).length > 0) {
+    const why = secretsUnavailable(opts.secretKeys);
+    if (why !== undefined) problems.push(`envFrom secrets.yaml: ${why}`);
+    else {
+      for (const k of opts.secretKeys?.names() ?? []) {
+        if (ENV_NAME.test(k)) out.set(k, resolveKey(k, opts.secretKeys));
+      }
+    }
+  }
+  for (const [k, v] of Object.entries(spec.env ?? {})) out.set(k, resolveOne(v, opts));
+  return [...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function resolveOne(v: EnvValue, opts: DesiredOptions): ResolvedValue {
+  if (isSecretKeyRef(v)) return resolveKey(v.secretKeyRef, opts.secretKeys);
+  // A value that is neither text nor a secret (e.g. a SecretString flattened by structuredClone)
+  // has lost its plaintext: treat it like ciphertext nobody can decrypt.
+  if (typeof v !== 'string') {
+    return isSecretValue(v) ? { kind: 'secret', value: v } : { kind: 'missing', why: 'value lost' };
+  }
+  if (!isEncryptedText(v)) return { kind: 'plain', value: v };
+  const s = opts.resolveSecret?.(v);
+  if (s !== undefined) return { kind: 'secret', value: s };
+  const why = secretsUnavailable(opts.secretKeys);
+  return {
+    kind: 'missing',
+    why: `SOPS ENC[...] value not decrypted on this node${why === undefined ? '' : ` (${why})`}`,
+  };
+}
+
+function resolveKey(key: string, keys: SecretKeys | undefined): ResolvedValue {
+  const value = keys?.get(key);
+  if (value !== undefined) return { kind: 'secret', value };
+  const why = secretsUnavailable(keys) ?? `secrets.yaml has no top-level key "${key}"`;
+  return { kind: 'missing', why: `secretKeyRef ${key}: ${why}` };
+}
+
+function secretsUnavailable(keys: SecretKeys | undefined): string | undefined {
+  return keys === undefined ? 'secrets.yaml is not read on this node' : keys.unavailable();
+}
+
+function revealValue(v: ResolvedValue): string {
+  return v.kind === 'plain' ? v.value : v.kind === 'secret' ? v.value.reveal() : '';
 }
 
 function imagePlan(d: DeploymentView, codeDir: string): ImagePlan {
@@ -169,19 +267,13 @@ function imagePlan(d: DeploymentView, codeDir: string): ImagePlan {
 }
 
 /**
- * Plain values (and `ENC[...]` ciphertext, public in Git and stable while the secret is unchanged)
- * hash as themselves; decrypted secrets as a keyed digest, so the hash reveals nothing.
+ * Plain values hash as themselves; secrets as an HMAC of name and value under the node-local key,
+ * so a changed value rolls the container while the hash (a label) reveals nothing.
  */
-function envDigest(name: string, v: EnvValue, key: string): string {
-  if (typeof v === 'string') return v;
-  if (!isSecretValue(v)) return 'unreadable';
-  return 'secret:' + createHmac('sha256', key).update(`${name}\0${v.reveal()}`).digest('hex');
-}
-
-function reveal(v: EnvValue, resolve: SecretResolver | undefined): string {
-  if (typeof v !== 'string') return isSecretValue(v) ? v.reveal() : '';
-  if (isEncryptedText(v)) return resolve?.(v)?.reveal() ?? '';
-  return v;
+function digest(name: string, v: ResolvedValue, key: string): string {
+  if (v.kind === 'plain') return v.value;
+  if (v.kind === 'missing') return 'missing';
+  return 'secret:' + createHmac('sha256', key).update(`${name}\0${v.value.reveal()}`).digest('hex');
 }
 
 function sortedRecord(r: Readonly<Record<string, string>>): Record<string, string> {

@@ -1,7 +1,8 @@
-import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
 import { SecretString } from '../../runtime/sops/secret.ts';
 import { Label } from './desired.ts';
 import { Harness, IMAGE, webSpec } from './harness.ts';
@@ -538,6 +539,56 @@ describe('secrets', () => {
     await h2.reconcile('web');
     expect(h2.engine.specOf('orun-web')?.env).toEqual([`PASSWORD=${PLAINTEXT}`]);
     expect(JSON.stringify([h2.statusWrites, h2.events, h2.logs])).not.toContain(PLAINTEXT);
+  });
+
+  it('scoped failure: without secrets.yaml only the Deployment that needs it stalls; the old container keeps running', async () => {
+    let values: Record<string, string> = { db: 'one' };
+    const state: { why: string | undefined } = { why: undefined };
+    const secretKeys = {
+      get: (k: string) =>
+        state.why === undefined && k in values ? new SecretString(values[k] ?? '') : undefined,
+      names: () => Object.keys(values),
+      unavailable: () => state.why,
+    };
+    // The real tmpfs writer: the fake engine checks that bind sources exist.
+    const files = new TmpfsSecretFiles(join(mkdtempSync('/dev/shm/orun-reconciler-'), 'node'));
+    const written = () =>
+      readdirSync(join(files.root, 'web')).map((h) =>
+        readFileSync(join(files.root, 'web', h, 'db.txt'), 'utf8'),
+      );
+    const h = new Harness({ secretKeys, secretFiles: files, secretHashKey: 'node-key' });
+    h.apply(
+      'web',
+      webSpec({ env: { DB: { secretKeyRef: 'db' } }, secretFiles: [{ key: 'db', name: 'db.txt' }] }),
+    );
+    h.apply('plain', webSpec({ ports: [{ containerPort: 80, port: 8081 }] }));
+    await h.reconcile('web');
+    await h.reconcile('plain');
+    const first = h.engine.specOf('orun-web');
+    expect(first?.env).toEqual(['DB=one']);
+    expect(written()).toEqual(['one']);
+
+    // The value changes: exactly the Deployment using it rolls, and its old files go.
+    values = { db: 'two' };
+    await h.reconcile('web');
+    await h.reconcile('plain');
+    expect(h.engine.specOf('orun-web')?.env).toEqual(['DB=two']);
+    expect(written()).toEqual(['two']);
+    expect(h.callsOf(['createContainer'])).toHaveLength(3);
+
+    // The key goes missing: web stalls, its container keeps running; plain is untouched.
+    state.why = 'secrets.yaml could not be decrypted (SopsNoKey)';
+    await h.reconcile('web');
+    await h.reconcile('plain');
+    expect(h.callsOf(['createContainer'])).toHaveLength(3);
+    expect(h.callsOf(['stopContainer', 'removeContainer'])).toHaveLength(2); // only the roll above
+    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'SecretNotDecrypted' });
+    expect(h.condition('web', 'Stalled')?.message).toContain(
+      'env DB: secretKeyRef db: secrets.yaml could not be decrypted (SopsNoKey)',
+    );
+    expect(h.condition('plain', 'Ready')).toMatchObject({ status: 'True' });
+    expect(JSON.stringify([h.statusWrites, h.events, h.logs])).not.toMatch(/"(one|two)"|DB=/);
+    rmSync(join(files.root, '..'), { recursive: true, force: true });
   });
 
   it('a secret flattened by structuredClone (plaintext lost) stalls instead of starting with junk', async () => {

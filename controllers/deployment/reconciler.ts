@@ -16,7 +16,7 @@ import { splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
 import type { DeploymentDeps, ReconcileContext, ReconcileResult } from './deps.ts';
 import { deploymentSelector, desiredContainer, Label } from './desired.ts';
-import { createAndStart, ensureImage, retire } from './rollout.ts';
+import { createAndStart, ensureImage, retire, stall, writeSecretFiles } from './rollout.ts';
 import { Memory, resolveDeps, type Outcome, type Resolved, type Run } from './run.ts';
 import type { DeploymentView } from './spec.ts';
 import { buildStatus, Reason, sameStatus } from './status.ts';
@@ -55,17 +55,22 @@ export class DeploymentReconciler {
   /** No container with the desired hash: image first (old one keeps running if that fails). */
   async #rollout(run: Run, old: ContainerInfo[]): Promise<Outcome> {
     if (run.desired.undecryptable.length > 0) {
-      const names = run.desired.undecryptable.join(', ');
-      // Handing ciphertext to the app would be a silent misconfiguration; the loader decrypts.
-      const message = `env ${names}: secret value not available (SOPS ENC[...] not decrypted on this node, or its plaintext was lost)`;
-      return { verdict: { kind: 'stalled', reason: Reason.SecretNotDecrypted, message } };
+      // Handing ciphertext or an empty value to the app would be a silent misconfiguration.
+      // Only this Deployment stalls; an old container keeps running. Messages name keys, never values.
+      const message = `secret not available: ${run.desired.undecryptable.join('; ')}`;
+      run.event('Warning', Reason.SecretNotDecrypted, message);
+      return stall(run, { kind: 'stalled', reason: Reason.SecretNotDecrypted, message });
     }
     await this.#announce(run, old);
     const imageFailure = await ensureImage(run);
     if (imageFailure !== undefined) return imageFailure;
+    const filesFailure = await writeSecretFiles(run);
+    if (filesFailure !== undefined) return filesFailure;
     await retire(run, old, 'spec changed, replacing');
     const r = await createAndStart(run);
-    return 'verdict' in r ? r : supervise(run, r);
+    if ('verdict' in r) return r;
+    await this.#deps.secretFiles?.prune(run.name, run.desired.hash);
+    return supervise(run, r);
   }
 
   /**
@@ -90,6 +95,9 @@ export class DeploymentReconciler {
 
   async #keep(run: Run, current: ContainerInfo, duplicates: ContainerInfo[]): Promise<Outcome> {
     await retire(run, duplicates, 'duplicate or outdated container');
+    // A tmpfs is empty after a reboot: put the files back before the container is started again.
+    const filesFailure = await writeSecretFiles(run);
+    if (filesFailure !== undefined) return filesFailure;
     return supervise(run, current);
   }
 
@@ -111,6 +119,7 @@ export class DeploymentReconciler {
       );
       ctx.log.info({ containerID: c.id }, 'pruned container');
     }
+    await this.#deps.secretFiles?.prune(name);
     this.#mem.gates.clear(ctx.key);
     this.#mem.metrics.forget(name);
   }
@@ -145,7 +154,7 @@ export class DeploymentReconciler {
   }
 
   #run(ctx: ReconcileContext, name: string, obj: DeploymentView): Run {
-    const { recordEvent, secretHashKey, resolveSecret, nodeName } = this.#deps;
+    const { recordEvent, secretHashKey, resolveSecret, secretKeys, secretFiles, nodeName } = this.#deps;
     const codeDir = this.#deps.codeDir?.();
     return {
       key: ctx.key,
@@ -155,6 +164,8 @@ export class DeploymentReconciler {
         ...(codeDir === undefined ? {} : { codeDir }),
         ...(secretHashKey === undefined ? {} : { secretHashKey }),
         ...(resolveSecret === undefined ? {} : { resolveSecret }),
+        ...(secretKeys === undefined ? {} : { secretKeys }),
+        ...(secretFiles === undefined ? {} : { secretFilesDir: (d, h) => secretFiles.dir(d, h) }),
         ...(nodeName === undefined ? {} : { nodeName }),
       }),
       signal: ctx.signal,

@@ -51,6 +51,21 @@ export async function ensureImage(run: Run): Promise<Outcome | undefined> {
   return undefined;
 }
 
+/** Writes the container's secret files to the tmpfs (a no-op when they are there). */
+export async function writeSecretFiles(run: Run): Promise<Outcome | undefined> {
+  const { secretFiles } = run.deps;
+  if (secretFiles === undefined || run.desired.secretFiles.length === 0) return undefined;
+  try {
+    await secretFiles.write(run.name, run.desired.hash, run.desired.secretFiles);
+  } catch (err) {
+    if (!isOrunError(err)) throw err;
+    const message = `secret files: ${errorMessage(err)}`;
+    run.event('Warning', 'Failed', message);
+    return stall(run, { kind: 'stalled', reason: Reason.SecretFilesUnavailable, message });
+  }
+  return undefined;
+}
+
 /** Stops then removes containers that are not (or no longer) wanted. Never their volumes. */
 export async function retire(run: Run, containers: readonly ContainerInfo[], why: string): Promise<void> {
   const { engine, stopTimeoutSeconds } = run.deps;

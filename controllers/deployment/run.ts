@@ -14,10 +14,10 @@ import type { DeploymentView } from './spec.ts';
 import type { Verdict } from './status.ts';
 
 /** Deps with every default applied (in this one place). */
-export type Resolved = Required<
-  Omit<DeploymentDeps, 'registry' | 'codeDir' | 'secretHashKey' | 'resolveSecret' | 'nodeName'>
-> &
-  Pick<DeploymentDeps, 'codeDir' | 'secretHashKey' | 'resolveSecret' | 'nodeName'>;
+export type Resolved = Required<Omit<DeploymentDeps, 'registry' | OptionalDeps>> &
+  Pick<DeploymentDeps, OptionalDeps>;
+
+type OptionalDeps = 'codeDir' | 'secretHashKey' | 'resolveSecret' | 'secretKeys' | 'secretFiles' | 'nodeName';
 
 export function resolveDeps(d: DeploymentDeps): Resolved {
   return {

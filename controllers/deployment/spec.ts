@@ -19,8 +19,16 @@ export interface SecretValue {
   reveal(): string;
 }
 
-/** Plain text, or a SOPS-decrypted secret that is revealed only into the container's env. */
-export type EnvValue = string | SecretValue;
+/** A reference to a key of the repository's root `secrets.yaml`. */
+export interface SecretKeyRefView {
+  readonly secretKeyRef: string;
+}
+
+/**
+ * Plain text (maybe an inline `ENC[...]`), a reference to a secrets.yaml key, or a SOPS-decrypted
+ * secret; secrets are revealed only into the container's env.
+ */
+export type EnvValue = string | SecretValue | SecretKeyRefView;
 
 /** `health.readiness` / `health.liveness`; tuning defaults (10 s, 1 s, 3) come from the schema. */
 export type HttpProbeSpec = Readonly<Pick<Probe, 'http'> & Partial<Omit<Probe, 'http'>>>;
@@ -45,6 +53,10 @@ export interface DeploymentSpecView {
     readonly readOnly?: boolean;
   }[];
   readonly env?: Readonly<Record<string, EnvValue>>;
+  /** `[{secretRef: 'secrets.yaml'}]`: every top-level key of secrets.yaml as env. */
+  readonly envFrom?: readonly { readonly secretRef: string }[];
+  /** secrets.yaml keys mounted as files under /run/secrets. */
+  readonly secretFiles?: readonly { readonly key: string; readonly name?: string }[];
   readonly health?: { readonly readiness?: HttpProbeSpec; readonly liveness?: HttpProbeSpec };
 }
 
@@ -66,7 +78,11 @@ export interface DeploymentView {
 export type PreviousConditions = readonly Readonly<Condition>[] | undefined;
 
 export function isSecretValue(v: EnvValue): v is SecretValue {
-  return typeof v === 'object' && v !== null && typeof v.reveal === 'function';
+  return typeof v === 'object' && v !== null && 'reveal' in v && typeof v.reveal === 'function';
+}
+
+export function isSecretKeyRef(v: EnvValue): v is SecretKeyRefView {
+  return typeof v === 'object' && v !== null && 'secretKeyRef' in v && typeof v.secretKeyRef === 'string';
 }
 
 /** An env value still SOPS-encrypted (the loader did not decrypt it): never hand it to a container. */

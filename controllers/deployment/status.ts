@@ -28,6 +28,7 @@ export const Reason = {
   ReadinessTimeout: 'ReadinessTimeout',
   ImagePullFailed: 'ImagePullFailed',
   SecretNotDecrypted: 'SecretNotDecrypted',
+  SecretFilesUnavailable: 'SecretFilesUnavailable',
   ImageNeverPull: 'ErrImageNeverPull',
   BuildFailed: 'BuildFailed',
   HostPortConflict: 'HostPortConflict',
