@@ -40,7 +40,8 @@ import { createLogger, type Logger } from '../../runtime/log/index.ts';
 import { Manager } from '../../runtime/manager/index.ts';
 import { newRegistry, RuntimeMetrics } from '../../runtime/metrics/index.ts';
 import { NodeProcessRunner } from '../../runtime/process/index.ts';
-import { loadAgeIdentities, SopsErrorCode } from '../../runtime/sops/index.ts';
+import { TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
+import { loadAgeIdentities, loadNodeSecretKey, SopsErrorCode } from '../../runtime/sops/index.ts';
 import { Store } from '../../runtime/store/index.ts';
 import { buildIngress } from './ingress.ts';
 import { nodeOverrides, type AgentSettings } from './options.ts';
@@ -75,6 +76,10 @@ export function buildAgent(
     engine,
     events: recorder.for('deployment-controller'),
     resolveSecret: informer.resolveSecret,
+    secretKeys: informer.secretKeys,
+    secretsChanged$: informer.secretsChanged$,
+    secretFiles: new TmpfsSecretFiles(join(settings.secretsDir, settings.node)),
+    secretHashKey: loadNodeSecretKey(settings.dataDir),
     nodeName: settings.node,
     codeDir: () => node()?.spec.codeDir,
   });

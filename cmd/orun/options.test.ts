@@ -15,6 +15,7 @@ describe('orun start settings', () => {
       pollIntervalMs: 5000,
       ageKeyPath: undefined,
       sshKeyPath: undefined,
+      secretsDir: '/run/orun/secrets',
       metricsAddress: '127.0.0.1:9464',
       socket: '/opt/orun/orun.sock',
       logLevel: 'info',

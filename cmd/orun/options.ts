@@ -32,6 +32,8 @@ export interface AgentSettings {
   ageKeyPath: string | undefined;
   /** Deploy key for ssh:// remotes. Default: none (ssh's own defaults). */
   sshKeyPath: string | undefined;
+  /** Where `secretFiles` are written; must be on a tmpfs. Default `/run/orun/secrets`. */
+  secretsDir: string;
   /** /healthz, /readyz, /metrics. Default `127.0.0.1:9464` (loopback; 9090 is Prometheus's own port). */
   metricsAddress: string;
   /** The local API's unix socket. Default `<dataDir>/orun.sock`. */
@@ -69,6 +71,7 @@ export const DEFAULTS = {
   httpsPort: 443,
   acmeCa: LETS_ENCRYPT_PRODUCTION,
   caddyPath: 'caddy',
+  secretsDir: '/run/orun/secrets',
 } as const;
 
 /** Raw string values as given by one source. */
@@ -83,6 +86,7 @@ export const ENV_NAMES: Readonly<Record<SettingName, string>> = {
   pollIntervalMs: 'ORUN_POLL_INTERVAL',
   ageKeyPath: 'ORUN_AGE_KEY_PATH',
   sshKeyPath: 'ORUN_SSH_KEY_PATH',
+  secretsDir: 'ORUN_SECRETS_DIR',
   metricsAddress: 'ORUN_METRICS_ADDRESS',
   socket: 'ORUN_SOCKET',
   logLevel: 'ORUN_LOG_LEVEL',
@@ -104,6 +108,7 @@ const FILE_KEYS: Readonly<Record<string, SettingName>> = {
   pollInterval: 'pollIntervalMs',
   ageKeyPath: 'ageKeyPath',
   sshKeyPath: 'sshKeyPath',
+  secretsDir: 'secretsDir',
   metricsAddress: 'metricsAddress',
   socket: 'socket',
   logLevel: 'logLevel',
@@ -228,6 +233,7 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
     pollIntervalMs,
     ageKeyPath: pick('ageKeyPath'),
     sshKeyPath: pick('sshKeyPath'),
+    secretsDir: pick('secretsDir') ?? DEFAULTS.secretsDir,
     metricsAddress: pick('metricsAddress') ?? DEFAULTS.metricsAddress,
     socket: pick('socket') ?? join(dataDir, 'orun.sock'),
     logLevel: logLevel as LogLevel,

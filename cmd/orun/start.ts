@@ -20,6 +20,7 @@ interface StartFlags {
   pollInterval?: string;
   ageKeyPath?: string;
   sshKeyPath?: string;
+  secretsDir?: string;
   metricsAddress?: string;
   socket?: string;
   logLevel?: string;
@@ -57,6 +58,10 @@ export function startCommand(): Command {
       `age key for SOPS; then SOPS_AGE_KEY_FILE, then <data-dir>/keys/age.key ${env('ageKeyPath')}`,
     )
     .option('--ssh-key-path <file>', `deploy key for ssh:// repositories ${env('sshKeyPath')}`)
+    .option(
+      '--secrets-dir <dir>',
+      `where secretFiles are written for containers; must be on a tmpfs; default ${DEFAULTS.secretsDir} ${env('secretsDir')}`,
+    )
     .option(
       '--metrics-address <host:port>',
       `/healthz, /readyz and /metrics; default ${DEFAULTS.metricsAddress} ${env('metricsAddress')}`,
@@ -105,6 +110,7 @@ export function startCommand(): Command {
         pollIntervalMs: flags.pollInterval,
         ageKeyPath: flags.ageKeyPath,
         sshKeyPath: flags.sshKeyPath,
+        secretsDir: flags.secretsDir,
         metricsAddress: flags.metricsAddress,
         socket: flags.socket,
         logLevel: flags.logLevel,

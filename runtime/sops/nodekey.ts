@@ -5,7 +5,7 @@
  * another machine, or a guess of the value, cannot be checked without the node's key.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OrunError } from '../../apis/errors.ts';
 
@@ -14,11 +14,14 @@ export function nodeSecretKeyPath(dataDir: string): string {
   return join(dataDir, 'keys', 'secret-hash.key');
 }
 
-/** Reads the node's HMAC key, creating it (32 random bytes, hex, mode 0600) when missing. */
-export async function loadNodeSecretKey(dataDir: string): Promise<string> {
+/**
+ * Reads the node's HMAC key, creating it (32 random bytes, hex, mode 0600) when missing.
+ * Synchronous: it runs once while the agent is wired, before anything is reconciled.
+ */
+export function loadNodeSecretKey(dataDir: string): string {
   const path = nodeSecretKeyPath(dataDir);
   try {
-    const text = (await readFile(path, 'utf8')).trim();
+    const text = readFileSync(path, 'utf8').trim();
     if (/^[0-9a-f]{64}$/.test(text)) return text;
     throw new OrunError('NodeSecretKeyMalformed', `node secret key ${path}: expected 64 hex characters`, {
       context: { path },
@@ -27,9 +30,9 @@ export async function loadNodeSecretKey(dataDir: string): Promise<string> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const key = randomBytes(32).toString('hex');
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
-    await writeFile(path, `${key}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(path, `${key}\n`, { mode: 0o600, flag: 'wx' });
   } catch (err) {
     // Another process created it first: use theirs.
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadNodeSecretKey(dataDir);
