@@ -121,14 +121,24 @@ export type SecretKeyRef = z.output<typeof SecretKeyRefSchema>;
 
 const EnvMap = z.record(
   EnvName,
-  z.union([z.string(), SecretKeyRefSchema], {
-    error: (iss) =>
-      typeof iss.input === 'number' || typeof iss.input === 'boolean'
-        ? `expected string, got ${typeof iss.input} ${showValue(iss.input)} (quote it: "${showValue(iss.input)}")`
-        : typeof iss.input === 'object' && iss.input !== null && !Array.isArray(iss.input)
-          ? 'expected {secretKeyRef: KEY} with KEY a top-level key of secrets.yaml'
-          : `expected string or {secretKeyRef: KEY}, got ${showValue(iss.input)}`,
-  }),
+  z.union(
+    [
+      z
+        .string()
+        // The kernel takes environment strings NUL-terminated: runc refuses one with a NUL inside,
+        // and no retry would ever start the container.
+        .refine((v) => !v.includes('\0'), { error: 'must not contain a NUL character (\\0)' }),
+      SecretKeyRefSchema,
+    ],
+    {
+      error: (iss) =>
+        typeof iss.input === 'number' || typeof iss.input === 'boolean'
+          ? `expected string, got ${typeof iss.input} ${showValue(iss.input)} (quote it: "${showValue(iss.input)}")`
+          : typeof iss.input === 'object' && iss.input !== null && !Array.isArray(iss.input)
+            ? 'expected {secretKeyRef: KEY} with KEY a top-level key of secrets.yaml'
+            : `expected string or {secretKeyRef: KEY}, got ${showValue(iss.input)}`,
+    },
+  ),
   { error: expected('a mapping of strings') },
 );
 
