@@ -43,10 +43,12 @@ export function runOrch(argv: readonly string[], io: OrchIO): number {
     .addHelpText(
       'after',
       '\nRunning a graph:\n' +
-        '  up [options] <files...> [services...]  start the graph in dependency order (-d: detach)\n' +
-        '  down <files...>                        stop host processes, remove containers (never volumes)\n' +
-        "  status|ps <files...> [-o table|json]   show each service's state and health\n" +
-        '  (run `orch up --help` for their options)\n' +
+        '  up [files...] [services...]   start the graph in dependency order; -d leaves a supervisor running\n' +
+        '  down [files...]               stop the supervisor, host processes and containers (never volumes)\n' +
+        "  status|ps [files...]          show each service's state and health (-o table|json)\n" +
+        "  logs [files...] SERVICE [-f]  a service's output\n" +
+        '  restart [files...] SERVICE    restart a service through its supervisor\n' +
+        '  (files default to ./Orchfile; run `orch up --help` for options)\n' +
         '\nEnvironment:\n  ORCH_ARG_<name>=value  override an ARG default (--arg wins over it)\n\n' +
         'Exit codes: 0 ok, 1 Orchfile errors, 2 usage errors.',
     );

@@ -1,9 +1,11 @@
-// orch: parse, validate and render Orchfiles (cli.ts); up, down and status run the graph.
+// orch: parse, validate and render Orchfiles (cli.ts); up, down, status, logs and restart run the graph.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '../../apis/errors.ts';
 import { runOrch, type OrchIO } from './cli.ts';
 import { runDown } from './down.ts';
+import { runLogs } from './logs.ts';
+import { runRestart } from './restart.ts';
 import { runStatus } from './status.ts';
 import { runUp, type RunIO } from './up.ts';
 
@@ -19,7 +21,14 @@ const io: OrchIO = {
   },
 };
 
-const runners = { up: runUp, down: runDown, status: runStatus, ps: runStatus } as const;
+const runners = {
+  up: runUp,
+  down: runDown,
+  status: runStatus,
+  ps: runStatus,
+  logs: runLogs,
+  restart: runRestart,
+} as const;
 
 // No top-level await: the single executable (cmd/sea) loads this module as CommonJS.
 async function main(argv: string[]): Promise<void> {

@@ -1,12 +1,19 @@
 /**
- * `orch up FILE... [SERVICE...]`: run the graph. Foreground by default (prefixed output, Ctrl-C
- * or SIGTERM stops everything in reverse dependency order; when every service has ended by
- * itself, orch exits: 0, or 1 if one failed). `--detach` returns once every service has settled
- * and leaves them running; host processes log to `<state dir>/logs/`. Either way the run state
- * (pids, containers, restarts, health) is kept in `<state dir>/<project>.json` for `status`/`down`.
+ * `orch up [FILE...] [SERVICE...]`: run the graph (default file: ./Orchfile). The `orch up`
+ * process is the project's supervisor in both modes: it applies RESTART, RESTART_DELAY and
+ * START_LIMIT_*, re-checks health, keeps the run state (`<state dir>/<project>.json`, owner =
+ * itself) and serves `orch restart` on `<state dir>/<project>.sock`.
+ *
+ * - Foreground (default): prefixed output (host output also kept in `<state dir>/logs/`); Ctrl-C
+ *   or SIGTERM stops everything in reverse dependency order; when every service ended by itself
+ *   orch exits: 0, or 1 if one failed.
+ * - `-d`: the same supervisor runs detached (its own session; its own log in
+ *   `<state dir>/logs/orch.log`); this command prints its events until every service settled and
+ *   exits 0 (1 if one failed), leaving the supervisor running. `orch down` stops it (SIGTERM).
  */
-import { Command, CommanderError } from 'commander';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { Command, CommanderError, Option } from 'commander';
+import { createWriteStream, mkdirSync, openSync, statSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '../../apis/errors.ts';
 import {
@@ -18,13 +25,21 @@ import {
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
 import type { ContainerEngine } from '../../runtime/docker/engine.ts';
 import {
+  controlSocketPath,
   GraphExecutor,
   locateProject,
+  processIdentity,
   selectServices,
+  serveControl,
+  serviceRecords,
+  stateFile,
+  startOrder,
   writeRunState,
   type GraphEvent,
+  type ProjectContext,
   type ProjectLocation,
 } from '../../runtime/graph/index.ts';
+import { realClock } from '../../runtime/clock/index.ts';
 import { NodeProcessRunner } from '../../runtime/process/index.ts';
 import type { OrchIO } from './cli.ts';
 
@@ -44,23 +59,31 @@ export interface LoadedProject {
   readonly loc: ProjectLocation;
   readonly files: string[];
   readonly services: string[];
+  /** Built-in variables of this run: ORCH_PROJECT, ORCH_STATE_DIR, PORT_OFFSET, CONTAINER_PREFIX. */
+  readonly vars: Readonly<Record<string, string>> & { readonly ORCH_PROJECT: string };
 }
 
+/** The Orchfile used when the command line names none (as `docker compose` finds compose.yaml). */
+export const DEFAULT_ORCHFILE = 'Orchfile';
+
 /**
- * Splits positionals into Orchfiles (existing paths, at least the first) and service names,
+ * Splits positionals into Orchfiles (existing paths; none → ./Orchfile) and service names, and
  * parses them; Orchfile errors are printed (`error: file:line:col: ...`) and give undefined.
+ * `--prefix P` makes the project `P<name>` (containers, network, volumes, state) and
+ * CONTAINER_PREFIX; `portOffset` is PORT_OFFSET.
  */
 export function loadProject(
-  positionals: string[],
-  o: { arg: string[]; projectName?: string },
+  positionals: readonly string[],
+  o: { arg: string[]; projectName?: string; prefix?: string; portOffset?: number },
   io: OrchIO,
 ): LoadedProject | undefined {
   const files: string[] = [];
   const services: string[] = [];
   for (const p of positionals) {
-    if (services.length === 0 && (files.length === 0 || existsSync(resolve(io.cwd, p)))) files.push(p);
+    if (services.length === 0 && isFile(resolve(io.cwd, p))) files.push(p);
     else services.push(p);
   }
+  if (files.length === 0) files.push(DEFAULT_ORCHFILE);
   const sources: OrchfileSource[] = files.map((path) => {
     try {
       return { path, text: io.readFile(resolve(io.cwd, path)) };
@@ -73,8 +96,42 @@ export function loadProject(
     io.stderr(result.errors.map((e) => `error: ${formatOrchfileError(e)}\n`).join(''));
     return undefined;
   }
-  const loc = locateProject(files[0]!, { cwd: io.cwd, env: io.env, projectName: o.projectName });
-  return { graph: result.graph, loc, files, services };
+  const prefix = o.prefix ?? '';
+  if (!/^[a-z0-9_-]*$/.test(prefix)) {
+    throw new RunUsageError(`--prefix must be lowercase letters, digits, '-' or '_', got '${prefix}'`);
+  }
+  const base = locateProject(files[0]!, { cwd: io.cwd, env: io.env, projectName: o.projectName });
+  const loc = { ...base, name: `${prefix}${base.name}` };
+  const vars = {
+    ORCH_PROJECT: loc.dir,
+    ORCH_STATE_DIR: loc.stateDir,
+    PORT_OFFSET: String(o.portOffset ?? 0),
+    CONTAINER_PREFIX: prefix,
+  };
+  return { graph: result.graph, loc, files, services, vars };
+}
+
+/** What `orch status`/`down` need to find and stop the project's services. */
+export function projectContext(p: LoadedProject, io: RunIO): ProjectContext {
+  return {
+    graph: p.graph,
+    loc: p.loc,
+    vars: p.vars,
+    env: io.env,
+    readFile: io.readFile,
+    runner: new NodeProcessRunner(),
+    clock: realClock,
+    engine: () => io.engine?.() ?? new DockerEngine(),
+    log: (line) => io.stderr(`${line}\n`),
+  };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 export function commonOptions(cmd: Command): Command {
@@ -88,7 +145,8 @@ export function commonOptions(cmd: Command): Command {
     .option(
       '-p, --project-name <name>',
       'project name (default: $ORCH_PROJECT_NAME, else the directory of the first Orchfile)',
-    );
+    )
+    .option('--prefix <prefix>', "CONTAINER_PREFIX: prepended to the project name, so copies don't collide");
 }
 
 /** Runs a subcommand built by `build` with commander, mapping usage problems to exit code 2. */
@@ -124,12 +182,18 @@ export function runUp(argv: readonly string[], io: RunIO): Promise<number> {
       program
         .command('up')
         .description('start the services in dependency order (DISABLED ones only when named)')
-        .argument('<files-and-services...>', 'Orchfiles (base, then overlays), then service names'),
+        .argument('[files-and-services...]', 'Orchfiles (default: ./Orchfile), then service names'),
     )
-      .option('-d, --detach', 'start, wait until every service settled, leave them running and exit')
+      .option('-d, --detach', 'leave a supervisor running in the background; exit once every service settled')
       .option('--force', 'run ONESHOT services again even when they completed with this definition')
+      .option('--port-offset <n>', 'PORT_OFFSET: added to every published host port (default 0)', portOffset)
+      .addOption(new Option('--supervisor', 'internal: the detached supervisor').hideHelp())
       .action((positionals: string[], o: UpOptions) => {
-        setResult(up(positionals, o, io));
+        setResult(
+          o.detach === true && o.supervisor !== true
+            ? detach(argv, positionals, o, io)
+            : up(positionals, o, io),
+        );
       });
   });
 }
@@ -137,15 +201,74 @@ export function runUp(argv: readonly string[], io: RunIO): Promise<number> {
 interface UpOptions {
   arg: string[];
   projectName?: string;
+  prefix?: string;
+  portOffset?: number;
   detach?: boolean;
   force?: boolean;
+  supervisor?: boolean;
 }
+
+function portOffset(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 65534)
+    throw new RunUsageError(`--port-offset must be 0-65534, got '${v}'`);
+  return Number(v);
+}
+
+/**
+ * `orch up -d`: starts this same command as a detached supervisor (own session, output to
+ * `<state dir>/logs/orch.log`) and relays its events until every service settled.
+ */
+async function detach(
+  argv: readonly string[],
+  positionals: string[],
+  o: UpOptions,
+  io: RunIO,
+): Promise<number> {
+  const p = loadProject(positionals, o, io);
+  if (p === undefined) return 1;
+  const logDir = join(p.loc.stateDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = join(logDir, 'orch.log');
+  const out = openSync(logFile, 'a');
+  const args = [...argv.filter((a) => a !== '-d' && a !== '--detach'), '--supervisor'];
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
+    cwd: io.cwd,
+    env: { ...io.env },
+    detached: true,
+    stdio: ['ignore', out, out, 'ipc'],
+  });
+  return new Promise<number>((resolve) => {
+    let settled = false;
+    child.on('message', (m: SupervisorMessage) => {
+      if ('line' in m) io.stderr(m.line);
+      if ('settled' in m) {
+        settled = true;
+        io.stderr(
+          `orch: supervisor running in the background (pid ${child.pid}, log ${logFile}); 'orch down' stops it\n`,
+        );
+        child.disconnect();
+        child.unref();
+        resolve(m.failed ? 1 : 0);
+      }
+    });
+    child.on('exit', (code) => {
+      if (settled) return;
+      io.stderr(`error: the supervisor exited (code ${code}) before every service settled; see ${logFile}\n`);
+      resolve(1);
+    });
+  });
+}
+
+type SupervisorMessage = { line: string } | { settled: true; failed: boolean };
 
 async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<number> {
   const p = loadProject(positionals, o, io);
   if (p === undefined) return 1;
   const { graph, loc } = p;
-  const detach = o.detach === true;
+  const supervisor = o.supervisor === true;
+  const send = (m: SupervisorMessage): void => {
+    if (supervisor && process.connected) process.send?.(m);
+  };
   let selected;
   try {
     selected = selectServices(graph, p.services);
@@ -162,42 +285,46 @@ async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<numbe
       return 1;
     }
   }
+  const logDir = join(loc.stateDir, 'logs');
   const width = Math.max(...selected.map((s) => s.name.length));
+  const tee = new LogTee(logDir);
   const ex: GraphExecutor = new GraphExecutor({
     graph,
     project: loc.name,
-    vars: { ORCH_PROJECT: loc.dir, ORCH_STATE_DIR: loc.stateDir },
+    vars: p.vars,
     services: p.services,
     processes: new NodeProcessRunner(),
     engine,
     baseEnv: io.env,
     readyDir: readyDir(loc),
     force: o.force === true,
-    ...(detach
-      ? { logDir: join(loc.stateDir, 'logs') }
-      : { output: (service, _stream, line) => io.stdout(`${service.padEnd(width)} | ${line}\n`) }),
+    ...(supervisor
+      ? { logDir }
+      : {
+          output: (service, stream, line) => {
+            io.stdout(`${service.padEnd(width)} | ${line}\n`);
+            if (graph.services.find((s) => s.name === service)?.mode === 'host')
+              tee.write(service, stream, line);
+          },
+        }),
     onEvent: (e) => {
-      io.stderr(formatEvent(e));
+      const line = formatEvent(e);
+      io.stderr(line);
+      send({ line });
       save();
     },
   });
+  const order = startOrder(graph);
+  const identity = processIdentity(process.pid);
   const save = (final = false): void => {
-    writeRunState(loc, {
+    writeRunState(stateFile(loc), {
       project: loc.name,
-      ...(detach || final ? {} : { ownerPid: process.pid }),
-      detached: detach,
+      ...(final ? {} : { owner: { pid: process.pid, ...(identity === undefined ? {} : { identity }) } }),
+      vars: p.vars,
       updatedAt: Date.now(),
-      services: ex.status(),
+      services: serviceRecords(ex.status(), graph, { order }),
     });
   };
-
-  if (detach) {
-    await ex.start();
-    const failed = ex.failed;
-    const services = await ex.detach();
-    writeRunState(loc, { project: loc.name, detached: true, updatedAt: Date.now(), services });
-    return failed ? 1 : 0;
-  }
 
   let signals = 0;
   let first!: () => void;
@@ -214,15 +341,50 @@ async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<numbe
       second();
     }
   });
+  const control = new AbortController();
+  const serving = serveControl(
+    controlSocketPath(loc.stateDir, loc.name),
+    (req) => ex.restart(req.restart),
+    control.signal,
+  ).catch((err: unknown) =>
+    io.stderr(`orch: warning: no control socket (orch restart unavailable): ${errorMessage(err)}\n`),
+  );
   try {
-    await Promise.race([ex.start().then(() => ex.idle()), firstSignal]);
+    const started = ex.start().then(() => send({ settled: true, failed: ex.failed }));
+    await Promise.race([started.then(() => ex.idle()), firstSignal]);
     const how = await Promise.race([ex.stop().then(() => 'stopped'), secondSignal.then(() => 'forced')]);
     if (how === 'forced') return 130;
   } finally {
     off();
+    control.abort();
+    await serving;
+    tee.close();
   }
   save(true);
   return signals === 0 && ex.failed ? 1 : 0;
+}
+
+/** Foreground host output, also appended to `<logDir>/<service>.log|.err` for `orch logs`. */
+class LogTee {
+  readonly #dir: string;
+  readonly #streams = new Map<string, WriteStream>();
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+  write(service: string, stream: 'stdout' | 'stderr', line: string): void {
+    const file = join(this.#dir, `${service}.${stream === 'stdout' ? 'log' : 'err'}`);
+    let w = this.#streams.get(file);
+    if (w === undefined) {
+      mkdirSync(this.#dir, { recursive: true });
+      w = createWriteStream(file, { flags: 'a' });
+      w.on('error', () => undefined);
+      this.#streams.set(file, w);
+    }
+    w.write(`${line}\n`);
+  }
+  close(): void {
+    for (const w of this.#streams.values()) w.end();
+  }
 }
 
 /** ONESHOT ready markers: `<state dir>/ready/<project>/<service>.json` (kept by `down`). */

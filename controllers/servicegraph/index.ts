@@ -36,6 +36,5 @@ export {
   type Checkout,
   type DesiredGraph,
 } from './desired.ts';
-export { procIdentity, readState, stateFile, type GraphRunState, type ServiceRunRecord } from './state.ts';
 export { buildStatus, isReady, Reason, serviceRows, verdictOf } from './status.ts';
 export { planTakeover, type TakeoverPlan } from './takeover.ts';

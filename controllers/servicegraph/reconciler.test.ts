@@ -10,7 +10,7 @@ import { silentLogger } from '../../runtime/log/index.ts';
 import { FakeProcessRunner } from '../../runtime/process/index.ts';
 import { Store } from '../../runtime/store/index.ts';
 import { ServiceGraphReconciler } from './reconciler.ts';
-import { readState } from './state.ts';
+import { readRunState } from '../../runtime/graph/index.ts';
 
 const IMAGE = 'orun-test/busybox:1';
 const NODE = 'edge-1';
@@ -173,10 +173,9 @@ describe('ServiceGraphReconciler', () => {
     expect(await w.registry.getSingleMetricAsString('orun_servicegraph_services')).toContain(
       'orun_servicegraph_services{servicegraph="stack",state="running"} 2',
     );
-    expect(readState(join(w.dataDir, 'servicegraphs/stack'))?.services.map((s) => s.name)).toEqual([
-      'db',
-      'web',
-    ]);
+    expect(
+      readRunState(join(w.dataDir, 'servicegraphs/stack/run.json'))?.services.map((s) => s.name),
+    ).toEqual(['db', 'web']);
   });
 
   it('is Reconciling while a service is not healthy yet', async () => {

@@ -10,7 +10,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../../apis/errors.ts';
-import { durationSeconds } from '../../apis/orchfile/index.ts';
 import { objectKey, splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ServiceGraph, ServiceGraphStatus } from '../../apis/run.orcra.dev/v0alpha/servicegraph.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtime/controller/index.ts';
@@ -18,7 +17,15 @@ import {
   defaultNetworkName,
   GraphExecutor,
   LABELS,
+  isSameProcess,
+  processIdentity,
+  readRunState,
   removeMarker,
+  removeRunState,
+  serviceRecords,
+  writeRunState,
+  type RunState,
+  type ServiceRecord,
   type GraphEvent,
   type ServiceStatus,
 } from '../../runtime/graph/index.ts';
@@ -37,14 +44,6 @@ import {
   type DesiredGraph,
 } from './desired.ts';
 import { GraphMetrics } from './metrics.ts';
-import {
-  procIdentity,
-  readState,
-  removeState,
-  writeState,
-  type GraphRunState,
-  type ServiceRunRecord,
-} from './state.ts';
 import { buildStatus, Reason, serviceRows, verdictOf, type Verdict } from './status.ts';
 import { planTakeover } from './takeover.ts';
 
@@ -73,7 +72,7 @@ export class ServiceGraphReconciler implements Reconciler {
     this.#d = deps;
     this.#metrics = new GraphMetrics(deps.registry);
     this.#log = (deps.logger ?? silentLogger()).child({ controller: 'servicegraph' });
-    this.#identity = deps.processIdentity ?? procIdentity;
+    this.#identity = deps.processIdentity ?? processIdentity;
     this.#readFile = deps.readFile ?? ((p) => readFileSync(p, 'utf8'));
   }
 
@@ -143,7 +142,7 @@ export class ServiceGraphReconciler implements Reconciler {
       const left = await run.executor.detach();
       await run.started;
       try {
-        writeState(this.#dir(name), this.#record(name, run.desired, left));
+        writeRunState(this.#stateFile(name), this.#record(name, run.desired, left));
       } catch (err) {
         this.#log.error({ servicegraph: name, err: errorMessage(err) }, 'recording the run state failed');
       }
@@ -155,13 +154,13 @@ export class ServiceGraphReconciler implements Reconciler {
 
   /** Takes over what the previous run left (in memory or on disk), stops what changed, starts the rest. */
   async #apply(name: string, desired: DesiredGraph, old: Run | undefined, log: Logger): Promise<Run> {
-    let previous: GraphRunState | undefined;
+    let previous: RunState | undefined;
     if (old !== undefined) {
       const left = await old.executor.detach();
       await old.started;
       previous = this.#record(name, old.desired, left);
     } else {
-      previous = readState(this.#dir(name));
+      previous = readRunState(this.#stateFile(name));
     }
     const plan = planTakeover(previous, desired, (r) => this.#owned(r));
     for (const { record, remove } of plan.stop) await this.#stopLeftover(record, remove, log);
@@ -220,7 +219,7 @@ export class ServiceGraphReconciler implements Reconciler {
   }
 
   /** Stops a previous instance that is not taken over; its container is removed when not reused. */
-  async #stopLeftover(r: ServiceRunRecord, remove: boolean, log: Logger): Promise<void> {
+  async #stopLeftover(r: ServiceRecord, remove: boolean, log: Logger): Promise<void> {
     if (r.pid !== undefined) {
       // The old Orchfile's STOP command may be gone with it: SIGTERM to the group, then SIGKILL.
       await stopProcessGroup(this.#d.processes, this.#d.clock, r.pid, { timeoutMs: r.stopTimeoutMs });
@@ -251,12 +250,13 @@ export class ServiceGraphReconciler implements Reconciler {
     if (remove) await this.#d.engine.removeContainer(id);
   }
 
-  /** A host record's pid is ours when its group lives and its identity (when both known) matches. */
-  #owned(r: ServiceRunRecord): boolean {
+  /** A host record's pid is ours when it is still the recorded process (runstate.ts). */
+  #owned(r: ServiceRecord): boolean {
     if (r.pid === undefined) return true;
-    if (!this.#d.processes.alive(r.pid)) return false;
-    const now = this.#identity(r.pid);
-    return r.pidIdentity === undefined || now === undefined || now === r.pidIdentity;
+    return isSameProcess(
+      { pid: r.pid, ...(r.pidIdentity === undefined ? {} : { identity: r.pidIdentity }) },
+      { alive: (pid) => this.#d.processes.alive(pid), identify: this.#identity },
+    );
   }
 
   // ---- deletion -------------------------------------------------------------------------------------
@@ -264,13 +264,12 @@ export class ServiceGraphReconciler implements Reconciler {
   /** Stops the graph (dependants first) and removes its containers; volumes, logs and data stay. */
   async #remove(name: string, log: Logger): Promise<void> {
     const run = this.#runs.get(name);
-    const dir = this.#dir(name);
     if (run !== undefined) {
       await run.executor.stop();
       await run.started;
       this.#runs.delete(name);
     } else {
-      const previous = readState(dir);
+      const previous = readRunState(this.#stateFile(name));
       for (const r of [...(previous?.services ?? [])].reverse()) {
         if (r.pid !== undefined && this.#owned(r)) await this.#stopLeftover(r, false, log);
       }
@@ -278,8 +277,9 @@ export class ServiceGraphReconciler implements Reconciler {
     const containers = await this.#d.engine.listContainers(graphSelector(name, this.#d.nodeName));
     for (const c of containers) await this.#dropContainer(c.id, 10, true);
     await this.#removeNetwork(name, log);
-    const hadSomething = run !== undefined || containers.length > 0 || readState(dir) !== undefined;
-    removeState(dir);
+    const hadSomething =
+      run !== undefined || containers.length > 0 || readRunState(this.#stateFile(name)) !== undefined;
+    removeRunState(this.#stateFile(name));
     this.#metrics.delete(name);
     if (hadSomething) {
       log.info(
@@ -336,33 +336,20 @@ export class ServiceGraphReconciler implements Reconciler {
     const state = this.#record(name, run.desired, run.executor.status());
     const text = JSON.stringify(state.services);
     if (text === run.lastState) return;
-    writeState(this.#dir(name), state);
+    writeRunState(this.#stateFile(name), state);
     run.lastState = text;
   }
 
-  #record(name: string, desired: DesiredGraph, services: readonly ServiceStatus[]): GraphRunState {
-    const specs = new Map(desired.graph.services.map((s) => [s.name, s]));
-    const order = (s: ServiceStatus): number => desired.services.indexOf(s.name);
+  #record(name: string, desired: DesiredGraph, services: readonly ServiceStatus[]): RunState {
     return {
-      name,
+      project: name,
       configHash: desired.hash,
       updatedAt: this.#d.clock.now(),
-      services: [...services]
-        .sort((a, b) => order(a) - order(b))
-        .map((s) => {
-          const stop = specs.get(s.name)?.timeouts.stop;
-          const identity = s.pid === undefined ? undefined : this.#identity(s.pid);
-          return {
-            name: s.name,
-            mode: s.mode,
-            hash: desired.serviceHashes[s.name] ?? '',
-            restarts: s.restarts,
-            stopTimeoutMs: stop === undefined ? 10_000 : (durationSeconds(stop) ?? 10) * 1000,
-            ...(s.pid === undefined ? {} : { pid: s.pid }),
-            ...(identity === undefined ? {} : { pidIdentity: identity }),
-            ...(s.containerId === undefined ? {} : { containerId: s.containerId }),
-          };
-        }),
+      services: serviceRecords(services, desired.graph, {
+        order: desired.services,
+        hashes: desired.serviceHashes,
+        identify: this.#identity,
+      }),
     };
   }
 
@@ -378,6 +365,11 @@ export class ServiceGraphReconciler implements Reconciler {
 
   #dir(name: string): string {
     return graphDir(this.#d.dataDir, name);
+  }
+
+  /** `<dataDir>/servicegraphs/<name>/run.json` (runtime/graph runstate.ts). */
+  #stateFile(name: string): string {
+    return join(this.#dir(name), 'run.json');
   }
 
   /** ONESHOT ready markers: kept when the graph is deleted, like its data. */

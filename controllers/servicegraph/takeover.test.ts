@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseOrchfiles } from '../../apis/orchfile/index.ts';
 import type { DesiredGraph } from './desired.ts';
-import type { GraphRunState, ServiceRunRecord } from './state.ts';
+import type { RunState, ServiceRecord } from '../../runtime/graph/index.ts';
 import { planTakeover } from './takeover.ts';
 
 const TEXT =
@@ -21,12 +21,13 @@ function desired(hashes: Record<string, string>): DesiredGraph {
   };
 }
 
-function record(name: string, hash: string, pid: number): ServiceRunRecord {
-  return { name, mode: 'host', hash, pid, restarts: 1, stopTimeoutMs: 10_000 };
+function record(name: string, hash: string, pid: number): ServiceRecord {
+  const status = { state: 'running', health: '', message: '' } as const;
+  return { name, mode: 'host', ...status, hash, pid, restarts: 1, stopTimeoutMs: 10_000 };
 }
 
-const PREVIOUS: GraphRunState = {
-  name: 'g',
+const PREVIOUS: RunState = {
+  project: 'g',
   configHash: 'old',
   updatedAt: 0,
   services: [record('db', 'd1', 1), record('api', 'a1', 2), record('web', 'w1', 3), record('side', 's1', 4)],

@@ -7,23 +7,22 @@
  *   dependants, and started again after it.
  * Pure: `owned` says whether a record's process/container may be touched (pid alive and not reused).
  */
-import type { AdoptRecord } from '../../runtime/graph/index.ts';
+import type { AdoptRecord, RunState, ServiceRecord } from '../../runtime/graph/index.ts';
 import type { DesiredGraph } from './desired.ts';
-import type { GraphRunState, ServiceRunRecord } from './state.ts';
 
 export interface TakeoverPlan {
   readonly adopt: Record<string, AdoptRecord>;
   /** Previous instances to stop, dependants first; `remove`: its container is not reused. */
-  readonly stop: readonly { record: ServiceRunRecord; remove: boolean }[];
+  readonly stop: readonly { record: ServiceRecord; remove: boolean }[];
 }
 
 export function planTakeover(
-  previous: GraphRunState | undefined,
+  previous: RunState | undefined,
   desired: DesiredGraph,
-  owned: (r: ServiceRunRecord) => boolean,
+  owned: (r: ServiceRecord) => boolean,
 ): TakeoverPlan {
   if (previous === undefined) return { adopt: {}, stop: [] };
-  const changed = (r: ServiceRunRecord): boolean => desired.serviceHashes[r.name] !== r.hash;
+  const changed = (r: ServiceRecord): boolean => desired.serviceHashes[r.name] !== r.hash;
   const restart = new Set(previous.services.filter(changed).map((r) => r.name));
   const specs = new Map(desired.graph.services.map((s) => [s.name, s]));
   for (let grew = true; grew;) {
@@ -35,7 +34,7 @@ export function planTakeover(
     }
   }
   const adopt: Record<string, AdoptRecord> = {};
-  const stop: { record: ServiceRunRecord; remove: boolean }[] = [];
+  const stop: { record: ServiceRecord; remove: boolean }[] = [];
   for (const r of previous.services) {
     if (!owned(r)) continue;
     if (restart.has(r.name)) {

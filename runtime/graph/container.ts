@@ -131,7 +131,7 @@ export class ContainerDriver {
       ) {
         throw new OrunError(
           'NameConflict',
-          `orch: ${s.name}: container name ${name} is taken by a container orch does not manage`,
+          `container name ${name} is taken by a container orch does not manage`,
           {
             context: { service: s.name, container: name },
           },
@@ -228,7 +228,7 @@ export class ContainerDriver {
       env: s.env,
       ports: s.spec.publish.map((p) => ({
         containerPort: p.container,
-        hostPort: p.host,
+        hostPort: offsetPort(p.host, s),
         ...(p.address === undefined ? {} : { hostIP: p.address }),
       })),
       ...fields,
@@ -395,4 +395,16 @@ export function containerFields(
   if (r.tasksMax !== undefined) fields.pidsLimit = r.tasksMax;
   if (r.ioWeight !== undefined) fields.blkioWeight = r.ioWeight;
   return { fields, unsupported };
+}
+
+/** PUBLISH's host port plus PORT_OFFSET (`orch up --port-offset`, ServiceGraph `portOffset`). */
+export function offsetPort(host: number, s: PreparedService): number {
+  const offset = Number(s.vars.get('PORT_OFFSET') ?? '0');
+  const port = host + (Number.isInteger(offset) ? offset : 0);
+  if (port > 65535) {
+    throw new OrunError('PortOutOfRange', `PUBLISH host port ${host} + PORT_OFFSET ${offset} is over 65535`, {
+      context: { service: s.name, port: host, offset },
+    });
+  }
+  return port;
 }

@@ -129,6 +129,10 @@ interface Node {
   exitCode?: number;
   /** What an earlier executor left running, until the first start takes it over or drops it. */
   adopt?: AdoptRecord;
+  /** `restart()` stopped the current instance: start again at once, whatever RESTART says. */
+  restartRequested?: boolean;
+  /** `restart()` of a ONESHOT: run it even when its ready marker matches. */
+  forceRun?: boolean;
 }
 
 const ABORTED = Symbol('aborted');
@@ -261,6 +265,44 @@ export class GraphExecutor {
     return this.status();
   }
 
+  /**
+   * `orch restart SERVICE`: stops its current instance (if any) and starts it again at once,
+   * whatever its RESTART policy; one that had ended (completed, exited, failed, gave up, blocked)
+   * is supervised anew, a ONESHOT runs again. Its start-limit window starts over. Services that
+   * REQUIRE it are stopped and wait for it, as on any restart. Rejects `UnknownService`, or
+   * `NotRunning` once the executor is stopping.
+   */
+  async restart(service: string): Promise<void> {
+    const n = this.#nodes.get(service);
+    if (n === undefined) {
+      throw new OrunError('UnknownService', `no service named '${service}' in this run`, {
+        context: { service },
+      });
+    }
+    const signal = this.#ac.signal;
+    if (signal.aborted || !this.#started) {
+      throw new OrunError('NotRunning', `cannot restart ${service}: the graph is not running`, {
+        context: { service },
+      });
+    }
+    n.starts = [];
+    if (TERMINAL_STATES.has(n.state)) {
+      n.forceRun = true;
+      this.#set(n, 'pending', 'restart requested');
+      this.#tasks.push(
+        this.#supervise(n, signal).catch((err: unknown) => {
+          this.#set(n, 'failed', `internal error: ${errorMessage(err)}`);
+        }),
+      );
+      return;
+    }
+    if (n.instance !== undefined) {
+      n.restartRequested = true;
+      this.#set(n, 'stopping', 'restart requested');
+      await this.#stopInstance(n);
+    }
+  }
+
   /** Runs the host service's RELOAD command (with MAINPID). Rejects `ReloadUnsupported` otherwise. */
   async reload(service: string): Promise<void> {
     const n = this.#nodes.get(service);
@@ -319,7 +361,7 @@ export class GraphExecutor {
         this.#set(n, 'blocked', gate);
         return;
       }
-      if (n.restarts === 0 && n.spec.oneshot && this.#alreadyCompleted(n)) {
+      if (n.spec.oneshot && this.#alreadyCompleted(n)) {
         this.#set(n, 'completed', 'completed before with this definition; not run again');
         return;
       }
@@ -327,6 +369,11 @@ export class GraphExecutor {
       if (n.spec.oneshot && this.#o.readyDir !== undefined) removeMarker(this.#o.readyDir, n.spec.name);
       const outcome = await this.#attempt(n, signal);
       if (outcome === ABORTED) return;
+      if (n.restartRequested === true) {
+        n.restartRequested = false;
+        this.#set(n, 'restarting', 'restart requested');
+        continue;
+      }
       if (outcome.kind === 'completed') {
         this.#markCompleted(n);
         this.#set(n, 'completed', 'exited 0');
@@ -361,6 +408,10 @@ export class GraphExecutor {
 
   #alreadyCompleted(n: Node): boolean {
     const dir = this.#o.readyDir;
+    if (n.forceRun === true) {
+      n.forceRun = false;
+      return false;
+    }
     if (dir === undefined || this.#o.force === true) return false;
     return readMarker(dir, n.spec.name)?.hash === serviceHash(n.spec, this.#o.vars);
   }

@@ -15,15 +15,18 @@ export type { OutputSink } from './host.ts';
 export { defaultContainerName, defaultNetworkName, LABELS, MANAGED_BY, projectSelector } from './labels.ts';
 export { readMarker, removeMarker, serviceHash, writeMarker, type ReadyMarker } from './marker.ts';
 export { DEFAULTS, prepareService, selectServices, splitWords, type PreparedService } from './prepare.ts';
+export { locateProject, startOrder, stateFile, type ProjectLocation } from './project.ts';
 export {
-  locateProject,
+  isSameProcess,
+  processIdentity,
   readRunState,
-  startOrder,
-  stateFile,
+  removeRunState,
+  serviceRecords,
   writeRunState,
-  type ProjectLocation,
+  type ProcessRef,
   type RunState,
-} from './project.ts';
+  type ServiceRecord,
+} from './runstate.ts';
 export {
   TERMINAL_STATES,
   type AdoptRecord,
@@ -32,3 +35,18 @@ export {
   type ServiceState,
   type ServiceStatus,
 } from './types.ts';
+export {
+  downProject,
+  pidAlive,
+  projectStatus,
+  supervision,
+  type ProjectContext,
+  type StatusRow,
+} from './lifecycle.ts';
+export {
+  controlSocketPath,
+  sendControl,
+  serveControl,
+  type ControlAnswer,
+  type ControlRequest,
+} from './control.ts';

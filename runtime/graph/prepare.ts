@@ -58,14 +58,10 @@ export function prepareService(spec: OrchService, opts: PrepareOptions): Prepare
     try {
       text = opts.readFile(path);
     } catch (err) {
-      throw new OrunError(
-        'EnvFileUnreadable',
-        `orch: ${spec.name}: read ENV_FILE ${path}: ${(err as Error).message}`,
-        {
-          cause: err,
-          context: { service: spec.name, path },
-        },
-      );
+      throw new OrunError('EnvFileUnreadable', `read ENV_FILE ${path}: ${(err as Error).message}`, {
+        cause: err,
+        context: { service: spec.name, path },
+      });
     }
     Object.assign(env, parseEnvFile(text));
   }
@@ -106,7 +102,7 @@ export function selectServices(graph: OrchGraph, names: readonly string[] = []):
   const byName = new Map(graph.services.map((s) => [s.name, s]));
   for (const n of names) {
     if (!byName.has(n)) {
-      throw new OrunError('UnknownService', `orch: no service named '${n}' in the Orchfiles`, {
+      throw new OrunError('UnknownService', `no service named '${n}' in the Orchfiles`, {
         context: { service: n },
       });
     }

@@ -2,11 +2,8 @@
  * An orch project on disk: the Orchfiles (base first), the graph they mean, the project name and
  * the state directory where `orch up` records what it started so `status` and `down` find it.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { OrunError } from '../../apis/errors.ts';
 import type { OrchGraph } from '../../apis/orchfile/index.ts';
-import type { ServiceStatus } from './types.ts';
 
 export interface ProjectLocation {
   /** Absolute directory of the first Orchfile: ORCH_PROJECT. */
@@ -31,42 +28,9 @@ export function locateProject(
   return { dir, name, stateDir };
 }
 
-/** What `orch up` records in `<stateDir>/<project>.json`. */
-export interface RunState {
-  readonly project: string;
-  /** The `orch up` process that supervises the services; absent once it detached. */
-  readonly ownerPid?: number;
-  readonly detached: boolean;
-  /** Epoch ms of the last write. */
-  readonly updatedAt: number;
-  readonly services: readonly ServiceStatus[];
-}
-
+/** `<stateDir>/<project>.json`: the project's run state (runstate.ts). */
 export function stateFile(loc: ProjectLocation): string {
   return join(loc.stateDir, `${loc.name}.json`);
-}
-
-/** Undefined when there is none (or it is unreadable: a fresh `up` overwrites it). */
-export function readRunState(loc: ProjectLocation): RunState | undefined {
-  try {
-    return JSON.parse(readFileSync(stateFile(loc), 'utf8')) as RunState;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Written to a temporary file and renamed, so a reader never sees half a file. */
-export function writeRunState(loc: ProjectLocation, state: RunState): void {
-  const file = stateFile(loc);
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
-    renameSync(`${file}.tmp`, file);
-  } catch (err) {
-    throw new OrunError('StateWriteFailed', `orch: write state ${file}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,12 +185,14 @@ describe('orch up --detach, status, down', () => {
 
     const down = orch(['down', 'Orchfile', '-p', p.name], p.dir);
     expect(down.status).toBe(0);
+    // down stops the supervisor, which stops the services dependants first; then containers and network go.
     expect(down.stderr.split('\n').filter((l) => l.startsWith('orch:'))).toEqual([
-      expect.stringMatching(/^orch: web: stopped/),
-      expect.stringMatching(/^orch: ticker: stopped/),
+      expect.stringMatching(/^orch: asking the orch up supervising .* to stop$/),
       expect.stringMatching(/^orch: box: removed container/),
       `orch: removed network ${p.name}_default`,
     ]);
+    const log = readFileSync(join(p.dir, '.orch/state/logs/orch.log'), 'utf8');
+    expect([...log.matchAll(/^orch: (\w+): stopped/gm)].map((m) => m[1])).toEqual(['box', 'web', 'ticker']);
     // Not `kill(-pid, 0)`: an orphaned member may linger as a zombie until init reaps it.
     expect(new NodeProcessRunner().alive(pid)).toBe(false);
     expect(containers(p.name)).toEqual([]);
@@ -200,7 +202,7 @@ describe('orch up --detach, status, down', () => {
 
   it.each([
     [['up', 'Orchfile', 'nope'], 2, "no service named 'nope'"],
-    [['up'], 2, 'missing required argument'],
+    [['logs', 'Orchfile'], 2, 'name one service'],
     [['down', 'Orchfile', '--arg', 'x'], 2, "--arg value must be name=value, got 'x'"],
   ])('orch %j exits %i', async (args, code, message) => {
     const p = await project();

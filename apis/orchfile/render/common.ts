@@ -3,6 +3,7 @@
  * project, shell quoting, and the container runtime command line.
  */
 import type { OrchService } from '../types.ts';
+import { durationSeconds } from '../values.ts';
 
 export interface RenderOptions {
   /**
@@ -103,8 +104,7 @@ export function containerCommand(s: OrchService, runtime: string, vars: Vars): s
   return `exec ${args.map(shellQuote).join(' ')}${cmd}`;
 }
 
-/** Seconds in a `30s`/`5m` duration (already validated by the parser). */
+/** Seconds in a `30s`/`5m` duration (already validated by the parser; values.ts parses it). */
 export function seconds(duration: string): number {
-  const n = parseInt(duration, 10);
-  return duration.endsWith('m') ? n * 60 : n;
+  return durationSeconds(duration) ?? 0;
 }
