@@ -35,7 +35,7 @@ import { VERSION } from '../../runtime/version/index.ts';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
 import { EventRecorder, type EventSink } from '../../runtime/events/index.ts';
 import { GitSource, type GitSourceStatus } from '../../runtime/git/index.ts';
-import { GitInformer } from '../../runtime/informer/index.ts';
+import { FileLastGoodStore, GitInformer } from '../../runtime/informer/index.ts';
 import { createLogger, type Logger } from '../../runtime/log/index.ts';
 import { Manager } from '../../runtime/manager/index.ts';
 import { newRegistry, RuntimeMetrics } from '../../runtime/metrics/index.ts';
@@ -199,6 +199,9 @@ function newInformer(
     identities: () => ageIdentities(settings, logger),
     events,
     logger,
+    // A restart while a file is broken keeps that file's objects (and prunes nothing).
+    lastGood: new FileLastGoodStore(join(settings.dataDir, 'state', 'last-good.json')),
+    limits: { maxFileBytes: settings.maxManifestBytes, maxRepoBytes: settings.maxRepoBytes },
   });
 }
 

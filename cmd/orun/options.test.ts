@@ -26,8 +26,22 @@ describe('orun start settings', () => {
       acmeEmail: undefined,
       acmeCaRoot: undefined,
       caddyPath: 'caddy',
+      maxManifestBytes: 1048576,
+      maxRepoBytes: 67108864,
       pinned: ['repo'],
     });
+  });
+
+  it.each([
+    ['1048576', 1048576],
+    ['512KiB', 524288],
+    ['2MiB', 2097152],
+  ])('reads the size %s as %d bytes', (text, want) => {
+    expect(resolveSettings([{ repo: '/r', maxManifestBytes: text }]).maxManifestBytes).toBe(want);
+  });
+
+  it.each(['0', '1MB', '-3', 'lots'])('refuses the size %s', (text) => {
+    expect(() => resolveSettings([{ repo: '/r', maxRepoBytes: text }])).toThrow(/expected a size/);
   });
 
   it.each([

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { OrunError, errorMessage } from '../../apis/errors.ts';
 import { parseDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
+import { DEFAULT_MANIFEST_LIMITS } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
 import { LETS_ENCRYPT_PRODUCTION } from '../../runtime/caddy/index.ts';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -54,6 +55,10 @@ export interface AgentSettings {
   acmeCaRoot: string[] | undefined;
   /** The caddy binary. Default `caddy` (from PATH). */
   caddyPath: string;
+  /** Largest manifest file read, in bytes; a larger one is an error of that file. Default 1 MiB. */
+  maxManifestBytes: number;
+  /** Largest total of a revision's manifest files; over it no file is parsed. Default 64 MiB. */
+  maxRepoBytes: number;
   /** Settings set by a flag, the environment or the config file: the Node manifest does not override them. */
   pinned: ReadonlySet<SettingName>;
 }
@@ -72,6 +77,8 @@ export const DEFAULTS = {
   acmeCa: LETS_ENCRYPT_PRODUCTION,
   caddyPath: 'caddy',
   secretsDir: '/run/orun/secrets',
+  maxManifestBytes: DEFAULT_MANIFEST_LIMITS.maxFileBytes,
+  maxRepoBytes: DEFAULT_MANIFEST_LIMITS.maxRepoBytes,
 } as const;
 
 /** Raw string values as given by one source. */
@@ -97,6 +104,8 @@ export const ENV_NAMES: Readonly<Record<SettingName, string>> = {
   acmeEmail: 'ORUN_ACME_EMAIL',
   acmeCaRoot: 'ORUN_ACME_CA_ROOT',
   caddyPath: 'ORUN_CADDY_PATH',
+  maxManifestBytes: 'ORUN_MAX_MANIFEST_BYTES',
+  maxRepoBytes: 'ORUN_MAX_REPO_BYTES',
 };
 
 /** Config-file key of each setting (camelCase, as in the Node manifest). */
@@ -119,6 +128,8 @@ const FILE_KEYS: Readonly<Record<string, SettingName>> = {
   acmeEmail: 'acmeEmail',
   acmeCaRoot: 'acmeCaRoot',
   caddyPath: 'caddyPath',
+  maxManifestBytes: 'maxManifestBytes',
+  maxRepoBytes: 'maxRepoBytes',
 };
 
 /** Joins the items of a list setting (`acmeCaRoot`) in env and config-file values (a YAML list works too). */
@@ -244,8 +255,28 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
     acmeEmail: pick('acmeEmail'),
     acmeCaRoot: roots === undefined || roots.length === 0 ? undefined : roots,
     caddyPath: pick('caddyPath') ?? DEFAULTS.caddyPath,
+    maxManifestBytes: bytes('max manifest bytes', pick('maxManifestBytes'), DEFAULTS.maxManifestBytes),
+    maxRepoBytes: bytes('max repo bytes', pick('maxRepoBytes'), DEFAULTS.maxRepoBytes),
     pinned,
   };
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+
+/** `1048576`, `512KiB`, `1MiB`, `2GiB`. Throws `orun.bad_setting`. */
+export function parseBytes(what: string, text: string): number {
+  const m = /^\s*(\d+)\s*(KiB|MiB|GiB)?\s*$/.exec(text);
+  const n = m ? Number(m[1]) * (BYTE_UNITS[m[2] ?? ''] ?? 1) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new OrunError(
+      'orun.bad_setting',
+      `start: ${what} "${text}": expected a size like 1048576, 512KiB or 1MiB`,
+    );
+  return n;
+}
+
+function bytes(what: string, text: string | undefined, fallback: number): number {
+  return text === undefined ? fallback : parseBytes(what, text);
 }
 
 function port(what: string, text: string | undefined, fallback: number): number {

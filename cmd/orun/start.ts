@@ -31,6 +31,8 @@ interface StartFlags {
   acmeEmail?: string;
   acmeCaRoot?: string[];
   caddyPath?: string;
+  maxManifestBytes?: string;
+  maxRepoBytes?: string;
   config?: string;
 }
 
@@ -100,6 +102,14 @@ export function startCommand(): Command {
       '--caddy-path <file>',
       `the caddy binary; default ${DEFAULTS.caddyPath} (from PATH) ${env('caddyPath')}`,
     )
+    .option(
+      '--max-manifest-bytes <size>',
+      `largest manifest file read (e.g. 1MiB); a larger one is an error of that file and keeps its last good objects; default 1MiB ${env('maxManifestBytes')}`,
+    )
+    .option(
+      '--max-repo-bytes <size>',
+      `largest total of the manifest files of one revision; over it no file is parsed and every file keeps its last good objects; default 64MiB ${env('maxRepoBytes')}`,
+    )
     .option('--config <file>', 'YAML config file with the same settings in camelCase (env ORUN_CONFIG)')
     .action(async (flags: StartFlags) => {
       const fromFlags: RawSettings = {
@@ -121,6 +131,8 @@ export function startCommand(): Command {
         acmeEmail: flags.acmeEmail,
         acmeCaRoot: flags.acmeCaRoot?.join(LIST_SEPARATOR),
         caddyPath: flags.caddyPath,
+        maxManifestBytes: flags.maxManifestBytes,
+        maxRepoBytes: flags.maxRepoBytes,
       };
       const configPath = flags.config ?? process.env.ORUN_CONFIG;
       const fromFile = configPath === undefined ? {} : await fileSettings(configPath);

@@ -25,3 +25,4 @@ export {
   type SourceError,
 } from './snapshot.ts';
 export { decryptManifest, hasSopsBlock, ManifestDecryptError, type DecryptedManifest } from './sops.ts';
+export { FileLastGoodStore, MemoryLastGoodStore, type LastGood, type LastGoodStore } from './lastgood.ts';

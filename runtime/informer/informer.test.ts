@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { firstValueFrom } from 'rxjs';
 import { OrunError } from '../../apis/errors.ts';
@@ -7,10 +10,12 @@ import { FakeGitClient } from '../git/fake-client.ts';
 import { GitSource } from '../git/source.ts';
 import { Store } from '../store/index.ts';
 import { GitInformer } from './informer.ts';
+import { FileLastGoodStore, MemoryLastGoodStore, type LastGoodStore } from './lastgood.ts';
 
 const REMOTE = 'file:///fake/informer.git';
 const H = 'apiVersion: run.orcra.dev/v0alpha\n';
-const dep = (name: string) => `${H}kind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  image: nginx:1\n`;
+const dep = (name: string, image = 'nginx:1') =>
+  `${H}kind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  image: ${image}\n`;
 const node: ApiObject = {
   apiVersion: 'run.orcra.dev/v0alpha',
   kind: 'Node',
@@ -18,7 +23,7 @@ const node: ApiObject = {
   spec: { host: 'h', gitRepo: REMOTE },
 };
 
-function start(client: FakeGitClient) {
+function start(client: FakeGitClient, lastGood?: LastGoodStore) {
   const store = new Store();
   const clock = new FakeClock();
   const informer = new GitInformer({
@@ -29,6 +34,7 @@ function start(client: FakeGitClient) {
       new GitSource({ remote: REMOTE, branch: s.branch, dir: '/fake/data/repo', client, clock }),
     fallbackNode: () => node,
     retryMs: 1,
+    ...(lastGood === undefined ? {} : { lastGood }),
   });
   const ac = new AbortController();
   const done = informer.start(ac.signal);
@@ -76,5 +82,72 @@ describe('GitInformer', () => {
     expect(h.store.list('Deployment').map((d) => d.metadata.name)).toEqual(['web']);
     expect(client.calls.readBlobs).toBe(2);
     await h.stop();
+  });
+});
+
+/** One agent run on the remote's tip: the Deployments the store holds once it is applied. */
+async function runOnce(client: FakeGitClient, lastGood: LastGoodStore): Promise<string[]> {
+  const h = start(client, lastGood);
+  await firstValueFrom(h.informer.applied$);
+  const out = h.store
+    .list('Deployment')
+    .map((d) => `${d.metadata.name}:${(d.spec as { image: string }).image}`);
+  await h.stop();
+  return out;
+}
+
+describe('GitInformer: last good objects survive a restart', () => {
+  // Issue 9 bug 2: a restart while a file was broken pruned that file's Deployment.
+  it.each([
+    { name: 'a YAML error', broken: `${dep('web')}  ports: [oops\n` },
+    { name: 'a Deployment without spec', broken: `${H}kind: Deployment\nmetadata:\n  name: web\n` },
+  ])('keeps a broken file’s objects across a restart ($name)', async ({ broken }) => {
+    const client = new FakeGitClient();
+    const saved = new MemoryLastGoodStore();
+    client.push(REMOTE, 'main', 'a', { files: { 'deployments/web.yaml': dep('web', 'nginx:2') } });
+    expect(await runOnce(client, saved)).toEqual(['web:nginx:2']);
+    client.push(REMOTE, 'main', 'b', { files: { 'deployments/web.yaml': broken } });
+    expect(await runOnce(client, saved)).toEqual(['web:nginx:2']);
+  });
+
+  it('drops the objects of a file really deleted from Git', async () => {
+    const client = new FakeGitClient();
+    const saved = new MemoryLastGoodStore();
+    client.push(REMOTE, 'main', 'a', {
+      files: { 'deployments/web.yaml': dep('web'), 'deployments/api.yaml': dep('api') },
+    });
+    await runOnce(client, saved);
+    client.push(REMOTE, 'main', 'b', { files: { 'deployments/api.yaml': dep('api') } });
+    expect(await runOnce(client, saved)).toEqual(['api:nginx:1']);
+  });
+
+  it('keeps working from memory when the disk is full', async () => {
+    const client = new FakeGitClient();
+    const saved = new MemoryLastGoodStore();
+    saved.failing = true;
+    client.push(REMOTE, 'main', 'a', { files: { 'deployments/web.yaml': dep('web') } });
+    const h = start(client, saved);
+    await firstValueFrom(h.informer.applied$);
+    const next = firstValueFrom(h.informer.applied$);
+    client.push(REMOTE, 'main', 'b', { files: { 'deployments/web.yaml': 'kind: [' } });
+    await (h.informer.source() as GitSource).syncNow();
+    await next;
+    expect(h.store.list('Deployment').map((d) => d.metadata.name)).toEqual(['web']);
+    await h.stop();
+  });
+
+  it('saves to a file and reads it back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'orun-lastgood-'));
+    try {
+      const file = new FileLastGoodStore(join(dir, 'state', 'last-good.json'));
+      const client = new FakeGitClient();
+      client.push(REMOTE, 'main', 'a', { files: { 'deployments/web.yaml': dep('web') } });
+      await runOnce(client, file);
+      expect([...(await file.load()).keys()]).toEqual(['deployments/web.yaml']);
+      client.push(REMOTE, 'main', 'b', { files: { 'deployments/web.yaml': 'kind: [' } });
+      expect(await runOnce(client, file)).toEqual(['web:nginx:1']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

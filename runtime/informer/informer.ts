@@ -11,7 +11,8 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { errorMessage } from '../../apis/errors.ts';
 import { didYouMean } from '../../apis/orchfile/suggest.ts';
-import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { objectKey, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import type { ManifestLimits } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
 import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
 import type { ManifestError } from '../../apis/run.orcra.dev/v0alpha/manifesterror.ts';
 import type { EventSink } from '../events/index.ts';
@@ -37,6 +38,8 @@ import {
   type SecretKeys,
 } from './secrets.ts';
 import { decryptManifest, hasSopsBlock, ManifestDecryptError } from './sops.ts';
+import { hashOf } from '../store/index.ts';
+import type { LastGood, LastGoodStore } from './lastgood.ts';
 
 const RETRY_MS = 1000;
 const MAX_RETRY_MS = 60_000;
@@ -125,6 +128,13 @@ export interface GitInformerOptions<S extends RevisionSource = RevisionSource> {
   now?: () => number;
   /** First pause before reading a revision again after a read failed (doubles up to 60 s). Default 1000. */
   retryMs?: number;
+  /**
+   * Where each file's last good objects are kept between runs, so a restart with a broken file
+   * never prunes its objects. Default: none (memory only). The agent uses `<dataDir>/state/last-good.json`.
+   */
+  lastGood?: LastGoodStore;
+  /** Size limits checked before reading. Default: DEFAULT_MANIFEST_LIMITS. */
+  limits?: ManifestLimits;
 }
 
 export class GitInformer<S extends RevisionSource = RevisionSource> implements SyncingRunnable {
@@ -147,6 +157,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   #rootSecrets: RootSecrets = ABSENT;
   #last: InformerResult | undefined;
   #reported = new Set<string>();
+  #savedHash: string | undefined;
   /** The commit the source's work tree holds (checked out for ServiceGraphs), if any. */
   #workTree: string | undefined;
   #refused: string | undefined;
@@ -218,6 +229,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   }
 
   async start(signal: AbortSignal): Promise<void> {
+    await this.#restoreLastGood();
     while (!signal.aborted) {
       const run = new AbortController();
       const onAbort = (): void => run.abort();
@@ -280,6 +292,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         await source.checkout(rev.commit);
         this.#workTree = rev.commit;
       }
+      await this.#saveLastGood(built.memory.lastGood, log);
       const refused =
         built.unknownNode && unknownNodeRefusal(this.#o.nodeName, built.unknownNode.known, rev.revision);
       // Refused: only the Node (status needs a home); the rest keeps what was last reconciled.
@@ -333,9 +346,49 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     }
   }
 
+  /** Starts from the last good objects a previous run saved, so its broken files keep them. */
+  async #restoreLastGood(): Promise<void> {
+    if (this.#o.lastGood === undefined) return;
+    let lastGood: LastGood;
+    try {
+      lastGood = await this.#o.lastGood.load();
+    } catch (err) {
+      this.#log.error(
+        { err: errorMessage(err) },
+        'reading the last good objects failed; starting without them',
+      );
+      return;
+    }
+    const previous = new Map<string, ApiObject>();
+    for (const objects of lastGood.values())
+      for (const o of objects) previous.set(objectKey(o.kind, o.metadata.name), o);
+    this.#memory = { lastGood, previous };
+    this.#savedHash = hashOf([...lastGood]);
+    this.#log.info({ files: lastGood.size }, 'restored the last good objects');
+  }
+
+  /** Saves when changed. A failure (a full disk) is logged: the copy in memory still holds. */
+  async #saveLastGood(lastGood: LastGood, log: Logger): Promise<void> {
+    if (this.#o.lastGood === undefined) return;
+    const hash = hashOf([...lastGood]);
+    if (hash === this.#savedHash) return;
+    try {
+      await this.#o.lastGood.save(lastGood);
+      this.#savedHash = hash;
+    } catch (err) {
+      log.error(
+        { err: errorMessage(err) },
+        'saving the last good objects failed; a restart now would forget them',
+      );
+    }
+  }
+
   /** Every manifest file of the revision (from the object store), SOPS files decrypted. */
   async #load(rev: SourceRevision): Promise<LoadedFile[]> {
-    const repo = await loadManifestTree(rev.files, { extraPaths: [SECRETS_FILE] });
+    const repo = await loadManifestTree(rev.files, {
+      extraPaths: [SECRETS_FILE],
+      ...(this.#o.limits === undefined ? {} : { limits: this.#o.limits }),
+    });
     const identities = this.#identities();
     const out: LoadedFile[] = [];
     const root = await this.#loadRootSecrets(repo.texts.get(SECRETS_FILE), identities);

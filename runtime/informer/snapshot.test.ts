@@ -144,6 +144,28 @@ describe('buildSnapshot', () => {
     expect(b!.objects.filter((o) => o.kind === 'Deployment')).toHaveLength(1);
     expect(b!.errors).toMatchObject([{ file: 'deployments/z.yaml', code: 'duplicate_name' }]);
   });
+
+  // Issue 9 bug 7: a new file that sorted first replaced a running container with its own spec.
+  it('keeps the running object when a newcomer sorting first defines the same name', () => {
+    const [, second, third] = run([
+      [file('deployments/web.yaml', [dep('web')])],
+      [
+        file('deployments/a-new.yaml', [dep('web', { image: 'evil' }, 'c2', 'deployments/a-new.yaml')]),
+        file('deployments/web.yaml', [dep('web', {}, 'c2')]),
+      ],
+      [file('deployments/a-new.yaml', [dep('web', { image: 'evil' }, 'c3', 'deployments/a-new.yaml')])],
+    ]);
+    expect(second!.objects.find((o) => o.metadata.name === 'web')?.spec).toEqual({ image: 'x' });
+    expect(second!.errors).toMatchObject([
+      {
+        file: 'deployments/a-new.yaml',
+        code: 'duplicate_name',
+        message: 'Deployment/web is already defined in deployments/web.yaml; this one is ignored',
+      },
+    ]);
+    // Once the original file is gone, the other definition is the only one and applies.
+    expect(third!.objects.find((o) => o.metadata.name === 'web')?.spec).toEqual({ image: 'evil' });
+  });
 });
 
 describe('unknownNodeRefusal', () => {

@@ -75,8 +75,7 @@ export function buildSnapshot(
   const lastGood = new Map<string, readonly ApiObject[]>();
   const errors: SourceError[] = [];
   const keptFiles: string[] = [];
-  const all: ApiObject[] = [];
-  const seen = new Map<ObjectKey, string>();
+  const candidates: { file: string; obj: ApiObject }[] = [];
   for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     errors.push(...file.errors);
     let objects = file.objects;
@@ -89,23 +88,25 @@ export function buildSnapshot(
         keptFiles.push(file.path);
       }
     }
-    for (const obj of objects) {
-      const key = objectKey(obj.kind, obj.metadata.name);
-      const first = seen.get(key);
-      if (first !== undefined) {
-        errors.push({
-          file: file.path,
-          line: 1,
-          col: 1,
-          path: 'metadata.name',
-          code: 'duplicate_name',
-          message: `${key} is already defined in ${first}; this one is ignored`,
-        });
-        continue;
-      }
-      seen.set(key, file.path);
-      all.push(keepSourceCommit(obj, memory.previous.get(key)));
+    for (const obj of objects) candidates.push({ file: file.path, obj });
+  }
+  const owners = ownersOf(candidates, memory.previous);
+  const all: ApiObject[] = [];
+  for (const { file, obj } of candidates) {
+    const key = objectKey(obj.kind, obj.metadata.name);
+    const owner = owners.get(key) as Candidate;
+    if (owner.obj !== obj) {
+      errors.push({
+        file,
+        line: 1,
+        col: 1,
+        path: 'metadata.name',
+        code: 'duplicate_name',
+        message: `${key} is already defined in ${owner.file}; this one is ignored`,
+      });
+      continue;
     }
+    all.push(keepSourceCommit(obj, memory.previous.get(key)));
   }
   const previous = new Map(all.map((o) => [objectKey(o.kind, o.metadata.name), o]));
   const own = all.find((o) => o.kind === 'Node' && o.metadata.name === opts.nodeName);
@@ -136,6 +137,34 @@ export function buildSnapshot(
     ...(unknownNode ? { unknownNode } : {}),
     memory: { lastGood, previous },
   };
+}
+
+interface Candidate {
+  file: string;
+  obj: ApiObject;
+}
+
+/**
+ * Which definition of each key wins when several files define it: the file the running object
+ * came from (so a newcomer can never take over a live object), else the first by path. The
+ * losers are reported as duplicates, whatever order the files sort in.
+ */
+function ownersOf(
+  candidates: readonly Candidate[],
+  previous: ReadonlyMap<ObjectKey, ApiObject>,
+): Map<ObjectKey, Candidate> {
+  const owners = new Map<ObjectKey, Candidate>();
+  for (const c of candidates) {
+    const key = objectKey(c.obj.kind, c.obj.metadata.name);
+    const current = owners.get(key);
+    if (current === undefined) owners.set(key, c);
+    else {
+      const src = previous.get(key)?.metadata.annotations?.[SOURCE_ANNOTATION];
+      const incumbent = src === undefined ? undefined : pathOf(src);
+      if (incumbent === c.file && current.file !== c.file) owners.set(key, c);
+    }
+  }
+  return owners;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -83,6 +83,86 @@ describe('loadManifestRepo', () => {
   it('throws a typed error when the directory itself is missing', async () => {
     const err: unknown = await loadManifestRepo(join(dir, 'nope')).catch((e: unknown) => e);
     expect(isOrunError(err, 'manifests_dir_unreadable')).toBe(true);
+  });
+});
+
+// Issue 9 bug 4: symlinks were followed out of the checkout and the target quoted in errors.
+describe('loadManifestRepo: the repository boundary', () => {
+  const SECRET = 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ';
+  let outsideDir: string;
+  beforeEach(async () => {
+    outsideDir = await mkdtemp(join(tmpdir(), 'orun-outside-'));
+    await writeFile(join(outsideDir, 'age.key'), `${SECRET}\n`);
+    await writeFile(join(outsideDir, 'web.yaml'), dep('stolen'));
+  });
+  afterEach(async () => {
+    await rm(outsideDir, { recursive: true, force: true });
+  });
+
+  it('does not read a file symlinked out of the repository, nor quote it', async () => {
+    await write({ 'deployments/web.yaml': dep('web'), 'deployments/inside.yaml': dep('inside', 8081) });
+    await symlink(join(outsideDir, 'age.key'), join(dir, 'deployments/key.yaml'));
+    await symlink(join(dir, 'deployments/inside.yaml'), join(dir, 'deployments/alias.yaml'));
+    await symlink(join(dir, 'nowhere.yaml'), join(dir, 'deployments/dangling.yaml'));
+    const repo = await loadManifestRepo(dir);
+    expect(repo.errors.map((e) => [e.code, e.format()])).toEqual([
+      [
+        'symlink_outside_repo',
+        'deployments/dangling.yaml:1:1: symlink to a target outside the repository (or a dangling one); not read',
+      ],
+      [
+        'symlink_outside_repo',
+        'deployments/key.yaml:1:1: symlink to a target outside the repository (or a dangling one); not read',
+      ],
+    ]);
+    expect(JSON.stringify(repo)).not.toContain('AGE-SECRET');
+    expect(repo.objects.map((o) => o.metadata.name)).toEqual(['inside', 'inside', 'web']);
+  });
+
+  it('does not read a kind directory symlinked out of the repository', async () => {
+    await symlink(outsideDir, join(dir, 'deployments'));
+    const repo = await loadManifestRepo(dir);
+    expect(repo.objects).toEqual([]);
+    expect(repo.errors.map((e) => [e.file, e.code])).toEqual([['deployments', 'symlink_outside_repo']]);
+  });
+
+  it('does not follow a symlinked sub-directory', async () => {
+    await mkdir(join(dir, 'deployments'));
+    await symlink(outsideDir, join(dir, 'deployments/team'));
+    const repo = await loadManifestRepo(dir);
+    expect(repo.files).toEqual([]);
+  });
+});
+
+describe('loadManifestRepo: size limits', () => {
+  it('does not read a file over the per-file limit, and reads the others', async () => {
+    await write({
+      'deployments/big.yaml': `${dep('big')}#${'x'.repeat(2000)}\n`,
+      'deployments/web.yaml': dep('web'),
+    });
+    const repo = await loadManifestRepo(dir, { limits: { maxFileBytes: 1000, maxRepoBytes: 1e6 } });
+    expect(repo.errors.map((e) => [e.file, e.code])).toEqual([['deployments/big.yaml', 'too_large']]);
+    expect(repo.objects.map((o) => o.metadata.name)).toEqual(['web']);
+  });
+
+  it('parses no file of a repository over the total limit', async () => {
+    await write({ 'deployments/a.yaml': dep('a'), 'deployments/b.yaml': dep('b', 8081) });
+    const repo = await loadManifestRepo(dir, { limits: { maxFileBytes: 1000, maxRepoBytes: 200 } });
+    expect(repo.objects).toEqual([]);
+    expect(repo.errors.map((e) => e.format())).toEqual([
+      expect.stringMatching(
+        /^deployments\/a\.yaml:1:1: file is \d+ bytes, over the limit of 200 for all manifest files/,
+      ),
+      expect.stringMatching(/^deployments\/b\.yaml:1:1: /),
+    ]);
+  });
+
+  it('stops when superseded', async () => {
+    await write({ 'deployments/a.yaml': dep('a') });
+    const err: unknown = await loadManifestRepo(dir, { signal: AbortSignal.abort() }).catch(
+      (e: unknown) => e,
+    );
+    expect(isOrunError(err, 'manifests.superseded')).toBe(true);
   });
 });
 

@@ -2,8 +2,14 @@
  * Reading a manifest repository from disk: every *.yaml / *.yml under nodes/, deployments/,
  * services/ and servicegraphs/ (sub-directories included, dot-files skipped), decoded file by file.
  * Results are per file so the agent can keep a file's last good objects when it stops decoding.
+ *
+ * The repository's boundary holds: a symlink (file or kind directory) that resolves outside the
+ * repository is never read, and is an error of that path; symlinked sub-directories are not
+ * followed. Sizes are checked with stat before anything is read: a file over
+ * `limits.maxFileBytes` is not read, and a repository whose manifest files total more than
+ * `limits.maxRepoBytes` has none of them parsed (every file then keeps its last good objects).
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { OrunError } from '../../apis/errors.ts';
 import {
@@ -12,13 +18,20 @@ import {
   type Locator,
   ManifestError,
   ManifestErrorCode,
+  type ManifestLimits,
+  DEFAULT_MANIFEST_LIMITS,
   decodeManifestFile,
   kindDirectories,
+  tooLarge,
 } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 
 export interface LoadOptions {
   /** Commit the checkout is at; source annotations become `<path>@<commit>`. Default: none. */
   commit?: string;
+  /** Size limits checked before parsing. Default: DEFAULT_MANIFEST_LIMITS (1 MiB per file, 64 MiB in all). */
+  limits?: ManifestLimits;
+  /** Aborted when the load is no longer wanted (a newer commit); the load then throws `manifests.superseded`. Default: none. */
+  signal?: AbortSignal;
 }
 
 /** One manifest file's outcome. `errors` non-empty means some document in it did not decode. */
@@ -45,30 +58,50 @@ export const MANIFEST_DIRS: readonly string[] = KINDS.map((k) => kindDirectories
 
 const MANIFEST_FILE = /\.ya?ml$/;
 
+/** A manifest path found by listing: its size, or the error that stops it being read. */
+interface Listed {
+  path: string;
+  size: number;
+  error?: ManifestError;
+}
+
 /**
  * Decodes every manifest file of the repository checked out at `dir`. Missing kind directories
- * are fine (empty). Throws OrunError `manifests_dir_unreadable` only when `dir` itself cannot be read;
- * an unreadable file becomes a `read_failed` error of that file.
+ * are fine (empty). Throws OrunError `manifests_dir_unreadable` only when `dir` itself cannot be
+ * read, and `manifests.superseded` when `options.signal` aborts; an unreadable file, a symlink
+ * out of the repository or a file over the limit becomes an error of that file.
  *
  * @example
  * const repo = await loadManifestRepo('/opt/orun/repo', { commit: 'abc123' });
  * for (const f of repo.files) if (f.errors.length > 0) keepLastGood(f.path);
  */
 export async function loadManifestRepo(dir: string, options: LoadOptions = {}): Promise<ManifestRepo> {
+  let root: string;
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+    root = await realpath(dir);
   } catch (cause) {
     throw new OrunError('manifests_dir_unreadable', `manifests: read ${dir}: not a readable directory`, {
       cause,
       context: { dir },
     });
   }
-  const paths: string[] = [];
-  for (const sub of MANIFEST_DIRS) paths.push(...(await listManifestFiles(dir, join(dir, sub))));
-  paths.sort();
+  const limits = options.limits ?? DEFAULT_MANIFEST_LIMITS;
+  const listed: Listed[] = [];
+  for (const sub of MANIFEST_DIRS) listed.push(...(await listKindDir(root, sub)));
+  listed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const total = listed.reduce((n, f) => n + f.size, 0);
+  if (total > limits.maxRepoBytes) {
+    for (const f of listed)
+      f.error ??= tooLarge(f.path, total, limits.maxRepoBytes, 'for all manifest files of the repository');
+  }
 
   const loaded = [];
-  for (const path of paths) loaded.push(await loadFile(dir, path, options));
+  for (const entry of listed) {
+    if (options.signal?.aborted)
+      throw new OrunError('manifests.superseded', `manifests: load ${dir}: superseded`, { context: { dir } });
+    loaded.push(await loadFile(root, entry, limits, options));
+  }
   return assembleRepo(loaded);
 }
 
@@ -104,39 +137,73 @@ export function isManifestPath(path: string): boolean {
   );
 }
 
+function fileError(path: string, code: ManifestErrorCode, message: string): ManifestError {
+  return new ManifestError({ file: path, line: 1, col: 1, path: '', message, code });
+}
+
 async function loadFile(
   root: string,
-  path: string,
+  entry: Listed,
+  limits: ManifestLimits,
   options: LoadOptions,
 ): Promise<{ file: ManifestFile; locate: Locator }> {
+  const { path } = entry;
+  const failed = (error: ManifestError) => ({
+    file: { path, objects: [], errors: [error], warnings: [] },
+    locate: () => undefined,
+  });
+  if (entry.error) return failed(entry.error);
+  if (entry.size > limits.maxFileBytes) return failed(tooLarge(path, entry.size, limits.maxFileBytes));
   let text: string;
   try {
     text = await readFile(join(root, path), 'utf8');
   } catch (cause) {
-    const message = `cannot read: ${cause instanceof Error ? cause.message : String(cause)}`;
-    const error = new ManifestError({
-      file: path,
-      line: 1,
-      col: 1,
-      path: '',
-      message,
-      code: ManifestErrorCode.ReadFailed,
-    });
-    return { file: { path, objects: [], errors: [error], warnings: [] }, locate: () => undefined };
+    // The errno code only: a message could carry more than the path.
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    return failed(fileError(path, ManifestErrorCode.ReadFailed, `cannot read: ${code}`));
   }
-  const decoded = decodeManifestFile(
-    path,
-    text,
-    options.commit === undefined ? {} : { commit: options.commit },
-  );
+  const decoded = decodeManifestFile(path, text, {
+    maxBytes: limits.maxFileBytes,
+    ...(options.commit === undefined ? {} : { commit: options.commit }),
+  });
   return {
     file: { path, objects: decoded.objects, errors: decoded.errors, warnings: decoded.warnings },
     locate: decoded.locate,
   };
 }
 
-/** Repo-relative paths of manifest files under `dir` (recursively); none when it does not exist. */
-async function listManifestFiles(root: string, dir: string): Promise<string[]> {
+/** True when `target` (a real path) is `root` or inside it. */
+function inside(root: string, target: string): boolean {
+  return target === root || target.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/** The manifest files of one kind directory; a kind directory symlinked out of the repo is an error. */
+async function listKindDir(root: string, sub: string): Promise<Listed[]> {
+  const full = join(root, sub);
+  let info;
+  try {
+    info = await lstat(full);
+  } catch {
+    return [];
+  }
+  if (info.isSymbolicLink()) {
+    const target = await realpath(full).catch(() => undefined);
+    if (target === undefined || !inside(root, target) || !(await stat(target)).isDirectory())
+      return [{ path: sub, size: 0, error: outside(sub) }];
+  } else if (!info.isDirectory()) return [];
+  return listManifestFiles(root, full);
+}
+
+function outside(path: string): ManifestError {
+  return fileError(
+    path,
+    ManifestErrorCode.SymlinkOutsideRepo,
+    'symlink to a target outside the repository (or a dangling one); not read',
+  );
+}
+
+/** Repo-relative manifest files under `dir` (recursively); none when it does not exist. */
+async function listManifestFiles(root: string, dir: string): Promise<Listed[]> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -145,20 +212,25 @@ async function listManifestFiles(root: string, dir: string): Promise<string[]> {
       return [];
     throw new OrunError(
       'manifests_dir_unreadable',
-      `manifests: list ${relative(root, dir)}: ${String(err)}`,
-      {
-        cause: err,
-        context: { dir },
-      },
+      `manifests: list ${relative(root, dir)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      { cause: err, context: { dir } },
     );
   }
-  const out: string[] = [];
+  const out: Listed[] = [];
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = join(dir, e.name);
+    const path = relative(root, full).split(sep).join('/');
     if (e.isDirectory()) out.push(...(await listManifestFiles(root, full)));
-    else if ((e.isFile() || e.isSymbolicLink()) && MANIFEST_FILE.test(e.name))
-      out.push(relative(root, full).split(sep).join('/'));
+    else if (!MANIFEST_FILE.test(e.name)) continue;
+    else if (e.isFile()) out.push({ path, size: (await lstat(full)).size });
+    else if (e.isSymbolicLink()) {
+      const target = await realpath(full).catch(() => undefined);
+      const info = target === undefined ? undefined : await stat(target).catch(() => undefined);
+      if (target === undefined || info === undefined || !inside(root, target) || !info.isFile())
+        out.push({ path, size: 0, error: outside(path) });
+      else out.push({ path, size: info.size });
+    }
   }
   return out;
 }
