@@ -1,0 +1,101 @@
+// Issue 9 end to end: one broken file never stops or deletes anything, across restarts too.
+// Real git (a bare repo as the remote), real dockerd, dist/orun.js as a child process.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AgentProcess,
+  condition,
+  containersWithPrefix,
+  deploymentYaml,
+  nodeYaml,
+  removeContainers,
+  uniquePrefix,
+  waitFor,
+} from '../support/agent.ts';
+import { TestGitRepo } from '../support/git-repo.ts';
+import { requireTestImage } from '../support/services.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
+  it('a Deployment without spec blocks nothing, is named on the Node, and a restart while it is broken prunes nothing', async () => {
+    requireTestImage();
+    const prefix = uniquePrefix('hard');
+    const repo = new TestGitRepo('orun-hard-');
+    const dataDir = mkdtempSync(join(tmpdir(), 'orun-data-hard-'));
+    const node = `${prefix}-node`;
+    const [a, b] = [`${prefix}-a`, `${prefix}-b`];
+    cleanups.push(() => {
+      removeContainers(prefix);
+      repo.cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const start = (): AgentProcess => {
+      const agent = new AgentProcess({ repo: repo.bare, node, dataDir });
+      cleanups.push(async () => {
+        await agent.stop('SIGKILL');
+      });
+      return agent;
+    };
+    const ready = async (agent: AgentProcess, name: string): Promise<void> => {
+      await waitFor(
+        `Deployment ${name} Ready=True`,
+        async () => condition(await agent.object('deployments', name), 'Ready')?.status === 'True',
+        60_000,
+        () => agent.dump(),
+      );
+    };
+    repo
+      .write({
+        [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
+        [`deployments/${a}.yaml`]: deploymentYaml(a, { V: '1' }),
+      })
+      .commit('one deployment');
+    const first = start();
+    await ready(first, a);
+    const running = containersWithPrefix(prefix);
+
+    // Issue 9 bug 1: a's file loses its spec; b is added in the same commit and must still run.
+    const brokenA = `deployments/${a}.yaml`;
+    repo
+      .write({
+        [brokenA]: `apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: ${a}\n`,
+        [`deployments/${b}.yaml`]: deploymentYaml(b),
+      })
+      .commit('a loses its spec, b arrives');
+    await ready(first, b);
+    const nodeObj = await waitFor('Node ManifestsValid=False', async () => {
+      const n = await first.object('nodes', node);
+      return condition(n, 'ManifestsValid')?.status === 'False' ? n : undefined;
+    });
+    expect(condition(nodeObj, 'ManifestsValid')?.message).toContain(`in ${brokenA} at`);
+    expect(nodeObj.status?.sourceErrors).toMatchObject([{ file: brokenA, path: 'spec' }]);
+    expect(containersWithPrefix(prefix).find((c) => c.name === `orun-${a}`)).toEqual(running[0]);
+
+    // Issue 9 bug 2: restart while a's file is broken: a is neither pruned nor restarted.
+    expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    const second = start();
+    await ready(second, b);
+    await ready(second, a);
+    await waitFor('the second agent applied the broken revision', () =>
+      second.lines.some((l) => l.msg === 'applied revision'),
+    );
+    expect(second.lines.filter((l) => String(l.msg).includes('Pruned') || l.reason === 'Pruned')).toEqual([]);
+    expect(containersWithPrefix(prefix).find((c) => c.name === `orun-${a}`)).toEqual(running[0]);
+
+    // Deleting the file for real does prune it.
+    repo.write({ [brokenA]: undefined }).commit('remove a');
+    await waitFor(
+      'a pruned once its file is deleted',
+      () => !containersWithPrefix(prefix).some((c) => c.name === `orun-${a}`),
+      60_000,
+      () => second.dump(),
+    );
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+});
