@@ -114,7 +114,7 @@ export function buildAgent(
     events: nodeEvents,
     clock,
     logger,
-    metrics,
+    controllerMetrics: metrics,
     resyncMs: Math.min(settings.pollIntervalMs, 5000),
   });
 

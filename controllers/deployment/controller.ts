@@ -9,11 +9,11 @@
  */
 import type { Observable } from 'rxjs';
 import { errorMessage } from '../../apis/errors.ts';
-import { objectKey, splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { objectKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { Clock } from '../../runtime/clock/index.ts';
-import { Controller, type ControllerOptions } from '../../runtime/controller/index.ts';
+import { controllerFor, type Controller, type ControllerCommon } from '../../runtime/controller/index.ts';
 import type { ContainerEngine } from '../../runtime/docker/engine.ts';
-import type { EventSink } from '../../runtime/events/index.ts';
+import { recordEventFor, type EventSink } from '../../runtime/events/index.ts';
 import { silentLogger, type Logger } from '../../runtime/log/index.ts';
 import type { Store, StoreEvent } from '../../runtime/store/index.ts';
 import type { DeploymentDeps, DeploymentEngine } from './deps.ts';
@@ -27,18 +27,14 @@ export const DEPLOYMENT_CONTROLLER = 'deployment';
 /** Pause before re-opening the engine event stream after it ended (engine restart, outage). */
 const EVENT_WATCH_RETRY_MS = 5_000;
 
-export interface DeploymentControllerOptions extends Omit<
-  DeploymentDeps,
-  'engine' | 'store' | 'recordEvent' | 'hasSynced' | 'clock'
-> {
+export interface DeploymentControllerOptions
+  extends Omit<DeploymentDeps, 'engine' | 'store' | 'recordEvent' | 'hasSynced' | 'clock'>, ControllerCommon {
   engine: DeploymentEngine & Pick<ContainerEngine, 'events'>;
   store: Pick<Store, 'getByKey' | 'updateStatus' | 'hasSynced' | 'watch' | 'list'>;
   /** e.g. `recorder.for('deployment-controller')`. */
   events: EventSink;
   /** Needs timers (the queue's delays). */
   clock: Clock;
-  /** Default: silent. */
-  logger?: Logger;
   /** Concurrent reconciles of different Deployments. Default 4 (pulls and probes wait on I/O). */
   workers?: number;
   /**
@@ -46,8 +42,6 @@ export interface DeploymentControllerOptions extends Omit<
    * every Deployment is reconciled, and those whose secrets' HMACs changed roll. Default: none.
    */
   secretsChanged$?: Observable<unknown>;
-  /** Queue and controller metrics (usually the runtime's RuntimeMetrics). Default: none. */
-  controllerMetrics?: ControllerOptions['metrics'];
 }
 
 export class DeploymentController {
@@ -63,40 +57,25 @@ export class DeploymentController {
     this.reconciler = new DeploymentReconciler({
       ...o,
       store: deploymentStoreOf(o.store),
-      recordEvent: (key, type, reason, message) => {
-        o.events.event({ kind: 'Deployment', metadata: { name: splitKey(key).name } }, type, reason, message);
-      },
+      recordEvent: recordEventFor(o.events, 'Deployment'),
       hasSynced: () => o.store.hasSynced(),
     });
-    this.controller = new Controller({
-      name: DEPLOYMENT_CONTROLLER,
-      reconciler: this.reconciler,
-      workers: o.workers ?? 4,
-      clock: o.clock,
-      ...(o.controllerMetrics === undefined ? {} : { metrics: o.controllerMetrics }),
-      ...(o.logger === undefined ? {} : { logger: o.logger }),
-    });
-    this.controller.watch(o.store, 'Deployment');
-    // Build contexts resolve under the Node's codeDir (read at reconcile): a change rebuilds.
-    this.controller.watch(o.store, 'Node', {
-      map: () => o.store.list('Deployment').map((d) => deploymentKey(d.metadata.name)),
-      predicate: codeDirChanged,
-    });
+    const all = (): string[] => o.store.list('Deployment').map((d) => deploymentKey(d.metadata.name));
+    const builder = controllerFor(DEPLOYMENT_CONTROLLER, o)
+      .for(o.store, 'Deployment')
+      // Build contexts resolve under the Node's codeDir (read at reconcile): a change rebuilds.
+      .watches(o.store, 'Node', { map: all, predicate: codeDirChanged })
+      .withOptions({ workers: o.workers ?? 4 });
+    // Root secrets changed: every Deployment is reconciled; those whose secrets' HMACs changed roll.
+    if (o.secretsChanged$ !== undefined) builder.watchesChannel(o.secretsChanged$, all);
+    this.controller = builder.complete(this.reconciler);
   }
 
   /** Runs until `signal` aborts. Leaves every container running. */
   async start(signal: AbortSignal): Promise<void> {
     const watching = this.#watchEngine(signal);
-    const secrets = this.#o.secretsChanged$?.subscribe(() => {
-      for (const d of this.#o.store.list('Deployment'))
-        this.controller.enqueue(deploymentKey(d.metadata.name));
-    });
     await this.#sweep();
-    try {
-      await this.controller.start(signal);
-    } finally {
-      secrets?.unsubscribe();
-    }
+    await this.controller.start(signal);
     await watching;
   }
 

@@ -3,7 +3,9 @@
  * small interfaces that the runtime's real parts satisfy structurally, and that tests fake.
  */
 import type { Registry } from 'prom-client';
+import type { Clock as RuntimeClock } from '../../runtime/clock/index.ts';
 import type { ContainerEngine } from '../../runtime/docker/engine.ts';
+import type { RecordEvent } from '../../runtime/events/index.ts';
 import type { BackoffPolicy } from './backoff.ts';
 import type { SecretKeys, SecretResolver } from './desired.ts';
 import type { DeploymentStatusView, DeploymentView } from './spec.ts';
@@ -42,15 +44,8 @@ export interface DeploymentStore {
   updateStatus(key: string, status: DeploymentStatusView): unknown;
 }
 
-export type EventType = 'Normal' | 'Warning';
-
-/** Event recorder (runtime events). Messages never carry secret values. */
-export type RecordEvent = (key: string, type: EventType, reason: string, message: string) => void;
-
 /** Milliseconds since the epoch. Only `now` is needed: waiting is done by requeueAfter. */
-export interface Clock {
-  now(): number;
-}
+export type Clock = Pick<RuntimeClock, 'now'>;
 
 /** One HTTP GET; 2xx/3xx is success. Resolves (never rejects) on failure. runtime/probe `probeHTTP` is one. */
 export type HttpProber = (options: {
@@ -61,25 +56,6 @@ export type HttpProber = (options: {
   timeoutMs: number;
   signal: AbortSignal;
 }) => Promise<{ ok: boolean; statusCode?: number; message: string }>;
-
-/** Pino-compatible (fields first, fixed message). */
-export interface Logger {
-  debug(fields: object, msg: string): void;
-  info(fields: object, msg: string): void;
-  warn(fields: object, msg: string): void;
-  error(fields: object, msg: string): void;
-}
-
-/** What `reconcile` receives from the runtime controller loop. */
-export interface ReconcileContext {
-  key: string;
-  signal: AbortSignal;
-  log: Logger;
-  reconcileID?: string;
-}
-
-/** `requeueAfter` (ms) → forget + addAfter; throw → rate-limited retry; void → done. */
-export type ReconcileResult = { requeueAfter?: number } | void;
 
 export interface DeploymentDeps {
   engine: DeploymentEngine;

@@ -7,7 +7,11 @@ import { Registry } from 'prom-client';
 import { deepFreeze } from '../../runtime/store/freeze.ts';
 import { FakeClock } from '../../runtime/clock/index.ts';
 import { FakeEngine } from '../../runtime/docker/fake.ts';
-import type { DeploymentDeps, EventType, HttpProber, Logger, ReconcileResult } from './deps.ts';
+import { pino } from 'pino';
+import type { ReconcileResult } from '../../runtime/controller/index.ts';
+import type { EventType } from '../../runtime/events/index.ts';
+import type { Logger } from '../../runtime/log/index.ts';
+import type { DeploymentDeps, HttpProber } from './deps.ts';
 import { DeploymentReconciler } from './reconciler.ts';
 import type { DeploymentSpecView, DeploymentStatusView, DeploymentView } from './spec.ts';
 
@@ -65,7 +69,8 @@ export class Harness {
           this.#objects.set(key, deepFreeze({ ...obj, status: structuredClone(status) }));
         },
       },
-      recordEvent: (key, type, reason, message) => this.events.push({ key, type, reason, message }),
+      recordEvent: (name, type, reason, message) =>
+        this.events.push({ key: `Deployment/${name}`, type, reason, message }),
       clock: this.clock,
       probe,
       registry: this.registry,
@@ -111,7 +116,7 @@ export class Harness {
     return this.status(name).conditions?.find((c) => c.type === type);
   }
 
-  async reconcile(name: string): Promise<ReconcileResult> {
+  async reconcile(name: string): Promise<ReconcileResult | void> {
     const signal = new AbortController().signal;
     return this.reconciler.reconcile({
       key: `Deployment/${name}`,
@@ -151,11 +156,13 @@ export class Harness {
     return m?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value;
   }
 
+  /** A debug-level logger whose lines (JSON, no redaction) land in `logs`. */
   logger(name: string): Logger {
-    const write = (level: string) => (fields: object, msg: string) => {
-      this.logs.push(JSON.stringify({ level, deployment: name, ...fields, msg }));
-    };
-    return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+    return pino({ level: 'debug', base: null }, { write: (line: string) => void this.logs.push(line) }).child(
+      {
+        deployment: name,
+      },
+    );
   }
 }
 

@@ -21,18 +21,7 @@ import type { DeploymentDeps } from './deps.ts';
 import { DeploymentReconciler } from './reconciler.ts';
 
 export { DeploymentReconciler, pickCurrent } from './reconciler.ts';
-export type {
-  Clock,
-  DeploymentDeps,
-  DeploymentEngine,
-  DeploymentStore,
-  EventType,
-  HttpProber,
-  Logger,
-  ReconcileContext,
-  ReconcileResult,
-  RecordEvent,
-} from './deps.ts';
+export type { Clock, DeploymentDeps, DeploymentEngine, DeploymentStore, HttpProber } from './deps.ts';
 export { deploymentStoreOf } from './store-adapter.ts';
 export {
   DEPLOYMENT_CONTROLLER,

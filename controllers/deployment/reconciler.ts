@@ -14,7 +14,8 @@
  */
 import { splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
-import type { DeploymentDeps, ReconcileContext, ReconcileResult } from './deps.ts';
+import type { ReconcileContext, ReconcileResult } from '../../runtime/controller/index.ts';
+import type { DeploymentDeps } from './deps.ts';
 import { deploymentSelector, desiredContainer, Label } from './desired.ts';
 import { createAndStart, ensureImage, retire, stall, writeSecretFiles } from './rollout.ts';
 import { Memory, resolveDeps, type Outcome, type Resolved, type Run } from './run.ts';
@@ -34,7 +35,7 @@ export class DeploymentReconciler {
     this.#mem = new Memory(deps, this.#deps.backoff);
   }
 
-  async reconcile(ctx: ReconcileContext): Promise<ReconcileResult> {
+  async reconcile(ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const { name } = splitKey(ctx.key);
     const obj = this.#deps.store.get(ctx.key);
     const observed = await this.#deps.engine.listContainers(deploymentSelector(name, this.#deps.nodeName));
@@ -102,7 +103,11 @@ export class DeploymentReconciler {
   }
 
   /** The Deployment is gone: remove its containers (never volumes or host paths). */
-  async #prune(ctx: ReconcileContext, name: string, observed: ContainerInfo[]): Promise<ReconcileResult> {
+  async #prune(
+    ctx: ReconcileContext,
+    name: string,
+    observed: ContainerInfo[],
+  ): Promise<ReconcileResult | void> {
     if (!this.#deps.hasSynced()) return { requeueAfter: NOT_SYNCED_RECHECK_MS };
     const { engine, stopTimeoutSeconds, recordEvent } = this.#deps;
     for (const c of observed) {
@@ -112,7 +117,7 @@ export class DeploymentReconciler {
       await engine.removeContainer(c.id);
       this.#mem.forgetContainer(c.id);
       recordEvent(
-        ctx.key,
+        name,
         'Normal',
         'Pruned',
         `Deployment removed from Git: removed container ${c.name} (${c.id.slice(0, 12)}); volumes kept`,
@@ -124,7 +129,7 @@ export class DeploymentReconciler {
     this.#mem.metrics.forget(name);
   }
 
-  async #finish(run: Run, o: Outcome): Promise<ReconcileResult> {
+  async #finish(run: Run, o: Outcome): Promise<ReconcileResult | void> {
     const { store, clock } = this.#deps;
     const c = o.container;
     const probe = c === undefined ? undefined : this.#mem.probes.get(c.id)?.last;
@@ -172,7 +177,7 @@ export class DeploymentReconciler {
       log: ctx.log,
       deps: this.#deps,
       mem: this.#mem,
-      event: (type, reason, message) => recordEvent(ctx.key, type, reason, message),
+      event: (type, reason, message) => recordEvent(name, type, reason, message),
     };
   }
 }

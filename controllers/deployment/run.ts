@@ -5,7 +5,9 @@
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
 import { probeHTTP } from '../../runtime/probe/http.ts';
 import { CrashBackoff, defaultBackoffPolicy, type BackoffPolicy } from './backoff.ts';
-import type { DeploymentDeps, EventType, Logger } from './deps.ts';
+import type { EventType } from '../../runtime/events/index.ts';
+import type { Logger } from '../../runtime/log/index.ts';
+import type { DeploymentDeps } from './deps.ts';
 import type { DesiredContainer } from './desired.ts';
 import { Gates } from './gates.ts';
 import { deploymentMetrics, type DeploymentMetrics } from './metrics.ts';

@@ -7,6 +7,7 @@
  * manager.addController(nodes);
  */
 export { NODE_CONTROLLER, NodeController, type NodeControllerOptions } from './controller.ts';
+export { NodeReconciler, type NodeReconcilerDeps } from './reconciler.ts';
 export {
   environmentOf,
   GIT_SYNCED,

@@ -10,9 +10,8 @@
  */
 import type { Deployment } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
 import type { Clock } from '../../runtime/clock/index.ts';
-import { Controller, type ControllerOptions } from '../../runtime/controller/index.ts';
-import type { EventSink } from '../../runtime/events/index.ts';
-import type { Logger } from '../../runtime/log/index.ts';
+import { controllerFor, type Controller, type ControllerCommon } from '../../runtime/controller/index.ts';
+import { recordEventFor, type EventSink } from '../../runtime/events/index.ts';
 import type { DeepReadonly, Store, StoreEvent } from '../../runtime/store/index.ts';
 import type { IngressCaddy, ServiceReconcilerDeps } from './deps.ts';
 import { INGRESS_KEY, IngressReconciler } from './reconciler.ts';
@@ -20,10 +19,8 @@ import { INGRESS_KEY, IngressReconciler } from './reconciler.ts';
 /** The controller's name: logs, the `controller` metric label, the event source. */
 export const SERVICE_CONTROLLER = 'service';
 
-export interface ServiceControllerOptions extends Omit<
-  ServiceReconcilerDeps,
-  'store' | 'recordEvent' | 'clock' | 'caddy'
-> {
+export interface ServiceControllerOptions
+  extends Omit<ServiceReconcilerDeps, 'store' | 'recordEvent' | 'clock' | 'caddy'>, ControllerCommon {
   store: Pick<Store, 'list' | 'updateStatus' | 'watch'>;
   /** The CaddySupervisor (or a fake). With `onReady`, a Caddy restart makes the config load again. */
   caddy: IngressCaddy & { onReady?(listener: () => void): () => void };
@@ -31,10 +28,6 @@ export interface ServiceControllerOptions extends Omit<
   events: EventSink;
   /** Needs timers (the queue's delays). */
   clock: Clock;
-  /** Default: silent. */
-  logger?: Logger;
-  /** Queue and controller metrics (usually the runtime's RuntimeMetrics). Default: none. */
-  controllerMetrics?: ControllerOptions['metrics'];
 }
 
 export class ServiceController {
@@ -45,26 +38,16 @@ export class ServiceController {
 
   constructor(o: ServiceControllerOptions) {
     this.#caddy = o.caddy;
-    this.reconciler = new IngressReconciler({
-      ...o,
-      recordEvent: (service, type, reason, message) => {
-        o.events.event({ kind: 'Service', metadata: { name: service } }, type, reason, message);
-      },
-    });
-    this.controller = new Controller({
-      name: SERVICE_CONTROLLER,
-      reconciler: this.reconciler,
-      // One document, one key: one worker is all there can be.
-      workers: 1,
-      clock: o.clock,
-      ...(o.controllerMetrics === undefined ? {} : { metrics: o.controllerMetrics }),
-      ...(o.logger === undefined ? {} : { logger: o.logger }),
-    });
+    this.reconciler = new IngressReconciler({ ...o, recordEvent: recordEventFor(o.events, 'Service') });
     const toIngress = (): readonly string[] => [INGRESS_KEY];
-    this.controller.watch(o.store, 'Service', toIngress);
-    this.controller.watch(o.store, 'Deployment', { map: toIngress, predicate: routingChanged });
-    // The Node's spec says which branch the node tracks: the domains follow it.
-    this.controller.watch(o.store, 'Node', toIngress);
+    this.controller = controllerFor(SERVICE_CONTROLLER, o)
+      .watches(o.store, 'Service', toIngress)
+      .watches(o.store, 'Deployment', { map: toIngress, predicate: routingChanged })
+      // The Node's spec says which branch the node tracks: the domains follow it.
+      .watches(o.store, 'Node', toIngress)
+      // One document, one key: one worker is all there can be.
+      .withOptions({ workers: 1 })
+      .complete(this.reconciler);
   }
 
   /** Runs until `signal` aborts. Caddy keeps serving the last config (its supervisor stops it). */

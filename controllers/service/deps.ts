@@ -4,12 +4,11 @@
  */
 import type { Registry } from 'prom-client';
 import type { AcmeSettings, CaddyAdmin, CertificateState } from '../../runtime/caddy/index.ts';
+import type { RecordEvent } from '../../runtime/events/index.ts';
 import type { Store } from '../../runtime/store/index.ts';
 
-export type EventType = 'Normal' | 'Warning';
-
-/** Records an event on `Service/<service>`. Messages carry no secrets (domains and ports only). */
-export type RecordEvent = (service: string, type: EventType, reason: string, message: string) => void;
+/** Records an event on `Service/<name>`. Messages carry no secrets (domains and ports only). */
+export type { EventType, RecordEvent } from '../../runtime/events/index.ts';
 
 /** Does Caddy serve a valid certificate for `host` yet? Resolves, never rejects. */
 export type CertificateChecker = (host: string, signal: AbortSignal) => Promise<CertificateState>;

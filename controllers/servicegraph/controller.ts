@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import type { Observable } from 'rxjs';
 import { errorMessage } from '../../apis/errors.ts';
 import { objectKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
-import { Controller, type ControllerOptions } from '../../runtime/controller/index.ts';
-import type { EventSink } from '../../runtime/events/index.ts';
+import type { Clock } from '../../runtime/clock/index.ts';
+import { controllerFor, type Controller, type ControllerCommon } from '../../runtime/controller/index.ts';
+import { recordEventFor, type EventSink } from '../../runtime/events/index.ts';
 import { silentLogger, type Logger } from '../../runtime/log/index.ts';
 import type { Store } from '../../runtime/store/index.ts';
 import type { ServiceGraphDeps } from './deps.ts';
@@ -25,10 +26,8 @@ import { ServiceGraphReconciler } from './reconciler.ts';
 /** The controller's name: logs, the `controller` metric label, the event source. */
 export const SERVICEGRAPH_CONTROLLER = 'servicegraph';
 
-export interface ServiceGraphControllerOptions extends Omit<
-  ServiceGraphDeps,
-  'store' | 'recordEvent' | 'enqueue'
-> {
+export interface ServiceGraphControllerOptions
+  extends Omit<ServiceGraphDeps, 'store' | 'recordEvent' | 'enqueue'>, ControllerCommon {
   store: Pick<Store, 'getByKey' | 'updateStatus' | 'hasSynced' | 'watch' | 'list'>;
   /** e.g. `recorder.for('servicegraph-controller')`. */
   events: EventSink;
@@ -36,8 +35,10 @@ export interface ServiceGraphControllerOptions extends Omit<
   revisions$?: Observable<unknown>;
   /** Concurrent reconciles of different graphs. Default 2 (a graph's stop can wait TIMEOUT_STOP). */
   workers?: number;
-  /** Queue and controller metrics (usually the runtime's RuntimeMetrics). Default: none. */
-  controllerMetrics?: ControllerOptions['metrics'];
+  /** Waiting (readiness, restart delays, stop grace) and the queue's delays go through it. */
+  clock: Clock;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
 export class ServiceGraphController {
@@ -52,35 +53,27 @@ export class ServiceGraphController {
     this.#log = (o.logger ?? silentLogger()).child({ controller: SERVICEGRAPH_CONTROLLER });
     this.reconciler = new ServiceGraphReconciler({
       ...o,
-      recordEvent: (name, type, reason, message) => {
-        o.events.event({ kind: 'ServiceGraph', metadata: { name } }, type, reason, message);
-      },
+      recordEvent: recordEventFor(o.events, 'ServiceGraph'),
       enqueue: (key) => this.controller.enqueue(key),
     });
-    this.controller = new Controller({
-      name: SERVICEGRAPH_CONTROLLER,
-      reconciler: this.reconciler,
-      workers: o.workers ?? 2,
-      clock: o.clock,
+    const builder = controllerFor(SERVICEGRAPH_CONTROLLER, o).for(o.store, 'ServiceGraph');
+    // An Orchfile can change without its ServiceGraph: every applied revision re-reconciles all.
+    if (o.revisions$ !== undefined)
+      builder.watchesChannel(o.revisions$, () =>
+        o.store.list('ServiceGraph').map((sg) => objectKey('ServiceGraph', sg.metadata.name)),
+      );
+    this.controller = builder
       // Stopping a graph waits for its services' TIMEOUT_STOP (10 s each by default).
-      drainTimeoutMs: 120_000,
-      ...(o.controllerMetrics === undefined ? {} : { metrics: o.controllerMetrics }),
-      ...(o.logger === undefined ? {} : { logger: o.logger }),
-    });
-    this.controller.watch(o.store, 'ServiceGraph');
+      .withOptions({ workers: o.workers ?? 2, drainTimeoutMs: 120_000 })
+      .complete(this.reconciler);
   }
 
   /** Runs until `signal` aborts; then detaches every graph (services keep running). */
   async start(signal: AbortSignal): Promise<void> {
-    const sub = this.#o.revisions$?.subscribe(() => {
-      for (const sg of this.#o.store.list('ServiceGraph'))
-        this.controller.enqueue(objectKey('ServiceGraph', sg.metadata.name));
-    });
     try {
       await this.#sweep();
       await this.controller.start(signal);
     } finally {
-      sub?.unsubscribe();
       await this.reconciler.detachAll();
       this.#log.info('ServiceGraph services left running; the next start adopts them');
     }

@@ -5,16 +5,15 @@
 import type { Registry } from 'prom-client';
 import type { Clock } from '../../runtime/clock/index.ts';
 import type { ContainerEngine } from '../../runtime/docker/engine.ts';
+import type { RecordEvent } from '../../runtime/events/index.ts';
 import type { HealthChecker } from '../../runtime/graph/index.ts';
 import type { Logger } from '../../runtime/log/index.ts';
 import type { ProcessRunner } from '../../runtime/process/index.ts';
 import type { Store } from '../../runtime/store/index.ts';
 import type { Checkout } from './desired.ts';
 
-export type EventType = 'Normal' | 'Warning';
-
 /** Records an event on `ServiceGraph/<name>`. Messages carry service names, states, pids, ids. */
-export type RecordEvent = (name: string, type: EventType, reason: string, message: string) => void;
+export type { EventType, RecordEvent } from '../../runtime/events/index.ts';
 
 export interface ServiceGraphDeps {
   store: Pick<Store, 'getByKey' | 'updateStatus' | 'hasSynced'>;

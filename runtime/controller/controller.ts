@@ -83,6 +83,7 @@ export class Controller {
   readonly #drainTimeoutMs: number;
   readonly #newID: () => string;
   readonly #watches: { source: WatchSource; kind: string; opts: ControllerWatchOptions }[] = [];
+  readonly #channels: { channel: Observable<unknown>; keys: () => readonly string[] }[] = [];
   readonly #subscriptions: Subscription[] = [];
   #gate: Gate | undefined;
   #started = false;
@@ -123,6 +124,16 @@ export class Controller {
     this.#gate = gate;
   }
 
+  /**
+   * Enqueues `keys()` on every emission of `channel` (controller-runtime's source.Channel), e.g.
+   * the informer's applied revisions. Takes effect when the controller starts.
+   */
+  watchChannel(channel: Observable<unknown>, keys: () => readonly string[]): void {
+    const c = { channel, keys };
+    this.#channels.push(c);
+    if (this.#started) this.#subscribeChannel(c);
+  }
+
   /** Enqueues a key (`Kind/name`) now. */
   enqueue(key: string): void {
     this.queue.add(key);
@@ -141,6 +152,7 @@ export class Controller {
       throw new OrunError('controller.already_started', `controller ${this.name}: start: already started`);
     this.#started = true;
     for (const w of this.#watches) this.#subscribe(w);
+    for (const c of this.#channels) this.#subscribeChannel(c);
     this.#log.info({ workers: this.#workers }, 'Starting workers');
     const workers = Array.from({ length: this.#workers }, () => this.#worker(signal));
     await new Promise<void>((resolve) => {
@@ -177,6 +189,20 @@ export class Controller {
         }
       },
       error: (err: unknown) => this.#log.error({ err, kind: w.kind }, 'Watch failed'),
+    });
+    this.#subscriptions.push(sub);
+  }
+
+  #subscribeChannel(c: { channel: Observable<unknown>; keys: () => readonly string[] }): void {
+    const sub = c.channel.subscribe({
+      next: () => {
+        try {
+          for (const key of c.keys()) this.queue.add(key);
+        } catch (err) {
+          this.#log.error({ err }, 'Channel handler failed');
+        }
+      },
+      error: (err: unknown) => this.#log.error({ err }, 'Channel failed'),
     });
     this.#subscriptions.push(sub);
   }

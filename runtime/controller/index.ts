@@ -9,6 +9,7 @@ export {
   type ControllerWatchOptions,
   type WatchSource,
 } from './controller.ts';
+export { controllerFor, ControllerBuilder, type ControllerCommon } from './builder.ts';
 export { reconcilerFunc, type ReconcileContext, type ReconcileResult, type Reconciler } from './reconcile.ts';
 export {
   noopControllerMetricsProvider,

@@ -1,7 +1,9 @@
 export {
   EventRecorder,
+  recordEventFor,
   type EventRecord,
   type EventRecorderOptions,
   type EventSink,
   type EventType,
+  type RecordEvent,
 } from './recorder.ts';

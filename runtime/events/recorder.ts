@@ -118,3 +118,16 @@ export interface EventSink {
     message: string,
   ): EventRecord;
 }
+
+/**
+ * What a reconciler records events through: on `<kind>/<name>` of its own kind. One signature for
+ * every controller; messages never carry secret values.
+ */
+export type RecordEvent = (name: string, type: EventType, reason: string, message: string) => void;
+
+/** A RecordEvent that records on objects of `kind` through `sink`. */
+export function recordEventFor(sink: EventSink, kind: string): RecordEvent {
+  return (name, type, reason, message) => {
+    sink.event({ kind, metadata: { name } }, type, reason, message);
+  };
+}
