@@ -60,9 +60,9 @@ export function projectName(name: string): string {
   return name;
 }
 
-/** `orun-sg-<name>-<service>` (never an orch container's `<project>-<service>`). */
-export function containerName(name: string, service: string): string {
-  return `orun-sg-${name}-${service}`;
+/** `<containerPrefix>orun-sg-<name>-<service>` (never an orch container's `<project>-<service>`). */
+export function containerName(name: string, service: string, prefix = ''): string {
+  return `${prefix}orun-sg-${name}-${service}`;
 }
 
 /** Selector of this graph's containers on this node. */
@@ -110,6 +110,9 @@ export function loadDesired(
     ORCH_PROJECT: join(checkout.dir, dirname(sg.spec.orchfiles[0]!)),
     ORCH_DATA: join(dir, 'data'),
     ORCH_STATE_DIR: join(dir, 'state'),
+    // Only when set: a graph without them keeps its config hashes (nothing restarts on upgrade).
+    ...(sg.spec.portOffset === undefined ? {} : { PORT_OFFSET: String(sg.spec.portOffset) }),
+    ...(sg.spec.containerPrefix === undefined ? {} : { CONTAINER_PREFIX: sg.spec.containerPrefix }),
   };
   const names = new Set(selected.map((s) => s.name));
   const services = startOrder({ ...parsed.graph, services: selected }).filter((s) => names.has(s));

@@ -332,6 +332,16 @@ REQUIRES db
     expect(w.row('migrate')?.state).toBe('Completed');
   });
 
+  it('portOffset and containerPrefix: published host ports shifted, container names prefixed', async () => {
+    const w = new World();
+    w.write(`${GRAPH()}\nSERVICE pub\nFROM ${IMAGE}\nPUBLISH 127.0.0.1:8080:80\n`);
+    w.apply({ stack: { orchfiles: ['Orchfile'], args: {}, portOffset: 100, containerPrefix: 'b-' } });
+    await w.converge();
+    expect(w.engine.specOf('b-orun-sg-stack-pub')?.ports).toEqual([
+      { containerPort: 80, hostPort: 8180, hostIP: '127.0.0.1' },
+    ]);
+  });
+
   it('a recorded pid reused by another process is neither adopted nor killed', async () => {
     const w = await running();
     await w.reconciler.detachAll();

@@ -181,7 +181,7 @@ export class ServiceGraphReconciler implements Reconciler {
       ...(this.#d.baseEnv === undefined ? {} : { baseEnv: this.#d.baseEnv }),
       logDir: join(this.#dir(name), 'logs'),
       readyDir: this.#readyDir(name),
-      containerName: (s) => containerName(name, s),
+      containerName: (s) => containerName(name, s, desired.vars.CONTAINER_PREFIX ?? ''),
       managedBy: MANAGED_BY,
       labels: { [Label.servicegraph]: name, [Label.node]: this.#d.nodeName },
       replaceStale: true,

@@ -27,6 +27,19 @@ export const ServiceGraphSpecSchema = z.strictObject(
       .array(NonEmpty, { error: expected('a list of service names') })
       .optional()
       .describe('Services to run, DISABLED ones included. Default: every enabled service.'),
+    portOffset: z
+      .int({ error: expected('an integer') })
+      .min(0, { error: 'expected 0 or more' })
+      .max(65534, { error: 'expected at most 65534' })
+      .optional()
+      .describe(
+        'PORT_OFFSET: added to every PUBLISH host port, so copies of one project run side by side (orch up --port-offset). Default 0.',
+      ),
+    containerPrefix: z
+      .string({ error: expected('string') })
+      .regex(/^[a-z0-9_-]*$/, { error: "expected lowercase letters, digits, '-' or '_'" })
+      .optional()
+      .describe("CONTAINER_PREFIX: prepended to the graph's container names (orch up --prefix). Default ''."),
     ...Placement,
   },
   { error: expected('a mapping') },
