@@ -5,6 +5,7 @@ import { errorMessage } from '../../apis/errors.ts';
 import { journalStream } from '../../runtime/log/index.ts';
 import { VERSION } from '../../runtime/version/index.ts';
 import { bootstrapCommand } from './bootstrap.ts';
+import { diffCommand } from './diff.ts';
 import { schemaCommand } from './schema.ts';
 import { startCommand } from './start.ts';
 import { validateCommand } from './validate.ts';
@@ -14,7 +15,7 @@ const program = new Command('orun')
   .version(VERSION)
   .showHelpAfterError()
   .exitOverride();
-for (const cmd of [startCommand(), bootstrapCommand(), validateCommand(), schemaCommand()]) {
+for (const cmd of [startCommand(), bootstrapCommand(), validateCommand(), diffCommand(), schemaCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 

@@ -4,6 +4,7 @@
  */
 import type { ObservableInput } from 'rxjs';
 import type { ApiObject, KindName } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import type { DiffRequest, DiffResult } from './diff.ts';
 import type { LabelSelector } from './selector.ts';
 import type { EventRecord, LogOptions, VersionInfo, WatchEvent } from './types.ts';
 
@@ -45,6 +46,11 @@ export interface ApiBackend {
    * `flux suspend`. False when there is no such object. Optional: without it the server answers 501.
    */
   suspend?(kind: KindName, name: string, suspended: boolean): MaybePromise<boolean>;
+  /**
+   * What applying the manifest tree in `req.dir` would change on this node (`orun diff`).
+   * Optional: without it the server answers 501.
+   */
+  diff?(req: DiffRequest): Promise<DiffResult>;
   /** Polls Git now (like `flux reconcile source git`). Resolves once the poll is queued. */
   syncSource(): MaybePromise<void>;
   /**

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import { OrunError } from '../../apis/errors.ts';
 import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { DIFF_PATH, type DiffRequest, type DiffResult } from './diff.ts';
 import { resourceByKind, type ResourceType } from './resources.ts';
 import {
   API_PREFIX,
@@ -98,6 +99,11 @@ export class ApiClient {
     return this.json('POST', `${objectsPath(resource, name)}/${suspended ? 'suspend' : 'resume'}`);
   }
 
+  /** What applying the manifest tree in `req.dir` would change on the node (`orun diff`). */
+  diff(req: DiffRequest): Promise<DiffResult> {
+    return this.json('POST', DIFF_PATH, JSON.stringify(req));
+  }
+
   syncSource(): Promise<Status> {
     return this.json('POST', SOURCE_RECONCILE_PATH);
   }
@@ -111,8 +117,8 @@ export class ApiClient {
     return this.lines(`${objectsPath(resourceByKind('Deployment'), name)}/log${q}`, options.signal);
   }
 
-  private async json<T>(method: string, path: string): Promise<T> {
-    const res = await this.request(method, path);
+  private async json<T>(method: string, path: string, requestBody?: string): Promise<T> {
+    const res = await this.request(method, path, undefined, requestBody);
     const body = await readBody(res);
     if ((res.statusCode ?? 500) >= 400) throw this.httpError(res.statusCode ?? 500, body, method, path);
     try {
@@ -161,18 +167,26 @@ export class ApiClient {
     }
   }
 
-  private request(method: string, path: string, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  private request(
+    method: string,
+    path: string,
+    signal?: AbortSignal,
+    body?: string,
+  ): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       const req = http.request({
         socketPath: this.socketPath,
         method,
         path,
-        headers: { accept: 'application/json' },
+        headers: {
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         signal,
       });
       req.once('response', resolve);
       req.once('error', (err) => reject(this.connectError(err)));
-      req.end();
+      req.end(body);
     });
   }
 

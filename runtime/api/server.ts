@@ -12,12 +12,14 @@
  *   GET  /apis/run.orcra.dev/v0alpha/deployments/{name}/log[?follow=true&tailLines=N]
  *   GET  /api/v1/events[?watch=true]
  *   POST /apis/source/reconcile
+ *   POST /apis/diff  {"dir": "/abs/path", "label"?: "..."}  → DiffResult
  */
 import http from 'node:http';
 import { from, type ObservableInput } from 'rxjs';
 import { errorMessage, isOrunError } from '../../apis/errors.ts';
 import { API_VERSION, type ApiObject, type KindName } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ApiBackend, EventFilter } from './backend.ts';
+import { DIFF_PATH, type DiffRequest } from './diff.ts';
 import { redactObject, type RedactOptions } from './redact.ts';
 import { resourceByPlural, type ResourceType } from './resources.ts';
 import { matchesSelector, parseSelector, type LabelSelector } from './selector.ts';
@@ -74,7 +76,7 @@ class Handler {
     const url = new URL(req.url ?? '/', 'http://orun');
     const method = req.method ?? 'GET';
     try {
-      await this.route(method, url, res);
+      await this.route(method, url, res, req);
     } catch (err) {
       const s = toStatus(err);
       if (s.code >= 500) this.options.onError?.(err, { method, path: url.pathname });
@@ -83,9 +85,15 @@ class Handler {
     }
   }
 
-  private async route(method: string, url: URL, res: http.ServerResponse): Promise<void> {
+  private async route(
+    method: string,
+    url: URL,
+    res: http.ServerResponse,
+    req: http.IncomingMessage,
+  ): Promise<void> {
     const path = url.pathname.replace(/\/+$/, '');
     const q = url.searchParams;
+    if (path === DIFF_PATH) return only(method, 'POST', () => this.diff(res, req));
     if (path === '/version') return only(method, 'GET', () => this.version(res));
     if (path === EVENTS_PATH) return only(method, 'GET', () => this.events(res, {}, q));
     if (path === SOURCE_RECONCILE_PATH) return only(method, 'POST', () => this.syncSource(res));
@@ -185,6 +193,17 @@ class Handler {
       throw notFound(`${resource.plural} "${name}" not found`, name, resource.plural);
     const verb = suspended ? 'suspended' : 'resumed';
     sendJson(res, 200, status(200, `${resource.singular}/${name} ${verb}`));
+  }
+
+  private async diff(res: http.ServerResponse, req: http.IncomingMessage): Promise<void> {
+    if (this.backend.diff === undefined)
+      throw new HttpError(status(501, 'this agent cannot diff', 'NotImplemented'));
+    const body = await readJson(req, 64 * 1024);
+    const r = body as Partial<DiffRequest> | undefined;
+    if (typeof r?.dir !== 'string' || !r.dir.startsWith('/'))
+      throw new HttpError(status(400, 'diff: expected {"dir": "/absolute/path"}', 'BadRequest'));
+    const label = typeof r.label === 'string' ? { label: r.label } : {};
+    sendJson(res, 200, await this.backend.diff({ dir: r.dir, ...label }));
   }
 
   private async syncSource(res: http.ServerResponse): Promise<void> {
@@ -340,6 +359,21 @@ function toStatus(err: unknown): Status {
   if (err instanceof HttpError) return err.status;
   if (isOrunError(err, 'InvalidLabelSelector')) return status(400, err.message, 'BadRequest');
   return status(500, errorMessage(err), 'InternalError');
+}
+
+/** A JSON request body of at most `limit` bytes (400 otherwise). */
+async function readJson(req: http.IncomingMessage, limit: number): Promise<unknown> {
+  let text = '';
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    text += chunk.toString('utf8');
+    if (text.length > limit)
+      throw new HttpError(status(400, `request body over ${limit} bytes`, 'BadRequest'));
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new HttpError(status(400, 'request body is not JSON', 'BadRequest'));
+  }
 }
 
 function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
