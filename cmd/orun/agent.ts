@@ -44,6 +44,7 @@ import { TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
 import { loadAgeIdentities, loadNodeSecretKey, SopsErrorCode } from '../../runtime/sops/index.ts';
 import { Store } from '../../runtime/store/index.ts';
 import { buildIngress } from './ingress.ts';
+import { deploymentKeys, storeKeys, suspension, webhookRunnable } from './operate.ts';
 import { nodeOverrides, type AgentSettings } from './options.ts';
 
 /** A running agent's parts, for tests and for the API backend. */
@@ -118,9 +119,31 @@ export function buildAgent(
     resyncMs: Math.min(settings.pollIntervalMs, 5000),
   });
 
+  // Suspended objects (orunctl suspend, the annotation, the whole node) are skipped by every controller.
+  const suspend = suspension({
+    settings,
+    store,
+    engine,
+    logger,
+    controllers: [
+      { controller: deployments.controller, keys: () => deploymentKeys(store, engine, settings.node) },
+      { controller: serviceGraphs.controller, keys: storeKeys(store, 'ServiceGraph') },
+      ...(ingress === undefined
+        ? []
+        : [{ controller: ingress.services.controller, keys: () => Promise.resolve([INGRESS_KEY]) }]),
+    ],
+  });
+  const webhook = webhookRunnable({
+    settings,
+    poll: () => informer.source()?.syncNow() ?? Promise.resolve(),
+    branch,
+    registry,
+    logger,
+  });
+
   const manager = new Manager({ logger, clock, syncTimeoutMs: 2 ** 31 - 1 });
   manager.serveProbes(settings.metricsAddress, registry);
-  const backend = storeBackend({
+  const storeApi = storeBackend({
     version: VERSION,
     nodeName: settings.node,
     store,
@@ -129,7 +152,18 @@ export function buildAgent(
     enqueue: (kind, name) => manager.reconcileNow(kind, name),
     logs: deploymentLogs(engine, settings.node),
   });
+  const backend = suspend.backend(storeApi, {
+    nodeName: settings.node,
+    revision: () => store.revision(),
+    fallbackNode: () => fallbackNode(settings),
+    identities: () => ageIdentities(settings, logger),
+    currentSecret: informer.resolveSecret,
+    currentCheckout: () => informer.appliedCheckout(),
+    dataDir: settings.dataDir,
+  });
+  manager.addServer(suspend.loader);
   manager.addServer(apiServerRunnable(settings.socket, backend, logger));
+  if (webhook !== undefined) manager.addServer(webhook);
   if (ingress !== undefined) manager.addServer(ingress.caddy);
   manager.addSource(informer);
   manager.addController(deployments);

@@ -59,6 +59,10 @@ export interface AgentSettings {
   maxManifestBytes: number;
   /** Largest total of a revision's manifest files; over it no file is parsed. Default 64 MiB. */
   maxRepoBytes: number;
+  /** Where the push-webhook receiver listens (`host:port`). Default: none (no receiver; polling only). */
+  webhookAddress: string | undefined;
+  /** File holding the webhook secret (HMAC key or token). Required with `webhookAddress`. */
+  webhookSecretFile: string | undefined;
   /** Settings set by a flag, the environment or the config file: the Node manifest does not override them. */
   pinned: ReadonlySet<SettingName>;
 }
@@ -106,6 +110,8 @@ export const ENV_NAMES: Readonly<Record<SettingName, string>> = {
   caddyPath: 'ORUN_CADDY_PATH',
   maxManifestBytes: 'ORUN_MAX_MANIFEST_BYTES',
   maxRepoBytes: 'ORUN_MAX_REPO_BYTES',
+  webhookAddress: 'ORUN_WEBHOOK_ADDRESS',
+  webhookSecretFile: 'ORUN_WEBHOOK_SECRET_FILE',
 };
 
 /** Config-file key of each setting (camelCase, as in the Node manifest). */
@@ -130,6 +136,8 @@ const FILE_KEYS: Readonly<Record<string, SettingName>> = {
   caddyPath: 'caddyPath',
   maxManifestBytes: 'maxManifestBytes',
   maxRepoBytes: 'maxRepoBytes',
+  webhookAddress: 'webhookAddress',
+  webhookSecretFile: 'webhookSecretFile',
 };
 
 /** Joins the items of a list setting (`acmeCaRoot`) in env and config-file values (a YAML list works too). */
@@ -236,6 +244,13 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
     ?.split(LIST_SEPARATOR)
     .map((f) => f.trim())
     .filter((f) => f !== '');
+  const webhookAddress = pick('webhookAddress');
+  const webhookSecretFile = pick('webhookSecretFile');
+  if (webhookAddress !== undefined && webhookSecretFile === undefined)
+    throw new OrunError(
+      'orun.bad_setting',
+      'start: --webhook-address needs --webhook-secret-file (the secret the Git host signs with)',
+    );
   return {
     repo,
     branch: pick('branch') ?? DEFAULTS.branch,
@@ -257,6 +272,8 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
     caddyPath: pick('caddyPath') ?? DEFAULTS.caddyPath,
     maxManifestBytes: bytes('max manifest bytes', pick('maxManifestBytes'), DEFAULTS.maxManifestBytes),
     maxRepoBytes: bytes('max repo bytes', pick('maxRepoBytes'), DEFAULTS.maxRepoBytes),
+    webhookAddress,
+    webhookSecretFile,
     pinned,
   };
 }

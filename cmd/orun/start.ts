@@ -33,6 +33,8 @@ interface StartFlags {
   caddyPath?: string;
   maxManifestBytes?: string;
   maxRepoBytes?: string;
+  webhookAddress?: string;
+  webhookSecretFile?: string;
   config?: string;
 }
 
@@ -110,6 +112,14 @@ export function startCommand(): Command {
       '--max-repo-bytes <size>',
       `largest total of the manifest files of one revision; over it no file is parsed and every file keeps its last good objects; default 64MiB ${env('maxRepoBytes')}`,
     )
+    .option(
+      '--webhook-address <host:port>',
+      `listen for Git host push webhooks (POST /hook/github|gitlab|gitea|forgejo|generic) and poll at once; default none (polling only) ${env('webhookAddress')}`,
+    )
+    .option(
+      '--webhook-secret-file <file>',
+      `the webhook secret (GitHub/Gitea/Forgejo HMAC key, GitLab token, generic bearer/HMAC key) ${env('webhookSecretFile')}`,
+    )
     .option('--config <file>', 'YAML config file with the same settings in camelCase (env ORUN_CONFIG)')
     .action(async (flags: StartFlags) => {
       const fromFlags: RawSettings = {
@@ -133,6 +143,8 @@ export function startCommand(): Command {
         caddyPath: flags.caddyPath,
         maxManifestBytes: flags.maxManifestBytes,
         maxRepoBytes: flags.maxRepoBytes,
+        webhookAddress: flags.webhookAddress,
+        webhookSecretFile: flags.webhookSecretFile,
       };
       const configPath = flags.config ?? process.env.ORUN_CONFIG;
       const fromFile = configPath === undefined ? {} : await fileSettings(configPath);

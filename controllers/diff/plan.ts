@@ -30,8 +30,11 @@ export interface PlanInput {
   nextSecret: (ciphertext: string) => SecretString | undefined;
   /** A ServiceGraph's services at either side; undefined when its Orchfiles cannot be read. */
   graph?: (sg: ApiObject, side: 'current' | 'next') => GraphShape | undefined;
-  /** True for a suspended object's key (the change waits for resume). Default: none. */
-  suspended?: (key: string) => boolean;
+  /**
+   * True when the change of `key` waits for a resume; `next` is the object in the snapshot (its
+   * annotation counts; a deleted object loses it). Default: nothing is suspended.
+   */
+  suspended?: (key: string, next: ApiObject | undefined) => boolean;
 }
 
 const KINDS = ['Deployment', 'Service', 'ServiceGraph'] as const;
@@ -64,7 +67,7 @@ export function planChanges(input: PlanInput): ObjectChange[] {
         change = { ...base, action: kind === 'Deployment' ? 'replaced' : rerouted(real), fields };
     }
     if (change === undefined) continue;
-    if (input.suspended?.(key) === true) change.suspended = true;
+    if (input.suspended?.(key, b) === true) change.suspended = true;
     out.push(change);
   }
   return out;

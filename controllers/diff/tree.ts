@@ -39,7 +39,7 @@ export interface TreeDiffDeps {
   /** The applied revision's work tree, when there is one (ServiceGraph Orchfiles). */
   currentCheckout: () => { dir: string } | undefined;
   dataDir: string;
-  suspended?: (key: string) => boolean;
+  suspended?: (key: string, next: ApiObject | undefined) => boolean;
 }
 
 /** Both sides' Orchfiles are read under one virtual root, so ORCH_PROJECT does not differ. */
