@@ -27,7 +27,7 @@ if [ "$(id -u)" = 0 ]; then
   bash hack/images.sh
 fi
 # The sample api Deployment mounts this host path; a missing one is reported as InvalidMount.
-mkdir -p /opt/orun/samples/api-data 2>/dev/null || echo "demo: cannot create /opt/orun/samples/api-data; the api sample will report InvalidMount" >&2
+mkdir -p /srv/orun-demo/api-data 2>/dev/null || echo "demo: cannot create /srv/orun-demo/api-data; the api sample will report InvalidMount" >&2
 bash hack/ensure-npm.sh
 npm run --silent build
 

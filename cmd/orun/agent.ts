@@ -236,6 +236,7 @@ function newInformer(
     // A restart while a file is broken keeps that file's objects (and prunes nothing).
     lastGood: new FileLastGoodStore(join(settings.dataDir, 'state', 'last-good.json')),
     limits: { maxFileBytes: settings.maxManifestBytes, maxRepoBytes: settings.maxRepoBytes },
+    dataDir: settings.dataDir,
   });
 }
 

@@ -13,6 +13,10 @@ import { errorMessage } from '../../apis/errors.ts';
 import { didYouMean } from '../../apis/orchfile/suggest.ts';
 import { objectKey, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ManifestLimits } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
+import type { Locator } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
+import type { Deployment } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
+import { hostPathErrors } from '../../apis/run.orcra.dev/v0alpha/hostpath.ts';
+import type { Node } from '../../apis/run.orcra.dev/v0alpha/node.ts';
 import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
 import type { ManifestError } from '../../apis/run.orcra.dev/v0alpha/manifesterror.ts';
 import type { EventSink } from '../events/index.ts';
@@ -135,6 +139,8 @@ export interface GitInformerOptions<S extends RevisionSource = RevisionSource> {
   lastGood?: LastGoodStore;
   /** Size limits checked before reading. Default: DEFAULT_MANIFEST_LIMITS. */
   limits?: ManifestLimits;
+  /** The agent's data dir, refused as a hostPath beside the Node's own dataDir (apis hostpath.ts). Default: none. */
+  dataDir?: string;
 }
 
 export class GitInformer<S extends RevisionSource = RevisionSource> implements SyncingRunnable {
@@ -158,6 +164,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   #last: InformerResult | undefined;
   #reported = new Set<string>();
   #savedHash: string | undefined;
+  /** Positions of the fields of the revision being loaded (for the host-path policy's errors). */
+  #locate: Locator | undefined;
   /** The commit the source's work tree holds (checked out for ServiceGraphs), if any. */
   #workTree: string | undefined;
   #refused: string | undefined;
@@ -284,6 +292,12 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       const built = buildSnapshot(files, this.#memory, {
         nodeName: this.#o.nodeName,
         fallbackNode: this.#o.fallbackNode,
+        objectErrors: (obj, node) =>
+          obj.kind === 'Deployment'
+            ? hostPathErrors(obj as Deployment, node as Node, this.#locate, {
+                ...(this.#o.dataDir === undefined ? {} : { dataDir: this.#o.dataDir }),
+              }).map(toSourceError)
+            : [],
       });
       // Only ServiceGraphs read files on disk; the work tree is written before the store holds
       // the revision, so whoever sees it there finds its files.
@@ -389,6 +403,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       extraPaths: [SECRETS_FILE],
       ...(this.#o.limits === undefined ? {} : { limits: this.#o.limits }),
     });
+    this.#locate = repo.locate;
     const identities = this.#identities();
     const out: LoadedFile[] = [];
     const root = await this.#loadRootSecrets(repo.texts.get(SECRETS_FILE), identities);

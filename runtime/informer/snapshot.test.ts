@@ -178,4 +178,34 @@ describe('unknownNodeRefusal', () => {
         "(did you mean 'edge-1'?); start orun with --node set to one of them, or commit nodes/edge-l.yaml",
     });
   });
+
+  // Issue 9 bug 8: host paths that own the node were accepted.
+  it("refuses what the node's policy refuses, keeping the file's last good objects", () => {
+    const refuse = (obj: ApiObject) =>
+      JSON.stringify(obj.spec).includes('/etc')
+        ? [
+            {
+              file: 'deployments/a.yaml',
+              line: 7,
+              col: 9,
+              path: 'spec.volumes[0].hostPath',
+              code: 'host_path_refused',
+              message: 'no',
+            },
+          ]
+        : [];
+    let memory: SnapshotMemory = EMPTY_MEMORY;
+    const step = (files: LoadedFile[]) => {
+      const b = buildSnapshot(files, memory, { ...opts, objectErrors: refuse });
+      memory = b.memory;
+      return b;
+    };
+    const vol = (hostPath: string) => ({ volumes: [{ hostPath, containerPath: '/x' }] });
+    step([file('deployments/a.yaml', [dep('a', vol('/srv/a'))])]);
+    const second = step([file('deployments/a.yaml', [dep('a', vol('/etc'))])]);
+    expect(second.objects.find((o) => o.metadata.name === 'a')?.spec).toMatchObject(vol('/srv/a'));
+    expect(second.errors).toMatchObject([{ code: 'host_path_refused' }]);
+    const fresh = step([file('deployments/b.yaml', [dep('b', vol('/etc'))])]);
+    expect(names(fresh.objects)).toEqual(['Node/n1']);
+  });
 });

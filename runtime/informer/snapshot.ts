@@ -38,6 +38,11 @@ export interface BuildOptions {
   nodeName: string;
   /** The Node to use when the repository has none for this node (status needs a home). */
   fallbackNode: () => ApiObject;
+  /**
+   * Problems of a decoded object on this node (the host-path policy). A file with any is treated
+   * as a file that failed: it keeps its last good objects. Default: none.
+   */
+  objectErrors?: (obj: ApiObject, node: ApiObject) => SourceError[];
 }
 
 export interface BuiltSnapshot {
@@ -76,17 +81,27 @@ export function buildSnapshot(
   const errors: SourceError[] = [];
   const keptFiles: string[] = [];
   const candidates: { file: string; obj: ApiObject }[] = [];
-  for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const thisNode = opts.objectErrors && ownNode(sorted, memory, opts);
+  for (const file of sorted) {
     errors.push(...file.errors);
     let objects = file.objects;
-    if (file.errors.length === 0) lastGood.set(file.path, file.objects);
+    const refused = new Set<ApiObject>();
+    if (opts.objectErrors && thisNode) {
+      for (const obj of objects) {
+        const problems = opts.objectErrors(obj, thisNode);
+        if (problems.length > 0) refused.add(obj);
+        errors.push(...problems);
+      }
+    }
+    if (file.errors.length === 0 && refused.size === 0) lastGood.set(file.path, file.objects);
     else {
       const old = memory.lastGood.get(file.path);
       if (old !== undefined) {
         objects = old;
         lastGood.set(file.path, old);
         keptFiles.push(file.path);
-      }
+      } else objects = objects.filter((o) => !refused.has(o));
     }
     for (const obj of objects) candidates.push({ file: file.path, obj });
   }
@@ -137,6 +152,16 @@ export function buildSnapshot(
     ...(unknownNode ? { unknownNode } : {}),
     memory: { lastGood, previous },
   };
+}
+
+/** This node's Node as this snapshot will hold it (from its file, its last good, or the fallback). */
+function ownNode(files: readonly LoadedFile[], memory: SnapshotMemory, opts: BuildOptions): ApiObject {
+  for (const f of files) {
+    const objects = f.errors.length === 0 ? f.objects : (memory.lastGood.get(f.path) ?? f.objects);
+    const node = objects.find((o) => o.kind === 'Node' && o.metadata.name === opts.nodeName);
+    if (node) return node;
+  }
+  return opts.fallbackNode();
 }
 
 interface Candidate {

@@ -181,6 +181,27 @@ describe('validateManifestRepo', () => {
     ]);
   });
 
+  it('applies the host-path policy of each Node a Deployment lands on', async () => {
+    const vol = (name: string, hostPath: string) =>
+      `${H}kind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  image: nginx:1\n  volumes:\n    - hostPath: ${hostPath}\n      containerPath: /x\n`;
+    await write({
+      'deployments/a.yaml': vol('a', '/etc'),
+      'deployments/b.yaml': vol('b', '/srv/b'),
+      'deployments/c.yaml': vol('c', '/var/run/docker.sock'),
+    });
+    const { errors } = await validateManifestRepo(dir);
+    expect(errors.map((e) => e.format())).toEqual([
+      `deployments/a.yaml:8:7: spec.volumes[0].hostPath: hostPath "/etc" is /etc, refused by the default host-path policy; list it in the Node's spec.allowedHostPaths to allow it`,
+      `deployments/c.yaml:8:7: spec.volumes[0].hostPath: hostPath "/var/run/docker.sock" is /var/run/docker.sock, refused by the default host-path policy; list it in the Node's spec.allowedHostPaths to allow it`,
+    ]);
+    await write({
+      'nodes/n1.yaml': `${H}kind: Node\nmetadata:\n  name: n1\nspec:\n  host: h\n  gitRepo: r\n  allowedHostPaths: [/srv, /var/run/docker.sock]\n`,
+    });
+    expect((await validateManifestRepo(dir)).errors.map((e) => e.format())).toEqual([
+      'deployments/a.yaml:8:7: spec.volumes[0].hostPath: hostPath "/etc" is not under any of Node "n1" allowedHostPaths (/srv, /var/run/docker.sock)',
+    ]);
+  });
+
   it('passes the sample repository', async () => {
     const { errors, warnings, repo } = await validateManifestRepo(
       join(import.meta.dirname, '../../config/samples'),

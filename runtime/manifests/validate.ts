@@ -9,6 +9,9 @@ import {
   ManifestErrorCode,
   checkObjects,
   compareManifestErrors,
+  hostPathErrors,
+  type Node,
+  selectsNode,
 } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 import { type LoadOptions, type ManifestRepo, loadManifestRepo } from './load.ts';
 
@@ -32,7 +35,7 @@ export async function validateManifestRepo(
 ): Promise<ValidationResult> {
   const repo = await loadManifestRepo(dir, options);
   const checked = checkObjects(repo.objects, { locate: repo.locate });
-  const errors = [...repo.errors, ...checked.errors];
+  const errors = [...repo.errors, ...checked.errors, ...hostPathPolicyErrors(repo)];
   for (const obj of repo.objects) {
     if (obj.kind !== 'ServiceGraph') continue;
     for (const [i, file] of obj.spec.orchfiles.entries()) {
@@ -55,6 +58,26 @@ export async function validateManifestRepo(
     errors: errors.sort(compareManifestErrors),
     warnings: [...repo.warnings, ...checked.warnings].sort(compareManifestErrors),
   };
+}
+
+/**
+ * The host-path policy of every Node a Deployment lands on (the default policy when the
+ * repository has no Node), as the agent on each of those nodes applies it.
+ */
+function hostPathPolicyErrors(repo: ManifestRepo): ManifestError[] {
+  const nodes = repo.objects.filter((o): o is Node => o.kind === 'Node');
+  const anyNode: Pick<Node, 'metadata' | 'spec'> = {
+    metadata: { name: '' },
+    spec: { dataDir: '/opt/orun/' } as Node['spec'],
+  };
+  const out = new Map<string, ManifestError>();
+  for (const dep of repo.objects) {
+    if (dep.kind !== 'Deployment') continue;
+    const targets = nodes.length === 0 ? [anyNode] : nodes.filter((n) => selectsNode(dep, n));
+    for (const node of targets)
+      for (const e of hostPathErrors(dep, node, repo.locate)) out.set(`${e.format()}`, e);
+  }
+  return [...out.values()];
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -14,5 +14,6 @@ export * from './manifesterror.ts';
 export * from './decode.ts';
 export * from './limits.ts';
 export * from './placement.ts';
+export * from './hostpath.ts';
 export * from './checks.ts';
 export * from './jsonschema.ts';

@@ -30,6 +30,14 @@ export const NodeSpecSchema = z.strictObject(
     codeDir: AbsPath.optional().describe(
       'Directory that Deployment build contexts resolve under. No default: builds need it.',
     ),
+    allowedHostPaths: z
+      .array(NonEmpty.regex(/^\//, { error: expected('an absolute path') }), {
+        error: expected('a list of absolute paths'),
+      })
+      .optional()
+      .describe(
+        'Host paths Deployments may mount (each path and what is under it). Default: any path except /, /boot, /dev, /etc, /proc, /root, /sys, the Docker and containerd sockets and state, the data dir, and their parents.',
+      ),
   },
   { error: expected('a mapping') },
 );
