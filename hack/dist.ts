@@ -13,6 +13,7 @@ import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } f
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { lazySessionInDockerode, lazySsh2InDockerModem } from './esbuild-plugins.ts';
 import { buildVersion } from './version.ts';
 
 const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -43,6 +44,8 @@ await build({
   minify: true,
   keepNames: true,
   legalComments: 'none',
+  charset: 'ascii',
+  plugins: [lazySsh2InDockerModem, lazySessionInDockerode],
   // cpu-features and ssh2's crypto binding are optional native addons; ssh2 works without them.
   external: ['cpu-features', '*.node'],
   define: {

@@ -3,11 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '../../apis/errors.ts';
 import { runOrch, type OrchIO } from './cli.ts';
-import { runDown } from './down.ts';
-import { runLogs } from './logs.ts';
-import { runRestart } from './restart.ts';
-import { runStatus } from './status.ts';
-import { runUp, type RunIO } from './up.ts';
+import type { RunIO } from './up.ts';
 
 const io: OrchIO = {
   stdout: (s) => process.stdout.write(s),
@@ -21,19 +17,21 @@ const io: OrchIO = {
   },
 };
 
-const runners = {
-  up: runUp,
-  down: runDown,
-  status: runStatus,
-  ps: runStatus,
-  logs: runLogs,
-  restart: runRestart,
-} as const;
+// Loaded only for the command that runs them: parse/validate/render never load Docker's client.
+type Runner = (argv: readonly string[], io: RunIO) => Promise<number>;
+const runners: Record<string, (() => Promise<Runner>) | undefined> = {
+  up: () => import('./up.ts').then((m) => m.runUp),
+  down: () => import('./down.ts').then((m) => m.runDown),
+  status: () => import('./status.ts').then((m) => m.runStatus),
+  ps: () => import('./status.ts').then((m) => m.runStatus),
+  logs: () => import('./logs.ts').then((m) => m.runLogs),
+  restart: () => import('./restart.ts').then((m) => m.runRestart),
+};
 
 // No top-level await: the single executable (cmd/sea) loads this module as CommonJS.
 async function main(argv: string[]): Promise<void> {
-  const run = runners[argv[0] as keyof typeof runners];
-  if (run === undefined) {
+  const load = runners[argv[0] ?? ''];
+  if (load === undefined) {
     process.exitCode = runOrch(argv, io);
     return;
   }
@@ -48,6 +46,7 @@ async function main(argv: string[]): Promise<void> {
       };
     },
   };
+  const run = await load();
   // The runtime's timers are unref'd; a long-running command keeps orch alive until it is done.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const code = await run(argv, runIO).finally(() => clearInterval(keepAlive));

@@ -1,6 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Ssh2Connector } from '../../runtime/ssh/ssh2-client.ts';
 import { findAssets } from '../../runtime/provision/index.ts';
 import { bootstrap, checkRequest, parseLabel } from '../../runtime/provision/index.ts';
 import type { BootstrapRequest } from '../../runtime/provision/index.ts';
@@ -66,6 +65,8 @@ export function bootstrapCommand(): Command {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
+        // ssh2 only for this command: loading it costs every other command (and the agent) 16 MiB.
+        const { Ssh2Connector } = await import('../../runtime/ssh/ssh2-client.ts');
         const result = await bootstrap(req, {
           connector: new Ssh2Connector(),
           assets: findAssets(),

@@ -1,0 +1,63 @@
+// esbuild plugins shared by hack/build.ts (dist/*.js) and hack/dist.ts (the single executable).
+import { readFile } from 'node:fs/promises';
+import type { Plugin } from 'esbuild';
+
+/**
+ * docker-modem requires ssh2 at load for DOCKER_HOST=ssh:// engines, and ssh2 instantiates its
+ * poly1305 module with a 16 MiB heap as it loads: every process that talks to Docker paid 16 MiB
+ * of RSS for a transport it did not use. The Client is required when first constructed instead.
+ */
+export const lazySsh2InDockerModem: Plugin = {
+  name: 'lazy-ssh2-in-docker-modem',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]docker-modem[\\/]lib[\\/]ssh\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const eager = "var Client = require('ssh2').Client,";
+      if (!text.includes(eager))
+        throw new Error(`lazy-ssh2: ${args.path} changed; update hack/esbuild-plugins.ts`);
+      const lazy = "var Client = function () { var C = require('ssh2').Client; return new C(); },";
+      return { contents: text.replace(eager, lazy), loader: 'js' };
+    });
+  },
+};
+
+/**
+ * dockerode requires its BuildKit session support at load: @grpc/grpc-js, protobufjs and long's
+ * WebAssembly module, a third of `orch validate`'s time and several MiB of the agent's heap,
+ * used only by `docker build` with BuildKit sessions. It is required on first use instead.
+ */
+export const lazySessionInDockerode: Plugin = {
+  name: 'lazy-session-in-dockerode',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]dockerode[\\/]lib[\\/]docker\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const eager = "withSession = require('./session'),";
+      if (!text.includes(eager))
+        throw new Error(`lazy-session: ${args.path} changed; update hack/esbuild-plugins.ts`);
+      const lazy = "withSession = function () { return require('./session').apply(this, arguments); },";
+      return { contents: text.replace(eager, lazy), loader: 'js' };
+    });
+  },
+};
+
+/**
+ * `import … from 'node:http'` in an ES module goes through Node's ESM facade, which reads every
+ * export of the builtin, and node:http's lazy WebSocket/fetch getters then load all of undici:
+ * 40 % of `orunctl --help`. Required as CommonJS (the bundle's banner defines `require`), the
+ * getters stay untouched. Only for the ESM bundles (hack/build.ts).
+ */
+export const httpViaRequire: Plugin = {
+  name: 'http-via-require',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?https?$/ }, (args) =>
+      args.namespace === 'builtin-require'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'builtin-require' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path.startsWith('node:') ? args.path : `node:${args.path}`)});`,
+      loader: 'js',
+      resolveDir: '.',
+    }));
+  },
+};
