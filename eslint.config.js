@@ -2,6 +2,34 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** The runtime folders that are adapters to the outside world (or assemble them). */
+const EDGES = [
+  'api',
+  'caddy',
+  'docker',
+  'git',
+  'graph',
+  'manifests',
+  'probe',
+  'process',
+  'provision',
+  'sops',
+  'ssh',
+  'webhook',
+];
+/** The kind-agnostic core: it may import apis and other core folders, never an edge. */
+const CORE = [
+  'clock',
+  'conditions',
+  'controller',
+  'events',
+  'log',
+  'manager',
+  'metrics',
+  'store',
+  'workqueue',
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '!eslint.config.js'] },
   js.configs.recommended,
@@ -25,5 +53,49 @@ export default tseslint.config(
       ],
     },
   },
+  // Layering (docs/design/README.md): cmd → controllers → runtime edges → runtime core → apis.
+  // Each block forbids the imports that point the wrong way for its folder; test files may use
+  // anything (fixtures, fakes). test/lint/layering.test.ts proves that every rule fires.
+  ...layering(),
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );
+
+function restrict(files, groups, message, extra = []) {
+  return {
+    files,
+    ignores: ['**/*.test.ts', '**/*.contract.ts', '**/testdata/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: groups, message }, ...extra] }] },
+  };
+}
+
+export function layering() {
+  return [
+    restrict(
+      ['apis/**/*.ts'],
+      ['**/runtime/**', '**/controllers/**', '**/cmd/**'],
+      'apis/ imports only zod, yaml, node: built-ins and apis/ itself (layering: apis is the bottom).',
+      [
+        {
+          regex: '^(?!zod$|yaml$|node:|\\.)',
+          message:
+            'apis/ imports only zod, yaml, node: built-ins and apis/ itself (layering: apis is the bottom).',
+        },
+      ],
+    ),
+    restrict(
+      ['runtime/**/*.ts'],
+      ['**/controllers/**', '**/cmd/**'],
+      'runtime/ imports no controller or cmd (layering: cmd → controllers → runtime → apis).',
+    ),
+    restrict(
+      CORE.map((f) => `runtime/${f}/**/*.ts`),
+      [...EDGES.map((e) => `**/${e}/**`), '**/controllers/**', '**/cmd/**'],
+      'the runtime core imports no edge (runtime/<edge>), controller or cmd: take the edge as a constructor argument (layering).',
+    ),
+    restrict(
+      ['controllers/**/*.ts'],
+      ['**/cmd/**'],
+      'controllers/ import no cmd (layering: cmd → controllers → runtime → apis).',
+    ),
+  ];
+}
