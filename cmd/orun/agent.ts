@@ -23,6 +23,7 @@ import {
   deploymentKey,
   deploymentLogs,
   newDeploymentController,
+  nodeNetworkName,
 } from '../../controllers/deployment/index.ts';
 import { NodeController } from '../../controllers/node/index.ts';
 import { INGRESS_KEY } from '../../controllers/service/index.ts';
@@ -83,6 +84,9 @@ export function buildAgent(
     secretHashKey: loadNodeSecretKey(settings.dataDir),
     nodeName: settings.node,
     codeDir: () => node()?.spec.codeDir,
+    networkName: nodeNetworkName(settings.node),
+    // A start-first rollout drains the old container once Caddy proxies to the new one.
+    ingress: { upstreamsOf: (d) => ingress?.services.reconciler.upstreamsOf(d) ?? [] },
   });
   // Orchfile graphs (host processes + containers); services outlive the agent and are adopted.
   const serviceGraphs = newServiceGraphController({

@@ -54,7 +54,7 @@ describe('DeploymentController (real Store, Controller and EventRecorder; fake e
     });
     expect(recorder.list({ key: 'Deployment/ghost' }).map((e) => e.reason)).toEqual(['Pruned']);
 
-    engine.crash('orun-a', 3);
+    engine.crash(status('a')?.containerName ?? 'a', 3);
     await vi.waitFor(() =>
       expect(status('a')?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('CrashLoopBackOff'),
     );

@@ -23,6 +23,10 @@ export type DeploymentEngine = Pick<
   | 'stopContainer'
   | 'restartContainer'
   | 'removeContainer'
+  | 'unpauseContainer'
+  | 'execContainer'
+  | 'ensureNetwork'
+  | 'connectNetwork'
 >;
 
 /** Secret files on a tmpfs (runtime/secretfs `TmpfsSecretFiles` satisfies it). */
@@ -49,13 +53,35 @@ export type Clock = Pick<RuntimeClock, 'now'>;
 
 /** One HTTP GET; 2xx/3xx is success. Resolves (never rejects) on failure. runtime/probe `probeHTTP` is one. */
 export type HttpProber = (options: {
-  /** The container's bridge IP (or 127.0.0.1 with the published port when it has none). */
+  /** Default http. */
+  scheme?: 'http' | 'https';
+  /** The container's IP (or 127.0.0.1 with the published port when it has none). */
   host: string;
   port: number;
   path: string;
   timeoutMs: number;
   signal: AbortSignal;
 }) => Promise<{ ok: boolean; statusCode?: number; message: string }>;
+
+/** One TCP connect; resolves (never rejects). runtime/probe `probeTCP` is one. */
+export type TcpProber = (options: {
+  host: string;
+  port: number;
+  timeoutMs: number;
+  signal: AbortSignal;
+}) => Promise<{ ok: boolean; message: string }>;
+
+/**
+ * What the ingress serves now, so a start-first rollout stops the old container only once traffic
+ * has moved (cmd wires it to the Service controller).
+ */
+export interface IngressView {
+  /**
+   * The `host:port` upstreams the running ingress config proxies to for Services of Deployment
+   * `deployment` (empty: none routes to it).
+   */
+  upstreamsOf(deployment: string): readonly string[];
+}
 
 export interface DeploymentDeps {
   engine: DeploymentEngine;
@@ -64,6 +90,22 @@ export interface DeploymentDeps {
   clock: Clock;
   /** Default: runtime/probe `probeHTTP`. */
   probe?: HttpProber;
+  /** Default: runtime/probe `probeTCP`. */
+  tcpProbe?: TcpProber;
+  /**
+   * The ingress, when this node runs one. A start-first rollout waits (at most `switchTimeoutMs`)
+   * until it proxies to the new container before draining the old one. Default: none (no wait).
+   */
+  ingress?: IngressView;
+  /**
+   * The node-wide Docker network every container joins, with its Deployment's name as DNS alias.
+   * Created when missing. Default: none (the engine's default bridge).
+   */
+  networkName?: string;
+  /** After traffic moved to the new container, how long the old one keeps running for requests in flight. Default 2 s. */
+  drainMs?: number;
+  /** Longest wait for the ingress to switch to a new container before draining anyway. Default 30 s. */
+  switchTimeoutMs?: number;
   /** Metrics are registered here. Default: none recorded. */
   registry?: Registry;
   /**
@@ -80,11 +122,18 @@ export interface DeploymentDeps {
   backoff?: BackoffPolicy;
   /** Longest retry delay for stalls a person must fix (port conflict, bad mount, name taken); retries back off to it. Default 5 min. */
   stalledRetryMs?: number;
-  /** From start until a never-ready container is reported `Stalled` (it keeps being probed). Default 5 min. */
+  /**
+   * The progress deadline when a Deployment sets no `progressDeadlineSeconds`: from its start until
+   * a never-ready new container is given up (removed when an old one serves, else reported
+   * `Stalled` and still probed). Default 5 min (apis DEFAULT_PROGRESS_DEADLINE_SECONDS).
+   */
   readinessTimeoutMs?: number;
   /** Re-check of a ready container with no liveness probe (catches missed exits). Default 30 s. */
   resyncMs?: number;
-  /** SIGTERM→SIGKILL grace when stopping a container to replace/prune it. Default 10 s. */
+  /**
+   * SIGTERM→SIGKILL grace when stopping a container whose Deployment is gone (prune); otherwise the
+   * container's own `stopGracePeriod` applies. Default 10 s.
+   */
   stopTimeoutSeconds?: number;
   /** Keys secret digests in the spec hash. Default a fixed string. */
   secretHashKey?: string;

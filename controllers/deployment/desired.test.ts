@@ -22,7 +22,10 @@ const base: DeploymentSpecView = {
 describe('desiredContainer', () => {
   it('names and labels the container', () => {
     const d = desiredContainer(dep(base));
-    expect(d.name).toBe('orun-web');
+    expect(d.name).toBe(`orun-web_${d.hash.slice(0, 8)}`);
+    expect(desiredContainer(dep(base), { nodeName: 'node-1' }).name).toBe(
+      `orun-web_node-1_${d.hash.slice(0, 8)}`,
+    );
     expect(d.labels).toEqual({
       [Label.managedBy]: 'orun',
       [Label.deployment]: 'web',
@@ -91,13 +94,77 @@ describe('desiredContainer', () => {
   });
 
   it('builds the engine request', () => {
-    expect(desiredContainer(dep(base)).containerSpec()).toMatchObject({
-      name: 'orun-web',
+    const d = desiredContainer(dep(base));
+    expect(d.containerSpec()).toEqual({
+      name: d.name,
       image: 'nginx:1.27',
+      labels: d.labels,
       env: { A: '1', B: '2' },
       ports: [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' }],
-      binds: [{ hostPath: '/srv/data', containerPath: '/data', readOnly: false }],
+      binds: [{ hostPath: '/srv/data', containerPath: '/data', readOnly: false, createHostPath: true }],
+      stopTimeoutSeconds: 10,
     });
+  });
+
+  it('keeps the hash of a spec written before the new fields existed (adoption across upgrades)', () => {
+    // The hash main computed for `base` before command/args/resources/... were added.
+    expect(desiredContainer(dep(base)).hash).toBe('ca83a67bda4bd1e1');
+  });
+
+  it('maps the process, limits, stop and network fields to the engine request', () => {
+    const d = desiredContainer(
+      dep({
+        image: 'orun-test/python:1',
+        command: ['python3'],
+        args: ['-m', 'http.server', '9000'],
+        workingDir: '/srv',
+        user: '1000:1000',
+        resources: { limits: { memory: '256Mi', cpu: '500m' } },
+        stopSignal: 'SIGQUIT',
+        stopGracePeriod: '30s',
+        ports: [{ containerPort: 9000 }, { containerPort: 9001, port: 19001, hostIP: '127.0.0.1' }],
+        volumes: [{ hostPath: '/srv/must', containerPath: '/m', type: 'Directory' }],
+      }),
+      { networkName: 'orun-n1', nodeName: 'n1' },
+    );
+    expect(d.strategy).toBe('Recreate');
+    expect(d.stopGraceSeconds).toBe(30);
+    expect(d.containerSpec()).toMatchObject({
+      entrypoint: ['python3'],
+      cmd: ['-m', 'http.server', '9000'],
+      workingDir: '/srv',
+      user: '1000:1000',
+      memoryBytes: 256 * 1024 * 1024,
+      nanoCpus: 500_000_000,
+      stopSignal: 'SIGQUIT',
+      stopTimeoutSeconds: 30,
+      network: { name: 'orun-n1', aliases: ['web'] },
+      ports: [
+        { containerPort: 9000, protocol: 'tcp' },
+        { containerPort: 9001, hostPort: 19001, hostIP: '127.0.0.1', protocol: 'tcp' },
+      ],
+      binds: [{ hostPath: '/srv/must', containerPath: '/m', readOnly: false, createHostPath: false }],
+    });
+    expect(desiredContainer(dep({ image: 'x:1', ports: [{ containerPort: 80 }] })).strategy).toBe(
+      'RollingUpdate',
+    );
+  });
+
+  it.each([
+    ['command', { command: ['sh'] }],
+    ['args', { args: ['-c', 'true'] }],
+    ['memory', { resources: { limits: { memory: '1Gi' } } }],
+    ['stop signal', { stopSignal: 'SIGINT' }],
+    ['hostIP', { ports: [{ containerPort: 80, port: 8080, hostIP: '127.0.0.1' }] }],
+  ])('changes the hash when %s is set', (_what, extra) => {
+    expect(desiredContainer(dep({ ...base, ...extra })).hash).not.toBe(desiredContainer(dep(base)).hash);
+  });
+
+  it.each([
+    ['strategy', { strategy: { type: 'Recreate' as const } }],
+    ['progress deadline', { progressDeadlineSeconds: 60 }],
+  ])('does not change the hash for %s (it shapes the rollout, not the container)', (_what, extra) => {
+    expect(desiredContainer(dep({ ...base, ...extra })).hash).toBe(desiredContainer(dep(base)).hash);
   });
 
   it.each([

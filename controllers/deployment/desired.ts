@@ -8,6 +8,14 @@ import path from 'node:path';
 import { SOURCE_ANNOTATION } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ContainerSpec } from '../../runtime/docker/engine.ts';
 import { effectiveImagePullPolicy, SECRET_FILES_DIR } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
+import { parseDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
+import {
+  DEFAULT_STOP_GRACE_PERIOD,
+  effectiveStrategy,
+  parseCpu,
+  parseMemory,
+  type StrategyType,
+} from '../../apis/run.orcra.dev/v0alpha/workload.ts';
 import {
   isEncryptedText,
   isSecretKeyRef,
@@ -51,13 +59,20 @@ export type ImagePlan =
   | { kind: 'build'; ref: string; contextDir: string; dockerfile?: string; args: Record<string, string> };
 
 export interface DesiredContainer {
-  /** `orun-<deployment>`. Replacement removes the old container first, so no suffix is needed. */
+  /** {@link containerName}: unique per node, Deployment and spec hash. */
   name: string;
   image: ImagePlan;
   /** 16 hex chars over everything that shapes the container (secret values only as keyed digests). */
   hash: string;
   labels: Record<string, string>;
-  ports: { containerPort: number; port: number; protocol: 'tcp' | 'udp' }[];
+  /** `port` undefined: internal (exposed on the node network only). */
+  ports: { containerPort: number; port?: number; hostIP?: string; protocol: 'tcp' | 'udp' }[];
+  /** RollingUpdate (start-first) or Recreate (stop-first); see `effectiveStrategy`. */
+  strategy: StrategyType;
+  /** How long a new container may take to become ready (spec `progressDeadlineSeconds`); unset: the controller's default. */
+  progressDeadlineMs?: number;
+  /** Seconds between the stop signal and SIGKILL (spec `stopGracePeriod`, default 10 s). */
+  stopGraceSeconds: number;
   /**
    * Secrets this container needs that are not available on this node (`env DB_PASSWORD:
    * secretKeyRef db: ...`, `file tls.key: ...`); never start with these. Messages hold no values.
@@ -83,8 +98,13 @@ export interface DesiredOptions {
   secretKeys?: SecretKeys;
   /** Host directory (on a tmpfs) holding this container's secret files. Default: no secret files. */
   secretFilesDir?: (deployment: string, hash: string) => string;
-  /** Labels the container as this node's (`run.orcra.dev/node`). Default: no node label. */
+  /** Labels the container as this node's (`run.orcra.dev/node`) and names it so. Default: none. */
   nodeName?: string;
+  /**
+   * The node network the container joins, with the Deployment's name as its DNS alias. Default:
+   * none (the engine's default bridge, no alias).
+   */
+  networkName?: string;
 }
 
 /** Looks up the plaintext of a SOPS `ENC[...]` value the loader decrypted (undefined: unknown). */
@@ -100,6 +120,15 @@ export interface SecretKeys {
   unavailable(): string | undefined;
 }
 
+/**
+ * The node-wide Docker network every Deployment container of node `nodeName` joins, each with its
+ * Deployment's name as DNS alias (`postgres:5432` from any other Deployment). One per node name,
+ * so two agents on one engine keep their aliases apart.
+ */
+export function nodeNetworkName(nodeName: string): string {
+  return `orun-net-${nodeName}`;
+}
+
 /** The commit from the `run.orcra.dev/source: <path>@<commit>` annotation, or `unknown`. */
 export function sourceCommit(d: DeploymentView): string {
   const src = d.metadata.annotations?.[SOURCE_ANNOTATION];
@@ -107,8 +136,16 @@ export function sourceCommit(d: DeploymentView): string {
   return src !== undefined && at >= 0 ? src.slice(at + 1) : 'unknown';
 }
 
-export function containerName(deployment: string): string {
-  return `orun-${deployment}`;
+/**
+ * `orun-<deployment>_<node>_<hash8>` (`orun-<deployment>_<hash8>` without a node name). `_` appears
+ * in neither a DNS-1123 Deployment nor a node name, so two agents with different node names on one
+ * engine never collide, and the old and new container of a start-first rollout (different spec
+ * hashes) coexist. Adoption goes by labels, never by name.
+ */
+export function containerName(deployment: string, hash: string, nodeName?: string): string {
+  return nodeName === undefined || nodeName === ''
+    ? `orun-${deployment}_${hash.slice(0, 8)}`
+    : `orun-${deployment}_${nodeName}_${hash.slice(0, 8)}`;
 }
 
 export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): DesiredContainer {
@@ -117,14 +154,18 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
   const image = imagePlan(d, opts.codeDir ?? process.cwd());
   const ports = (spec.ports ?? []).map((p) => ({
     containerPort: p.containerPort,
-    port: p.port,
+    ...(p.port === undefined ? {} : { port: p.port }),
+    ...(p.hostIP === undefined ? {} : { hostIP: p.hostIP }),
     protocol: p.protocol ?? 'tcp',
   }));
   const binds = (spec.volumes ?? []).map((v) => ({
     hostPath: v.hostPath,
     containerPath: v.containerPath,
     readOnly: v.readOnly ?? false,
+    // Only a non-default type is hashed, so specs written before `type` existed keep their hash.
+    ...(v.type === undefined || v.type === 'DirectoryOrCreate' ? {} : { type: v.type }),
   }));
+  const proc = processFields(spec);
   const key = opts.secretHashKey ?? 'orun-secret-env';
   const problems: string[] = [];
   const env = resolveEnv(spec, opts, problems);
@@ -147,6 +188,8 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
     ...(files.length === 0
       ? {}
       : { files: files.map((f) => [f.name, digest(`file:${f.name}`, f.value, key)]) }),
+    // Absent fields add no key, so specs written before they existed keep their hash (adoption).
+    ...proc,
   };
   const hash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 16);
   const labels = {
@@ -165,23 +208,82 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
   if (files.length > 0 && opts.secretFilesDir === undefined) {
     undecryptable.push('secretFiles: this node has no secret files directory (a tmpfs) configured');
   }
+  const cname = containerName(name, hash, opts.nodeName);
+  const stopGraceSeconds = Math.ceil(
+    (parseDuration(spec.stopGracePeriod ?? DEFAULT_STOP_GRACE_PERIOD) ?? 10_000) / 1000,
+  );
   return {
-    name: containerName(name),
+    name: cname,
     image,
     hash,
     labels,
     ports,
+    strategy: effectiveStrategy(spec),
+    ...(spec.progressDeadlineSeconds === undefined
+      ? {}
+      : { progressDeadlineMs: spec.progressDeadlineSeconds * 1000 }),
+    stopGraceSeconds,
     undecryptable,
     secretFiles,
     containerSpec: () => ({
-      name: containerName(name),
+      name: cname,
       image: image.ref,
       labels,
       env: Object.fromEntries(env.map(([k, v]) => [k, v.kind === 'missing' ? '' : revealValue(v)])),
-      ports: ports.map((p) => ({ containerPort: p.containerPort, hostPort: p.port, protocol: p.protocol })),
-      binds: [...binds, ...filesBind],
+      ports: ports.map((p) => ({
+        containerPort: p.containerPort,
+        ...(p.port === undefined ? {} : { hostPort: p.port }),
+        ...(p.hostIP === undefined ? {} : { hostIP: p.hostIP }),
+        protocol: p.protocol,
+      })),
+      binds: [
+        ...(spec.volumes ?? []).map((v) => ({
+          hostPath: v.hostPath,
+          containerPath: v.containerPath,
+          readOnly: v.readOnly ?? false,
+          createHostPath: (v.type ?? 'DirectoryOrCreate') === 'DirectoryOrCreate',
+        })),
+        ...filesBind,
+      ],
+      stopTimeoutSeconds: stopGraceSeconds,
+      ...(opts.networkName === undefined ? {} : { network: { name: opts.networkName, aliases: [name] } }),
+      ...(proc.command === undefined ? {} : { entrypoint: proc.command }),
+      ...(proc.args === undefined ? {} : { cmd: proc.args }),
+      ...(proc.workingDir === undefined ? {} : { workingDir: proc.workingDir }),
+      ...(proc.user === undefined ? {} : { user: proc.user }),
+      ...(proc.memoryBytes === undefined ? {} : { memoryBytes: proc.memoryBytes }),
+      ...(proc.nanoCpus === undefined ? {} : { nanoCpus: proc.nanoCpus }),
+      ...(proc.stopSignal === undefined ? {} : { stopSignal: proc.stopSignal }),
     }),
   };
+}
+
+interface ProcessFields {
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  user?: string;
+  memoryBytes?: number;
+  nanoCpus?: number;
+  stopSignal?: string;
+  stopGracePeriod?: string;
+}
+
+/** The set process/limit fields, normalized (memory in bytes, CPUs in billionths). */
+function processFields(spec: DeploymentView['spec']): ProcessFields {
+  const limits = spec.resources?.limits;
+  const memory = limits?.memory === undefined ? undefined : parseMemory(limits.memory);
+  const cpus = limits?.cpu === undefined ? undefined : parseCpu(limits.cpu);
+  const out: ProcessFields = {};
+  if (spec.command !== undefined) out.command = [...spec.command];
+  if (spec.args !== undefined) out.args = [...spec.args];
+  if (spec.workingDir !== undefined) out.workingDir = spec.workingDir;
+  if (spec.user !== undefined) out.user = spec.user;
+  if (memory !== undefined) out.memoryBytes = memory;
+  if (cpus !== undefined) out.nanoCpus = Math.round(cpus * 1e9);
+  if (spec.stopSignal !== undefined) out.stopSignal = spec.stopSignal;
+  if (spec.stopGracePeriod !== undefined) out.stopGracePeriod = spec.stopGracePeriod;
+  return out;
 }
 
 type ResolvedValue =

@@ -112,6 +112,11 @@ export class Harness {
     return (this.get(name)?.status ?? {}) as DeploymentStatusView;
   }
 
+  /** The name of the container the status names (the serving one). */
+  cn(name: string): string {
+    return this.status(name).containerName ?? `<no container for ${name}>`;
+  }
+
   condition(name: string, type: string): { status: string; reason: string; message: string } | undefined {
     return this.status(name).conditions?.find((c) => c.type === type);
   }

@@ -21,7 +21,14 @@ import type { DeploymentDeps } from './deps.ts';
 import { DeploymentReconciler } from './reconciler.ts';
 
 export { DeploymentReconciler, pickCurrent } from './reconciler.ts';
-export type { Clock, DeploymentDeps, DeploymentEngine, DeploymentStore, HttpProber } from './deps.ts';
+export type {
+  Clock,
+  DeploymentDeps,
+  DeploymentEngine,
+  DeploymentStore,
+  HttpProber,
+  IngressView,
+} from './deps.ts';
 export { deploymentStoreOf } from './store-adapter.ts';
 export {
   DEPLOYMENT_CONTROLLER,
@@ -43,6 +50,7 @@ export {
   Label,
   MANAGED_BY,
   managedSelector,
+  nodeNetworkName,
   type DesiredContainer,
   type SecretResolver,
 } from './desired.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nextProbe, ProbeTracker, recordProbe, type ProbeSpecs } from './probes.ts';
-import { probeTarget } from './supervise.ts';
+import { probeAddress } from './supervise.ts';
 
 const TIMEOUT = 300_000;
 const r = (type: 'readiness' | 'liveness', ok: boolean, time: number) => ({
@@ -59,16 +59,17 @@ describe('probe state machine', () => {
   });
 });
 
-describe('probeTarget', () => {
+describe('probeAddress', () => {
   const published = [{ containerPort: 80, hostPort: 8080, protocol: 'tcp' as const, hostIP: '0.0.0.0' }];
   it.each([
-    ['localhost:80/health', '172.17.0.5', { host: '172.17.0.5', port: 80, path: '/health' }],
-    ['http://localhost:8080', '172.17.0.5', { host: '172.17.0.5', port: 8080, path: '/' }],
-    ['localhost:80/health', undefined, { host: '127.0.0.1', port: 8080, path: '/health' }],
-    ['localhost:9090/', undefined, undefined],
-  ])('%s with IP %s → %j', (http, ip, want) => {
-    expect(probeTarget(http, { ports: published, ...(ip === undefined ? {} : { ipAddress: ip }) })).toEqual(
-      want,
-    );
+    ['localhost', 80, '172.17.0.5', { host: '172.17.0.5', port: 80 }],
+    ['127.0.0.1', 8080, '172.17.0.5', { host: '172.17.0.5', port: 8080 }],
+    ['db.internal', 5432, '172.17.0.5', { host: 'db.internal', port: 5432 }],
+    ['localhost', 80, undefined, { host: '127.0.0.1', port: 8080 }],
+    ['localhost', 9090, undefined, undefined],
+  ])('%s:%i with IP %s → %j', (host, port, ip, want) => {
+    expect(
+      probeAddress({ host, port }, { ports: published, ...(ip === undefined ? {} : { ipAddress: ip }) }),
+    ).toEqual(want);
   });
 });

@@ -6,7 +6,7 @@
  * restart after `failureThreshold` consecutive failures. No readiness probe → ready as soon as it
  * runs. Readiness is not re-probed once passed: after that, liveness is the watchdog.
  */
-import type { HttpProbeSpec } from './spec.ts';
+import type { ProbeSpec } from './spec.ts';
 
 export type ProbeType = 'readiness' | 'liveness';
 
@@ -21,16 +21,20 @@ export interface ProbeResult {
 }
 
 export interface ProbeTimings {
+  initialDelayMs: number;
   periodMs: number;
   timeoutMs: number;
+  successThreshold: number;
   failureThreshold: number;
 }
 
-/** Defaults (Kubernetes': 10 s, 1 s, 3) applied in one place; decoded objects carry them already. */
-export function probeTimings(spec: HttpProbeSpec): ProbeTimings {
+/** Defaults (Kubernetes': 0 s, 10 s, 1 s, 1, 3) applied in one place; decoded objects carry them already. */
+export function probeTimings(spec: ProbeSpec): ProbeTimings {
   return {
+    initialDelayMs: (spec.initialDelaySeconds ?? 0) * 1000,
     periodMs: (spec.periodSeconds ?? 10) * 1000,
     timeoutMs: (spec.timeoutSeconds ?? 1) * 1000,
+    successThreshold: Math.max(1, spec.successThreshold ?? 1),
     failureThreshold: Math.max(1, spec.failureThreshold ?? 3),
   };
 }
@@ -48,19 +52,21 @@ export interface ProbeState {
   /** When the next probe of the current phase is due. */
   nextProbeAt: number;
   readinessFailures: number;
+  /** Consecutive readiness successes (ready at `successThreshold`). */
+  readinessSuccesses: number;
   livenessFailures: number;
   readinessTimedOut: boolean;
   last?: ProbeResult;
 }
 
 export interface ProbeSpecs {
-  readonly readiness?: HttpProbeSpec | undefined;
-  readonly liveness?: HttpProbeSpec | undefined;
+  readonly readiness?: ProbeSpec | undefined;
+  readonly liveness?: ProbeSpec | undefined;
 }
 
 /** What the reconciler should do now. */
 export type ProbeStep =
-  | { kind: 'probe'; type: ProbeType; spec: HttpProbeSpec; timings: ProbeTimings }
+  | { kind: 'probe'; type: ProbeType; spec: ProbeSpec; timings: ProbeTimings }
   | { kind: 'wait'; ms: number }
   /** Nothing periodic to do (ready and no liveness probe). */
   | { kind: 'idle' };
@@ -83,14 +89,23 @@ export class ProbeTracker {
   observe(id: string, specs: ProbeSpecs, now: number): ProbeState {
     let s = this.#byContainer.get(id);
     if (s === undefined) {
-      // No readiness probe: ready once running, and liveness starts one period later.
+      // No readiness probe: ready once running, and liveness starts after its initial delay (one
+      // period when it has none). With one, the first readiness probe waits its initial delay.
       const ready = specs.readiness === undefined;
-      const delay = ready && specs.liveness !== undefined ? probeTimings(specs.liveness).periodMs : 0;
+      const live = specs.liveness === undefined ? undefined : probeTimings(specs.liveness);
+      const delay = ready
+        ? live === undefined
+          ? 0
+          : live.initialDelayMs > 0
+            ? live.initialDelayMs
+            : live.periodMs
+        : probeTimings(specs.readiness ?? {}).initialDelayMs;
       s = {
         runningSince: now,
         ready,
         nextProbeAt: now + delay,
         readinessFailures: 0,
+        readinessSuccesses: 0,
         livenessFailures: 0,
         readinessTimedOut: false,
       };
@@ -135,14 +150,18 @@ export function recordProbe(
   const out: ProbeOutcome = { becameReady: false, timedOut: false, livenessFailures: 0, restart: false };
   s.last = r;
   if (r.type === 'readiness') {
-    const t = probeTimings(specs.readiness ?? { http: '' });
-    if (r.ok) {
+    const t = probeTimings(specs.readiness ?? {});
+    if (r.ok && s.readinessSuccesses + 1 < t.successThreshold) {
+      s.readinessSuccesses++;
+      s.nextProbeAt = r.time + t.periodMs;
+    } else if (r.ok) {
       s.ready = true;
       out.becameReady = true;
-      const live = specs.liveness;
-      s.nextProbeAt = r.time + (live === undefined ? 0 : probeTimings(live).periodMs);
+      const live = specs.liveness === undefined ? undefined : probeTimings(specs.liveness);
+      s.nextProbeAt = r.time + (live === undefined ? 0 : Math.max(live.periodMs, live.initialDelayMs));
     } else {
       const retry = Math.min(t.periodMs, READINESS_FIRST_RETRY_MS * 2 ** s.readinessFailures);
+      s.readinessSuccesses = 0;
       s.readinessFailures++;
       s.nextProbeAt = r.time + retry;
       if (!s.readinessTimedOut && r.time - s.runningSince >= readinessTimeoutMs) {
@@ -152,7 +171,7 @@ export function recordProbe(
     }
     return out;
   }
-  const t = probeTimings(specs.liveness ?? { http: '' });
+  const t = probeTimings(specs.liveness ?? {});
   s.nextProbeAt = r.time + t.periodMs;
   if (r.ok) {
     s.livenessFailures = 0;

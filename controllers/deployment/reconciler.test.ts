@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
 import { SecretString } from '../../runtime/sops/secret.ts';
-import { Label } from './desired.ts';
+import { desiredContainer, Label } from './desired.ts';
 import { Harness, IMAGE, webSpec } from './harness.ts';
+import type { DeploymentSpecView } from './spec.ts';
 
 const MUTATIONS = [
   'createContainer',
@@ -22,7 +23,8 @@ describe('create', () => {
     const r = await h.reconcile('web');
 
     const [c] = await h.engine.listContainers({ [Label.deployment]: 'web' });
-    expect(c).toMatchObject({ name: 'orun-web', state: 'running', image: IMAGE });
+    expect(c).toMatchObject({ name: h.cn('web'), state: 'running', image: IMAGE });
+    expect(c?.name).toMatch(/^orun-web_[0-9a-f]{8}$/);
     expect(c?.labels).toMatchObject({
       [Label.managedBy]: 'orun',
       [Label.deployment]: 'web',
@@ -49,7 +51,6 @@ describe('create', () => {
   it('waits for the readiness probe against the container IP, then turns Ready', async () => {
     const h = new Harness();
     h.apply('web', webSpec({ health: { readiness: { http: 'localhost:80/health' } } }));
-    h.engine.setOutput('orun-web', []);
     h.probeAnswers.set('172.17.0.2:80/health', false);
     const r1 = await h.reconcile('web');
     expect(h.probed).toEqual(['172.17.0.2:80/health']);
@@ -71,9 +72,12 @@ describe('create', () => {
     h.probeAnswers.set('172.17.0.2:80/health', false);
     const delays = await h.follow('web', 12);
     expect(delays.slice(0, 6)).toEqual([500, 1000, 2000, 4000, 8000, 10_000]);
-    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'ReadinessTimeout' });
+    expect(h.condition('web', 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'ProgressDeadlineExceeded',
+    });
     expect(h.condition('web', 'Ready')?.message).toMatch(
-      /readiness probe localhost:80\/health keeps failing/,
+      /readiness probe http localhost:80\/health keeps failing/,
     );
     h.probeAnswers.set('172.17.0.2:80/health', true);
     await h.follow('web', 1);
@@ -145,11 +149,14 @@ describe('update and prune', () => {
     h.apply('a', webSpec({ image: 'orun-test/busybox:2' }), 'beef');
     await h.reconcile('a');
 
-    const [announce, ...rest] = h.statusWrites.slice(writes).map((w) => w.status);
+    const [announce, stopped, ...rest] = h.statusWrites.slice(writes).map((w) => w.status);
     const cond = (st: typeof announce, type: string) => st?.conditions?.find((c) => c.type === type);
-    expect(announce?.ready).toBe(false);
+    // Recreate (a fixed host port): the old container serves (ready, the route kept) until it has stopped.
+    expect(announce?.ready).toBe(true);
     expect(cond(announce, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Replacing' });
     expect(cond(announce, 'Ready')).toMatchObject({ status: 'False' });
+    expect(stopped?.ready).toBe(false);
+    expect(cond(stopped, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Recreating' });
     const final = rest.at(-1);
     expect(final?.ready).toBe(true);
     expect(cond(final, 'Reconciling')).toBeUndefined();
@@ -167,7 +174,7 @@ describe('update and prune', () => {
     h.apply('a', webSpec({ env: { A: '2' } }), 'c3');
     await h.reconcile('a');
     expect(h.callsOf(['createContainer'], from)).toHaveLength(1);
-    expect(h.engine.specOf('orun-a')?.env).toEqual(['A=2']);
+    expect(h.engine.specOf(h.cn('a'))?.env).toEqual(['A=2']);
   });
 
   it('prunes a removed Deployment: its container only, never volumes or host paths', async () => {
@@ -414,7 +421,7 @@ describe('crash loop', () => {
     await h.reconcile('web');
     const delays: number[] = [];
     for (let i = 0; i < 7; i++) {
-      h.engine.crash('orun-web', 2);
+      h.engine.crash(h.cn('web'), 2);
       const r = await h.reconcile('web');
       delays.push(r?.requeueAfter ?? -1);
       expect(h.condition('web', 'Ready')).toMatchObject({ status: 'False', reason: 'CrashLoopBackOff' });
@@ -436,7 +443,7 @@ describe('crash loop', () => {
     // 10 minutes of running forgets the crashes
     h.clock.step(600_000);
     await h.reconcile('web');
-    h.engine.crash('orun-web', 1);
+    h.engine.crash(h.cn('web'), 1);
     expect(await h.reconcile('web')).toEqual({ requeueAfter: 10_000 });
   });
 });
@@ -470,9 +477,12 @@ describe('stalls that need a person', () => {
     expect(h.status('web').ready).toBe(true);
   });
 
-  it('an invalid mount is Stalled with the engine message', async () => {
+  it('a hostPath that must exist (type Directory) and does not is Stalled with the engine message', async () => {
     const h = new Harness();
-    h.apply('web', webSpec({ volumes: [{ hostPath: '/does/not/exist/orun', containerPath: '/data' }] }));
+    h.apply(
+      'web',
+      webSpec({ volumes: [{ hostPath: '/does/not/exist/orun', containerPath: '/data', type: 'Directory' }] }),
+    );
     expect(await h.reconcile('web')).toEqual({ requeueAfter: 10_000 });
     expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'InvalidMount' });
     expect(h.condition('web', 'Stalled')?.message).toMatch(/\/does\/not\/exist\/orun/);
@@ -480,8 +490,9 @@ describe('stalls that need a person', () => {
 
   it('a container with our name but without our label is never touched', async () => {
     const h = new Harness();
-    const id = await h.engine.createContainer({ name: 'orun-web', image: IMAGE });
     h.apply('web', webSpec());
+    const name = desiredContainer(h.get('web')!).name;
+    const id = await h.engine.createContainer({ name, image: IMAGE });
     await h.reconcile('web');
     expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'NameConflict' });
     expect(h.callsOf(['stopContainer', 'removeContainer'])).toEqual([]);
@@ -497,12 +508,12 @@ describe('secrets', () => {
     h.engine.failPull('registry.example/app:1', 'unreachable');
     h.apply('web', webSpec({ env: { PASSWORD: new SecretString(PLAINTEXT), PLAIN: 'hello' } }));
     await h.reconcile('web');
-    h.engine.crash('orun-web');
+    h.engine.crash(h.cn('web'));
     await h.follow('web', 2);
     h.apply('bad', { image: 'registry.example/app:1', env: { PASSWORD: new SecretString(PLAINTEXT) } });
     await h.reconcile('bad');
 
-    expect(h.engine.specOf('orun-web')?.env).toEqual(
+    expect(h.engine.specOf(h.cn('web'))?.env).toEqual(
       expect.arrayContaining([`PASSWORD=${PLAINTEXT}`, 'PLAIN=hello']),
     );
     const seen = JSON.stringify({
@@ -523,7 +534,7 @@ describe('secrets', () => {
     h.apply('web', webSpec({ env: { PASSWORD: new SecretString('two') } }));
     await h.reconcile('web');
     expect(h.callsOf(['createContainer'])).toHaveLength(2);
-    expect(h.engine.specOf('orun-web')?.env).toEqual(['PASSWORD=two']);
+    expect(h.engine.specOf(h.cn('web'))?.env).toEqual(['PASSWORD=two']);
   });
 
   it('an ENC[...] value nobody decrypted stalls instead of reaching the app', async () => {
@@ -537,7 +548,7 @@ describe('secrets', () => {
     const h2 = new Harness({ resolveSecret: (c) => (c === enc ? new SecretString(PLAINTEXT) : undefined) });
     h2.apply('web', webSpec({ env: { PASSWORD: enc } }));
     await h2.reconcile('web');
-    expect(h2.engine.specOf('orun-web')?.env).toEqual([`PASSWORD=${PLAINTEXT}`]);
+    expect(h2.engine.specOf(h2.cn('web'))?.env).toEqual([`PASSWORD=${PLAINTEXT}`]);
     expect(JSON.stringify([h2.statusWrites, h2.events, h2.logs])).not.toContain(PLAINTEXT);
   });
 
@@ -564,7 +575,7 @@ describe('secrets', () => {
     h.apply('plain', webSpec({ ports: [{ containerPort: 80, port: 8081 }] }));
     await h.reconcile('web');
     await h.reconcile('plain');
-    const first = h.engine.specOf('orun-web');
+    const first = h.engine.specOf(h.cn('web'));
     expect(first?.env).toEqual(['DB=one']);
     expect(written()).toEqual(['one']);
 
@@ -572,7 +583,7 @@ describe('secrets', () => {
     values = { db: 'two' };
     await h.reconcile('web');
     await h.reconcile('plain');
-    expect(h.engine.specOf('orun-web')?.env).toEqual(['DB=two']);
+    expect(h.engine.specOf(h.cn('web'))?.env).toEqual(['DB=two']);
     expect(written()).toEqual(['two']);
     expect(h.callsOf(['createContainer'])).toHaveLength(3);
 
@@ -606,5 +617,152 @@ describe('errors', () => {
     h.apply('web', webSpec());
     h.engine.setDown(true);
     await expect(h.reconcile('web')).rejects.toMatchObject({ code: 'DockerUnavailable' });
+  });
+});
+
+describe('rollout strategies', () => {
+  const internal = (image: string, over: Partial<DeploymentSpecView> = {}): DeploymentSpecView => ({
+    image,
+    ports: [{ containerPort: 80 }],
+    health: { readiness: { http: 'localhost:80/health', periodSeconds: 1 } },
+    ...over,
+  });
+  const alive = async (h: Harness) =>
+    (await h.engine.listContainers({ [Label.deployment]: 'web' })).filter((c) => c.state === 'running');
+
+  it('RollingUpdate: starts the new container beside the old one, switches once the ingress routes to it, drains, then stops the old one', async () => {
+    let upstreams: string[] = [];
+    const h = new Harness({ ingress: { upstreamsOf: () => upstreams }, drainMs: 2000 });
+    h.engine.addImage('orun-test/busybox:2');
+    h.apply('web', internal(IMAGE));
+    await h.reconcile('web');
+    const old = h.status('web');
+    expect(old).toMatchObject({ ready: true, ip: '172.17.0.2', strategy: 'RollingUpdate' });
+    upstreams = ['172.17.0.2:80'];
+
+    h.apply('web', internal('orun-test/busybox:2'), 'c2');
+    h.probeAnswers.set('172.17.0.3:80/health', false);
+    await h.reconcile('web');
+    expect(await alive(h)).toHaveLength(2);
+    // The old container still serves: the route does not move, nothing answers 503.
+    expect(h.status('web')).toMatchObject({ ready: true, ip: '172.17.0.2', containerID: old.containerID });
+    expect(h.status('web').rollout).toMatchObject({ phase: 'RollingUpdate' });
+    expect(h.condition('web', 'Reconciling')).toMatchObject({ status: 'True', reason: 'RollingUpdate' });
+
+    h.probeAnswers.set('172.17.0.3:80/health', true);
+    h.clock.step(1000);
+    expect(await h.reconcile('web')).toEqual({ requeueAfter: 100 });
+    expect(h.status('web')).toMatchObject({ ready: true, ip: '172.17.0.3' });
+    expect(h.condition('web', 'Reconciling')?.reason).toBe('SwitchingTraffic');
+    expect(await alive(h)).toHaveLength(2);
+
+    upstreams = ['172.17.0.3:80']; // the Service controller loaded the new upstream
+    expect(await h.reconcile('web')).toEqual({ requeueAfter: 2000 });
+    expect(h.condition('web', 'Reconciling')?.reason).toBe('Draining');
+    expect(await alive(h)).toHaveLength(2);
+
+    h.clock.step(2000);
+    await h.reconcile('web');
+    const left = await alive(h);
+    expect(left.map((c) => c.id)).toEqual([h.status('web').containerID]);
+    expect(h.condition('web', 'Ready')?.status).toBe('True');
+    expect(h.status('web').rollout).toBeUndefined();
+    expect(h.reasons()).toEqual(
+      expect.arrayContaining(['RollingUpdate', 'TrafficSwitched', 'Killing', 'RolloutComplete']),
+    );
+  });
+
+  it('a new version that is never ready is removed at the progress deadline; the old one keeps serving until the next commit', async () => {
+    const h = new Harness();
+    h.engine.addImage('orun-test/busybox:2');
+    h.apply('web', internal(IMAGE, { progressDeadlineSeconds: 20 }));
+    await h.reconcile('web');
+    const old = h.status('web').containerID;
+
+    h.apply('web', internal('orun-test/busybox:2', { progressDeadlineSeconds: 20 }), 'bad');
+    h.probeAnswers.set('172.17.0.3:80/health', false);
+    await h.follow('web', 40);
+    expect(h.condition('web', 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'ProgressDeadlineExceeded',
+    });
+    expect(h.condition('web', 'Stalled')?.message).toMatch(
+      /last probe: GET http:\/\/172\.17\.0\.3:80\/health/,
+    );
+    expect(h.status('web')).toMatchObject({ ready: true, containerID: old, ip: '172.17.0.2' });
+    expect((await alive(h)).map((c) => c.id)).toEqual([old]);
+    expect(h.reasons('Warning')).toContain('ProgressDeadlineExceeded');
+
+    // Not retried for the same spec and commit …
+    const from = h.engine.calls.length;
+    h.clock.step(60_000);
+    await h.reconcile('web');
+    expect(h.callsOf(['createContainer'], from)).toEqual([]);
+    // … but the next commit tries again.
+    h.apply('web', internal('orun-test/busybox:2', { progressDeadlineSeconds: 20 }), 'retry');
+    await h.reconcile('web');
+    expect(h.callsOf(['createContainer'], from)).toHaveLength(1);
+  });
+
+  it('Recreate (a fixed host port): the old container is stopped before the new one is created', async () => {
+    const h = new Harness();
+    h.engine.addImage('orun-test/busybox:2');
+    h.apply('web', webSpec());
+    await h.reconcile('web');
+    const from = h.engine.calls.length;
+    h.apply('web', webSpec({ image: 'orun-test/busybox:2' }), 'c2');
+    await h.reconcile('web');
+    expect(
+      h.callsOf(['stopContainer', 'removeContainer', 'createContainer'], from).map((c) => c.split(' ')[0]),
+    ).toEqual(['stopContainer', 'removeContainer', 'createContainer']);
+    expect(h.status('web')).toMatchObject({ ready: true, strategy: 'Recreate' });
+  });
+});
+
+describe('drift and probe kinds', () => {
+  it('unpauses a container paused by hand', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec());
+    await h.reconcile('web');
+    await h.engine.pauseContainer(h.cn('web'));
+    await h.reconcile('web');
+    expect((await h.engine.inspectContainer(h.cn('web')))?.state).toBe('running');
+    expect(h.reasons()).toContain('Unpaused');
+    expect(h.condition('web', 'Ready')?.status).toBe('True');
+  });
+
+  it('an exec probe gates readiness on the exit code', async () => {
+    const h = new Harness();
+    let code = 1;
+    h.engine.setExecHandler((_c, cmd) => ({
+      exitCode: code,
+      output: `ran ${cmd.join(' ')}`,
+      timedOut: false,
+    }));
+    h.apply('web', webSpec({ health: { readiness: { exec: { command: ['pg_isready'] } } } }));
+    await h.reconcile('web');
+    expect(h.condition('web', 'Ready')).toMatchObject({ status: 'False', reason: 'WaitingForReadiness' });
+    expect(h.status('web').lastProbe?.message).toBe('exec pg_isready: exit code 1: ran pg_isready');
+    code = 0;
+    h.clock.step(500);
+    await h.reconcile('web');
+    expect(h.condition('web', 'Ready')?.status).toBe('True');
+  });
+
+  it('a tcp probe connects to the container IP; initialDelaySeconds holds the first probe', async () => {
+    const tried: string[] = [];
+    const h = new Harness({
+      tcpProbe: ({ host, port }) => {
+        tried.push(`${host}:${port}`);
+        return Promise.resolve({ ok: true, message: `connected to ${host}:${port}` });
+      },
+    });
+    h.apply('web', webSpec({ health: { readiness: { tcp: 'localhost:5432', initialDelaySeconds: 2 } } }));
+    expect(await h.reconcile('web')).toEqual({ requeueAfter: 2000 });
+    expect(tried).toEqual([]);
+    h.clock.step(2000);
+    await h.reconcile('web');
+    expect(tried).toEqual(['172.17.0.2:5432']);
+    expect(h.condition('web', 'Ready')?.status).toBe('True');
   });
 });

@@ -2,10 +2,12 @@
  * The Deployment reconciler. `reconcile(key)` re-reads the Deployment from the store and its
  * containers from the engine, then runs a short list of steps:
  *
- *   observe → (gone? prune) → desired → gated? → pick current
- *     no current container with the desired hash → ensure image → retire old → create + start
- *     current exists                             → retire duplicates → supervise (start/crash/probes)
- *   → write status (only when changed) → requeueAfter
+ *   observe → (gone? prune) → desired → gated? → node network → pick current
+ *     no current container with the desired hash → ensure image → by strategy (strategy.ts):
+ *         Recreate: stop old → create + start;  RollingUpdate: create + start beside the old one
+ *     current exists, old ones still alive       → rollout in progress (probe, switch, drain, stop old)
+ *     current exists alone                       → supervise (start/crash/unpause/probes)
+ *   → write status (only when changed; it names the container traffic goes to) → requeueAfter
  *
  * No step sleeps or retries: time comes back as `requeueAfter`, errors are thrown to the queue's
  * rate limiter. Memory that is not in the store (probe state, crash back-off, restart counts,
@@ -17,11 +19,12 @@ import type { ContainerInfo } from '../../runtime/docker/engine.ts';
 import type { ReconcileContext, ReconcileResult } from '../../runtime/controller/index.ts';
 import type { DeploymentDeps } from './deps.ts';
 import { deploymentSelector, desiredContainer, Label } from './desired.ts';
-import { createAndStart, ensureImage, retire, stall, writeSecretFiles } from './rollout.ts';
+import { ensureImage, isAlive, retire, stall, writeSecretFiles } from './rollout.ts';
 import { Memory, resolveDeps, type Outcome, type Resolved, type Run } from './run.ts';
 import type { DeploymentView } from './spec.ts';
 import { buildStatus, Reason, sameStatus } from './status.ts';
-import { supervise } from './supervise.ts';
+import { bestOld, keepAfterFailedRollout, progress, recreate, startBeside } from './strategy.ts';
+import { containerIP, supervise } from './supervise.ts';
 
 /** Until the store has its first snapshot, look again this soon instead of pruning. */
 const NOT_SYNCED_RECHECK_MS = 1_000;
@@ -41,14 +44,31 @@ export class DeploymentReconciler {
     const observed = await this.#deps.engine.listContainers(deploymentSelector(name, this.#deps.nodeName));
     if (obj === undefined) return this.#prune(ctx, name, observed);
 
-    const run = this.#run(ctx, name, obj);
+    const run = this.#run(ctx, name, obj, observed);
     const gated = this.#mem.gates.check(ctx.key, run.desired.hash, this.#deps.clock.now());
     if (gated !== undefined)
       return this.#finish(run, { verdict: gated.verdict, requeueAfter: gated.remainingMs });
 
+    await this.#ensureNetwork(run);
     const { current, others } = pickCurrent(observed, run.desired.hash);
-    const outcome =
-      current === undefined ? await this.#rollout(run, others) : await this.#keep(run, current, others);
+    // Stopped old versions hold nothing and serve nothing: remove them at once.
+    await retire(
+      run,
+      others.filter((c) => !isAlive(c)),
+      'outdated container',
+    );
+    const old = others.filter(isAlive);
+    let outcome: Outcome;
+    if (current === undefined) outcome = await this.#rollout(run, old);
+    else {
+      const attached = await this.#attach(run, current);
+      outcome =
+        old.length === 0
+          ? await supervise(run, attached)
+          : run.desired.strategy === 'Recreate'
+            ? await this.#keep(run, attached, old)
+            : await progress(run, attached, old);
+    }
     if (outcome.held !== true) this.#mem.gates.clear(ctx.key);
     return this.#finish(run, outcome);
   }
@@ -62,16 +82,40 @@ export class DeploymentReconciler {
       run.event('Warning', Reason.SecretNotDecrypted, message);
       return stall(run, { kind: 'stalled', reason: Reason.SecretNotDecrypted, message });
     }
+    const serving = bestOld(old);
+    if (serving !== undefined) {
+      const kept = await keepAfterFailedRollout(run, serving);
+      if (kept !== undefined) return kept;
+    }
     await this.#announce(run, old);
     const imageFailure = await ensureImage(run);
     if (imageFailure !== undefined) return imageFailure;
     const filesFailure = await writeSecretFiles(run);
     if (filesFailure !== undefined) return filesFailure;
-    await retire(run, old, 'spec changed, replacing');
-    const r = await createAndStart(run);
-    if ('verdict' in r) return r;
-    await this.#deps.secretFiles?.prune(run.name, run.desired.hash);
-    return supervise(run, r);
+    if (run.desired.strategy === 'Recreate' || serving === undefined)
+      return recreate(run, old, (o) => this.#finish(run, o).then(() => this.#reread(run)));
+    return startBeside(run, old);
+  }
+
+  /** The node network exists (once per process); created when missing. */
+  async #ensureNetwork(run: Run): Promise<void> {
+    const net = this.#deps.networkName;
+    if (net === undefined || this.#mem.networkReady) return;
+    await this.#deps.engine.ensureNetwork(net, { labels: { [Label.managedBy]: 'orun' } });
+    this.#mem.networkReady = true;
+    run.log.debug({ network: net }, 'node network ready');
+  }
+
+  /**
+   * A running container not on the node network (created by an older orun, or disconnected by
+   * hand) is attached to it with its DNS alias, without a restart.
+   */
+  async #attach(run: Run, c: ContainerInfo): Promise<ContainerInfo> {
+    const net = this.#deps.networkName;
+    if (net === undefined || c.state !== 'running' || c.networks?.[net] !== undefined) return c;
+    await this.#deps.engine.connectNetwork(c.id, net, [run.name]);
+    run.event('Normal', 'Attached', `Attached container ${c.name} to network ${net} as ${run.name}`);
+    return (await this.#deps.engine.inspectContainer(c.id)) ?? c;
   }
 
   /**
@@ -90,7 +134,11 @@ export class DeploymentReconciler {
             message: `spec changed: replacing container ${running.name} (${running.id.slice(0, 12)})`,
           };
     await this.#finish(run, { verdict, ...(running === undefined ? {} : { container: running }) });
-    // Later writes in this reconcile compare against (and keep transition times of) this one.
+    this.#reread(run);
+  }
+
+  /** Later writes in this reconcile compare against (and keep transition times of) the last one. */
+  #reread(run: Run): void {
     run.obj = this.#deps.store.get(run.key) ?? run.obj;
   }
 
@@ -131,12 +179,23 @@ export class DeploymentReconciler {
 
   async #finish(run: Run, o: Outcome): Promise<ReconcileResult | void> {
     const { store, clock } = this.#deps;
-    const c = o.container;
-    const probe = c === undefined ? undefined : this.#mem.probes.get(c.id)?.last;
+    const serving = this.#serving(run, o);
+    const c = serving ?? o.container;
+    const probed = o.container ?? c;
+    const probe = probed === undefined ? undefined : this.#mem.probes.get(probed.id)?.last;
+    const ip = serving === undefined ? undefined : containerIP(serving, this.#deps.networkName);
+    const next =
+      o.container !== undefined && serving !== undefined && o.container.id !== serving.id
+        ? o.container
+        : undefined;
     const status = buildStatus({
       generation: run.obj.metadata.generation,
       verdict: o.verdict,
       ...(c === undefined ? {} : { container: c }),
+      ready: serving !== undefined,
+      ...(ip === undefined ? {} : { ip }),
+      strategy: run.desired.strategy,
+      ...(next === undefined ? {} : { rollout: { container: next, phase: o.verdict.reason } }),
       specHash: run.desired.hash,
       restarts: c === undefined ? 0 : this.#restarts(run, c.id),
       ...(probe === undefined ? {} : { probe }),
@@ -146,6 +205,20 @@ export class DeploymentReconciler {
     if (!sameStatus(run.obj.status, status)) await store.updateStatus(run.key, status);
     this.#mem.metrics.ready.set({ deployment: run.name }, status.ready === true ? 1 : 0);
     return o.requeueAfter === undefined ? undefined : { requeueAfter: o.requeueAfter };
+  }
+
+  /**
+   * The container traffic goes to: the outcome's own choice; else its container when ready; else
+   * the old version the last status served, as long as it is alive (a rollout or a failed image
+   * pull in progress must not take the route away from a container that still runs).
+   */
+  #serving(run: Run, o: Outcome): ContainerInfo | undefined {
+    if (o.serving !== undefined) return run.alive.has(o.serving.id) ? o.serving : undefined;
+    if (o.verdict.kind === 'ready') return o.container;
+    const prev = run.obj.status;
+    if (prev?.ready !== true || prev.containerID === undefined) return undefined;
+    const c = run.alive.get(prev.containerID);
+    return c !== undefined && c.labels[Label.specHash] !== run.desired.hash ? c : undefined;
   }
 
   /** Restarts of this container: ours since we saw it, else what the last status said. */
@@ -158,8 +231,9 @@ export class DeploymentReconciler {
     return carried;
   }
 
-  #run(ctx: ReconcileContext, name: string, obj: DeploymentView): Run {
-    const { recordEvent, secretHashKey, resolveSecret, secretKeys, secretFiles, nodeName } = this.#deps;
+  #run(ctx: ReconcileContext, name: string, obj: DeploymentView, observed: readonly ContainerInfo[]): Run {
+    const { recordEvent, secretHashKey, resolveSecret, secretKeys, secretFiles, nodeName, networkName } =
+      this.#deps;
     const codeDir = this.#deps.codeDir?.();
     return {
       key: ctx.key,
@@ -172,7 +246,9 @@ export class DeploymentReconciler {
         ...(secretKeys === undefined ? {} : { secretKeys }),
         ...(secretFiles === undefined ? {} : { secretFilesDir: (d, h) => secretFiles.dir(d, h) }),
         ...(nodeName === undefined ? {} : { nodeName }),
+        ...(networkName === undefined ? {} : { networkName }),
       }),
+      alive: new Map(observed.filter(isAlive).map((c) => [c.id, c])),
       signal: ctx.signal,
       log: ctx.log,
       deps: this.#deps,

@@ -66,15 +66,25 @@ export async function writeSecretFiles(run: Run): Promise<Outcome | undefined> {
   return undefined;
 }
 
-/** Stops then removes containers that are not (or no longer) wanted. Never their volumes. */
+/** Running, restarting or paused: holds its resources (ports, name) and may serve. */
+export function isAlive(c: Pick<ContainerInfo, 'state'>): boolean {
+  return c.state === 'running' || c.state === 'restarting' || c.state === 'paused';
+}
+
+/**
+ * Stops (gracefully: the container's own stop signal and grace period) then removes containers
+ * that are not (or no longer) wanted. Never their volumes.
+ */
 export async function retire(run: Run, containers: readonly ContainerInfo[], why: string): Promise<void> {
-  const { engine, stopTimeoutSeconds } = run.deps;
+  const { engine } = run.deps;
   for (const c of containers) {
-    if (c.state === 'running' || c.state === 'restarting' || c.state === 'paused') {
-      await engine.stopContainer(c.id, { timeoutSeconds: stopTimeoutSeconds });
-      run.event('Normal', 'Killed', `Stopping container ${c.name} (${c.id.slice(0, 12)}): ${why}`);
+    if (isAlive(c)) {
+      run.event('Normal', 'Killing', `Stopping container ${c.name} (${c.id.slice(0, 12)}): ${why}`);
+      // No timeout given: the engine uses the container's own (its stopGracePeriod at creation).
+      await engine.stopContainer(c.id);
     }
     await engine.removeContainer(c.id);
+    run.alive.delete(c.id);
     run.mem.forgetContainer(c.id);
     run.log.info({ containerID: c.id, why }, 'container removed');
   }
@@ -114,6 +124,7 @@ export async function startExisting(run: Run, id: string): Promise<ContainerInfo
       `deployment ${run.name}: inspect after start: container ${id} is gone`,
     );
   }
+  run.alive.set(id, info);
   return info;
 }
 

@@ -3,7 +3,9 @@
  * survives between reconciles but not an orun restart), and the per-call `Run` every step takes.
  */
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
+import { DEFAULT_PROGRESS_DEADLINE_SECONDS } from '../../apis/run.orcra.dev/v0alpha/workload.ts';
 import { probeHTTP } from '../../runtime/probe/http.ts';
+import { probeTCP } from '../../runtime/probe/tcp.ts';
 import { CrashBackoff, defaultBackoffPolicy, type BackoffPolicy } from './backoff.ts';
 import type { EventType } from '../../runtime/events/index.ts';
 import type { Logger } from '../../runtime/log/index.ts';
@@ -16,17 +18,27 @@ import type { DeploymentView } from './spec.ts';
 import type { Verdict } from './status.ts';
 
 /** Deps with every default applied (in this one place). */
+type OptionalDeps =
+  | 'codeDir'
+  | 'secretHashKey'
+  | 'resolveSecret'
+  | 'secretKeys'
+  | 'secretFiles'
+  | 'nodeName'
+  | 'ingress'
+  | 'networkName';
 export type Resolved = Required<Omit<DeploymentDeps, 'registry' | OptionalDeps>> &
   Pick<DeploymentDeps, OptionalDeps>;
-
-type OptionalDeps = 'codeDir' | 'secretHashKey' | 'resolveSecret' | 'secretKeys' | 'secretFiles' | 'nodeName';
 
 export function resolveDeps(d: DeploymentDeps): Resolved {
   return {
     ...d,
     probe: d.probe ?? probeHTTP,
+    tcpProbe: d.tcpProbe ?? probeTCP,
     hasSynced: d.hasSynced ?? (() => true),
-    readinessTimeoutMs: d.readinessTimeoutMs ?? 300_000,
+    readinessTimeoutMs: d.readinessTimeoutMs ?? DEFAULT_PROGRESS_DEADLINE_SECONDS * 1000,
+    drainMs: d.drainMs ?? 2_000,
+    switchTimeoutMs: d.switchTimeoutMs ?? 30_000,
     backoff: d.backoff ?? defaultBackoffPolicy,
     stalledRetryMs: d.stalledRetryMs ?? 300_000,
     resyncMs: d.resyncMs ?? 30_000,
@@ -42,6 +54,18 @@ export class Memory {
   readonly restarts = new Map<string, number>();
   /** Containers we stopped for failing liveness and have not started again (for messages). */
   readonly livenessKills = new Set<string>();
+  /** New container id → when this process first saw it in a rollout (for the progress deadline). */
+  readonly rolloutSince = new Map<string, number>();
+  /** New container id → when it served ready, and when the ingress was seen routing to it. */
+  readonly switches = new Map<string, { readyAt: number; switchedAt?: number }>();
+  /**
+   * Object key → the rollout (`<spec hash>@<source commit>`) that missed its progress deadline,
+   * with its verdict: not tried again until the spec or the commit changes. Lost on restart
+   * (the rollout is then tried once more).
+   */
+  readonly failedRollouts = new Map<string, { id: string; verdict: Verdict }>();
+  /** The node network exists (checked once per process). */
+  networkReady = false;
   readonly metrics: DeploymentMetrics;
 
   constructor(deps: DeploymentDeps, backoff: BackoffPolicy) {
@@ -55,6 +79,8 @@ export class Memory {
     this.crash.forget(id);
     this.restarts.delete(id);
     this.livenessKills.delete(id);
+    this.rolloutSince.delete(id);
+    this.switches.delete(id);
   }
 }
 
@@ -67,13 +93,22 @@ export interface Run {
   log: Logger;
   deps: Resolved;
   mem: Memory;
+  /** Containers of this Deployment alive now (running, restarting, paused), by id; steps keep it current. */
+  alive: Map<string, ContainerInfo>;
   event(type: EventType, reason: string, message: string): void;
 }
 
 /** What a step concluded: the status verdict, the container it is about, and when to look again. */
 export interface Outcome {
   verdict: Verdict;
+  /** The container the verdict is about (during a rollout: the new one). */
   container?: ContainerInfo;
+  /**
+   * The ready container traffic goes to, when it is not `container` (an old one during a rollout).
+   * Unset: `container` when the verdict is ready, else the old container the last status served,
+   * while it is still alive.
+   */
+  serving?: ContainerInfo;
   requeueAfter?: number;
   /** Set by a step that closed the stall gate; any other outcome opens it. */
   held?: boolean;

@@ -8,8 +8,8 @@ import type {
   Deployment,
   DeploymentStatus,
   ImagePullPolicy,
-  Probe,
 } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
+import type { HostPathType, StrategyType } from '../../apis/run.orcra.dev/v0alpha/workload.ts';
 import type { DeepReadonly } from '../../runtime/store/freeze.ts';
 
 export type { ImagePullPolicy };
@@ -30,8 +30,22 @@ export interface SecretKeyRefView {
  */
 export type EnvValue = string | SecretValue | SecretKeyRefView;
 
-/** `health.readiness` / `health.liveness`; tuning defaults (10 s, 1 s, 3) come from the schema. */
-export type HttpProbeSpec = Readonly<Pick<Probe, 'http'> & Partial<Omit<Probe, 'http'>>>;
+/**
+ * `health.readiness` / `health.liveness`: one of http, tcp or exec; tuning defaults (0 s, 10 s,
+ * 1 s, 1, 3) come from the schema.
+ */
+export interface ProbeSpec {
+  readonly http?: string | undefined;
+  readonly tcp?: string | undefined;
+  readonly exec?: { readonly command: readonly string[] } | undefined;
+  readonly initialDelaySeconds?: number | undefined;
+  readonly periodSeconds?: number | undefined;
+  readonly timeoutSeconds?: number | undefined;
+  readonly successThreshold?: number | undefined;
+  readonly failureThreshold?: number | undefined;
+}
+/** @deprecated the probe is no longer HTTP only: use {@link ProbeSpec}. */
+export type HttpProbeSpec = ProbeSpec;
 
 export interface DeploymentSpecView {
   readonly image?: string;
@@ -42,22 +56,37 @@ export interface DeploymentSpecView {
     readonly buildMode?: string;
   };
   readonly imagePullPolicy?: ImagePullPolicy;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+  readonly workingDir?: string;
+  readonly user?: string;
   readonly ports?: readonly {
     readonly containerPort: number;
-    readonly port: number;
+    /** Host port; none: internal (never published). */
+    readonly port?: number;
+    readonly hostIP?: string;
     readonly protocol?: 'tcp' | 'udp';
   }[];
   readonly volumes?: readonly {
     readonly hostPath: string;
     readonly containerPath: string;
     readonly readOnly?: boolean;
+    /** Default DirectoryOrCreate. */
+    readonly type?: HostPathType;
   }[];
   readonly env?: Readonly<Record<string, EnvValue>>;
   /** `[{secretRef: 'secrets.yaml'}]`: every top-level key of secrets.yaml as env. */
   readonly envFrom?: readonly { readonly secretRef: string }[];
   /** secrets.yaml keys mounted as files under /run/secrets. */
   readonly secretFiles?: readonly { readonly key: string; readonly name?: string }[];
-  readonly health?: { readonly readiness?: HttpProbeSpec; readonly liveness?: HttpProbeSpec };
+  readonly health?: { readonly readiness?: ProbeSpec; readonly liveness?: ProbeSpec };
+  readonly resources?: {
+    readonly limits?: { readonly memory?: string | number; readonly cpu?: string | number };
+  };
+  readonly stopSignal?: string;
+  readonly stopGracePeriod?: string;
+  readonly strategy?: { readonly type?: StrategyType };
+  readonly progressDeadlineSeconds?: number;
 }
 
 /** What the controller writes: the apis DeploymentStatus plus the spec hash it converged to. */

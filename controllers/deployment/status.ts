@@ -26,6 +26,11 @@ export const Reason = {
   Starting: 'Starting',
   WaitingForReadiness: 'WaitingForReadiness',
   ReadinessTimeout: 'ReadinessTimeout',
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  RollingUpdate: 'RollingUpdate',
+  SwitchingTraffic: 'SwitchingTraffic',
+  Draining: 'Draining',
+  Recreating: 'Recreating',
   ImagePullFailed: 'ImagePullFailed',
   SecretNotDecrypted: 'SecretNotDecrypted',
   SecretFilesUnavailable: 'SecretFilesUnavailable',
@@ -42,7 +47,15 @@ export const Reason = {
 export interface StatusInput {
   generation: number | undefined;
   verdict: Verdict;
+  /** The container the status names: the one traffic goes to, else the one being started. */
   container?: ContainerInfo;
+  /** A ready container serves (the route has an upstream). Default: the verdict is ready. */
+  ready?: boolean;
+  /** The serving container's address on the node network. */
+  ip?: string;
+  strategy?: 'RollingUpdate' | 'Recreate';
+  /** The new container of a rollout in progress, when it does not serve yet (or yet alone). */
+  rollout?: { container: ContainerInfo; phase: string };
   specHash?: string;
   restarts: number;
   probe?: ProbeResult;
@@ -55,9 +68,20 @@ export function buildStatus(i: StatusInput): DeploymentStatusView {
   const status: DeploymentStatusView = {
     observedGeneration: i.generation,
     conditions: verdictConditions(i.previous?.conditions, i.verdict, i.generation, i.now),
-    ready: i.verdict.kind === 'ready',
+    ready: i.ready ?? i.verdict.kind === 'ready',
     restarts: i.restarts,
   };
+  if (i.ip !== undefined) status.ip = i.ip;
+  if (i.strategy !== undefined) status.strategy = i.strategy;
+  if (i.rollout !== undefined) {
+    const r = i.rollout.container;
+    status.rollout = {
+      containerID: r.id,
+      containerName: r.name,
+      phase: i.rollout.phase,
+      since: r.createdAt,
+    };
+  }
   if (c !== undefined) {
     status.containerID = c.id;
     status.containerName = c.name;

@@ -5,8 +5,10 @@
  * readiness but always fails liveness settles into CrashLoopBackOff instead of a restart storm. A running container with the right hash is
  * never stopped or started here unless a probe or a crash says so; that is what adoption is.
  */
+import { errorMessage } from '../../apis/errors.ts';
+import { describeProbe, probeAction } from '../../apis/run.orcra.dev/v0alpha/probe.ts';
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
-import { parseProbeTarget } from '../../runtime/probe/http.ts';
+import { containerProbeAddress } from '../../runtime/probe/http.ts';
 import {
   nextProbe,
   recordProbe,
@@ -17,6 +19,7 @@ import {
 } from './probes.ts';
 import { startExisting } from './rollout.ts';
 import { formatDuration, type Outcome, type Run } from './run.ts';
+import type { ProbeSpec } from './spec.ts';
 import { Reason } from './status.ts';
 
 /** Retry soon while the engine is mid-transition (paused, restarting, removing). */
@@ -31,6 +34,8 @@ export async function supervise(run: Run, c: ContainerInfo): Promise<Outcome> {
     case 'exited':
     case 'dead':
       return restartAfterCrash(run, c);
+    case 'paused':
+      return unpause(run, c);
     default:
       return {
         verdict: { kind: 'progressing', reason: Reason.Starting, message: `container is ${c.state}` },
@@ -38,6 +43,14 @@ export async function supervise(run: Run, c: ContainerInfo): Promise<Outcome> {
         requeueAfter: TRANSITION_RECHECK_MS,
       };
   }
+}
+
+/** Drift: someone paused the container (`docker pause`); thaw it, as compose up would recreate it. */
+async function unpause(run: Run, c: ContainerInfo): Promise<Outcome> {
+  await run.deps.engine.unpauseContainer(c.id);
+  run.event('Normal', 'Unpaused', `Container ${c.name} was paused outside orun; unpaused it`);
+  run.log.info({ containerID: c.id }, 'unpaused a paused container');
+  return watchRunning(run, { ...c, state: 'running' });
 }
 
 /** After a (re)start: probe right away (readiness may already pass), else report the failure. */
@@ -88,7 +101,7 @@ async function watchRunning(run: Run, c: ContainerInfo): Promise<Outcome> {
   const s = run.mem.probes.observe(c.id, specs, clock.now());
   const step = nextProbe(s, specs, clock.now());
   if (step.kind === 'probe') {
-    const result = await probeOnce(run, c, step.type, step.spec.http, step.timings.timeoutMs);
+    const result = await probeOnce(run, c, step.type, step.spec, step.timings.timeoutMs);
     const out = recordProbe(s, specs, result, run.deps.readinessTimeoutMs);
     if (!result.ok) run.mem.metrics.probeFailures.inc({ deployment: run.name, probe: step.type });
     if (out.livenessFailures > 0) {
@@ -109,10 +122,10 @@ function runningVerdict(run: Run, s: ProbeState, specs: ProbeSpecs): Pick<Outcom
       verdict: { kind: 'ready', reason: Reason.Ready, message: `container running and ready${failing}` },
     };
   }
-  const target = specs.readiness?.http ?? '';
+  const target = specs.readiness === undefined ? '' : describeProbe(specs.readiness);
   if (s.readinessTimedOut) {
-    const message = `not ready ${formatDuration(run.deps.clock.now() - s.runningSince)} after start: readiness probe ${target} keeps failing${last}`;
-    return { verdict: { kind: 'stalled', reason: Reason.ReadinessTimeout, message } };
+    const message = `not ready ${formatDuration(run.deps.clock.now() - s.runningSince)} after start (progress deadline ${formatDuration(progressDeadlineMs(run))}): readiness probe ${target} keeps failing${last}`;
+    return { verdict: { kind: 'stalled', reason: Reason.ProgressDeadlineExceeded, message } };
   }
   return {
     verdict: {
@@ -125,33 +138,34 @@ function runningVerdict(run: Run, s: ProbeState, specs: ProbeSpecs): Pick<Outcom
 
 /** Stops a container that failed liveness; from here on it is an exited container like a crash. */
 async function killUnhealthy(run: Run, c: ContainerInfo, failures: number): Promise<Outcome> {
-  const { engine, stopTimeoutSeconds } = run.deps;
+  const { engine } = run.deps;
   run.event(
     'Normal',
     'Killed',
     `Container ${c.name} failed liveness probe ${failures} times, will be restarted`,
   );
-  await engine.stopContainer(c.id, { timeoutSeconds: stopTimeoutSeconds });
+  await engine.stopContainer(c.id, { timeoutSeconds: run.desired.stopGraceSeconds });
   run.mem.livenessKills.add(c.id);
   const info = (await engine.inspectContainer(c.id)) ?? { ...c, state: 'exited' as const };
   return restartAfterCrash(run, info);
+}
+
+/** The progress deadline in force for this Deployment. */
+export function progressDeadlineMs(run: Run): number {
+  return run.desired.progressDeadlineMs ?? run.deps.readinessTimeoutMs;
 }
 
 async function probeOnce(
   run: Run,
   c: ContainerInfo,
   type: ProbeType,
-  http: string,
+  spec: ProbeSpec,
   timeoutMs: number,
 ): Promise<ProbeResult> {
-  const { clock, probe } = run.deps;
-  const target = probeTarget(http, c);
+  const { clock } = run.deps;
   const time = clock.now();
   const t0 = performance.now();
-  const r =
-    target === undefined
-      ? { ok: false, message: `cannot reach ${http}: container has no IP and the port is not published` }
-      : await probe({ ...target, timeoutMs, signal: run.signal });
+  const r = await runProbe(run, c, spec, timeoutMs);
   run.mem.metrics.probeDuration.observe(
     { deployment: run.name, probe: type },
     (performance.now() - t0) / 1000,
@@ -166,17 +180,69 @@ async function probeOnce(
   };
 }
 
+/** One probe of whichever kind the spec names (the one grammar in apis parsed it). */
+async function runProbe(
+  run: Run,
+  c: ContainerInfo,
+  spec: ProbeSpec,
+  timeoutMs: number,
+): Promise<{ ok: boolean; statusCode?: number; message: string }> {
+  const action = probeAction(spec);
+  const signal = run.signal;
+  switch (action?.kind) {
+    case undefined:
+      return { ok: false, message: `probe ${describeProbe(spec)}: not a valid probe` };
+    case 'exec': {
+      try {
+        const r = await run.deps.engine.execContainer(c.id, action.command, { timeoutMs, signal });
+        const cmd = action.command.join(' ');
+        if (r.timedOut) return { ok: false, message: `exec ${cmd}: timeout after ${timeoutMs}ms` };
+        const out = r.output.trim().split('\n').slice(-1)[0]?.slice(0, 200) ?? '';
+        const tail = out === '' ? '' : `: ${out}`;
+        return { ok: r.exitCode === 0, message: `exec ${cmd}: exit code ${r.exitCode}${tail}` };
+      } catch (err) {
+        return { ok: false, message: errorMessage(err) };
+      }
+    }
+    case 'tcp': {
+      const at = probeAddress(action.target, c);
+      if (at === undefined) return { ok: false, message: unreachable(`tcp ${spec.tcp ?? ''}`) };
+      return run.deps.tcpProbe({ host: at.host, port: at.port, timeoutMs, signal });
+    }
+    case 'http': {
+      const at = probeAddress(action.target, c);
+      if (at === undefined) return { ok: false, message: unreachable(spec.http ?? '') };
+      const { scheme, path } = action.target;
+      return run.deps.probe({ scheme, host: at.host, port: at.port, path, timeoutMs, signal });
+    }
+  }
+}
+
+function unreachable(what: string): string {
+  return `cannot reach ${what}: container has no IP and the port is not published`;
+}
+
 /**
- * `localhost:80/health` (the container's own view) → the container's bridge IP, same port and
- * path; a container without an IP is tried via its published host port on 127.0.0.1.
+ * A target written from the container's own view (`localhost:80`) → the container's IP (on the
+ * node network when it has one), same port; another host is kept as written. A container without
+ * an IP is tried via its published host port on 127.0.0.1.
  */
-export function probeTarget(
-  http: string,
-  c: Pick<ContainerInfo, 'ipAddress' | 'ports'>,
-): { host: string; port: number; path: string } | undefined {
-  const t = parseProbeTarget(http);
-  if (c.ipAddress !== undefined && c.ipAddress !== '')
-    return { host: c.ipAddress, port: t.port, path: t.path };
-  const published = c.ports.find((p) => p.containerPort === t.port && p.protocol === 'tcp');
-  return published === undefined ? undefined : { host: '127.0.0.1', port: published.hostPort, path: t.path };
+export function probeAddress(
+  target: { host: string; port: number },
+  c: Pick<ContainerInfo, 'ipAddress' | 'ports' | 'networks'>,
+): { host: string; port: number } | undefined {
+  const ip = containerIP(c);
+  if (ip !== undefined) return containerProbeAddress({ host: target.host, port: target.port }, ip);
+  const published = c.ports.find((p) => p.containerPort === target.port && p.protocol === 'tcp');
+  return published === undefined ? undefined : { host: '127.0.0.1', port: published.hostPort };
+}
+
+/** The container's IP: its first network's (the node network's) address, else the bridge's. */
+export function containerIP(
+  c: Pick<ContainerInfo, 'ipAddress' | 'networks'>,
+  network?: string,
+): string | undefined {
+  const onNetwork = network === undefined ? undefined : c.networks?.[network]?.ipAddress;
+  const ip = onNetwork ?? c.ipAddress;
+  return ip === undefined || ip === '' ? undefined : ip;
 }

@@ -65,12 +65,12 @@ export class ServiceController {
   }
 }
 
-/** Spec changes, adds and deletes; of status writes only those that change readiness or published ports. */
+/** Spec changes, adds and deletes; of status writes only those that change readiness, the serving IP or published ports. */
 export function routingChanged(ev: StoreEvent): boolean {
   if (!ev.statusOnly) return true;
   const facts = (o: StoreEvent['object'] | undefined): string => {
     const s = (o as DeepReadonly<Deployment> | undefined)?.status;
-    return JSON.stringify([s?.ready ?? false, s?.ports ?? []]);
+    return JSON.stringify([s?.ready ?? false, s?.ip ?? '', s?.ports ?? []]);
   };
   return facts(ev.oldObject) !== facts(ev.object);
 }

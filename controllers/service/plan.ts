@@ -6,9 +6,13 @@
  *   with `$ENV`). No environment template off main → not exposed (not an error).
  * - Two Services on one domain: the older one (creationTimestamp, then name) keeps it, so adding
  *   a Service never takes a domain from a running one; the other is Stalled.
- * - Upstream: `127.0.0.1:<host port>` of the Service's target port (Caddy runs on the host), the
- *   port the Deployment actually published when its status says so. A Deployment that is not
- *   ready yet still gets its route (answering 503), so the certificate is obtained meanwhile.
+ * - Upstream: the serving container's address on the node network (`status.ip`) and the target
+ *   containerPort (Caddy runs on the host, which reaches the network's containers by IP; no host
+ *   port needed). A Deployment whose status has no IP (an engine without the node network) falls
+ *   back to `127.0.0.1:<host port>` when the port is published. During a rollout the status names
+ *   the container that serves, so the upstream moves exactly once, when the new one is ready.
+ *   A Deployment that is not ready yet still gets its route (answering 503), so the certificate is
+ *   obtained meanwhile.
  */
 import { serviceDomain, serviceTargetPort } from '../../apis/run.orcra.dev/v0alpha/service.ts';
 import type { Deployment } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
@@ -110,13 +114,22 @@ function planOne(
     };
   }
   const route: IngressRoute = { id: name, host: domain, tls: svc.spec.ingress.ssl };
-  if (dep.status?.ready === true) {
-    const published = dep.status.ports?.find(
-      (p) => p.containerPort === target.containerPort && p.protocol === 'tcp',
-    );
-    route.upstream = `127.0.0.1:${published?.port ?? target.port}`;
-  }
+  const upstream = upstreamOf(dep, target);
+  if (upstream !== undefined) route.upstream = upstream;
   return { kind: 'routed', route, deployment: depName };
+}
+
+/** Where the ready container of `dep` answers on `target`'s containerPort; undefined while none serves. */
+function upstreamOf(
+  dep: DeploymentObject,
+  target: { containerPort: number; port?: number | undefined },
+): string | undefined {
+  const st = dep.status;
+  if (st?.ready !== true) return undefined;
+  if (st.ip !== undefined && st.ip !== '') return `${st.ip}:${target.containerPort}`;
+  const published = st.ports?.find((p) => p.containerPort === target.containerPort && p.protocol === 'tcp');
+  const port = published?.port ?? target.port;
+  return port === undefined ? undefined : `127.0.0.1:${port}`;
 }
 
 /** domain → the Service that keeps it: the oldest (creationTimestamp, then name). */

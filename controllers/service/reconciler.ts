@@ -35,6 +35,8 @@ const SLOW_POLL_MS = 15_000;
 interface Applied {
   json: string;
   routes: Map<string, IngressRoute>;
+  /** Route id (Service name) → the Deployment it targets. */
+  targets: Map<string, string>;
 }
 
 export class IngressReconciler implements Reconciler {
@@ -81,12 +83,27 @@ export class IngressReconciler implements Reconciler {
     return branch;
   }
 
+  /**
+   * The upstreams Caddy proxies to (as far as this process loaded them) for Services of
+   * `deployment`. A start-first rollout waits for these to name its new container.
+   */
+  upstreamsOf(deployment: string): string[] {
+    const a = this.#applied;
+    if (a === undefined) return [];
+    const out: string[] = [];
+    for (const [id, r] of a.routes)
+      if (a.targets.get(id) === deployment && r.upstream !== undefined) out.push(r.upstream);
+    return out;
+  }
+
   async reconcile(ctx: ReconcileContext): Promise<ReconcileResult> {
     const services = this.#d.store.list<Service>('Service');
     const deployments = this.#d.store.list<Deployment>('Deployment');
     const plan = planIngress(services, deployments, this.#trackedBranch(ctx));
     const before = this.#applied?.routes ?? new Map<string, IngressRoute>();
-    const failure = await this.#apply(plan.routes, ctx);
+    const targets = new Map<string, string>();
+    for (const [svc, p] of plan.services) if (p.kind === 'routed') targets.set(svc, p.deployment);
+    const failure = await this.#apply(plan.routes, targets, ctx);
     const certs = await this.#checkCertificates(ctx.signal);
     let pollMs: number | undefined;
     for (const svc of services) {
@@ -104,7 +121,11 @@ export class IngressReconciler implements Reconciler {
   }
 
   /** Loads the config when it differs from what Caddy runs; returns the failure, if any. */
-  async #apply(routes: IngressRoute[], ctx: ReconcileContext): Promise<unknown> {
+  async #apply(
+    routes: IngressRoute[],
+    targets: Map<string, string>,
+    ctx: ReconcileContext,
+  ): Promise<unknown> {
     try {
       const config = buildCaddyConfig({
         routes,
@@ -113,9 +134,12 @@ export class IngressReconciler implements Reconciler {
         ...(this.#d.acme === undefined ? {} : { acme: this.#d.acme }),
       });
       const json = JSON.stringify(config);
-      if (this.#applied?.json === json) return undefined;
+      if (this.#applied?.json === json) {
+        this.#applied.targets = targets;
+        return undefined;
+      }
       await this.#d.caddy.load(config, ctx.signal);
-      this.#applied = { json, routes: new Map(routes.map((r) => [r.id, r])) };
+      this.#applied = { json, routes: new Map(routes.map((r) => [r.id, r])), targets };
       this.#metrics.applies.inc({ result: 'success' });
       this.#metrics.routes.set(routes.length);
       ctx.log.info({ routes: routes.length }, 'caddy config applied');

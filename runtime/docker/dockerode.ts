@@ -18,13 +18,15 @@ import {
   type CreateOptions,
   type EngineVersion,
   type EventFilters,
+  type ExecOptions,
+  type ExecResult,
   type LogLine,
   type LogOptions,
   type NetworkInfo,
   type PublishedPort,
   type PullOptions,
 } from './engine.ts';
-import { classify, statusOf, toOrunError } from './errors.ts';
+import { classify, engineMessage, statusOf, toOrunError } from './errors.ts';
 import { demuxLines, ndjson } from './stream.ts';
 
 export interface DockerEngineOptions {
@@ -276,6 +278,79 @@ export class DockerEngine implements ContainerEngine {
     }
   }
 
+  async pauseContainer(id: string): Promise<void> {
+    try {
+      await this.client.getContainer(id).pause();
+    } catch (err) {
+      throw toOrunError(`pause container ${id}`, err, { container: id });
+    }
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    try {
+      await this.client.getContainer(id).unpause();
+    } catch (err) {
+      // dockerd 20.10 answers 500 "is not paused" for a running container: thawed already.
+      const now = await this.inspectContainer(id).catch(() => undefined);
+      if (now !== undefined && now.state !== 'paused') return;
+      throw toOrunError(`unpause container ${id}`, err, { container: id });
+    }
+  }
+
+  async execContainer(
+    id: string,
+    command: readonly string[],
+    options: ExecOptions = {},
+  ): Promise<ExecResult> {
+    const timeoutMs = options.timeoutMs ?? 1000;
+    const step = `exec in container ${id}`;
+    let output = '';
+    const ac = new AbortController();
+    const stop = (): void => ac.abort();
+    options.signal?.addEventListener('abort', stop, { once: true });
+    const timer = setTimeout(stop, timeoutMs);
+    try {
+      const exec = await this.client
+        .getContainer(id)
+        .exec({ Cmd: [...command], AttachStdout: true, AttachStderr: true, Tty: false });
+      const stream = (await exec.start({ hijack: true, stdin: false })) as Readable;
+      const done = (async () => {
+        for await (const l of demuxLines(stream)) {
+          if (output.length < maxExecOutput) output += `${l.line}\n`;
+        }
+      })();
+      const aborted = new Promise<'aborted'>((resolve) => {
+        if (ac.signal.aborted) resolve('aborted');
+        ac.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+      });
+      if ((await Promise.race([done.then(() => 'done' as const), aborted])) === 'aborted') {
+        stream.destroy();
+        await done.catch(() => undefined);
+        return { exitCode: -1, output: output.slice(0, maxExecOutput), timedOut: true };
+      }
+      const info = await exec.inspect();
+      return { exitCode: info.ExitCode ?? -1, output: output.slice(0, maxExecOutput), timedOut: false };
+    } catch (err) {
+      throw toOrunError(step, err, { container: id });
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', stop);
+    }
+  }
+
+  async connectNetwork(id: string, network: string, aliases: readonly string[] = []): Promise<void> {
+    try {
+      await this.client
+        .getNetwork(network)
+        .connect({ Container: id, EndpointConfig: { Aliases: [...aliases] } });
+    } catch (err) {
+      // "endpoint with name ... already exists in network": already attached.
+      if (statusOf(err) === 403 || (statusOf(err) === 500 && /already exists/i.test(engineMessage(err))))
+        return;
+      throw toOrunError(`connect container ${id} to network ${network}`, err, { container: id, network });
+    }
+  }
+
   async volumeExists(name: string): Promise<boolean> {
     try {
       await this.client.getVolume(name).inspect();
@@ -400,6 +475,9 @@ function resourceContext(err: unknown, spec?: ContainerSpec): Record<string, unk
   return spec === undefined || spec.blkioWeight !== undefined ? { resource: 'blkioWeight' } : {};
 }
 
+/** Exec output kept at most (probe messages, not logs). */
+const maxExecOutput = 10 * 1024;
+
 function classifyOr(err: unknown, fallback: DockerErrorCode): DockerErrorCode {
   const code = classify(err);
   return code === DockerErrorCode.RequestFailed ? fallback : code;
@@ -428,19 +506,27 @@ export function toCreateOptions(spec: ContainerSpec): Dockerode.ContainerCreateO
   for (const p of spec.ports ?? []) {
     const key = `${p.containerPort}/${p.protocol ?? 'tcp'}`;
     exposed[key] = {};
+    if (p.hostPort === undefined) continue; // exposed only: reachable on the container's networks
     (bindings[key] ??= []).push({ HostIp: p.hostIP ?? '0.0.0.0', HostPort: String(p.hostPort) });
   }
+  // Legacy `Binds` create a missing host directory (what `docker -v` does); `Mounts` refuse it.
+  const created = (spec.binds ?? []).filter((b) => b.createHostPath === true);
   const cpuPeriod = spec.cpuPeriod ?? (spec.cpuQuota === undefined ? undefined : 100_000);
   const hostConfig: Dockerode.HostConfig = {
     PortBindings: bindings,
     RestartPolicy: { Name: 'no' },
+    ...(created.length === 0
+      ? {}
+      : { Binds: created.map((b) => `${b.hostPath}:${b.containerPath}${b.readOnly === true ? ':ro' : ''}`) }),
     Mounts: [
-      ...(spec.binds ?? []).map((b) => ({
-        Type: 'bind' as const,
-        Source: b.hostPath,
-        Target: b.containerPath,
-        ReadOnly: b.readOnly ?? false,
-      })),
+      ...(spec.binds ?? [])
+        .filter((b) => b.createHostPath !== true)
+        .map((b) => ({
+          Type: 'bind' as const,
+          Source: b.hostPath,
+          Target: b.containerPath,
+          ReadOnly: b.readOnly ?? false,
+        })),
       ...(spec.volumes ?? []).map((v) => ({
         Type: 'volume' as const,
         Source: v.name,
@@ -470,6 +556,7 @@ export function toCreateOptions(spec: ContainerSpec): Dockerode.ContainerCreateO
     Labels: { ...spec.labels },
     ExposedPorts: exposed,
     StopTimeout: spec.stopTimeoutSeconds ?? 10,
+    ...defined('StopSignal', spec.stopSignal),
     ...(spec.cmd === undefined ? {} : { Cmd: [...spec.cmd] }),
     ...(spec.entrypoint === undefined ? {} : { Entrypoint: [...spec.entrypoint] }),
     ...defined('WorkingDir', spec.workingDir),
@@ -512,21 +599,23 @@ export function toContainerInfo(i: Dockerode.ContainerInspectInfo): ContainerInf
     oomKilled: i.State.OOMKilled,
     restartCount: i.RestartCount,
     ...optional('ipAddress', i.State.Running && ip ? ip : undefined),
-    ...optional('networks', userNetworks(i.NetworkSettings.Networks)),
+    ...optional('networks', userNetworks(i.NetworkSettings.Networks, i.State.Running)),
     ports: publishedPorts(
       i.HostConfig.PortBindings as Record<string, { HostIp?: string; HostPort?: string }[] | null>,
     ),
   };
 }
 
-/** Aliases per user-defined network; the engine's own short-id alias is left out. */
+/** Aliases (and, while running, the IPv4 address) per user-defined network; the engine's own short-id alias is left out. */
 function userNetworks(
-  networks: Record<string, { Aliases?: string[] | null; NetworkID?: string }> | undefined,
-): Record<string, { aliases: string[] }> | undefined {
-  const out: Record<string, { aliases: string[] }> = {};
+  networks: Record<string, { Aliases?: string[] | null; NetworkID?: string; IPAddress?: string }> | undefined,
+  running: boolean,
+): Record<string, { aliases: string[]; ipAddress?: string }> | undefined {
+  const out: Record<string, { aliases: string[]; ipAddress?: string }> = {};
   for (const [name, n] of Object.entries(networks ?? {})) {
     if (name === 'bridge' || name === 'host' || name === 'none') continue;
-    out[name] = { aliases: (n.Aliases ?? []).filter((a) => !/^[0-9a-f]{12}$/.test(a)) };
+    const aliases = (n.Aliases ?? []).filter((a) => !/^[0-9a-f]{12}$/.test(a));
+    out[name] = running && n.IPAddress ? { aliases, ipAddress: n.IPAddress } : { aliases };
   }
   return Object.keys(out).length === 0 ? undefined : out;
 }

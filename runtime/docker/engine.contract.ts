@@ -114,10 +114,64 @@ export function describeEngineContract(name: string, setup: () => Promise<Engine
     };
 
     const volumes: string[] = [];
+    const networks: string[] = [];
     afterAll(async () => {
       if (h === undefined) return;
       for (const c of created) await h.engine.removeContainer(c, { force: true });
       for (const v of volumes) await h.engine.removeVolume(v);
+      for (const net of networks) await h.engine.removeNetwork(net);
+    });
+
+    it('pauses and unpauses a container; exec runs a command and reports its exit code and output', async () => {
+      await harness();
+      const id = await h.engine.createContainer(spec());
+      await h.engine.startContainer(id);
+      await h.engine.pauseContainer(id);
+      expect((await h.engine.inspectContainer(id))?.state).toBe('paused');
+      await h.engine.unpauseContainer(id);
+      await h.engine.unpauseContainer(id); // not paused: a no-op
+      expect((await h.engine.inspectContainer(id))?.state).toBe('running');
+      expect(await h.engine.execContainer(id, ['true'])).toEqual({
+        exitCode: 0,
+        output: '',
+        timedOut: false,
+      });
+      expect(await h.engine.execContainer(id, ['false'])).toMatchObject({ exitCode: 1, timedOut: false });
+      expect(await h.engine.execContainer(id, ['echo', 'hello'])).toEqual({
+        exitCode: 0,
+        output: 'hello\n',
+        timedOut: false,
+      });
+    });
+
+    it('joins a network with aliases, attaches a container later, and never publishes a port without a host port', async () => {
+      await harness();
+      const net = `${h.prefix}-net`;
+      networks.push(net);
+      await h.engine.ensureNetwork(net, { labels: { 'orun.test/run': h.prefix } });
+      await h.engine.ensureNetwork(net); // exists: kept
+      const a = await h.engine.createContainer(
+        spec({ network: { name: net, aliases: ['svc'] }, ports: [{ containerPort: 80 }] }),
+      );
+      await h.engine.startContainer(a);
+      const ia = await h.engine.inspectContainer(a);
+      expect(ia?.ports).toEqual([]);
+      expect(ia?.networks?.[net]).toMatchObject({
+        aliases: ['svc'],
+        ipAddress: expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/) as string,
+      });
+      expect(ia?.ipAddress).toBe(ia?.networks?.[net]?.ipAddress);
+
+      const b = await h.engine.createContainer(spec());
+      await h.engine.startContainer(b);
+      await h.engine.connectNetwork(b, net, ['other']);
+      await h.engine.connectNetwork(b, net, ['other']); // attached already: a no-op
+      expect((await h.engine.inspectContainer(b))?.networks?.[net]).toMatchObject({
+        aliases: ['other'],
+        ipAddress: expect.stringMatching(/^\d+\.\d+\.\d+\.\d+$/) as string,
+      });
+      await h.engine.removeContainer(a, { force: true });
+      await h.engine.removeContainer(b, { force: true });
     });
 
     it('answers ping and version', async () => {
@@ -212,6 +266,20 @@ export function describeEngineContract(name: string, setup: () => Promise<Engine
         DockerErrorCode.ImageNotFound,
       );
       expect(err.message).toContain(`${h.prefix}-missing:1`);
+    });
+
+    it('creates a missing host path when asked to (createHostPath), as docker -v does', async () => {
+      await harness();
+      const dir = await mkdtemp(join(tmpdir(), 'orun-contract-bind-'));
+      try {
+        const hostPath = join(dir, 'made', 'by', 'engine');
+        const id = await h.engine.createContainer(
+          spec({ binds: [{ hostPath, containerPath: '/data', createHostPath: true }] }),
+        );
+        expect(id).toMatch(/^[0-9a-f]{64}$/);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it.each([

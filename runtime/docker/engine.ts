@@ -41,7 +41,11 @@ export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | '
 
 export interface PortBinding {
   containerPort: number;
-  hostPort: number;
+  /**
+   * Default: not published. The port is then only exposed: reachable on the container's networks
+   * (by other containers, and by the host at the container's IP), never on the host's addresses.
+   */
+  hostPort?: number;
   /** Default `0.0.0.0` (all IPv4 interfaces; Docker also binds `::` then). */
   hostIP?: string;
   /** Default `tcp`. */
@@ -49,11 +53,16 @@ export interface PortBinding {
 }
 
 export interface BindMount {
-  /** Absolute path on the host. It must exist: missing paths are `InvalidMount`, never auto-created. */
+  /** Absolute path on the host. Unless `createHostPath`, it must exist: a missing path is `InvalidMount`. */
   hostPath: string;
   containerPath: string;
   /** Default false. */
   readOnly?: boolean;
+  /**
+   * Create a missing host path as an empty directory (owned by the engine's user, as `docker -v`
+   * does). Default false: a missing path fails creation with `InvalidMount`.
+   */
+  createHostPath?: boolean;
 }
 
 /**
@@ -114,8 +123,10 @@ export interface ContainerSpec {
   cmd?: readonly string[];
   /** Default: the image's ENTRYPOINT. */
   entrypoint?: readonly string[];
-  /** Seconds between SIGTERM and SIGKILL when the engine stops the container. Default 10. */
+  /** Seconds between the stop signal and SIGKILL when the engine stops the container. Default 10. */
   stopTimeoutSeconds?: number;
+  /** Signal that stops the container (`Config.StopSignal`, e.g. `SIGQUIT`). Default: the image's, else SIGTERM. */
+  stopSignal?: string;
   /**
    * Named volumes (`Mounts` of type `volume`), created when missing, never removed with the
    * container. Default none.
@@ -199,8 +210,11 @@ export interface ContainerInfo {
   restartCount: number;
   /** IPv4 address on the bridge network (else its first network); undefined unless running. */
   ipAddress?: string;
-  /** DNS aliases per attached user-defined network (the default bridge has none, so it is absent). */
-  networks?: Record<string, { aliases: string[] }>;
+  /**
+   * Per attached user-defined network (the default bridge has none, so it is absent): its DNS
+   * aliases, and the container's IPv4 address on it while running.
+   */
+  networks?: Record<string, { aliases: string[]; ipAddress?: string }>;
   /** Published ports (the requested bindings; deduplicated across IPv4/IPv6). */
   ports: PublishedPort[];
 }
@@ -265,6 +279,20 @@ export interface PullOptions {
   onProgress?: (line: string) => void;
 }
 
+export interface ExecOptions {
+  /** Default 1000. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  /** The command's exit code; -1 when it timed out or could not be started. */
+  exitCode: number;
+  /** stdout and stderr, interleaved, at most 10 KiB. */
+  output: string;
+  timedOut: boolean;
+}
+
 export interface EngineVersion {
   version: string;
   apiVersion: string;
@@ -304,6 +332,23 @@ export interface ContainerEngine {
    * Removing a missing container is a no-op.
    */
   removeContainer(id: string, options?: { force?: boolean }): Promise<void>;
+
+  /** Freezes the container's processes (`docker pause`). Rejects ContainerNotFound. */
+  pauseContainer(id: string): Promise<void>;
+  /** Thaws a paused container; a container that is not paused is left alone. Rejects ContainerNotFound. */
+  unpauseContainer(id: string): Promise<void>;
+  /**
+   * Runs `command` in the running container (no shell, no TTY) and resolves to its exit code and
+   * the first 10 KiB of its output. Past `timeoutMs` (default 1000) or on abort it resolves with
+   * `timedOut` (the process may keep running, as with the kubelet's exec probes).
+   */
+  execContainer(id: string, command: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+
+  /**
+   * Attaches a (running or stopped) container to a network with `aliases`; attaching it again is a
+   * no-op. Rejects ContainerNotFound.
+   */
+  connectNetwork(id: string, network: string, aliases?: readonly string[]): Promise<void>;
 
   /** Whether a named volume exists. */
   volumeExists(name: string): Promise<boolean>;

@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { OrunError } from '../../apis/errors.ts';
-import { parseProbeTarget, probeHTTP } from '../probe/http.ts';
+import { parseHttpProbe } from '../../apis/run.orcra.dev/v0alpha/probe.ts';
+import { probeHTTP } from '../probe/http.ts';
 import { DockerErrorCode } from './engine.ts';
 import { describeEngineContract, expectCode, waitFor } from './engine.contract.ts';
 import { BLKIO_DISCARDED_WARNING, FakeEngine } from './fake.ts';
@@ -12,6 +13,12 @@ const image = 'orun-test/busybox:1';
 
 describeEngineContract('fake', async () => {
   const engine = new FakeEngine({ images: [image] });
+  // What busybox answers for the commands the contract runs.
+  engine.setExecHandler((_c, cmd) =>
+    cmd[0] === 'echo'
+      ? { exitCode: 0, output: `${cmd.slice(1).join(' ')}\n`, timedOut: false }
+      : { exitCode: cmd[0] === 'false' ? 1 : 0, output: '', timedOut: false },
+  );
   let port = 20_000;
   return Promise.resolve({
     engine,
@@ -179,7 +186,7 @@ describe('FakeEngine knobs', () => {
       engine.setIPAddress('web', '127.0.0.1');
       await engine.startContainer(id);
       const info = await engine.inspectContainer(id);
-      const { path } = parseProbeTarget('localhost:80/health');
+      const { path } = parseHttpProbe('localhost:80/health') ?? { path: '' };
       const port = (server.address() as AddressInfo).port;
       expect(await probeHTTP({ host: info?.ipAddress ?? '', port, path })).toMatchObject({
         ok: true,

@@ -20,6 +20,8 @@ import {
   type CreateOptions,
   type EngineVersion,
   type EventFilters,
+  type ExecOptions,
+  type ExecResult,
   type LogLine,
   type LogOptions,
   type NetworkInfo,
@@ -27,9 +29,14 @@ import {
   type PullOptions,
 } from './engine.ts';
 
+/** Scripts `execContainer`: the answer for one command in one container. */
+export type ExecHandler = (container: Readonly<ContainerInfo>, command: readonly string[]) => ExecResult;
+
 interface FakeContainer {
   info: ContainerInfo;
   spec: ContainerSpec;
+  /** Networks attached after creation (connectNetwork), with their aliases. */
+  extraNetworks: Map<string, string[]>;
   env: string[];
   logs: LogLine[];
   followers: Set<Channel<LogLine>>;
@@ -78,6 +85,7 @@ export class FakeEngine implements ContainerEngine {
   readonly #reservedPorts = new Set<string>();
   readonly #volumes = new Map<string, Record<string, string>>();
   readonly #networks = new Map<string, Record<string, string>>();
+  #execHandler: ExecHandler = () => ({ exitCode: 0, output: '', timedOut: false });
   readonly #blkioWeight: NonNullable<FakeEngineOptions['blkioWeight']>;
   readonly #now: () => number;
   #nextIP = 2;
@@ -166,6 +174,17 @@ export class FakeEngine implements ContainerEngine {
   /** A named volume's labels, or undefined when it does not exist. */
   volumeLabels(name: string): Record<string, string> | undefined {
     const labels = this.#volumes.get(name);
+    return labels === undefined ? undefined : { ...labels };
+  }
+
+  /** What `execContainer` answers (per call). Default: exit 0, no output. */
+  setExecHandler(handler: ExecHandler): void {
+    this.#execHandler = handler;
+  }
+
+  /** A network's labels, or undefined when it does not exist. */
+  networkLabels(name: string): Record<string, string> | undefined {
+    const labels = this.#networks.get(name);
     return labels === undefined ? undefined : { ...labels };
   }
 
@@ -280,7 +299,8 @@ export class FakeEngine implements ContainerEngine {
       });
     }
     for (const b of spec.binds ?? []) {
-      if (!b.hostPath.startsWith('/') || !existsSync(b.hostPath)) {
+      // createHostPath: the real engine creates the directory; the fake only records the request.
+      if (!b.hostPath.startsWith('/') || (b.createHostPath !== true && !existsSync(b.hostPath))) {
         throw new OrunError(
           DockerErrorCode.InvalidMount,
           `docker: ${step}: invalid mount config for type "bind": bind source path does not exist: ${b.hostPath}`,
@@ -329,6 +349,7 @@ export class FakeEngine implements ContainerEngine {
     const id = sha256(`${spec.name}/${this.#now()}/${Math.random()}`);
     const c: FakeContainer = {
       spec: recorded,
+      extraNetworks: new Map(),
       env: envList(spec.env),
       logs: [],
       followers: new Set(),
@@ -344,6 +365,7 @@ export class FakeEngine implements ContainerEngine {
         oomKilled: false,
         restartCount: 0,
         ports: (spec.ports ?? [])
+          .filter((p): p is typeof p & { hostPort: number } => p.hostPort !== undefined)
           .map((p): PublishedPort => ({
             containerPort: p.containerPort,
             protocol: p.protocol ?? 'tcp',
@@ -371,7 +393,7 @@ export class FakeEngine implements ContainerEngine {
   async stopContainer(id: string, _options: { timeoutSeconds?: number } = {}): Promise<void> {
     await this.#enter('stopContainer', [id, _options]);
     const c = this.#find(id);
-    if (c === undefined || c.info.state !== 'running') return;
+    if (c === undefined || (c.info.state !== 'running' && c.info.state !== 'paused')) return;
     this.#emit(c, 'kill');
     this.#exit(c, 143, false);
     this.#emit(c, 'stop');
@@ -393,7 +415,7 @@ export class FakeEngine implements ContainerEngine {
     await this.#enter('removeContainer', [id, options]);
     const c = this.#find(id);
     if (c === undefined) return;
-    if (c.info.state === 'running') {
+    if (c.info.state === 'running' || c.info.state === 'paused') {
       if (options.force !== true) {
         throw new OrunError(
           DockerErrorCode.RequestFailed,
@@ -406,6 +428,66 @@ export class FakeEngine implements ContainerEngine {
     }
     this.#containers.delete(c.info.id);
     this.#emit(c, 'destroy');
+  }
+
+  async pauseContainer(id: string): Promise<void> {
+    await this.#enter('pauseContainer', [id]);
+    const c = this.#mustFind(id, 'pause container');
+    if (c.info.state !== 'running') {
+      throw new OrunError(
+        DockerErrorCode.RequestFailed,
+        `docker: pause container ${id}: Container ${c.info.id} is not running`,
+        { context: { container: id, httpStatus: 409 } },
+      );
+    }
+    c.info.state = 'paused';
+    this.#emit(c, 'pause');
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    await this.#enter('unpauseContainer', [id]);
+    const c = this.#mustFind(id, 'unpause container');
+    if (c.info.state !== 'paused') return;
+    c.info.state = 'running';
+    this.#emit(c, 'unpause');
+  }
+
+  async execContainer(
+    id: string,
+    command: readonly string[],
+    options: ExecOptions = {},
+  ): Promise<ExecResult> {
+    await this.#enter('execContainer', [id, command, options]);
+    const c = this.#mustFind(id, 'exec in container');
+    if (c.info.state !== 'running') {
+      throw new OrunError(
+        DockerErrorCode.RequestFailed,
+        `docker: exec in container ${id}: Container ${c.info.id} is not running`,
+        { context: { container: id, httpStatus: 409 } },
+      );
+    }
+    return this.#execHandler(c.info, command);
+  }
+
+  async connectNetwork(id: string, network: string, aliases: readonly string[] = []): Promise<void> {
+    await this.#enter('connectNetwork', [id, network, aliases]);
+    const c = this.#mustFind(id, `connect container to network ${network}`);
+    if (!this.#networks.has(network)) {
+      throw new OrunError(
+        DockerErrorCode.RequestFailed,
+        `docker: connect container ${id} to network ${network}: network ${network} not found`,
+        { context: { container: id, network, httpStatus: 404 } },
+      );
+    }
+    if (c.info.networks?.[network] !== undefined) return;
+    c.extraNetworks.set(network, [...aliases]);
+    c.info.networks = {
+      ...c.info.networks,
+      [network]: {
+        aliases: [...aliases],
+        ...(c.info.state === 'running' ? { ipAddress: this.#allocateIP() } : {}),
+      },
+    };
   }
 
   async volumeExists(name: string): Promise<boolean> {
@@ -553,7 +635,10 @@ export class FakeEngine implements ContainerEngine {
     c.info.startedAt = this.#iso();
     c.info.exitCode = 0;
     c.info.oomKilled = false;
-    c.info.ipAddress = this.#ipOverrides.get(c.info.name) ?? `172.17.0.${this.#nextIP++}`;
+    c.info.ipAddress = this.#ipOverrides.get(c.info.name) ?? this.#allocateIP();
+    const ip = c.info.ipAddress;
+    for (const [i, n] of Object.values(c.info.networks ?? {}).entries())
+      n.ipAddress = i === 0 ? ip : this.#allocateIP();
     this.#emit(c, 'start');
     for (const l of this.#outputs.get(c.info.name) ?? []) this.#log(c, l);
   }
@@ -564,8 +649,13 @@ export class FakeEngine implements ContainerEngine {
     c.info.oomKilled = oom;
     c.info.finishedAt = this.#iso();
     delete c.info.ipAddress;
+    for (const n of Object.values(c.info.networks ?? {})) delete n.ipAddress;
     this.#emit(c, 'die', exitCode);
     for (const f of c.followers) f.close();
+  }
+
+  #allocateIP(): string {
+    return `172.17.0.${this.#nextIP++}`;
   }
 
   #portsInUse(except: FakeContainer): Set<string> {

@@ -1,35 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isOrunError } from '../../apis/errors.ts';
-import { containerProbeAddress, parseProbeTarget, probeHTTP } from './http.ts';
-
-describe('parseProbeTarget', () => {
-  it.each([
-    ['localhost:80/health', { host: 'localhost', port: 80, path: '/health' }],
-    ['localhost:8080', { host: 'localhost', port: 8080, path: '/' }],
-    ['http://localhost:80/a/b?x=1', { host: 'localhost', port: 80, path: '/a/b?x=1' }],
-    [':80/health', { host: 'localhost', port: 80, path: '/health' }],
-    ['80/health', { host: 'localhost', port: 80, path: '/health' }],
-    ['127.0.0.1:3000/ready', { host: '127.0.0.1', port: 3000, path: '/ready' }],
-    ['[::1]:80/h', { host: '::1', port: 80, path: '/h' }],
-  ])('%s', (input, want) => {
-    expect(parseProbeTarget(input)).toEqual(want);
-  });
-
-  it.each(['', 'localhost', 'localhost:0/x', 'localhost:70000', 'localhost:http/x', 'a:b:80'])(
-    'rejects %j with InvalidProbeTarget',
-    (input) => {
-      let thrown: unknown;
-      try {
-        parseProbeTarget(input);
-      } catch (err) {
-        thrown = err;
-      }
-      expect(isOrunError(thrown, 'InvalidProbeTarget')).toBe(true);
-    },
-  );
-});
+import { parseHttpProbe } from '../../apis/run.orcra.dev/v0alpha/probe.ts';
+import { containerProbeAddress, probeHTTP } from './http.ts';
 
 describe('containerProbeAddress', () => {
   it.each([
@@ -38,7 +11,13 @@ describe('containerProbeAddress', () => {
     ['[::1]:80/h', '172.17.0.5', { host: '172.17.0.5', port: 80, path: '/h' }],
     ['db.internal:5432/x', '172.17.0.5', { host: 'db.internal', port: 5432, path: '/x' }],
   ])('%s via %s', (target, ip, want) => {
-    expect(containerProbeAddress(parseProbeTarget(target), ip)).toEqual(want);
+    const { scheme: _scheme, ...parsed } = parseHttpProbe(target) ?? {
+      scheme: 'http',
+      host: '',
+      port: 0,
+      path: '',
+    };
+    expect(containerProbeAddress(parsed, ip)).toEqual(want);
   });
 });
 

@@ -1,12 +1,18 @@
 /**
  * HTTP probes as Kubernetes does them: a GET, success on 2xx/3xx (redirects are not followed),
  * anything else, a timeout or a connection error is a failure with a message a person can act on.
- * Probes never throw; they return a result.
+ * `https` does not verify the certificate (the kubelet does not either: the probe asks whether the
+ * app answers, not whether its PKI is right). Probes never throw; they return a result.
+ *
+ * Targets are parsed by the one grammar in apis (`parseHttpProbe`, `parseTcpProbe`), which the
+ * manifest decoder also validates with: whatever `orun validate` accepts is probed here.
  */
 import http from 'node:http';
-import { OrunError } from '../../apis/errors.ts';
+import https from 'node:https';
 
 export interface HTTPProbeOptions {
+  /** Default `http`. */
+  scheme?: 'http' | 'https';
   /** IP or host name (the controller passes the container's bridge IP). */
   host: string;
   port: number;
@@ -35,7 +41,9 @@ export function probeHTTP(options: HTTPProbeOptions): Promise<ProbeResult> {
   const path = options.path ?? '/';
   const started = performance.now();
   const latency = (): number => Math.round((performance.now() - started) * 10) / 10;
-  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}${path}`;
+  const scheme = options.scheme ?? 'http';
+  const url = `${scheme}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}${path}`;
+  const get = scheme === 'https' ? https.get : http.get;
 
   return new Promise((resolve) => {
     let settled = false;
@@ -52,12 +60,13 @@ export function probeHTTP(options: HTTPProbeOptions): Promise<ProbeResult> {
       () => finish({ ok: false, message: `GET ${url}: timeout after ${timeoutMs}ms` }),
       timeoutMs,
     );
-    const req = http.get(
+    const req = get(
       {
         host: options.host,
         port: options.port,
         path,
         agent: false,
+        rejectUnauthorized: false,
         headers: { 'user-agent': 'orun-probe/0', accept: '*/*', connection: 'close' },
       },
       (res) => {
@@ -85,39 +94,13 @@ export function probeHTTP(options: HTTPProbeOptions): Promise<ProbeResult> {
   });
 }
 
-export interface ProbeTarget {
-  /** As written (`localhost` in manifests); the controller replaces it with the container's IP. */
-  host: string;
-  port: number;
-  /** Always starts with `/`. Default `/`. */
-  path: string;
-}
-
-/**
- * Parses a manifest probe target, the container's own view: `localhost:80/health`,
- * `http://localhost:8080/`, `:80/health` or `80/health` (host defaults to `localhost`).
- */
-export function parseProbeTarget(target: string): ProbeTarget {
-  const raw = target.trim().replace(/^http:\/\//i, '');
-  const m = /^(?:(\[[^\]]+\]|[^:/]*):)?(\d+)(\/.*)?$/.exec(raw);
-  const port = Number(m?.[2]);
-  if (m === null || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new OrunError(
-      'InvalidProbeTarget',
-      `probe: parse target ${JSON.stringify(target)}: want [host]:port[/path] with port 1-65535, e.g. localhost:80/health`,
-      { context: { target } },
-    );
-  }
-  const host = (m[1] ?? '').replace(/^\[|\]$/g, '') || 'localhost';
-  return { host, port, path: m[3] ?? '/' };
-}
-
+/** Hosts that mean "the container itself" in a probe target. */
 const loopbackHosts = new Set(['localhost', '127.0.0.1', '::1', '0.0.0.0']);
 
 /**
  * Where to send a probe written from the container's own view: a loopback host becomes the
- * container's bridge IP (`localhost:80/health` → `172.17.0.5:80/health`); any other host is kept.
+ * container's IP (`localhost:80/health` → `172.17.0.5:80/health`); any other host is kept.
  */
-export function containerProbeAddress(target: ProbeTarget, containerIP: string): ProbeTarget {
+export function containerProbeAddress<T extends { host: string }>(target: T, containerIP: string): T {
   return loopbackHosts.has(target.host.toLowerCase()) ? { ...target, host: containerIP } : target;
 }

@@ -64,7 +64,7 @@ function setup(tag: string): Setup {
 }
 
 function byName(prefix: string): Map<string, ContainerFacts> {
-  return new Map(containersWithPrefix(prefix).map((c) => [c.name, c]));
+  return new Map(containersWithPrefix(prefix).map((c) => [c.deployment, c]));
 }
 
 async function waitReady(agent: AgentProcess, names: string[], timeoutMs = 60_000): Promise<void> {
@@ -91,7 +91,7 @@ describe('orun start (e2e: real git, real dockerd, dist/orun.js)', () => {
     const agent = s.start();
     await waitReady(agent, [s.a, s.b]);
     const first = byName(s.prefix);
-    expect([...first.keys()]).toEqual([`orun-${s.a}`, `orun-${s.b}`]);
+    expect([...first.keys()]).toEqual([s.a, s.b]);
     expect([...first.values()].every((c) => c.running)).toBe(true);
 
     // Change a's env: a is replaced, b is untouched.
@@ -100,14 +100,14 @@ describe('orun start (e2e: real git, real dockerd, dist/orun.js)', () => {
       .commit('a: red');
     await waitFor(
       'a replaced with COLOR=red',
-      () => byName(s.prefix).get(`orun-${s.a}`)?.env.includes('COLOR=red'),
+      () => byName(s.prefix).get(s.a)?.env.includes('COLOR=red'),
       60_000,
       () => agent.dump(),
     );
     await waitReady(agent, [s.a]);
     const second = byName(s.prefix);
-    expect(second.get(`orun-${s.a}`)?.id).not.toBe(first.get(`orun-${s.a}`)?.id);
-    expect(second.get(`orun-${s.b}`)).toEqual(first.get(`orun-${s.b}`));
+    expect(second.get(s.a)?.id).not.toBe(first.get(s.a)?.id);
+    expect(second.get(s.b)).toEqual(first.get(s.b));
     await waitFor('node revision at the second commit', async () =>
       (await agent.object('nodes', s.node))?.status?.revision?.endsWith(c2),
     );
@@ -116,11 +116,11 @@ describe('orun start (e2e: real git, real dockerd, dist/orun.js)', () => {
     s.repo.write({ [`deployments/${s.b}.yaml`]: undefined }).commit('remove b');
     await waitFor(
       'b pruned',
-      () => !byName(s.prefix).has(`orun-${s.b}`),
+      () => !byName(s.prefix).has(s.b),
       60_000,
       () => agent.dump(),
     );
-    expect(byName(s.prefix).get(`orun-${s.a}`)).toEqual(second.get(`orun-${s.a}`));
+    expect(byName(s.prefix).get(s.a)).toEqual(second.get(s.a));
 
     // Break a's file (bad YAML on line 4): a keeps running as it was; the error names its line.
     const broken = `deployments/${s.a}.yaml`;
@@ -149,12 +149,12 @@ describe('orun start (e2e: real git, real dockerd, dist/orun.js)', () => {
     expect(logged, agent.dump()).toBeDefined();
     // A few polls later nothing was touched.
     await new Promise((r) => setTimeout(r, 3000));
-    expect(byName(s.prefix).get(`orun-${s.a}`)).toEqual(second.get(`orun-${s.a}`));
+    expect(byName(s.prefix).get(s.a)).toEqual(second.get(s.a));
     expect(condition(await agent.object('deployments', s.a), 'Ready')?.status).toBe('True');
 
     expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     // SIGTERM leaves managed containers running.
-    expect(byName(s.prefix).get(`orun-${s.a}`)?.running).toBe(true);
+    expect(byName(s.prefix).get(s.a)?.running).toBe(true);
   });
 
   it('SIGKILL mid-reconcile then restart converges without duplicates; a healthy restart restarts nothing', async () => {
@@ -178,7 +178,7 @@ describe('orun start (e2e: real git, real dockerd, dist/orun.js)', () => {
     const second = s.start();
     await waitReady(second, [s.a, s.b]);
     const converged = containersWithPrefix(s.prefix);
-    expect(converged.map((c) => c.name)).toEqual([`orun-${s.a}`, `orun-${s.b}`]);
+    expect(converged.map((c) => c.deployment)).toEqual([s.a, s.b]);
     expect(converged.every((c) => c.running)).toBe(true);
     expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
 

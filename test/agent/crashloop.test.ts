@@ -6,7 +6,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentProcess, condition, removeContainers, uniquePrefix } from '../support/agent.ts';
+import {
+  AgentProcess,
+  condition,
+  containerNameOf,
+  removeContainers,
+  uniquePrefix,
+} from '../support/agent.ts';
 import { TestGitRepo } from '../support/git-repo.ts';
 import {
   builtImages,
@@ -69,7 +75,7 @@ describe('orun start: crash loop (e2e: real git, real dockerd, dist/orun.js)', (
     cleanups.push(async () => {
       await agent.stop('SIGKILL');
     });
-    const containerName = `orun-${name}`;
+    const cname = (): string => containerNameOf(name) ?? `orun-${name}`;
 
     // Sample the container (every 100 ms) and the Deployment's Ready condition until the fourth
     // run (first start + 3 restarts) has exited and the agent reports the next back-off.
@@ -78,7 +84,7 @@ describe('orun start: crash loop (e2e: real git, real dockerd, dist/orun.js)', (
     let containerID: string | undefined;
     const deadline = Date.now() + 130_000;
     for (;;) {
-      const c = inspectContainer(containerName);
+      const c = inspectContainer(cname());
       if (c !== undefined && c.startedAt !== '0001-01-01T00:00:00Z') {
         containerID ??= c.id;
         expect(c.id, 'the crashed container is restarted, not replaced').toBe(containerID);

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AgentProcess,
   condition,
+  containerNameOf,
   removeContainers,
   uniquePrefix,
   waitFor,
@@ -70,7 +71,7 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
     });
     const deployment = (): Promise<ApiObjectView | undefined> => agent.object('deployments', name);
     const events = () => deploymentEvents(agent.socket, name);
-    const containerName = `orun-${name}`;
+    const cname = (): string => containerNameOf(name) ?? `orun-${name}`;
 
     await waitFor(
       `Deployment ${name} Ready=True`,
@@ -78,12 +79,12 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
       60_000,
       () => agent.dump(),
     );
-    const first = inspectContainer(containerName);
+    const first = inspectContainer(cname());
     expect(first?.running, agent.dump()).toBe(true);
     // Several liveness periods pass with the probe succeeding: nothing is restarted.
     await sleep(3000);
     const healthy = await deployment();
-    expect(inspectContainer(containerName)?.startedAt).toBe(first?.startedAt);
+    expect(inspectContainer(cname())?.startedAt).toBe(first?.startedAt);
     expect(healthy?.status?.restarts).toBe(0);
     expect(healthy?.status?.lastProbe).toMatchObject({ probe: 'liveness', ok: true });
     expect(eventCount(await events(), 'Unhealthy')).toBe(0);
@@ -96,7 +97,7 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
       async () => {
         const d = await deployment();
         const ready = condition(d, 'Ready');
-        return ready?.reason === 'CrashLoopBackOff' && inspectContainer(containerName)?.running === false
+        return ready?.reason === 'CrashLoopBackOff' && inspectContainer(cname())?.running === false
           ? ready
           : undefined;
       },
@@ -112,7 +113,7 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
     const restarted = await waitFor(
       'the container restarted after failing liveness',
       () => {
-        const c = inspectContainer(containerName);
+        const c = inspectContainer(cname());
         return c !== undefined && c.startedAt !== first?.startedAt ? c : undefined;
       },
       30_000,
@@ -146,9 +147,7 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
     const killed = evs.filter((e) => e.reason === 'Killed');
     expect(killed).toHaveLength(1);
     expect(killed[0]).toMatchObject({ type: 'Normal', count: 1 });
-    expect(killed[0]?.message).toBe(
-      `Container ${containerName} failed liveness probe 2 times, will be restarted`,
-    );
+    expect(killed[0]?.message).toBe(`Container ${cname()} failed liveness probe 2 times, will be restarted`);
     expect(evs.filter((e) => e.reason === 'BackOff')).toMatchObject([
       {
         type: 'Warning',
@@ -161,7 +160,7 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
     const unhealthyAfter = eventCount(evs, 'Unhealthy');
     await sleep(5000);
     const settled = await deployment();
-    expect(inspectContainer(containerName)).toMatchObject({
+    expect(inspectContainer(cname())).toMatchObject({
       id: first?.id,
       running: true,
       startedAt: restarted.startedAt,

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
 import { describeEngineContract, waitFor, type EngineHarness } from '../../runtime/docker/engine.contract.ts';
-import { parseProbeTarget, probeHTTP } from '../../runtime/probe/http.ts';
+import { parseHttpProbe } from '../../apis/run.orcra.dev/v0alpha/probe.ts';
+import { probeHTTP } from '../../runtime/probe/http.ts';
 import { TEST_IMAGE, requireTestImage } from '../support/services.ts';
 
 const prefix = `orun-t-docker-${randomBytes(4).toString('hex')}`;
@@ -101,7 +102,7 @@ describe('DockerEngine against dockerd', () => {
     });
     await real().engine.startContainer(id);
     const info = await real().engine.inspectContainer(id);
-    const target = parseProbeTarget('localhost:80/health');
+    const target = parseHttpProbe('localhost:80/health') ?? { port: 0, path: '' };
     expect(info?.ipAddress).toBeDefined();
     let result = await probeHTTP({ host: info?.ipAddress ?? '', port: target.port, path: target.path });
     for (let i = 0; i < 50 && !result.ok; i++) {

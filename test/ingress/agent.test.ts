@@ -198,7 +198,8 @@ describe('orun start --ingress caddy (e2e: dist/orun.js, caddy, pebble, dockerd,
     expect(statusOf(webObj)).toMatchObject({
       url: `https://${webHost}:${ports.https}`,
       domain: webHost,
-      upstream: `127.0.0.1:${ports.app}`,
+      // The serving container's address on the node network, its containerPort: no host port needed.
+      upstream: expect.stringMatching(/^\d+\.\d+\.\d+\.\d+:80$/) as string,
     });
     expect(statusOf(webObj).certificate?.issuer).toContain('Pebble');
     expect(ready(webObj)).toMatchObject({ reason: 'Routed' });

@@ -15,6 +15,7 @@ import { encryptSopsDocument } from '../../runtime/sops/index.ts';
 import {
   AgentProcess,
   condition,
+  containerNameOf,
   containersWithPrefix,
   deploymentYaml,
   nodeYaml,
@@ -109,7 +110,7 @@ afterAll(async () => {
 
 describe('orunctl against a running agent (e2e: real git, dockerd, dist/orun.js and dist/orunctl.js)', () => {
   it('the container got the decrypted secret (so the masking below is tested against a real value)', () => {
-    const env = containersWithPrefix(prefix).find((c) => c.name === `orun-${a}`)?.env ?? [];
+    const env = containersWithPrefix(prefix).find((c) => c.deployment === a)?.env ?? [];
     expect(env).toContain(`DB_PASSWORD=${SECRET}`);
   });
 
@@ -159,7 +160,9 @@ describe('orunctl against a running agent (e2e: real git, dockerd, dist/orun.js 
     );
     expect(r.stdout).toMatch(/\nEvents:\n {2}Type {4}Reason {3}Age {3}From {19}Message\n/);
     expect(r.stdout).toMatch(
-      new RegExp(`\\n {2}Normal {2}Created {2}\\d+s +deployment-controller {2}Created container orun-${a} `),
+      new RegExp(
+        `\\n {2}Normal {2}Created {2}\\d+s +deployment-controller {2}Created container orun-${a}_[-a-z0-9]+_[0-9a-f]{8} `,
+      ),
     );
     expect(r.stdout).toMatch(/\n {2}Normal {2}Started /);
   });
@@ -170,7 +173,7 @@ describe('orunctl against a running agent (e2e: real git, dockerd, dist/orun.js 
     expect(y.stdout).toMatch(/^apiVersion: run.orcra.dev\/v0alpha\nkind: Deployment\nmetadata:\n {2}name: /);
     expect(y.stdout).toContain('    DB_PASSWORD:\n      secret: true\n');
     const doc = parse(y.stdout) as { status: { ready: boolean; containerName: string } };
-    expect(doc.status).toMatchObject({ ready: true, containerName: `orun-${a}` });
+    expect(doc.status).toMatchObject({ ready: true, containerName: containerNameOf(a) });
 
     const j = await orunctl(['get', 'deploy', '-o', 'json']);
     const list = JSON.parse(j.stdout) as {
@@ -189,7 +192,7 @@ describe('orunctl against a running agent (e2e: real git, dockerd, dist/orun.js 
     // busybox httpd logs nothing itself; write to PID 1's stdout, which docker collects.
     execFileSync('docker', [
       'exec',
-      `orun-${a}`,
+      containerNameOf(a) ?? a,
       'sh',
       '-c',
       'for i in 1 2 3; do echo "line $i" > /proc/1/fd/1; done',
@@ -244,7 +247,6 @@ describe('orunctl against a running agent (e2e: real git, dockerd, dist/orun.js 
           stop();
         }
       },
-      // Replacing b waits out busybox httpd's ignored SIGTERM (docker's 10 s stop grace).
       40_000,
     );
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -267,9 +269,10 @@ describe('orunctl against a running agent (e2e: real git, dockerd, dist/orun.js 
     }
     // The new generation shows as Progressing until the controller has acted on it.
     expect(after[0], r.stdout).toMatch(/ {3}Progressing {3}/);
-    const now = containersWithPrefix(prefix).find((c) => c.name === `orun-${b}`);
+    // Start-first: the row names the new container as soon as it serves (the old one drains).
+    const shown = container(after.at(-1) ?? '') ?? '<none>';
+    const now = containersWithPrefix(prefix).find((c) => c.deployment === b && c.id.startsWith(shown));
     expect(now?.env).toContain('COLOR=red');
-    expect(container(after.at(-1) ?? '')).toBe(now?.id.slice(0, 12));
   });
 
   it('the socket is 0660, and a second agent on it is refused while the first keeps running', async () => {

@@ -177,6 +177,8 @@ export async function waitFor<T>(
 export interface ContainerFacts {
   id: string;
   name: string;
+  /** The `run.orcra.dev/deployment` label (container names carry a node and spec-hash suffix). */
+  deployment: string;
   running: boolean;
   startedAt: string;
   restartCount: number;
@@ -208,18 +210,32 @@ export function containersWithPrefix(prefix: string): ContainerFacts[] {
     Name: string;
     RestartCount: number;
     State: { Running: boolean; StartedAt: string };
-    Config: { Env: string[] };
+    Config: { Env: string[]; Labels: Record<string, string> | null };
   }[];
   return info
     .map((c) => ({
       id: c.Id,
       name: c.Name.replace(/^\//, ''),
+      deployment: c.Config.Labels?.['run.orcra.dev/deployment'] ?? '',
       running: c.State.Running,
       startedAt: c.State.StartedAt,
       restartCount: c.RestartCount,
       env: c.Config.Env,
     }))
     .sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/**
+ * The name of Deployment `deployment`'s container (`orun-<deployment>_<node>_<hash8>`), the
+ * newest when a rollout has two; undefined when there is none. Deployment names are unique per test.
+ */
+export function containerNameOf(deployment: string): string | undefined {
+  const out = execFileSync(
+    'docker',
+    ['ps', '-a', '--filter', `label=run.orcra.dev/deployment=${deployment}`, '--format', '{{.Names}}'],
+    { encoding: 'utf8' },
+  );
+  return out.split('\n').filter(Boolean)[0];
 }
 
 /** Removes this test's containers only. */

@@ -160,6 +160,7 @@ function checkHostPorts(deployments: readonly Deployment[], nodes: readonly Node
   const claims: { dep: Deployment; index: number; key: string }[] = [];
   for (const dep of deployments) {
     dep.spec.ports.forEach((p, index) => {
+      if (p.port === undefined) return; // internal: never published
       const key = `${p.port}/${p.protocol}`;
       const path = ['spec', 'ports', index, 'port'];
       const own = claims.find((c) => c.dep === dep && c.key === key);

@@ -54,7 +54,7 @@ describe('decodeManifestFile: invalid manifests', () => {
       file: 'deployments/web.yaml',
       text: dep('  image: nginx:1\n  health:\n    readiness:\n      http: /health\n'),
       errors: [
-        'deployments/web.yaml:9:7: spec.health.readiness.http: expected "host:port/path" like "localhost:80/health", got "/health"',
+        'deployments/web.yaml:9:7: spec.health.readiness.http: expected "[https://]host:port/path" like "localhost:80/health", got "/health"',
       ],
     },
     {
@@ -258,8 +258,10 @@ describe('decodeManifestFile: valid manifests', () => {
         health: {
           readiness: {
             http: 'localhost:80/health',
+            initialDelaySeconds: 0,
             periodSeconds: 10,
             timeoutSeconds: 1,
+            successThreshold: 1,
             failureThreshold: 3,
           },
         },

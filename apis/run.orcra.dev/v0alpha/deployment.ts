@@ -1,12 +1,15 @@
 /**
  * Deployment: one container on each selected node, from an image or built from source, with
- * published ports, volumes, env and HTTP probes. Field names and defaults are upstream's;
- * imagePullPolicy, protocol, readOnly and probe tuning are ours.
+ * ports, volumes, env and probes. Field names and defaults are upstream's; the rest (command,
+ * args, probes of kind tcp/exec and their tuning, resources, strategy, progressDeadlineSeconds,
+ * imagePullPolicy, hostIP, a hostPath's type) are named as Kubernetes names them, and
+ * stopSignal/stopGracePeriod as Compose does (Kubernetes has no such fields).
  */
 import { z } from 'zod';
 import type { ApiObject } from './meta.ts';
 import { API_VERSION } from './meta.ts';
 import {
+  Duration,
   NonEmpty,
   ObjectMetaSchema,
   ObjectStatusFields,
@@ -15,6 +18,26 @@ import {
   expected,
   showValue,
 } from './fields.ts';
+import { ProbeSchema } from './probe.ts';
+import {
+  HOST_PATH_TYPES,
+  ResourcesSchema,
+  StopSignal,
+  StrategySchema,
+  effectiveStrategy,
+} from './workload.ts';
+
+export {
+  PROBE_DEFAULTS,
+  ProbeSchema,
+  parseHttpProbe,
+  parseTcpProbe,
+  probeAction,
+  type HttpProbeTarget,
+  type Probe,
+  type ProbeAction,
+  type TcpProbeTarget,
+} from './probe.ts';
 
 const NAME_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const IMAGE_REF = new RegExp(
@@ -25,57 +48,6 @@ const IMAGE_REF = new RegExp(
 export const ImageRef = z
   .string({ error: expected('an image reference like "nginx:alpine"') })
   .regex(IMAGE_REF, { error: expected('an image reference like "nginx:alpine"') });
-
-const HTTP_PROBE = /^(?:(https?):\/\/)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):([0-9]{1,5})(\/\S*)?$/;
-
-/** A parsed `health.*.http` target, as the container sees itself. */
-export interface HttpProbeTarget {
-  scheme: 'http' | 'https';
-  host: string;
-  port: number;
-  /** Always starts with `/`. */
-  path: string;
-}
-
-/**
- * Splits `localhost:80/health` (optionally `http://...`) into its parts; undefined when malformed.
- *
- * @example parseHttpProbe('localhost:80/health') // { scheme: 'http', host: 'localhost', port: 80, path: '/health' }
- */
-export function parseHttpProbe(text: string): HttpProbeTarget | undefined {
-  const m = HTTP_PROBE.exec(text);
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
-  return { scheme: m[1] === 'https' ? 'https' : 'http', host: m[2] ?? '', port, path: m[4] ?? '/' };
-}
-
-const Seconds = (what: string) => z.int({ error: expected(what) }).min(1, { error: expected(what) });
-
-/** Probe tuning follows Kubernetes' names and defaults. */
-export const PROBE_DEFAULTS = { periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 } as const;
-
-export const ProbeSchema = z.strictObject(
-  {
-    http: z
-      .string({ error: expected('"host:port/path" like "localhost:80/health"') })
-      .refine((s) => parseHttpProbe(s) !== undefined, {
-        error: expected('"host:port/path" like "localhost:80/health"'),
-      })
-      .describe('URL as the container sees itself, e.g. localhost:80/health. Any 2xx or 3xx passes.'),
-    periodSeconds: Seconds('a whole number of seconds >= 1')
-      .default(PROBE_DEFAULTS.periodSeconds)
-      .describe('Seconds between probes. Default: 10.'),
-    timeoutSeconds: Seconds('a whole number of seconds >= 1')
-      .default(PROBE_DEFAULTS.timeoutSeconds)
-      .describe('Seconds before one probe times out. Default: 1.'),
-    failureThreshold: Seconds('an integer >= 1')
-      .default(PROBE_DEFAULTS.failureThreshold)
-      .describe('Consecutive failures before the probe counts as failed. Default: 3.'),
-  },
-  { error: expected('a mapping with http') },
-);
-export type Probe = z.output<typeof ProbeSchema>;
 
 export const IMAGE_PULL_POLICIES = ['IfNotPresent', 'Always', 'Never'] as const;
 export type ImagePullPolicy = (typeof IMAGE_PULL_POLICIES)[number];
@@ -176,17 +148,31 @@ export const BuildSchema = z.strictObject(
 );
 export type Build = z.output<typeof BuildSchema>;
 
-export const PortMappingSchema = z.strictObject(
-  {
-    containerPort: Port.describe('Port inside the container (required).'),
-    port: Port.describe('Host port it is published on (required).'),
-    protocol: z
-      .enum(['tcp', 'udp'], { error: expected('one of "tcp", "udp"') })
-      .default('tcp')
-      .describe('Default: tcp.'),
-  },
-  { error: expected('a mapping with containerPort and port') },
-);
+export const PortMappingSchema = z
+  .strictObject(
+    {
+      containerPort: Port.describe('Port inside the container (required).'),
+      port: Port.optional().describe(
+        'Host port it is published on. Default: none, so the port is internal: reachable by the ingress and by other Deployments on the node network, never published on the host.',
+      ),
+      hostIP: z
+        .ipv4({ error: expected('an IPv4 address like "127.0.0.1"') })
+        .optional()
+        .describe('Host address the port is published on (with port). Default: 0.0.0.0 (every address).'),
+      protocol: z
+        .enum(['tcp', 'udp'], { error: expected('one of "tcp", "udp"') })
+        .default('tcp')
+        .describe('Default: tcp.'),
+    },
+    { error: expected('a mapping with containerPort') },
+  )
+  .refine(
+    (p: unknown) => {
+      const m = typeof p === 'object' && p !== null ? (p as { hostIP?: unknown; port?: unknown }) : {};
+      return m.hostIP === undefined || m.port !== undefined;
+    },
+    { path: ['hostIP'], message: 'applies to a published port only; set port too', when: () => true },
+  );
 export type PortMapping = z.output<typeof PortMappingSchema>;
 
 export const VolumeSchema = z.strictObject(
@@ -197,6 +183,12 @@ export const VolumeSchema = z.strictObject(
       .boolean({ error: expected('true or false') })
       .default(false)
       .describe('Default: false.'),
+    type: z
+      .enum(HOST_PATH_TYPES, { error: expected('one of "DirectoryOrCreate", "Directory", "File", "Socket"') })
+      .default('DirectoryOrCreate')
+      .describe(
+        'DirectoryOrCreate: created (empty, owned by root) when missing, as docker -v does; Directory, File, Socket: must already exist, else the Deployment stalls. Default: DirectoryOrCreate.',
+      ),
   },
   { error: expected('a mapping with hostPath and containerPath') },
 );
@@ -213,10 +205,37 @@ export const DeploymentSpecSchema = z
           'Default: Always for :latest or untagged images, else IfNotPresent (see effectiveImagePullPolicy).',
         ),
       build: BuildSchema.optional().describe('Build the image on the node instead of pulling one.'),
+      command: z
+        .array(z.string({ error: expected('string') }), { error: expected('a list of strings') })
+        .optional()
+        .describe("Replaces the image's ENTRYPOINT (no shell). Default: the image's."),
+      args: z
+        .array(z.string({ error: expected('string') }), { error: expected('a list of strings') })
+        .optional()
+        .describe("Replaces the image's CMD (the arguments of command). Default: the image's."),
+      workingDir: AbsPath.optional().describe("Working directory of the process. Default: the image's."),
+      user: NonEmpty.optional().describe("user, uid, user:group or uid:gid. Default: the image's USER."),
+      resources: ResourcesSchema.optional().describe('Memory and CPU limits. Default: none.'),
+      stopSignal: StopSignal.optional().describe(
+        "Signal that asks the app to stop. Default: the image's STOPSIGNAL, else SIGTERM.",
+      ),
+      stopGracePeriod: Duration.optional().describe(
+        'Time between the stop signal and SIGKILL (replacing, pruning, liveness kill). Default: 10s.',
+      ),
+      strategy: StrategySchema.optional().describe(
+        'How a new version replaces the running one. Default: RollingUpdate (start-first), or Recreate when a port has a fixed host port.',
+      ),
+      progressDeadlineSeconds: z
+        .int({ error: expected('a whole number of seconds >= 1') })
+        .min(1, { error: expected('a whole number of seconds >= 1') })
+        .optional()
+        .describe(
+          'Seconds a new version has to become ready. Past it the new container is removed, the old one keeps serving, and the Deployment is Stalled (ProgressDeadlineExceeded) until the next commit. Default: 300.',
+        ),
       ports: z
         .array(PortMappingSchema, { error: expected('a list of ports') })
         .default([])
-        .describe('Published ports. Default: none.'),
+        .describe('Container ports, published on the host when they have a port. Default: none.'),
       volumes: z
         .array(VolumeSchema, { error: expected('a list of volumes') })
         .default([])
@@ -276,13 +295,38 @@ export const DeploymentSpecSchema = z
     path: ['imagePullPolicy'],
     message: 'applies to image only; a built image is never pulled',
     when: () => true,
+  })
+  .refine((s) => !rollingWithHostPort(s), {
+    path: ['strategy', 'type'],
+    message:
+      'RollingUpdate runs two containers at once, so no port may be published on a fixed host port; use Recreate, or drop port (the ingress reaches internal ports)',
+    when: () => true,
   });
 export type DeploymentSpec = z.output<typeof DeploymentSpecSchema>;
 
 /** The fields of a spec that may not have decoded: empty for anything but a mapping. */
-function specFields(s: unknown): { image?: unknown; build?: unknown; imagePullPolicy?: unknown } {
+function specFields(s: unknown): {
+  image?: unknown;
+  build?: unknown;
+  imagePullPolicy?: unknown;
+  strategy?: unknown;
+  ports?: unknown;
+} {
   return typeof s === 'object' && s !== null ? s : {};
 }
+
+/** `strategy.type: RollingUpdate` with a port on a fixed host port (read defensively, see above). */
+function rollingWithHostPort(s: unknown): boolean {
+  const { strategy, ports } = specFields(s);
+  const type =
+    typeof strategy === 'object' && strategy !== null ? (strategy as { type?: unknown }).type : undefined;
+  if (type !== 'RollingUpdate' || !Array.isArray(ports)) return false;
+  return ports.some(
+    (p: unknown) => typeof p === 'object' && p !== null && (p as { port?: unknown }).port !== undefined,
+  );
+}
+
+export { effectiveStrategy };
 
 export const ProbeResultSchema = z.object({
   probe: z.enum(['readiness', 'liveness']),
@@ -303,6 +347,14 @@ export const DeploymentStatusSchema = z.object({
   /** Ports actually published. */
   ports: z
     .array(z.object({ containerPort: z.int(), port: z.int(), protocol: z.enum(['tcp', 'udp']) }))
+    .optional(),
+  /** The serving container's address on the node network (the ingress proxies to it). */
+  ip: z.string().optional(),
+  /** The strategy in force (RollingUpdate or Recreate). */
+  strategy: z.enum(['RollingUpdate', 'Recreate']).optional(),
+  /** A new version being rolled out beside the serving container (RollingUpdate), until it serves. */
+  rollout: z
+    .object({ containerID: z.string(), containerName: z.string(), phase: z.string(), since: z.string() })
     .optional(),
   restarts: z.int().optional(),
   ready: z.boolean().optional(),
