@@ -102,7 +102,14 @@ export function buildCaddyConfig(input: CaddyConfigInput): CaddyConfig {
 
   const servers: Record<string, unknown> = {};
   if (secure.length > 0) servers[HTTPS_SERVER] = { listen: [`:${httpsPort}`], routes: secure.map(route) };
-  servers[HTTP_SERVER] = { listen: [`:${httpPort}`], routes: [...plain.map(route), notFoundRoute()] };
+  // Automatic HTTPS never applies to a server on the HTTP port only; saying so explicitly spares
+  // Caddy's WARN "server is listening only on the HTTP port" at every load. The redirects for the
+  // ssl hosts and the HTTP-01 challenges are still served here.
+  servers[HTTP_SERVER] = {
+    listen: [`:${httpPort}`],
+    routes: [...plain.map(route), notFoundRoute()],
+    automatic_https: { disable: true },
+  };
 
   const apps: Record<string, unknown> = {
     http: { http_port: httpPort, https_port: httpsPort, grace_period: GRACE_PERIOD, servers },

@@ -40,7 +40,10 @@ export interface CaddySupervisorOptions {
   caddyPath?: string;
   /** Default: the real clock. */
   clock?: Clock;
-  /** Caddy's own JSON log lines are passed through here (field `component: caddy`). Default: silent. */
+  /**
+   * Caddy's own JSON log lines are passed through here (field `component: caddy`): warn and above
+   * at their level, the rest at debug. Default: silent.
+   */
   logger?: Logger;
   /** Default {@link DEFAULT_RESTART_BACKOFF}. */
   restartBackoff?: RestartBackoff;
@@ -340,22 +343,26 @@ export class CaddySupervisor implements CaddyAdmin {
     }
   }
 
-  /** Caddy logs JSON lines; pass them on with their level and message. */
+  /**
+   * Caddy logs JSON lines. Warnings and errors are passed on at their level; the rest (several
+   * info lines per config load) at debug, so a rollout does not flood the agent's log. Each key
+   * appears once: Caddy's own `logger` becomes `caddyLogger`, and a Caddy field named like one
+   * of ours (`component`) is dropped rather than repeated.
+   */
   #passLog(line: string): void {
     let entry: Record<string, unknown>;
     try {
       entry = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      this.#log.info({ line }, 'caddy output');
+      this.#log.debug({ line }, 'caddy output');
       return;
     }
-    const { level, msg, ts: _ts, logger, ...fields } = entry;
+    const { level, msg, ts: _ts, logger, component: _component, ...fields } = entry;
     const message = typeof msg === 'string' ? msg : 'caddy log';
     const f = { caddyLogger: logger, ...fields };
     if (level === 'error' || level === 'fatal' || level === 'panic') this.#log.error(f, message);
     else if (level === 'warn') this.#log.warn(f, message);
-    else if (level === 'debug') this.#log.debug(f, message);
-    else this.#log.info(f, message);
+    else this.#log.debug(f, message);
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
