@@ -309,7 +309,8 @@ async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<numbe
         }),
     onEvent: (e) => {
       const line = formatEvent(e);
-      io.stderr(line);
+      // The supervisor's own log gets times; what the terminal sees stays as in the foreground.
+      io.stderr(supervisor ? `${new Date(e.time).toISOString()} ${line}` : line);
       send({ line });
       save();
     },
