@@ -232,6 +232,9 @@ function newInformer(
         dir: join(settings.dataDir, 'repo'),
         pollInterval: s.pollIntervalMs,
         ...(settings.sshKeyPath === undefined ? {} : { sshKeyPath: settings.sshKeyPath }),
+        ...(settings.allowedSignersFile === undefined
+          ? {}
+          : { verify: { allowedSignersFile: settings.allowedSignersFile } }),
         logger,
         registry,
       }),

@@ -26,6 +26,7 @@ describe('orun start settings', () => {
       acmeEmail: undefined,
       acmeCaRoot: undefined,
       caddyPath: 'caddy',
+      allowedSignersFile: undefined,
       maxManifestBytes: 1048576,
       maxRepoBytes: 67108864,
       pinned: ['repo'],

@@ -55,6 +55,12 @@ export interface AgentSettings {
   acmeCaRoot: string[] | undefined;
   /** The caddy binary. Default `caddy` (from PATH). */
   caddyPath: string;
+  /**
+   * An SSH allowed-signers file (`git config gpg.ssh.allowedSignersFile` format): only commits
+   * signed by one of its keys are applied; any other tip is refused and reported on the Node
+   * (GitSynced=False, InvalidCommitSignature). Default: none (commits are not verified).
+   */
+  allowedSignersFile: string | undefined;
   /** Largest manifest file read, in bytes; a larger one is an error of that file. Default 1 MiB. */
   maxManifestBytes: number;
   /** Largest total of a revision's manifest files; over it no file is parsed. Default 64 MiB. */
@@ -108,6 +114,7 @@ export const ENV_NAMES: Readonly<Record<SettingName, string>> = {
   acmeEmail: 'ORUN_ACME_EMAIL',
   acmeCaRoot: 'ORUN_ACME_CA_ROOT',
   caddyPath: 'ORUN_CADDY_PATH',
+  allowedSignersFile: 'ORUN_ALLOWED_SIGNERS',
   maxManifestBytes: 'ORUN_MAX_MANIFEST_BYTES',
   maxRepoBytes: 'ORUN_MAX_REPO_BYTES',
   webhookAddress: 'ORUN_WEBHOOK_ADDRESS',
@@ -134,6 +141,7 @@ const FILE_KEYS: Readonly<Record<string, SettingName>> = {
   acmeEmail: 'acmeEmail',
   acmeCaRoot: 'acmeCaRoot',
   caddyPath: 'caddyPath',
+  allowedSigners: 'allowedSignersFile',
   maxManifestBytes: 'maxManifestBytes',
   maxRepoBytes: 'maxRepoBytes',
   webhookAddress: 'webhookAddress',
@@ -270,6 +278,7 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
     acmeEmail: pick('acmeEmail'),
     acmeCaRoot: roots === undefined || roots.length === 0 ? undefined : roots,
     caddyPath: pick('caddyPath') ?? DEFAULTS.caddyPath,
+    allowedSignersFile: pick('allowedSignersFile'),
     maxManifestBytes: bytes('max manifest bytes', pick('maxManifestBytes'), DEFAULTS.maxManifestBytes),
     maxRepoBytes: bytes('max repo bytes', pick('maxRepoBytes'), DEFAULTS.maxRepoBytes),
     webhookAddress,

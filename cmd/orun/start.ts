@@ -32,6 +32,7 @@ interface StartFlags {
   acmeEmail?: string;
   acmeCaRoot?: string[];
   caddyPath?: string;
+  allowedSigners?: string;
   maxManifestBytes?: string;
   maxRepoBytes?: string;
   webhookAddress?: string;
@@ -106,6 +107,10 @@ export function startCommand(): Command {
       `the caddy binary; default ${DEFAULTS.caddyPath} (from PATH) ${env('caddyPath')}`,
     )
     .option(
+      '--allowed-signers <file>',
+      `SSH allowed-signers file: apply only commits signed by one of its keys; others are refused and reported on the Node (GitSynced=False, InvalidCommitSignature); default: commits are not verified ${env('allowedSignersFile')}`,
+    )
+    .option(
       '--max-manifest-bytes <size>',
       `largest manifest file read (e.g. 1MiB); a larger one is an error of that file and keeps its last good objects; default 1MiB ${env('maxManifestBytes')}`,
     )
@@ -147,6 +152,7 @@ export function startCommand(): Command {
         acmeEmail: flags.acmeEmail,
         acmeCaRoot: flags.acmeCaRoot?.join(LIST_SEPARATOR),
         caddyPath: flags.caddyPath,
+        allowedSignersFile: flags.allowedSigners,
         maxManifestBytes: flags.maxManifestBytes,
         maxRepoBytes: flags.maxRepoBytes,
         webhookAddress: flags.webhookAddress,

@@ -1,6 +1,7 @@
 // Issue 9 end to end: one broken file never stops or deletes anything, across restarts too.
 // Real git (a bare repo as the remote), real dockerd, dist/orun.js as a child process.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -97,5 +98,63 @@ describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
       () => second.dump(),
     );
     expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+
+  // Issue 9 bug 11: `orun start` had no way to turn signed-commit verification on.
+  it('--allowed-signers: an unsigned tip is not applied and is reported on the Node; a signed one is', async () => {
+    requireTestImage();
+    const prefix = uniquePrefix('sign');
+    const repo = new TestGitRepo('orun-sign-');
+    const dataDir = mkdtempSync(join(tmpdir(), 'orun-data-sign-'));
+    const node = `${prefix}-node`;
+    const a = `${prefix}-a`;
+    cleanups.push(() => {
+      removeContainers(prefix);
+      repo.cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const key = join(repo.root, 'signer');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'signer', '-f', key]);
+    const allowed = join(repo.root, 'allowed_signers');
+    writeFileSync(allowed, `test@orun.invalid ${readFileSync(`${key}.pub`, 'utf8')}`);
+    repo
+      .write({
+        [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
+        [`deployments/${a}.yaml`]: deploymentYaml(a),
+      })
+      .commit('unsigned');
+    const agent = new AgentProcess({
+      repo: repo.bare,
+      node,
+      dataDir,
+      extraArgs: ['--allowed-signers', allowed],
+    });
+    cleanups.push(async () => {
+      await agent.stop('SIGKILL');
+    });
+    await waitFor(
+      'refused: the signature error is logged',
+      () => agent.lines.some((l) => /InvalidCommitSignature|signature/i.test(JSON.stringify(l))),
+      30_000,
+      () => agent.dump(),
+    );
+    expect(containersWithPrefix(prefix)).toEqual([]);
+
+    const signing: [string, string][] = [
+      ['gpg.format', 'ssh'],
+      ['user.signingkey', key],
+      ['commit.gpgsign', 'true'],
+    ];
+    for (const [k, v] of signing) execFileSync('git', ['-C', repo.work, 'config', k, v]);
+    repo.commit('signed');
+    await waitFor(
+      `Deployment ${a} Ready=True after the signed commit`,
+      async () => condition(await agent.object('deployments', a), 'Ready')?.status === 'True',
+      60_000,
+      () => agent.dump(),
+    );
+    const n = await agent.object('nodes', node);
+    expect(condition(n, 'GitSynced')?.status).toBe('True');
+    expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
 });
