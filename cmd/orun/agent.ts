@@ -239,6 +239,7 @@ function newInformer(
         registry,
       }),
     fallbackNode: () => fallbackNode(settings),
+    branchOf: (node) => nodeOverrides(settings, (node as Node).spec).branch,
     identities: () => ageIdentities(settings, logger),
     events,
     logger,

@@ -1,28 +1,105 @@
-import { describe, expect, it } from 'vitest';
-import { toRequest } from './bootstrap.ts';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isOrunError } from '../../apis/errors.ts';
+import { resolveRequest, type Prompt } from './bootstrap.ts';
 
-const flags = {
-  host: 'h',
-  user: 'root',
-  port: 22,
-  identity: '~/.ssh/id_ed25519',
-  knownHosts: 'kh',
-  repo: 'https://x/r.git',
-  branch: 'main',
-  pollInterval: '5s',
-  dataDir: '/opt/orun/',
-  label: [['a', 'b']] as [string, string][],
-  out: '.',
-};
+const flags = { host: 'h', repo: 'https://x/r.git', label: [['a', 'b']] as [string, string][] };
+let dir: string | undefined;
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
 
-describe('orun bootstrap flags', () => {
-  it('toRequest resolves relative paths, keeps ~/, takes the agent from SSH_AUTH_SOCK', () => {
-    const req = toRequest('n', { ...flags, identity: 'keys/id' }, { SSH_AUTH_SOCK: '/run/agent' });
+/** Answers questions in order; records them. */
+function scripted(answers: string[]): Prompt & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    ask: (q, def) => {
+      asked.push(def === undefined ? q : `${q} [${def}]`);
+      return Promise.resolve(answers.shift() || def || '');
+    },
+    close: () => undefined,
+  };
+}
+
+describe('orun bootstrap request', () => {
+  it('resolves relative paths, keeps ~/, takes the agent from SSH_AUTH_SOCK, applies defaults', async () => {
+    const req = await resolveRequest(
+      'n',
+      { ...flags, identity: 'keys/id', knownHosts: 'kh' },
+      {
+        SSH_AUTH_SOCK: '/run/agent',
+      },
+    );
     expect(req.identity).toBe(`${process.cwd()}/keys/id`);
     expect(req.knownHosts).toBe(`${process.cwd()}/kh`);
-    expect(toRequest('n', flags, {}).identity).toBe('~/.ssh/id_ed25519');
     expect(req.agent).toBe('/run/agent');
-    expect(toRequest('n', flags, {}).agent).toBeUndefined();
     expect(req.labels).toEqual({ a: 'b' });
+    const plain = await resolveRequest('n', flags, {});
+    expect(plain).toMatchObject({
+      identity: '~/.ssh/id_ed25519',
+      user: 'root',
+      port: 22,
+      branch: 'main',
+      pollInterval: '5s',
+      dataDir: '/opt/orun/',
+    });
+    expect(plain.agent).toBeUndefined();
+  });
+
+  it('reads nodes/<name>.yaml: its fields, its repository as --out; flags win', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'orun-bs-req-'));
+    mkdirSync(join(dir, 'nodes'));
+    const file = join(dir, 'nodes', 'edge.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: run.orcra.dev/v0alpha',
+        'kind: Node',
+        'metadata: {name: edge, labels: {tier: edge}}',
+        'spec: {host: 10.0.0.5, gitRepo: "https://git/m.git", gitBranch: staging, sshPort: 2222}',
+        '',
+      ].join('\n'),
+    );
+    const req = await resolveRequest(file, { label: [] }, {});
+    expect(req).toMatchObject({
+      name: 'edge',
+      host: '10.0.0.5',
+      port: 2222,
+      repo: 'https://git/m.git',
+      branch: 'staging',
+      labels: { tier: 'edge' },
+      out: dir,
+    });
+    expect((await resolveRequest(file, { label: [], host: 'other' }, {})).host).toBe('other');
+  });
+
+  it('prompts for what no flag gave, with the documented defaults, then asks to go ahead', async () => {
+    const p = scripted(['web-1', '192.0.2.1', '', '', '', 'https://git/m.git', '', '', '', 'y']);
+    const req = await resolveRequest(undefined, { label: [] }, {}, p);
+    expect(req).toMatchObject({ name: 'web-1', host: '192.0.2.1', user: 'root', port: 22, branch: 'main' });
+    expect(p.asked).toEqual([
+      'Node name (metadata.name)',
+      'Host (spec.host: name or IP reached over SSH)',
+      'SSH user (spec.user) [root]',
+      'SSH port (spec.sshPort) [22]',
+      'SSH key (spec.sshKeyPath) [~/.ssh/id_ed25519]',
+      'Manifest repository (spec.gitRepo)',
+      'Branch (spec.gitBranch; main is production) [main]',
+      'Poll interval (spec.pollInterval) [5s]',
+      'Data dir (spec.dataDir) [/opt/orun/]',
+      expect.stringMatching(/^Bootstrap node web-1 at root@192\.0\.2\.1:22/),
+    ]);
+  });
+
+  it('without a prompt, missing required fields are named', async () => {
+    const err = await resolveRequest(undefined, { label: [] }, {}).catch((e: unknown) => e);
+    expect(isOrunError(err)).toBe(true);
+    expect((err as Error).message).toBe(
+      'bootstrap: missing a node name or nodes/<name>.yaml, --host, --repo (give them as arguments, or run on a terminal without --yes to be asked)',
+    );
   });
 });

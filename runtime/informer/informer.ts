@@ -122,6 +122,13 @@ export interface GitInformerOptions<S extends RevisionSource = RevisionSource> {
   nodeName: string;
   /** This node's Node when the repository has none for it. */
   fallbackNode: () => ApiObject;
+  /**
+   * The branch this node's Node wants the source on (its gitBranch, unless a flag pins one). A
+   * revision whose Node names another branch is not reconciled: only the Node is applied and
+   * the source moves, so a node never runs the other branch's objects on its way (e.g. after a
+   * restart, which starts on the default branch). Default: the source's branch (never moves).
+   */
+  branchOf?: (node: ApiObject) => string;
   /** Age identities for SOPS files; undefined when none is configured. Default: none. */
   identities?: () => Promise<AgeIdentities | undefined>;
   /** Warning events go on this node's Node. Default: none. */
@@ -305,6 +312,13 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         this.#workTree = undefined;
         await source.checkout(rev.commit);
         this.#workTree = rev.commit;
+      }
+      const wanted = this.#o.branchOf?.(built.node);
+      if (wanted !== undefined && wanted !== rev.branch && !built.unknownNode) {
+        this.#o.store.apply({ kinds: ['Node'], objects: [built.node], revision: rev.revision });
+        log.info({ branch: wanted }, 'the Node tracks another branch; moving there before reconciling');
+        this.reconfigure({ ...this.#settings, branch: wanted });
+        return true;
       }
       await this.#saveLastGood(built.memory.lastGood, log);
       const refused =

@@ -1,47 +1,70 @@
 /**
- * The local files `orun bootstrap` installs on a node: the single-file bundles (dist/orun.js,
- * dist/orunctl.js), the systemd unit (config/systemd/orun.service, the one file both the repo
- * and every node use) and this machine's Node.js binary. Found relative to the running code, so
- * it works from the bundle (`dist/orun.js`) and from source (`runtime/provision/*.ts`).
+ * The local files `orun bootstrap` installs on a node: the single executable for the node's
+ * architecture (`npm run dist` → dist/orun-linux-<arch>; when bootstrap itself runs as the single
+ * executable, that very file) and the systemd unit (config/systemd/orun.service, the one file the
+ * repo and every node use; inside the single executable it is an embedded asset).
  */
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import * as sea from 'node:sea';
 import { fileURLToPath } from 'node:url';
 import { OrunError } from '../../apis/errors.ts';
+import { VERSION } from '../version/index.ts';
 import { BootstrapErrorCode } from './request.ts';
 
 export interface BootstrapAssets {
-  orunJs: string;
-  orunctlJs: string;
+  /** The systemd unit's text. */
   unit: string;
-  /** This machine's Node.js binary, uploaded when the node has no Node.js ≥ 22. */
-  nodeBinary: string;
-  /** Its platform and `process.arch` (e.g. linux, x64). */
-  nodePlatform: string;
-  nodeArch: string;
+  /**
+   * The single executable for a node's `process.arch`-style architecture (x64, arm64), with its
+   * version; undefined when none was built for it.
+   */
+  executable(arch: string): { path: string; version: string } | undefined;
 }
 
-/** Looks upward from `from` (default: this module) for `dist/orun.js` beside `config/systemd/`. */
+const UNIT = join('config', 'systemd', 'orun.service');
+
+/**
+ * Running as the single executable: itself (and siblings `orun-linux-<arch>` beside it) and the
+ * embedded unit. Otherwise: looks upward from `from` (default: this module) for the checkout's
+ * config/systemd/orun.service and dist/orun-linux-<arch>.
+ */
 export function findAssets(from: string = dirname(fileURLToPath(import.meta.url))): BootstrapAssets {
+  if (sea.isSea()) {
+    const dir = dirname(process.execPath);
+    return {
+      unit: sea.getAsset('orun.service', 'utf8'),
+      executable: (arch) =>
+        arch === process.arch
+          ? { path: process.execPath, version: VERSION }
+          : versioned(join(dir, `orun-linux-${arch}`)),
+    };
+  }
   let dir = resolve(from);
   for (let i = 0; i < 4; i++) {
-    const assets = {
-      orunJs: join(dir, 'dist', 'orun.js'),
-      orunctlJs: join(dir, 'dist', 'orunctl.js'),
-      unit: join(dir, 'config', 'systemd', 'orun.service'),
-    };
-    if (Object.values(assets).every((p) => existsSync(p)))
+    if (existsSync(join(dir, UNIT))) {
+      const root = dir;
       return {
-        ...assets,
-        nodeBinary: process.execPath,
-        nodePlatform: process.platform,
-        nodeArch: process.arch,
+        unit: readFileSync(join(root, UNIT), 'utf8'),
+        executable: (arch) => versioned(join(root, 'dist', `orun-linux-${arch}`)),
       };
+    }
     dir = dirname(dir);
   }
   throw new OrunError(
     BootstrapErrorCode.AssetsMissing,
-    `bootstrap: find install files: no dist/orun.js, dist/orunctl.js and config/systemd/orun.service ` +
-      `above ${from} (run \`npm run build\` in the orun checkout)`,
+    `bootstrap: find install files: no ${UNIT} above ${from} (run orun bootstrap from the orun checkout, ` +
+      `or as the single executable)`,
   );
+}
+
+/** The executable at `path` with the version it reports (run here when it can run here). */
+function versioned(path: string): { path: string; version: string } | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return { path, version: execFileSync(path, ['--version'], { encoding: 'utf8' }).trim() };
+  } catch {
+    return { path, version: 'unknown' };
+  }
 }

@@ -15,12 +15,13 @@ export { findAssets } from './assets.ts';
 export type { BootstrapAssets } from './assets.ts';
 export {
   FACTS_SCRIPT,
-  MIN_NODE_MAJOR,
+  PACKAGES,
   REMOTE,
+  ageKeyPath,
   deployKeyPath,
+  nodeArch,
   parseFacts,
   renderEnvironment,
-  renderLauncher,
 } from './remote.ts';
 export type { RemoteFacts } from './remote.ts';
 export {
@@ -30,8 +31,9 @@ export {
   manifestPath,
   parseLabel,
   renderNodeManifest,
+  sameNode,
 } from './request.ts';
 export type { BootstrapRequest } from './request.ts';
 export { SERVICE_STATE_SCRIPT, STAT_DIRS_SCRIPT, STAT_FILES_SCRIPT, StepRunner } from './session.ts';
-export type { BootstrapDeps, BootstrapResult, ManagedFile, StepOutcome } from './session.ts';
-export { bootstrap } from './steps.ts';
+export type { BootstrapDeps, BootstrapResult, ManagedFile, StepOutcome, Upgrade } from './session.ts';
+export { bootstrap, upgradeText } from './steps.ts';

@@ -8,20 +8,21 @@ import { isSshRepo } from './request.ts';
 
 /** Where orun lives on a node. */
 export const REMOTE = {
-  libDir: '/usr/local/lib/orun',
-  /** The Node.js binary bootstrap uploads when the node has none ≥ 22. */
-  node: '/usr/local/lib/orun/node',
-  orunJs: '/usr/local/lib/orun/orun.js',
-  orunctlJs: '/usr/local/lib/orun/orunctl.js',
+  /** The single executable (orun; orunctl and orch are links to it). */
   orunBin: '/usr/local/bin/orun',
-  orunctlBin: '/usr/local/bin/orunctl',
+  links: ['/usr/local/bin/orunctl', '/usr/local/bin/orch'],
+  /** Where bootstrap put the bundles and a Node.js before the single executable; removed. */
+  legacyLibDir: '/usr/local/lib/orun',
   environment: '/etc/default/orun',
   unit: '/etc/systemd/system/orun.service',
   service: 'orun',
 } as const;
 
-/** The Node.js major version the bundles need (commander 15, vitest-era syntax). */
-export const MIN_NODE_MAJOR = 22;
+/** Debian packages the agent needs on the node, by the command that shows they are there. */
+export const PACKAGES = [
+  { command: 'git', package: 'git', why: 'the agent clones and polls the manifest repository' },
+  { command: 'caddy', package: 'caddy', why: "the agent's ingress (Services, HTTPS certificates)" },
+] as const;
 
 /** The deploy key for ssh:// manifest repositories, under the data dir. */
 export function deployKeyPath(dataDir: string): string {
@@ -44,8 +45,10 @@ export const FACTS_SCRIPT = [
   'echo "systemctl=$(command -v systemctl)"',
   'echo "docker_cli=$(command -v docker)"',
   'if [ -S /var/run/docker.sock ]; then echo docker_socket=yes; else echo docker_socket=no; fi',
-  'echo "node=$(command -v node)"',
-  'echo "node_version=$(node --version 2>/dev/null)"',
+  'echo "git=$(command -v git)"',
+  'echo "caddy=$(command -v caddy)"',
+  'echo "apt_get=$(command -v apt-get)"',
+  'echo "orun_version=$(/usr/local/bin/orun --version 2>/dev/null | head -n 1)"',
   'echo "ssh_keygen=$(command -v ssh-keygen)"',
   'echo "sha256sum=$(command -v sha256sum)"',
   'if [ "$(id -u)" != 0 ]; then if sudo -n true 2>/dev/null; then echo sudo=yes; else echo sudo=no; fi; fi',
@@ -63,10 +66,12 @@ export interface RemoteFacts {
   systemctl: string;
   dockerCli: string;
   dockerSocket: boolean;
-  /** Path of `node` on PATH, or ''. */
-  node: string;
-  /** `v22.1.0`, or ''. */
-  nodeVersion: string;
+  /** Paths on PATH, or ''. */
+  git: string;
+  caddy: string;
+  aptGet: string;
+  /** `orun --version` of the installed orun, or '' (none). */
+  orunVersion: string;
   sshKeygen: string;
   sha256sum: string;
   /** Passwordless sudo works (only probed for non-root users). */
@@ -91,8 +96,10 @@ export function parseFacts(stdout: string): RemoteFacts {
     systemctl: get('systemctl'),
     dockerCli: get('docker_cli'),
     dockerSocket: get('docker_socket') === 'yes',
-    node: get('node'),
-    nodeVersion: get('node_version'),
+    git: get('git'),
+    caddy: get('caddy'),
+    aptGet: get('apt_get'),
+    orunVersion: get('orun_version'),
     sshKeygen: get('ssh_keygen'),
     sha256sum: get('sha256sum'),
     sudo: get('sudo') === 'yes',
@@ -127,6 +134,14 @@ export function missingPrerequisites(f: RemoteFacts, req: BootstrapRequest): str
         `Docker: --install-docker only knows Debian and Ubuntu, this is ${f.osName}; install Docker Engine`,
       );
   }
+  const packages = missingPackages(f);
+  if (packages.length > 0 && !canApt(f))
+    out.push(
+      ...packages.map(
+        (p) =>
+          `${p.command} (${p.why}): install it; bootstrap installs it with apt-get only on Debian and Ubuntu, this is ${f.osName}`,
+      ),
+    );
   if (f.uid !== 0 && !f.sudo) out.push(`root: log in as root or give ${req.user} passwordless sudo`);
   if (f.sha256sum === '') out.push('sha256sum (GNU coreutils)');
   if (isSshRepo(req.repo) && f.sshKeygen === '')
@@ -134,10 +149,23 @@ export function missingPrerequisites(f: RemoteFacts, req: BootstrapRequest): str
   return out;
 }
 
-/** Major version of `v22.1.0`, or undefined. */
-export function nodeMajor(version: string): number | undefined {
-  const m = /^v(\d+)\./.exec(version);
-  return m ? Number(m[1]) : undefined;
+/** The packages of PACKAGES the node lacks. */
+export function missingPackages(f: RemoteFacts): (typeof PACKAGES)[number][] {
+  return PACKAGES.filter((p) => (p.command === 'git' ? f.git : f.caddy) === '');
+}
+
+export function canApt(f: RemoteFacts): boolean {
+  return isDebianLike(f) && f.aptGet !== '';
+}
+
+/** The age key SOPS files are decrypted with on the node (what the agent looks for last). */
+export function ageKeyPath(dataDir: string): string {
+  return `${dataDir.replace(/\/+$/, '')}/keys/age.key`;
+}
+
+/** Node.js's name (`process.arch`) for a `uname -m`, as in dist/orun-linux-<arch>. */
+export function nodeArch(uname: string): string | undefined {
+  return { x86_64: 'x64', amd64: 'x64', aarch64: 'arm64', arm64: 'arm64' }[uname];
 }
 
 /** `uname -m` for a Node.js `process.arch`, or undefined when bootstrap does not map it. */
@@ -145,27 +173,17 @@ export function unameArch(nodeArch: string): string | undefined {
   return { x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ppc64: 'ppc64le', s390x: 's390x' }[nodeArch];
 }
 
-/** `/usr/local/bin/orun`: runs the bundle with the chosen Node.js. */
-export function renderLauncher(nodePath: string, bundle: string): string {
-  return [
-    '#!/bin/sh',
-    '# Installed by `orun bootstrap`; re-run it to update.',
-    `exec ${shellQuote(nodePath)} ${shellQuote(bundle)} "$@"`,
-    '',
-  ].join('\n');
-}
-
 /**
- * `/etc/default/orun`, the unit's EnvironmentFile: what the agent needs before it can read its
- * Node manifest (where the repository is, which branch, its own name, the data dir, the deploy
- * key). pollInterval stays in the manifest: a value here would pin it against Git.
- * Values are shell-quoted, which both systemd and `sh` read back verbatim.
+ * `/etc/default/orun`, the unit's EnvironmentFile: only what the agent needs before it can read
+ * its Node manifest: its own name, where the repository is, the data dir and the deploy key.
+ * Branch and poll interval stay in `nodes/<name>.yaml` (a value here would pin them against
+ * Git): the agent starts on the default branch and moves to the manifest's gitBranch before
+ * reconciling anything. Values are shell-quoted, which systemd and `sh` read back verbatim.
  */
 export function renderEnvironment(req: BootstrapRequest): string {
   const vars: [string, string][] = [
     ['ORUN_NODE', req.name],
     ['ORUN_REPO', req.repo],
-    ['ORUN_BRANCH', req.branch],
     ['ORUN_DATA_DIR', req.dataDir],
   ];
   if (isSshRepo(req.repo)) vars.push(['ORUN_SSH_KEY_PATH', deployKeyPath(req.dataDir)]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
-import { nodeMajor, parseFacts, renderLauncher, unameArch } from './remote.ts';
-import { BootstrapErrorCode, checkRequest, isSshRepo, parseLabel } from './request.ts';
+import { nodeArch, parseFacts } from './remote.ts';
+import { BootstrapErrorCode, checkRequest, isSshRepo, parseLabel, sameNode } from './request.ts';
 import type { BootstrapRequest } from './request.ts';
 
 const base: BootstrapRequest = {
@@ -70,40 +70,34 @@ describe('bootstrap request', () => {
 
 describe('bootstrap remote helpers', () => {
   it.each([
-    ['v22.1.0', 22],
-    ['v18.19.1', 18],
-    ['', undefined],
-    ['node: not found', undefined],
-  ])('nodeMajor(%j) = %s', (v, want) => {
-    expect(nodeMajor(v)).toBe(want);
-  });
-
-  it.each([
-    ['x64', 'x86_64'],
-    ['arm64', 'aarch64'],
-    ['ia32', undefined],
-  ])('unameArch(%s) = %s', (arch, want) => {
-    expect(unameArch(arch)).toBe(want);
+    ['x86_64', 'x64'],
+    ['aarch64', 'arm64'],
+    ['armv7l', undefined],
+  ])('nodeArch(%s) = %s', (uname, want) => {
+    expect(nodeArch(uname)).toBe(want);
   });
 
   it('parseFacts reads key=value lines and defaults the rest', () => {
     const f = parseFacts(
-      'os=debian\narch=x86_64\nuid=0\nsystemd=running\nnode_version=v24.1.0\nos_name=A=B\n',
+      'os=debian\narch=x86_64\nuid=0\nsystemd=running\norun_version=0.1.0+abc\nos_name=A=B\n',
     );
     expect(f).toMatchObject({
       os: 'debian',
       arch: 'x86_64',
       uid: 0,
       systemdRunning: true,
-      nodeVersion: 'v24.1.0',
+      orunVersion: '0.1.0+abc',
       osName: 'A=B',
     });
-    expect(f).toMatchObject({ dockerSocket: false, sudo: false, node: '' });
+    expect(f).toMatchObject({ dockerSocket: false, sudo: false, git: '', caddy: '' });
   });
 
-  it('renderLauncher quotes paths', () => {
-    expect(renderLauncher('/opt/my node/node', '/usr/local/lib/orun/orun.js')).toContain(
-      'exec \'/opt/my node/node\' /usr/local/lib/orun/orun.js "$@"\n',
-    );
+  it('sameNode compares what a Node says, not its layout or comments', () => {
+    const a =
+      'apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata: {name: n}\nspec: {host: h, gitRepo: r}\n';
+    const b =
+      '# mine\napiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: n\nspec:\n  gitRepo: r\n  host: h\n  user: root\n';
+    expect(sameNode(a, b, 'nodes/n.yaml')).toBe(true);
+    expect(sameNode(a, b.replace('host: h', 'host: x'), 'nodes/n.yaml')).toBe(false);
   });
 });

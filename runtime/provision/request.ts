@@ -11,6 +11,8 @@ import { API_VERSION, decodeManifestFile } from '../../apis/run.orcra.dev/v0alph
 export const BootstrapErrorCode = {
   /** A flag is malformed or the Node it describes does not validate. */
   InvalidRequest: 'BootstrapInvalidRequest',
+  /** A required field (name, --host, --repo) was given neither as an argument nor an answer. */
+  Usage: 'BootstrapUsage',
   /** The node lacks something bootstrap will not install (systemd, docker, root, Node.js). */
   Prerequisites: 'BootstrapPrerequisites',
   /** `nodes/<name>.yaml` exists with other content and `--force` was not given. */
@@ -56,6 +58,13 @@ export interface BootstrapRequest {
   force: boolean;
   /** apt-get install docker.io when Docker is missing (Debian/Ubuntu). Default false. */
   installDocker: boolean;
+  /**
+   * A local age key file to install as `<dataDir>/keys/age.key`. Default: none — a node without
+   * one gets a new key (made here, uploaded; its public key is printed for `.sops.yaml`).
+   */
+  ageKey?: string;
+  /** How long to wait for the agent's first sync after a (re)start. Default 120000 ms; 0 skips. */
+  syncTimeoutMs?: number;
 }
 
 const CONTROL = /\p{Cc}/u;
@@ -76,6 +85,7 @@ export function checkRequest(req: BootstrapRequest): void {
     ['--branch', req.branch],
     ['--data-dir', req.dataDir],
     ['--code-dir', req.codeDir],
+    ['--age-key', req.ageKey],
     ...Object.entries(req.labels).map(([k, v]): [string, string] => [`--label ${k}`, `${k}${v}`]),
   ];
   for (const [flag, value] of fields)
@@ -130,6 +140,20 @@ export function renderNodeManifest(req: BootstrapRequest): string {
       },
     );
   return text;
+}
+
+/**
+ * True when two Node manifest texts describe the same Node (name, labels, spec), whatever their
+ * comments and layout: a hand-written `nodes/<name>.yaml` is left as it is.
+ */
+export function sameNode(a: string, b: string, file: string): boolean {
+  const view = (text: string) => {
+    const { objects, errors } = decodeManifestFile(file, text);
+    const o = errors.length === 0 && objects.length === 1 ? objects[0] : undefined;
+    return o && JSON.stringify([o.kind, o.metadata.name, o.metadata.labels ?? {}, o.spec]);
+  };
+  const va = view(a);
+  return va !== undefined && va === view(b);
 }
 
 /** True for `ssh://`, `git+ssh://` and scp-like `user@host:path` remotes: they need a deploy key. */

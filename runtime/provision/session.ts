@@ -37,6 +37,15 @@ export interface BootstrapResult {
   deployKey?: string;
   /** Absolute path of the manifest written (or that would be). */
   manifest: string;
+  /** The orun executable before and after (`installed`, `upgraded A → B`, `unchanged`). */
+  upgrade?: Upgrade;
+}
+
+/** What `install orun` did: `from` '' is a fresh install; `changed` false is unchanged. */
+export interface Upgrade {
+  from: string;
+  to: string;
+  changed: boolean;
 }
 
 /** One remote file bootstrap manages: its bytes (or a local file) and permission bits. */
@@ -72,6 +81,10 @@ export class StepRunner {
   #step = '';
   #staging: string | undefined;
   #staged = 0;
+  /** How to take back each change made so far, newest last (see rollback). */
+  #undo: (() => Promise<unknown>)[] = [];
+  /** Backups of replaced files (`<path>.orun-old`), removed once the run succeeded. */
+  #backups: string[] = [];
 
   constructor(req: BootstrapRequest, deps: BootstrapDeps, session: SshSession, result: BootstrapResult) {
     this.req = req;
@@ -155,13 +168,17 @@ export class StepRunner {
       if (mode !== '-' && hash === hashes[i] && Number.parseInt(mode ?? '', 8) === f.mode) continue;
       changed.push(f.path);
       const what = mode === '-' ? 'write' : hash === hashes[i] ? 'chmod' : 'update';
-      await this.change(`${what} ${f.path}`, () => this.put(f));
+      await this.change(`${what} ${f.path}`, () => this.put(f, mode !== '-'));
     }
     return changed;
   }
 
-  /** Uploads to a private staging dir, then installs beside the target and renames over it (atomic). */
-  async put(f: ManagedFile): Promise<void> {
+  /**
+   * Uploads to a private staging dir, then installs beside the target and renames over it
+   * (atomic). A replaced file is kept as `<path>.orun-old` until the run ends, so a failed run
+   * can put it back; a new one is removed.
+   */
+  async put(f: ManagedFile, exists = false): Promise<void> {
     this.#staging ??= (
       await this.run(shellCommand(['mktemp', '-d', '/tmp/orun-bootstrap.XXXXXX']))
     ).stdout.trim();
@@ -169,16 +186,48 @@ export class StepRunner {
     const source = Buffer.isBuffer(f.source) ? f.source : f.source.local;
     await this.session.upload(source, staged, 0o600, this.deps.signal);
     const next = `${f.path}.orun-new`;
+    const old = `${f.path}.orun-old`;
+    // A failure between install and mv leaves `<path>.orun-new`: that goes too.
+    this.undo(() => this.run(shellCommand(this.root(['rm', '-f', '--', next]))));
     await this.run(
       shellAnd(
         this.root(['install', '-D', '-m', f.mode.toString(8).padStart(4, '0'), '--', staged, next]),
+        ...(exists ? [this.root(['cp', '-p', '--', f.path, old])] : []),
         this.root(['mv', '-f', '--', next, f.path]),
+      ),
+    );
+    if (exists) this.#backups.push(old);
+    this.undo(() =>
+      this.run(
+        shellCommand(this.root(exists ? ['mv', '-f', '--', old, f.path] : ['rm', '-f', '--', f.path])),
       ),
     );
   }
 
+  /** Registers how to take back a change just made (run by rollback, newest first). */
+  undo(action: () => Promise<unknown>): void {
+    if (!this.dryRun) this.#undo.push(action);
+  }
+
+  /**
+   * Takes back every change of this run, newest first (best effort: each undo runs even when an
+   * earlier one failed). Packages apt installed stay: they are whole, and harmless.
+   */
+  async rollback(): Promise<void> {
+    const actions = this.#undo.reverse();
+    this.#undo = [];
+    this.#backups = [];
+    for (const action of actions) await action().catch(() => undefined);
+    if (actions.length > 0)
+      this.deps.log(`bootstrap: rollback: took back the ${actions.length} change(s) of this run`);
+  }
+
   /** Removes the staging dir, if any (best effort: a failure here does not hide the real outcome). */
   async cleanup(): Promise<void> {
+    if (this.#backups.length > 0)
+      await this.session
+        .exec(shellCommand(this.root(['rm', '-f', '--', ...this.#backups])), { timeoutMs: 30_000 })
+        .catch(() => undefined);
     if (this.#staging === undefined) return;
     await this.session
       .exec(shellCommand(['rm', '-rf', '--', this.#staging]), { timeoutMs: 30_000 })

@@ -29,8 +29,10 @@ interface Facts {
   uid: number;
   systemd: boolean;
   docker: boolean;
-  node: string;
-  nodeVersion: string;
+  git: boolean;
+  caddy: boolean;
+  /** apt-get can install packages (a reachable mirror). */
+  apt: boolean;
   sudo: boolean;
 }
 
@@ -42,10 +44,12 @@ class FakeNode {
     uid: 0,
     systemd: true,
     docker: true,
-    node: '',
-    nodeVersion: '',
+    git: true,
+    caddy: true,
+    apt: true,
     sudo: false,
   };
+  readonly links = new Map<string, string>();
   readonly files = new Map<string, { data: Buffer; mode: number }>();
   readonly dirs = new Map<string, number>([['/tmp', 0o1777]]);
   service = { enabled: false, active: false, restarts: 0, starts: 0 };
@@ -72,7 +76,7 @@ class FakeNode {
 
   /** Argvs that change the node. */
   mutations(): string[][] {
-    const readOnly = new Set(['sh', 'test', 'cat', 'mktemp', 'rm', 'journalctl', REMOTE.node]);
+    const readOnly = new Set(['sh', 'test', 'cat', 'sed', 'mktemp', 'rm', 'journalctl']);
     return this.ran
       .map((r) => r.argv)
       .filter((a) => !readOnly.has(a[0] ?? '') && !(a[0] === 'systemctl' && a[1] === 'show'));
@@ -103,8 +107,10 @@ class FakeNode {
               `systemctl=${f.systemd ? '/usr/bin/systemctl' : ''}`,
               'docker_cli=',
               `docker_socket=${f.docker ? 'yes' : 'no'}`,
-              `node=${f.node}`,
-              `node_version=${f.nodeVersion}`,
+              `git=${f.git ? '/usr/bin/git' : ''}`,
+              `caddy=${f.caddy ? '/usr/bin/caddy' : ''}`,
+              `apt_get=${f.os === 'debian' ? '/usr/bin/apt-get' : ''}`,
+              `orun_version=${this.files.has(REMOTE.orunBin) ? (this.text(REMOTE.orunBin).split(' ')[1] ?? '') : ''}`,
               'ssh_keygen=/usr/bin/ssh-keygen',
               'sha256sum=/usr/bin/sha256sum',
               ...(f.uid === 0 ? [] : [`sudo=${f.sudo ? 'yes' : 'no'}`]),
@@ -123,6 +129,8 @@ class FakeNode {
           );
         if (script === STAT_DIRS_SCRIPT)
           return ok(params.map((d) => `${this.dirs.get(d)?.toString(8) ?? '-'}\n`).join(''));
+        if (script?.startsWith('for l; do readlink'))
+          return ok(params.map((l) => `${this.links.get(l) ?? '-'}\n`).join(''));
         if (script === SERVICE_STATE_SCRIPT)
           return ok(
             `${this.service.enabled ? 'enabled' : 'disabled'}\n${this.service.active ? 'active' : 'inactive'}\n`,
@@ -153,8 +161,28 @@ class FakeNode {
         this.files.set(dst, file);
         return ok();
       }
-      case 'rm':
+      case 'rm': {
+        const paths = args.slice(args.indexOf('--') + 1);
+        for (const p of paths) {
+          for (const k of [...this.files.keys()]) if (k === p || k.startsWith(`${p}/`)) this.files.delete(k);
+          for (const k of [...this.dirs.keys()]) if (k === p || k.startsWith(p)) this.dirs.delete(k);
+        }
         return ok();
+      }
+      case 'cp': {
+        const [, , src = '', dst = ''] = args;
+        const file = this.files.get(src);
+        if (!file) return fail(`cp: cannot stat '${src}'`);
+        this.files.set(dst, { ...file });
+        return ok();
+      }
+      case 'ln':
+        this.links.set(args[2] ?? '', args[1] ?? '');
+        return ok();
+      case 'sed': {
+        const m = /^# public key: (\S+)/m.exec(this.text(args[2] ?? ''));
+        return ok(m ? `${m[1]}\n` : '');
+      }
       case 'test':
         return this.files.has(args[1] ?? '') ? ok() : fail('');
       case 'cat': {
@@ -172,6 +200,15 @@ class FakeNode {
         const [verb, ...rest] = args;
         if (!f.systemd) return fail('System has not been booted with systemd');
         if (verb === 'daemon-reload') return ok();
+        if (verb === 'enable' && rest[0] === '--now') return ok();
+        if (verb === 'disable') {
+          if (rest[0] === REMOTE.service) this.service.enabled = false;
+          return ok();
+        }
+        if (verb === 'stop') {
+          this.service.active = false;
+          return ok();
+        }
         if (verb === 'enable') this.service.enabled = true;
         else if (verb === 'start' || verb === 'restart') {
           this.service.active = true;
@@ -186,10 +223,12 @@ class FakeNode {
       }
       case 'journalctl':
         return ok('agent: boom\n');
-      case REMOTE.node:
-        return ok('v24.0.0\n');
-      case 'env':
+      case 'env': {
+        if (args.includes('docker.io')) return ok();
+        if (!f.apt) return fail('E: Unable to locate package caddy', 100);
+        if (args.includes('install')) Object.assign(f, { git: true, caddy: true });
         return ok();
+      }
       default:
         return fail(`fake: ${cmd}: command not found`, 127);
     }
@@ -209,13 +248,10 @@ beforeEach(() => {
     writeFileSync(join(dir, name), text);
     return join(dir, name);
   };
+  const exe = file('orun-linux-x64', 'ELF 1.2.3 orun');
   assets = {
-    orunJs: file('orun.js', '// orun bundle\n'),
-    orunctlJs: file('orunctl.js', '// orunctl bundle\n'),
-    unit: file('orun.service', '[Service]\nExecStart=/usr/local/bin/orun start\n'),
-    nodeBinary: file('node', 'ELF fake node'),
-    nodePlatform: 'linux',
-    nodeArch: 'x64',
+    unit: '[Service]\nExecStart=/usr/local/bin/orun start\n',
+    executable: (arch) => (arch === 'x64' ? { path: exe, version: '1.2.3' } : undefined),
   };
   node = new FakeNode();
   connector = new FakeSshConnector({ handler: node.handler });
@@ -239,6 +275,7 @@ function request(over: Partial<BootstrapRequest> = {}): BootstrapRequest {
     dryRun: false,
     force: false,
     installDocker: false,
+    syncTimeoutMs: 0,
     ...over,
   };
 }
@@ -268,13 +305,15 @@ const STEPS = [
   'connect',
   'check remote',
   'install docker',
-  'install node',
+  'install packages',
   'install orun',
   'create data dir',
   'deploy key',
+  'age key',
   'write environment',
   'install unit',
   'start service',
+  'first sync',
   'write manifest',
 ];
 
@@ -286,28 +325,34 @@ describe('orun bootstrap (fake node)', () => {
       'node web-1 (root@203.0.113.7',
     ]);
     expect(logs.at(-1)).toBe(
-      `bootstrap: node web-1 (root@203.0.113.7:22) bootstrapped: ${result.changes.length} changes`,
+      `bootstrap: node web-1 (root@203.0.113.7:22) bootstrapped: ${result.changes.length} changes; orun installed 1.2.3`,
     );
-    expect(node.files.get(REMOTE.node)?.mode).toBe(0o755);
-    expect(node.text(REMOTE.orunJs)).toBe('// orun bundle\n');
-    expect(node.files.get(REMOTE.orunJs)?.mode).toBe(0o644);
-    expect(node.text(REMOTE.orunBin)).toBe(
-      '#!/bin/sh\n# Installed by `orun bootstrap`; re-run it to update.\nexec /usr/local/lib/orun/node /usr/local/lib/orun/orun.js "$@"\n',
-    );
+    expect(node.text(REMOTE.orunBin)).toBe('ELF 1.2.3 orun');
+    expect(node.files.get(REMOTE.orunBin)?.mode).toBe(0o755);
+    expect([...node.links]).toEqual([
+      ['/usr/local/bin/orunctl', 'orun'],
+      ['/usr/local/bin/orch', 'orun'],
+    ]);
+    // Only what the agent needs to find its repository and keys: no branch, no poll interval.
     expect(node.text(REMOTE.environment)).toBe(
       '# Written by `orun bootstrap web-1`; re-run it to change. Read by orun.service (orun start).\n' +
-        'ORUN_NODE=web-1\nORUN_REPO=https://git.example/manifests.git\nORUN_BRANCH=main\nORUN_DATA_DIR=/opt/orun/\n',
+        'ORUN_NODE=web-1\nORUN_REPO=https://git.example/manifests.git\nORUN_DATA_DIR=/opt/orun/\n',
     );
     expect(node.files.get(REMOTE.environment)?.mode).toBe(0o600);
-    expect(node.text(REMOTE.unit)).toBe(readFileSync(assets.unit, 'utf8'));
+    expect(node.text(REMOTE.unit)).toBe(assets.unit);
+    expect(node.text('/opt/orun/keys/age.key')).toMatch(
+      /^# created: .*\n# public key: age1\w+\nAGE-SECRET-KEY-1\w+\n$/,
+    );
+    expect(node.files.get('/opt/orun/keys/age.key')?.mode).toBe(0o600);
+    expect(printed.join('')).toMatch(/Age key of node web-1: add this recipient to \.sops\.yaml:\nage1\w+\n/);
     expect(node.dirs.get('/opt/orun/')).toBe(0o755);
     expect(node.dirs.get('/opt/orun/keys')).toBe(0o700);
     expect(node.service).toMatchObject({ enabled: true, active: true, starts: 1 });
     // Mutations in order: uploads are installed beside the target then renamed over it.
     expect(node.mutations().map((a) => a.slice(0, 2).join(' '))).toEqual([
-      'install -D', 'mv -f', // node
-      'install -D', 'mv -f', 'install -D', 'mv -f', 'install -D', 'mv -f', 'install -D', 'mv -f', // orun
+      'install -D', 'mv -f', 'ln -sfn', 'ln -sfn', // orun and its links
       'install -d', 'install -d', // data dir, keys
+      'install -D', 'mv -f', // age key
       'install -D', 'mv -f', // environment
       'install -D', 'mv -f', // unit
       'systemctl daemon-reload', 'systemctl enable', 'systemctl start',
@@ -321,10 +366,13 @@ describe('orun bootstrap (fake node)', () => {
     const before = node.ran.length;
     const result = await run();
     expect(result.changes).toEqual([]);
-    expect(logs.at(-1)).toBe('bootstrap: node web-1 (root@203.0.113.7:22) is up to date: nothing changed');
+    expect(logs.at(-1)).toBe(
+      'bootstrap: node web-1 (root@203.0.113.7:22) is up to date: nothing changed; orun unchanged 1.2.3',
+    );
+    expect(logs).toContain('bootstrap: install orun: ok (unchanged 1.2.3)');
     expect(logs.slice(1, -1).every((l) => / ok( |$)/.test(l))).toBe(true);
     const second = node.ran.slice(before).map((r) => r.argv[0]);
-    expect(second.every((c) => ['sh', 'test'].includes(c ?? ''))).toBe(true);
+    expect(second.every((c) => ['sh', 'test', 'sed'].includes(c ?? ''))).toBe(true);
     expect(node.service.starts).toBe(1);
   });
 
@@ -395,25 +443,57 @@ describe('orun bootstrap (fake node)', () => {
     );
   });
 
-  it.each([
-    ['the node has Node.js 22', { node: '/usr/bin/node', nodeVersion: 'v22.3.0' }, 'x64', '/usr/bin/node'],
-    ['the node has Node.js 18', { node: '/usr/bin/node', nodeVersion: 'v18.19.0' }, 'x64', REMOTE.node],
-    ['the node has none', { node: '', nodeVersion: '' }, 'x64', REMOTE.node],
-  ])('picks Node.js when %s', async (_, facts, arch, used) => {
-    Object.assign(node.facts, facts);
-    assets.nodeArch = arch;
+  it('a newer build upgrades: restarts orun only, says upgraded A → B', async () => {
     await run();
-    expect(node.text(REMOTE.orunBin)).toContain(`exec ${used} `);
-    expect(node.files.has(REMOTE.node)).toBe(used === REMOTE.node);
+    const exe = join(dir, 'orun-linux-x64-new');
+    writeFileSync(exe, 'ELF 1.2.4 orun');
+    assets = { ...assets, executable: () => ({ path: exe, version: '1.2.4' }) };
+    const result = await run();
+    expect(result.changes).toEqual([
+      { step: 'install orun', change: `update ${REMOTE.orunBin}` },
+      { step: 'start service', change: 'systemctl restart orun (its files changed)' },
+    ]);
+    expect(result.upgrade).toEqual({ from: '1.2.3', to: '1.2.4', changed: true });
+    expect(logs.at(-1)).toMatch(/bootstrapped: 2 changes; orun upgraded 1\.2\.3 → 1\.2\.4$/);
+    expect(node.mutations().filter((a) => a[0] === 'systemctl').map((a) => a[1])).toEqual([
+      'daemon-reload', 'enable', 'start', 'restart',
+    ]); // prettier-ignore
   });
 
-  it('fails clearly when it cannot provide Node.js ≥ 22', async () => {
-    Object.assign(node.facts, { arch: 'aarch64', node: '/usr/bin/node', nodeVersion: 'v18.19.0' });
+  it("installs git and Caddy with apt-get and disables Debian's caddy.service", async () => {
+    Object.assign(node.facts, { git: false, caddy: false });
+    const result = await run();
+    expect(result.changes.filter((c) => c.step === 'install packages').map((c) => c.change)).toEqual([
+      'apt-get install git caddy',
+      'systemctl disable --now caddy (orun runs its own Caddy)',
+    ]);
+  });
+
+  it('apt-get that cannot install Caddy fails install packages, before orun is installed', async () => {
+    Object.assign(node.facts, { caddy: false, apt: false });
+    const err = await failure();
+    expect(err.message).toMatch(
+      /^bootstrap: install packages: apt-get could not install caddy \(exit 100\); make them installable .*\nE: Unable to locate package caddy$/,
+    );
+    expect(node.files.has(REMOTE.orunBin)).toBe(false);
+  });
+
+  it('a node that is not Debian and lacks git and Caddy gets the list, nothing else', async () => {
+    Object.assign(node.facts, { os: 'alpine', git: false, caddy: false });
     const err = await failure();
     expect(err.code).toBe(BootstrapErrorCode.Prerequisites);
+    expect(err.message).toContain(
+      '  - git (the agent clones and polls the manifest repository): install it; bootstrap installs it with apt-get only on Debian and Ubuntu, this is Fake alpine\n',
+    );
+    expect(err.message).toContain('  - caddy (');
+    expect(node.mutations()).toEqual([]);
+  });
+
+  it("no single executable for the node's architecture is a clear prerequisite error", async () => {
+    node.facts.arch = 'aarch64';
+    const err = await failure();
     expect(err.message).toBe(
-      "bootstrap: install node: root@203.0.113.7:22 has no Node.js ≥ 22 (found v18.19.0) and this machine's Node.js " +
-        'is for linux-x64, not linux-aarch64: install Node.js ≥ 22 on the node and re-run',
+      'bootstrap: install orun: no single executable for aarch64 (linux-arm64): build it with `npm run dist` on a aarch64 machine',
     );
   });
 
@@ -433,14 +513,13 @@ describe('orun bootstrap (fake node)', () => {
     const repo = "https://x/'; rm -rf / #$(id)`id`";
     await run({ repo, dataDir: "/opt/o run/$HOME'/", branch: 'feature/x' });
     expect(node.text(REMOTE.environment)).toContain(
-      `ORUN_REPO='https://x/'\\''; rm -rf / #$(id)\`id\`'\nORUN_BRANCH=feature/x\nORUN_DATA_DIR='/opt/o run/$HOME'\\''/'\n`,
+      `ORUN_REPO='https://x/'\\''; rm -rf / #$(id)\`id\`'\nORUN_DATA_DIR='/opt/o run/$HOME'\\''/'\n`,
     );
     expect(node.dirs.has("/opt/o run/$HOME'/")).toBe(true);
     expect(node.dirs.has("/opt/o run/$HOME'/keys")).toBe(true);
   });
 
   it.each([
-    ['install node', (a: string[]) => a[0] === 'mv' && a[4] === REMOTE.node],
     ['install orun', (a: string[]) => a[0] === 'mv' && a[4] === REMOTE.orunBin],
     ['create data dir', (a: string[]) => a[0] === 'install' && a[1] === '-d'],
     ['write environment', (a: string[]) => a[0] === 'mv' && a[4] === REMOTE.environment],
@@ -455,6 +534,9 @@ describe('orun bootstrap (fake node)', () => {
     expect(isOrunError(err.cause, BootstrapErrorCode.RemoteCommandFailed)).toBe(true);
     expect(err.context).toMatchObject({ step, target: 'root@203.0.113.7:22' });
     expect(() => readFileSync(join(dir, 'repo', 'nodes', 'web-1.yaml'))).toThrow();
+    // Taken back: nothing of this run is left on the node.
+    expect([...node.files.keys()].filter((k) => !k.startsWith('/tmp/'))).toEqual([]);
+    expect(node.service).toMatchObject({ enabled: false, active: false });
   });
 
   it('a service that does not stay up fails start service with its journal', async () => {
@@ -485,11 +567,8 @@ describe('orun bootstrap (fake node)', () => {
     expect(err.code).toBe(BootstrapErrorCode.ManifestExists);
     expect(connector.targets.length).toBe(targets);
     const forced = await run({ branch: 'staging', force: true });
-    expect(forced.changes.map((c) => c.step)).toEqual([
-      'write environment',
-      'start service',
-      'write manifest',
-    ]);
+    // The branch lives in the manifest only: the node itself has nothing to change.
+    expect(forced.changes.map((c) => c.step)).toEqual(['write manifest']);
     expect(readFileSync(forced.manifest, 'utf8')).toContain('gitBranch: staging');
   });
 

@@ -11,24 +11,25 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { OrunError, errorMessage } from '../../apis/errors.ts';
 import type { SshSession } from '../ssh/client.ts';
 import { shellAnd, shellCommand } from '../ssh/quote.ts';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import {
   FACTS_SCRIPT,
-  MIN_NODE_MAJOR,
   REMOTE,
+  ageKeyPath,
+  canApt,
   deployKeyPath,
   hasDocker,
+  missingPackages,
   missingPrerequisites,
-  nodeMajor,
+  nodeArch,
   parseFacts,
   renderEnvironment,
-  renderLauncher,
-  unameArch,
 } from './remote.ts';
 import type { RemoteFacts } from './remote.ts';
-import { BootstrapErrorCode, isSshRepo, manifestPath, renderNodeManifest } from './request.ts';
+import { BootstrapErrorCode, isSshRepo, manifestPath, renderNodeManifest, sameNode } from './request.ts';
 import type { BootstrapRequest } from './request.ts';
-import { SERVICE_STATE_SCRIPT, STAT_DIRS_SCRIPT, STAT_FILES_SCRIPT, StepRunner } from './session.ts';
-import type { BootstrapDeps, BootstrapResult, StepOutcome } from './session.ts';
+import { SERVICE_STATE_SCRIPT, STAT_DIRS_SCRIPT, StepRunner } from './session.ts';
+import type { BootstrapDeps, BootstrapResult, StepOutcome, Upgrade } from './session.ts';
 
 export type { BootstrapDeps, BootstrapResult } from './session.ts';
 
@@ -50,7 +51,8 @@ export async function bootstrap(req: BootstrapRequest, deps: BootstrapDeps): Pro
   const manifestText = renderNodeManifest(req);
   const manifestFile = join(req.out, manifestPath(req.name));
   const existing = await readIfExists(manifestFile);
-  if (existing !== undefined && existing !== manifestText && !req.force)
+  const same = existing !== undefined && sameNode(existing, manifestText, manifestPath(req.name));
+  if (existing !== undefined && !same && !req.force)
     throw new OrunError(
       BootstrapErrorCode.ManifestExists,
       `bootstrap: write manifest: ${manifestFile} exists with other content; pass --force to overwrite it ` +
@@ -80,21 +82,31 @@ export async function bootstrap(req: BootstrapRequest, deps: BootstrapDeps): Pro
   }
   deps.log(`bootstrap: connect: ok (${session.target})`);
   const run = new StepRunner(req, deps, session, result);
+  let ok = false;
   try {
     const { facts } = await run.step('check remote', () => checkRemote(run));
     await run.step('install docker', () => installDocker(run, facts));
-    const { nodePath } = await run.step('install node', () => installNode(run, facts));
-    await run.step('install orun', () => installOrun(run, nodePath));
+    await run.step('install packages', () => installPackages(run, facts));
+    const { upgrade } = await run.step('install orun', () => installOrun(run, facts));
     await run.step('create data dir', () => createDataDir(run));
     await run.step('deploy key', () => deployKey(run));
+    await run.step('age key', () => ageKey(run));
     await run.step('write environment', () => writeEnvironment(run));
     const { unitChanged } = await run.step('install unit', () => installUnit(run));
-    await run.step('start service', () => startService(run, facts, unitChanged));
+    const { restarted } = await run.step('start service', () => startService(run, facts, unitChanged));
+    if (restarted) await run.step('first sync', () => firstSync(run));
+    result.upgrade = upgrade;
+    ok = true;
   } finally {
+    // A failed run takes back what it wrote (files restored or removed, a unit it enabled
+    // disabled): the node is as before, and the error names the step.
+    if (!ok) await run.rollback();
     await run.cleanup();
     await session.close();
   }
-  await run.step('write manifest', () => writeManifest(run, manifestFile, manifestText, existing));
+  await run.step('write manifest', () =>
+    writeManifest(run, manifestFile, manifestText, same ? manifestText : existing),
+  );
   deps.log(summary(req, result));
   return result;
 }
@@ -108,9 +120,10 @@ function summary(req: BootstrapRequest, result: BootstrapResult): string {
         ? `; the node lacks ${result.problems.length} prerequisite(s), see check remote`
         : '')
     );
+  const orun = result.upgrade ? `orun ${upgradeText(result.upgrade)}` : 'orun not installed';
   return n === 0
-    ? `bootstrap: node ${req.name} (${result.target}) is up to date: nothing changed`
-    : `bootstrap: node ${req.name} (${result.target}) bootstrapped: ${n} change${n === 1 ? '' : 's'}`;
+    ? `bootstrap: node ${req.name} (${result.target}) is up to date: nothing changed; ${orun}`
+    : `bootstrap: node ${req.name} (${result.target}) bootstrapped: ${n} change${n === 1 ? '' : 's'}; ${orun}`;
 }
 
 async function checkRemote(run: StepRunner): Promise<StepOutcome & { facts: RemoteFacts }> {
@@ -152,63 +165,86 @@ async function installDocker(run: StepRunner, facts: RemoteFacts): Promise<StepO
 }
 
 /**
- * Node.js: the node's own when it is ≥ 22, else this machine's binary (same OS and architecture)
- * uploaded to /usr/local/lib/orun/node. Once uploaded, the uploaded one is kept current.
+ * git and Caddy: through apt-get on Debian and Ubuntu (check remote refused other systems
+ * already, listing what is missing). Debian's caddy package enables its own caddy.service on
+ * :80/:443; orun runs its own Caddy, so that unit is disabled when this step installed it.
  */
-async function installNode(run: StepRunner, f: RemoteFacts): Promise<StepOutcome & { nodePath: string }> {
-  const { assets } = run.deps;
-  const compatible = assets.nodePlatform === 'linux' && unameArch(assets.nodeArch) === f.arch;
-  const [managed] = (
-    await run.run(shellCommand(run.root(['sh', '-c', STAT_FILES_SCRIPT, 'sh', REMOTE.node])))
-  ).stdout.split('\n');
-  const systemMajor = nodeMajor(f.nodeVersion);
-  if (managed === '-' && systemMajor !== undefined && systemMajor >= MIN_NODE_MAJOR)
-    return { note: `using the node's ${f.node} ${f.nodeVersion}`, nodePath: f.node };
-  if (!compatible) {
-    if (managed !== '-')
-      return {
-        note: `keeping ${REMOTE.node}: this machine's Node.js is for ${assets.nodePlatform}-${assets.nodeArch}`,
-        nodePath: REMOTE.node,
-      };
-    throw new OrunError(
-      BootstrapErrorCode.Prerequisites,
-      `bootstrap: install node: ${run.session.target} has no Node.js ≥ ${MIN_NODE_MAJOR} ` +
-        `(found ${f.nodeVersion || 'none'}) and this machine's Node.js is for ${assets.nodePlatform}-${assets.nodeArch}, ` +
-        `not linux-${f.arch}: install Node.js ≥ ${MIN_NODE_MAJOR} on the node and re-run`,
+async function installPackages(run: StepRunner, facts: RemoteFacts): Promise<StepOutcome> {
+  const missing = missingPackages(facts);
+  if (missing.length === 0) return { note: 'git, caddy present' };
+  if (!canApt(facts)) return {}; // a dry run on a non-Debian node: check remote listed them
+  const names = missing.map((p) => p.package);
+  const apt = ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', '-q'];
+  await run.change(`apt-get install ${names.join(' ')}`, async () => {
+    const res = await run.session.exec(
+      shellAnd(
+        run.root([...apt, 'update']),
+        run.root([...apt, 'install', '-y', '--no-install-recommends', ...names]),
+      ),
+      { signal: run.deps.signal, timeoutMs: 15 * 60_000 },
     );
-  }
-  const changed = await run.ensureFiles([
-    { path: REMOTE.node, source: { local: assets.nodeBinary }, mode: 0o755 },
-  ]);
-  if (changed.length > 0 && !run.dryRun) {
-    const res = await run.session.exec(shellCommand([REMOTE.node, '--version']), { signal: run.deps.signal });
-    if (res.code !== 0)
+    if (res.code !== 0) {
+      const tail = (res.stderr.trim() || res.stdout.trim()).split('\n').slice(-6).join('\n');
       throw new OrunError(
         BootstrapErrorCode.RemoteCommandFailed,
-        `the uploaded ${REMOTE.node} does not run on the node (${res.stderr.trim() || `exit ${res.code}`}); ` +
-          `install Node.js ≥ ${MIN_NODE_MAJOR} there instead and re-run`,
+        `apt-get could not install ${names.join(' ')} (exit ${res.code}); make them installable ` +
+          `(a reachable Debian mirror in /etc/apt/sources.list) or install them yourself, then re-run:\n${tail}`,
+        { context: { packages: names, code: res.code } },
       );
-  }
-  const note =
-    changed.length > 0
-      ? `this machine's Node.js ${process.version}: the node has ${f.nodeVersion || 'none'}`
-      : `${REMOTE.node} ${process.version}`;
-  return { note, nodePath: REMOTE.node };
+    }
+  });
+  if (missing.some((p) => p.package === 'caddy'))
+    await run.change('systemctl disable --now caddy (orun runs its own Caddy)', () =>
+      run.run(shellCommand(run.root(['systemctl', 'disable', '--now', 'caddy']))),
+    );
+  return {};
 }
 
-async function installOrun(run: StepRunner, nodePath: string): Promise<StepOutcome> {
-  const { assets } = run.deps;
-  await run.ensureFiles([
-    { path: REMOTE.orunJs, source: { local: assets.orunJs }, mode: 0o644 },
-    { path: REMOTE.orunctlJs, source: { local: assets.orunctlJs }, mode: 0o644 },
-    { path: REMOTE.orunBin, source: Buffer.from(renderLauncher(nodePath, REMOTE.orunJs)), mode: 0o755 },
-    {
-      path: REMOTE.orunctlBin,
-      source: Buffer.from(renderLauncher(nodePath, REMOTE.orunctlJs)),
-      mode: 0o755,
-    },
-  ]);
-  return {};
+/**
+ * The single executable as /usr/local/bin/orun, with orunctl and orch linked to it. Its bytes
+ * decide (sha256): the same file is `unchanged`, another one an upgrade, reported with both
+ * versions. The pre-single-executable install (/usr/local/lib/orun, launchers) is removed.
+ */
+async function installOrun(run: StepRunner, facts: RemoteFacts): Promise<StepOutcome & { upgrade: Upgrade }> {
+  const arch = nodeArch(facts.arch);
+  const exe = arch === undefined ? undefined : run.deps.assets.executable(arch);
+  if (exe === undefined)
+    throw new OrunError(
+      BootstrapErrorCode.Prerequisites,
+      `bootstrap: install orun: no single executable for ${facts.arch} (linux-${arch ?? facts.arch}): ` +
+        `build it with \`npm run dist\` on a ${facts.arch} machine`,
+    );
+  const changed = await run.ensureFiles([{ path: REMOTE.orunBin, source: { local: exe.path }, mode: 0o755 }]);
+  const links = await run.run(
+    shellCommand(['sh', '-c', 'for l; do readlink -- "$l" || echo -; done', 'sh', ...REMOTE.links]),
+  );
+  for (const [i, link] of REMOTE.links.entries())
+    if (links.stdout.split('\n')[i] !== 'orun')
+      await run.change(`link ${link} → orun`, () =>
+        run.run(shellCommand(run.root(['ln', '-sfn', 'orun', link]))),
+      );
+  const legacy = await run.session.exec(shellCommand(['test', '-e', REMOTE.legacyLibDir]), {
+    signal: run.deps.signal,
+  });
+  if (legacy.code === 0)
+    await run.change(`remove ${REMOTE.legacyLibDir} (the install before the single executable)`, () =>
+      run.run(shellCommand(run.root(['rm', '-rf', '--', REMOTE.legacyLibDir]))),
+    );
+  const upgrade: Upgrade = {
+    from: facts.orunVersion,
+    to: changed.length > 0 ? exe.version : facts.orunVersion,
+    changed: changed.length > 0,
+  };
+  return { note: upgradeText(upgrade), upgrade };
+}
+
+/** `installed B`, `upgraded A → B` or `unchanged A`. */
+export function upgradeText(u: Upgrade): string {
+  return !u.changed
+    ? `unchanged ${u.from}`
+    : u.from === ''
+      ? `installed ${u.to}`
+      : `upgraded ${u.from} → ${u.to}`;
 }
 
 async function createDataDir(run: StepRunner): Promise<StepOutcome> {
@@ -217,14 +253,18 @@ async function createDataDir(run: StepRunner): Promise<StepOutcome> {
   const res = await run.run(shellCommand(run.root(['sh', '-c', STAT_DIRS_SCRIPT, 'sh', dataDir, keys])));
   const [dataMode, keysMode] = res.stdout.split('\n');
   // An existing data dir keeps its mode (the operator may have reasons); the key dir is private.
-  if (dataMode === '-')
+  if (dataMode === '-') {
     await run.change(`mkdir ${dataDir}`, () =>
       run.run(shellCommand(run.root(['install', '-d', '-m', '0755', '--', dataDir]))),
     );
-  if (keysMode !== '700')
+    run.undo(() => run.run(shellCommand(run.root(['rm', '-rf', '--', dataDir]))));
+  }
+  if (keysMode !== '700') {
     await run.change(`${keysMode === '-' ? 'mkdir' : 'chmod 0700'} ${keys}`, () =>
       run.run(shellCommand(run.root(['install', '-d', '-m', '0700', '--', keys]))),
     );
+    if (keysMode === '-') run.undo(() => run.run(shellCommand(run.root(['rm', '-rf', '--', keys]))));
+  }
   return dataMode === '-' ? {} : { note: dataDir };
 }
 
@@ -235,7 +275,7 @@ async function deployKey(run: StepRunner): Promise<StepOutcome> {
   const exists =
     (await run.session.exec(shellCommand(run.root(['test', '-f', key])), { signal: run.deps.signal }))
       .code === 0;
-  if (!exists)
+  if (!exists) {
     await run.change(`generate ${key}`, () =>
       run.run(
         shellCommand(
@@ -243,6 +283,8 @@ async function deployKey(run: StepRunner): Promise<StepOutcome> {
         ),
       ),
     );
+    run.undo(() => run.run(shellCommand(run.root(['rm', '-f', '--', key, `${key}.pub`]))));
+  }
   if (run.dryRun && !exists) {
     run.deps.print(`Deploy key: would be generated at ${key}; its public key is printed by the real run.\n`);
     return {};
@@ -255,6 +297,33 @@ async function deployKey(run: StepRunner): Promise<StepOutcome> {
   return exists ? { note: key } : {};
 }
 
+/**
+ * The age key SOPS secrets are decrypted with (`<dataDir>/keys/age.key`, 0600): `--age-key`
+ * installs a given one; otherwise a node without one gets a new key, made here and uploaded.
+ * Its public key is printed, for `.sops.yaml`.
+ */
+async function ageKey(run: StepRunner): Promise<StepOutcome> {
+  const path = ageKeyPath(run.req.dataDir);
+  let text: string | undefined;
+  if (run.req.ageKey !== undefined) text = await readFile(run.req.ageKey, 'utf8');
+  else {
+    const exists = await run.session.exec(shellCommand(run.root(['test', '-f', path])), {
+      signal: run.deps.signal,
+    });
+    if (exists.code === 0) {
+      const pub = await run.run(shellCommand(run.root(['sed', '-n', 's/^# public key: //p', path])));
+      return { note: pub.stdout.trim() || path };
+    }
+    const identity = await generateX25519Identity();
+    text = `# created: ${new Date().toISOString()}\n# public key: ${await identityToRecipient(identity)}\n${identity}\n`;
+  }
+  const changed = await run.ensureFiles([{ path, source: Buffer.from(text), mode: 0o600 }]);
+  const recipient = /^# public key: (\S+)/m.exec(text)?.[1];
+  if (changed.length > 0 && recipient !== undefined && !run.dryRun)
+    run.deps.print(`Age key of node ${run.req.name}: add this recipient to .sops.yaml:\n${recipient}\n`);
+  return recipient === undefined ? {} : { note: recipient };
+}
+
 async function writeEnvironment(run: StepRunner): Promise<StepOutcome> {
   await run.ensureFiles([
     { path: REMOTE.environment, source: Buffer.from(renderEnvironment(run.req)), mode: 0o600 },
@@ -263,14 +332,20 @@ async function writeEnvironment(run: StepRunner): Promise<StepOutcome> {
 }
 
 async function installUnit(run: StepRunner): Promise<StepOutcome & { unitChanged: boolean }> {
+  // Undone last (undo runs newest first): systemd rereads the unit a rollback put back.
+  run.undo(() => run.run(shellCommand(run.root(['systemctl', 'daemon-reload']))));
   const changed = await run.ensureFiles([
-    { path: REMOTE.unit, source: { local: run.deps.assets.unit }, mode: 0o644 },
+    { path: REMOTE.unit, source: Buffer.from(run.deps.assets.unit), mode: 0o644 },
   ]);
   return { unitChanged: changed.length > 0 };
 }
 
-async function startService(run: StepRunner, facts: RemoteFacts, unitChanged: boolean): Promise<StepOutcome> {
-  if (!facts.systemdRunning) return { note: 'skipped: no systemd' };
+async function startService(
+  run: StepRunner,
+  facts: RemoteFacts,
+  unitChanged: boolean,
+): Promise<StepOutcome & { restarted: boolean }> {
+  if (!facts.systemdRunning) return { note: 'skipped: no systemd', restarted: false };
   const svc = REMOTE.service;
   const [enabled = '', active = ''] = (await run.run(shellCommand(['sh', '-c', SERVICE_STATE_SCRIPT]))).stdout
     .split('\n')
@@ -282,14 +357,75 @@ async function startService(run: StepRunner, facts: RemoteFacts, unitChanged: bo
     () =>
       run.run(shellCommand(run.root(['systemctl', ...args])));
   if (unitChanged) await run.change('systemctl daemon-reload', systemctl('daemon-reload'));
-  if (enabled !== 'enabled') await run.change(`systemctl enable ${svc}`, systemctl('enable', svc));
+  if (enabled !== 'enabled') {
+    await run.change(`systemctl enable ${svc}`, systemctl('enable', svc));
+    run.undo(systemctl('disable', svc));
+  }
   const restarted = active !== 'active' || nodeChanged;
-  if (active !== 'active') await run.change(`systemctl start ${svc}`, systemctl('start', svc));
-  else if (nodeChanged)
+  if (active !== 'active') {
+    await run.change(`systemctl start ${svc}`, systemctl('start', svc));
+    run.undo(() => run.run(shellCommand(run.root(['systemctl', 'stop', svc]))));
+  } else if (nodeChanged)
+    // Only the agent restarts (KillMode=process): containers belong to dockerd and are adopted.
     await run.change(`systemctl restart ${svc} (its files changed)`, systemctl('restart', svc));
-  if (run.dryRun || !restarted) return active === 'active' ? { note: 'active' } : {};
+  if (run.dryRun || !restarted)
+    return { ...(active === 'active' ? { note: 'active' } : {}), restarted: false };
   await checkStaysUp(run, svc);
-  return { note: 'active' };
+  return { note: 'active', restarted: true };
+}
+
+/**
+ * Waits for the agent's first applied revision (its Node has status.revision), then prints the
+ * node's `orunctl get all`. An agent that refuses (UnknownNode: nodes/<name>.yaml is not in
+ * Git yet) is reported, not failed: committing the manifest is the next step.
+ */
+async function firstSync(run: StepRunner): Promise<StepOutcome> {
+  const timeoutMs = run.req.syncTimeoutMs ?? 120_000;
+  if (timeoutMs === 0) return { note: 'skipped' };
+  const socket = `${run.req.dataDir.replace(/\/+$/, '')}/orun.sock`;
+  const orunctl = (...args: string[]) =>
+    shellCommand(run.root([REMOTE.links[0], '--socket', socket, ...args]));
+  const deadline = Date.now() + timeoutMs;
+  let last: string;
+  for (;;) {
+    const res = await run.session.exec(orunctl('get', 'node', run.req.name, '-o', 'json'), {
+      signal: run.deps.signal,
+    });
+    const ready = res.code === 0 ? readyOf(res.stdout) : undefined;
+    if (ready?.revision) {
+      const all = await run.session.exec(orunctl('get', 'all'), { signal: run.deps.signal });
+      run.deps.print(`$ orunctl get all   # on ${run.req.name}\n${all.stdout}${all.stderr}`);
+      if (ready.reason === 'UnknownNode')
+        return {
+          note: `${ready.revision}; ${ready.message} (commit and push ${manifestPath(run.req.name)})`,
+        };
+      return { note: `${ready.revision}, Ready=${ready.status}` };
+    }
+    last = res.code === 0 ? 'no revision applied yet' : res.stderr.trim() || res.stdout.trim();
+    if (Date.now() > deadline)
+      throw new OrunError(
+        BootstrapErrorCode.RemoteCommandFailed,
+        `the agent did not sync within ${Math.round(timeoutMs / 1000)} s (${last}); see journalctl -u ${REMOTE.service} on the node`,
+      );
+    await delay(500, undefined, { signal: run.deps.signal });
+  }
+}
+
+function readyOf(
+  json: string,
+): { revision?: string; status?: string; reason?: string; message?: string } | undefined {
+  try {
+    const node = JSON.parse(json) as {
+      status?: {
+        revision?: string;
+        conditions?: { type: string; status: string; reason: string; message: string }[];
+      };
+    };
+    const c = node.status?.conditions?.find((x) => x.type === 'Ready');
+    return { revision: node.status?.revision, status: c?.status, reason: c?.reason, message: c?.message };
+  } catch {
+    return undefined;
+  }
 }
 
 /** A unit with Restart=always is "active" right after a crash too: it must stay up for a moment. */

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureSea } from '../support/sea.ts';
 import { startSshd } from '../support/sshd.ts';
 import type { TestSshd } from '../support/sshd.ts';
 import { orun } from './support.ts';
@@ -14,6 +15,7 @@ import { orun } from './support.ts';
 let root: string;
 let sshd: TestSshd;
 beforeAll(async () => {
+  ensureSea(); // what install orun would upload
   root = mkdtempSync(join(tmpdir(), 'orun-bs-cli-'));
   sshd = await startSshd(join(root, 'sshd'));
 });
@@ -39,10 +41,11 @@ describe('orun bootstrap --dry-run over real ssh', () => {
     for (const step of [
       'check remote',
       'install docker',
-      'install node',
+      'install packages',
       'install orun',
       'create data dir',
       'deploy key',
+      'age key',
       'write environment',
       'install unit',
       'start service',
@@ -79,8 +82,8 @@ describe('orun bootstrap --dry-run over real ssh', () => {
       /--port.*expected a port 1-65535/,
       2,
     ],
-    ['no --repo', ['bootstrap', 'lab-1', '--host', 'h'], /required option '--repo <url>' not specified/, 2],
-    ['no --host', ['bootstrap', 'lab-1', ...repo], /required option '--host <host>' not specified/, 2],
+    ['no --repo', ['bootstrap', 'lab-1', '--host', 'h', '--yes'], /error: bootstrap: missing --repo /, 2],
+    ['no --host', ['bootstrap', 'lab-1', ...repo], /error: bootstrap: missing --host /, 2],
   ])('fails before connecting on %s (exit %i: 2 for usage errors)', async (_, args, message, code) => {
     const r = await orun([...args, '--out', join(root, 'x'), '--known-hosts', join(root, 'kh-none')]);
     expect(r.code).toBe(code);

@@ -1,180 +1,251 @@
 /**
- * The real proof: `orun bootstrap` (dist/orun.js) provisions a systemd node in a container over
- * SSH, the agent runs there as orun.service, `nodes/<name>.yaml` is written, and running it again
- * changes nothing. The node gets its own dockerd (support.ts), so its agent is isolated.
+ * The real proof: from a manifest repository on this host, `orun bootstrap nodes/edge-1.yaml
+ * --yes` provisions a systemd node in a container over SSH. The node has no Node.js; it gets the
+ * single executable, git and Caddy through apt (a local file repository, hack/node-debs.sh, so
+ * apt works offline), its keys and orun.service; bootstrap waits for the first sync and prints
+ * `orunctl get all`. Running it again says `unchanged`; a newer build says `upgraded A → B` and
+ * leaves every container as it was. A commit then changes the app. Failures (apt cannot install
+ * Caddy, an unreachable host) name the step and leave nothing behind. The node's dockerd is an
+ * isolated one on this host (support.ts), so its agent never sees other tests' containers.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/index.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/agent.ts';
+import { freePort } from '../support/net.ts';
+import { buildSeaVersion, ensureSea } from '../support/sea.ts';
+import { TEST_IMAGE, MissingServiceError, requireTestImage } from '../support/services.ts';
 import { keygen } from '../support/sshd.ts';
-import { ROOT, orun, startDockerd, startNode } from './support.ts';
+import { docker, orun, startDockerd, startNode } from './support.ts';
 import type { NodeContainer } from './support.ts';
 
 const NAME = 'edge-1';
+const DEBS = process.env.ORUN_NODE_DEBS ?? '/var/cache/orun-test/node-debs';
 let root: string;
+let repo: string;
 let node: NodeContainer;
 let dockerd: Awaited<ReturnType<typeof startDockerd>>;
 let key: string;
+let kh: string;
+
+const git = (...args: string[]) =>
+  execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_SSH_COMMAND: `ssh -i ${key} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`,
+    },
+  });
+const nodeDocker = (...args: string[]) => docker('-H', `unix://${dockerd.socket}`, ...args);
+const webContainer = async () => {
+  const out = await nodeDocker('ps', '-q', '--filter', 'name=web', '--filter', 'label=run.orcra.dev/node');
+  const id = out.trim().split('\n')[0];
+  if (!id) return undefined;
+  // Replaced between ps and inspect: ask again.
+  const inspected = await nodeDocker('inspect', '-f', '{{.State.StartedAt}} {{json .Config.Env}}', id).catch(
+    () => undefined,
+  );
+  if (inspected === undefined) return undefined;
+  const [startedAt, env] = inspected.split(' ');
+  return { id, startedAt, env: env ?? '' };
+};
+
+function deployment(greeting: string): string {
+  return [
+    'apiVersion: run.orcra.dev/v0alpha',
+    'kind: Deployment',
+    'metadata: {name: web}',
+    `spec: {image: ${TEST_IMAGE}, env: {GREETING: ${greeting}}}`,
+    '',
+  ].join('\n');
+}
 
 beforeAll(async () => {
+  requireTestImage();
+  if (!existsSync(join(DEBS, 'Packages')))
+    throw new MissingServiceError('the local apt repository for the node', 'run: bash hack/node-debs.sh');
+  ensureSea();
   root = mkdtempSync(join(tmpdir(), 'orun-bs-'));
   key = join(root, 'id_ed25519');
+  kh = join(root, 'known_hosts');
   keygen(key, 'orun-bootstrap-e2e');
   dockerd = await startDockerd(join(root, 'd'));
+  execFileSync('sh', ['-c', `docker save ${TEST_IMAGE} | docker -H unix://${dockerd.socket} load -q`]);
   node = await startNode({
     dockerSocket: dockerd.socket,
     authorizedKey: readFileSync(`${key}.pub`, 'utf8').trim(),
+    mounts: [`${DEBS}:/srv/debs:ro`],
   });
-  // The manifest repository the node tracks, served from the node itself.
-  await node.exec(
-    'sh',
-    '-c',
-    'git init -q -b main /tmp/seed && git -C /tmp/seed -c user.name=t -c user.email=t@t commit -q --allow-empty -m init && git clone -q --bare /tmp/seed /srv/manifests.git',
+  // apt on the node reads only the local repository: offline, and quick.
+  await node.exec('sh', '-c', "echo 'deb [trusted=yes] file:/srv/debs ./' > /etc/apt/sources.list");
+  // The manifest repository on this host, pushed to a bare one on the node that the agent tracks.
+  repo = join(root, 'repo');
+  mkdirSync(join(repo, 'nodes'), { recursive: true });
+  mkdirSync(join(repo, 'deployments'));
+  writeFileSync(
+    join(repo, 'nodes', `${NAME}.yaml`),
+    [
+      '# edge-1: the node of the bootstrap e2e',
+      'apiVersion: run.orcra.dev/v0alpha',
+      'kind: Node',
+      `metadata: {name: ${NAME}, labels: {tier: edge}}`,
+      'spec:',
+      `  host: ${node.ip}`,
+      `  sshKeyPath: ${key}`,
+      '  gitRepo: file:///srv/manifests.git',
+      '',
+    ].join('\n'),
   );
+  writeFileSync(join(repo, 'deployments', 'web.yaml'), deployment('hello'));
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-qm', 'edge-1 and web');
+  await node.exec('git', 'init', '-q', '--bare', '-b', 'main', '/srv/manifests.git');
+  git('push', '-q', `ssh://root@${node.ip}/srv/manifests.git`, 'main');
 });
 
 afterAll(async () => {
   await node?.remove();
   await dockerd?.stop();
-  rmSync(root, { recursive: true, force: true });
+  if (root) rmSync(root, { recursive: true, force: true });
 });
 
-const args = (...extra: string[]) => [
-  'bootstrap', NAME, '--host', node.ip, '--identity', key, '--known-hosts', join(root, 'known_hosts'),
-  '--repo', 'file:///srv/manifests.git', '--out', join(root, 'repo'), '--label', 'tier=edge', ...extra,
-]; // prettier-ignore
+const bootstrapArgs = () => ['bootstrap', join(repo, 'nodes', `${NAME}.yaml`), '--yes', '--known-hosts', kh];
 
-describe('orun bootstrap against a systemd node', () => {
-  it('installs orun, starts orun.service and writes nodes/<name>.yaml', async () => {
+describe('orun bootstrap nodes/edge-1.yaml against a systemd node', () => {
+  it('installs the single executable, git and Caddy, the keys and the unit; waits for the first sync', async () => {
     const t0 = Date.now();
-    const r = await orun(args());
-    expect(r.stderr, r.stderr).toContain(`bootstrap: node ${NAME} (root@${node.ip}:22) bootstrapped:`);
-    expect(r.code).toBe(0);
+    const r = await orun(bootstrapArgs());
+    const ms = Date.now() - t0;
+    expect(r.code, r.stderr).toBe(0);
     for (const step of [
       'connect',
       'check remote',
-      'install node',
+      'install docker',
+      'install packages',
       'install orun',
       'create data dir',
+      'deploy key',
+      'age key',
       'write environment',
       'install unit',
       'start service',
+      'first sync',
       'write manifest',
     ])
+      // prettier-ignore
       expect(r.stderr).toMatch(new RegExp(`^bootstrap: ${step}: `, 'm'));
-    console.log(`bootstrap of a fresh node took ${Date.now() - t0} ms`);
-
-    expect((await node.exec('systemctl', 'is-active', 'orun')).trim()).toBe('active');
-    expect((await node.exec('systemctl', 'is-enabled', 'orun')).trim()).toBe('enabled');
-    expect(await node.exec('orun', '--version')).toMatch(/\d+\.\d+\.\d+/);
-    expect(await node.exec('cat', '/etc/default/orun')).toContain(
-      `ORUN_NODE=${NAME}\nORUN_REPO=file:///srv/manifests.git\nORUN_BRANCH=main\n`,
+    expect(r.stderr).toContain(
+      'bootstrap: install packages: apt-get install caddy; systemctl disable --now caddy (orun runs its own Caddy)\n',
     );
-    expect(await node.exec('cat', '/etc/systemd/system/orun.service')).toBe(
-      readFileSync(join(ROOT, 'config/systemd/orun.service'), 'utf8'),
-    );
-
-    const file = join(root, 'repo', 'nodes', `${NAME}.yaml`);
-    const { objects, errors } = decodeManifestFile(`nodes/${NAME}.yaml`, readFileSync(file, 'utf8'));
-    expect(errors).toEqual([]);
-    expect(objects[0]).toMatchObject({
-      kind: 'Node',
-      metadata: { name: NAME, labels: { tier: 'edge' } },
-      spec: {
-        host: node.ip,
-        user: 'root',
-        gitRepo: 'file:///srv/manifests.git',
-        gitBranch: 'main',
-        dataDir: '/opt/orun/',
-      },
-    });
-  });
-
-  it('a second run changes nothing and says so; a dry run plans nothing', async () => {
-    const r = await orun(args());
-    expect(r.stderr, r.stderr).toContain(
-      `bootstrap: node ${NAME} (root@${node.ip}:22) is up to date: nothing changed`,
-    );
-    expect(r.code).toBe(0);
-    const dry = await orun(args('--dry-run'));
-    expect(dry.stderr, dry.stderr).toContain('nothing to change, nothing done');
-    expect(dry.code).toBe(0);
-  });
-
-  it('repairs only what drifted, and restarts the service', async () => {
-    const pidBefore = (await node.exec('systemctl', 'show', '-p', 'MainPID', '--value', 'orun')).trim();
-    await node.exec('sh', '-c', 'echo tampered > /usr/local/bin/orunctl');
-    const r = await orun(args());
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain('bootstrap: install orun: update /usr/local/bin/orunctl\n');
-    expect(r.stderr).toContain('bootstrap: start service: systemctl restart orun (its files changed)');
-    expect(r.stderr).toContain('bootstrapped: 2 changes');
-    expect(await node.exec('orunctl', '--help')).toContain('orunctl');
-    expect((await node.exec('systemctl', 'show', '-p', 'MainPID', '--value', 'orun')).trim()).not.toBe(
-      pidBefore,
-    );
-  });
-
-  it('refuses to overwrite a different nodes/<name>.yaml without --force, before touching the node', async () => {
-    const r = await orun(args('--branch', 'staging'));
-    expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /bootstrap: write manifest: .*nodes\/edge-1\.yaml exists with other content; pass --force/,
+      /^bootstrap: install orun: write \/usr\/local\/bin\/orun; .*\(installed \S+\)$/m,
     );
-    expect(r.stderr).not.toContain('bootstrap: connect');
-    expect(await node.exec('cat', '/etc/default/orun')).toContain('ORUN_BRANCH=main\n');
+    expect(r.stderr).toMatch(/^bootstrap: first sync: ok \(main@sha1:[0-9a-f]+, Ready=True\)$/m);
+    // The hand-written manifest (its comment too) is kept: it says what the request says.
+    expect(r.stderr).toMatch(/^bootstrap: write manifest: ok \(.*edge-1\.yaml unchanged\)$/m);
+    expect(readFileSync(join(repo, 'nodes', `${NAME}.yaml`), 'utf8')).toMatch(/^# edge-1: the node/);
+    expect(r.stdout).toMatch(/^Age key of node edge-1: add this recipient to \.sops\.yaml:\nage1\w+$/m);
+    expect(r.stdout).toMatch(/^\$ orunctl get all {3}# on edge-1\nNAME +READY +STATUS/m);
+    expect(r.stdout).toMatch(/^deployment\/web /m);
+    expect(r.stderr).toMatch(/bootstrapped: \d+ changes; orun installed \S+$/m);
+    console.log(`bootstrap of a fresh node to its first sync: ${ms} ms`);
+
+    expect((await node.status('sh', '-c', 'command -v node')).code).not.toBe(0);
+    expect((await node.exec('systemctl', 'is-active', 'orun')).trim()).toBe('active');
+    expect((await node.status('systemctl', 'is-enabled', 'caddy')).stdout.trim()).toBe('disabled');
+    expect(await node.exec('readlink', '/usr/local/bin/orunctl')).toBe('orun\n');
+    // Only what the agent needs to find its repository and keys: the branch lives in Git.
+    expect(await node.exec('cat', '/etc/default/orun')).toBe(
+      '# Written by `orun bootstrap edge-1`; re-run it to change. Read by orun.service (orun start).\n' +
+        'ORUN_NODE=edge-1\nORUN_REPO=file:///srv/manifests.git\nORUN_DATA_DIR=/opt/orun/\n',
+    );
+    expect(await node.exec('stat', '-c', '%a', '/opt/orun/keys/age.key')).toBe('600\n');
+    await waitFor('the web container', webContainer, 60_000);
   });
 
-  it('an ssh:// repository gets a deploy key the agent then syncs with', async () => {
-    const repo = 'ssh://root@127.0.0.1/srv/manifests.git';
-    const r = await orun(args('--repo', repo, '--data-dir', '/opt/orun-ssh/', '--force'));
+  it('a second run changes nothing and says unchanged', async () => {
+    const r = await orun(bootstrapArgs());
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain('bootstrap: deploy key: generate /opt/orun-ssh/keys/deploy_key');
-    const pub = /read-only deploy key:\n(ssh-ed25519 \S+ orun@edge-1)\n/.exec(r.stdout)?.[1];
-    expect(pub, r.stdout).toBeDefined();
-    expect(await node.exec('cat', '/etc/default/orun')).toContain(
-      `ORUN_SSH_KEY_PATH=/opt/orun-ssh/keys/deploy_key\n`,
+    expect(r.stderr).toMatch(/is up to date: nothing changed; orun unchanged \S+$/m);
+  });
+
+  it('a newer build upgrades: upgraded A → B, orun restarted, every container as it was', async () => {
+    const before = await waitFor('the web container', webContainer, 60_000);
+    const pid = (await node.exec('systemctl', 'show', '-p', 'MainPID', '--value', 'orun')).trim();
+    const old = (await node.exec('orun', '--version')).trim();
+    // The newer executable bootstraps with itself: it is what it installs.
+    const exe = buildSeaVersion(join(root, 'next'), '0.1.0-e2e-next');
+    const r = await orun(bootstrapArgs(), 180_000, exe);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      `bootstrap: install orun: update /usr/local/bin/orun (upgraded ${old} → 0.1.0-e2e-next)`,
     );
-    expect(await node.exec('stat', '-c', '%a', '/opt/orun-ssh/keys/deploy_key')).toBe('600\n');
-    // The user adds the deploy key to the Git server (here: the node's own sshd); the agent syncs.
-    await node.exec('sh', '-c', `printf '%s\\n' "$1" >> /root/.ssh/authorized_keys`, 'sh', pub ?? '');
-    await vi.waitFor(
+    expect(r.stderr).toContain('bootstrap: start service: systemctl restart orun (its files changed)');
+    expect(r.stderr).toMatch(
+      new RegExp(`orun upgraded ${old.replace(/[+.]/g, '\\$&')} → 0\\.1\\.0-e2e-next$`, 'm'),
+    );
+    expect((await node.exec('orun', '--version')).trim()).toBe('0.1.0-e2e-next');
+    expect((await node.exec('systemctl', 'show', '-p', 'MainPID', '--value', 'orun')).trim()).not.toBe(pid);
+    expect(await webContainer()).toEqual(before);
+  });
+
+  it('a commit changes the app; the node runs the new version', async () => {
+    const before = await waitFor('the web container', webContainer, 60_000);
+    writeFileSync(join(repo, 'deployments', 'web.yaml'), deployment('bonjour'));
+    git('commit', '-qam', 'web says bonjour');
+    git('push', '-q', `ssh://root@${node.ip}/srv/manifests.git`, 'main');
+    const after = await waitFor(
+      'the web container with GREETING=bonjour',
       async () => {
-        const journal = await node.exec('journalctl', '-u', 'orun', '-o', 'cat', '--no-pager');
-        expect(journal).toMatch(
-          /"remote":"ssh:\/\/root@127\.0\.0\.1\/srv\/manifests\.git".*"msg":"checked out new revision"/,
-        );
+        const c = await webContainer();
+        return c?.env.includes('GREETING=bonjour') ? c : undefined;
       },
-      { timeout: 60_000, interval: 1000 },
+      90_000,
     );
-    expect(await node.status('test', '-d', '/opt/orun-ssh/repo/.git')).toMatchObject({ code: 0 });
-    expect((await orun(args('--repo', repo, '--data-dir', '/opt/orun-ssh/'))).stderr).toContain(
-      'nothing changed',
-    );
+    expect(after.id).not.toBe(before.id);
   });
 });
 
-describe('orun bootstrap against a node without Docker', () => {
-  let bare: NodeContainer;
-  beforeAll(async () => {
-    bare = await startNode({ authorizedKey: readFileSync(`${key}.pub`, 'utf8').trim() });
-  });
-  afterAll(async () => {
-    await bare?.remove();
+describe('orun bootstrap failures leave nothing behind', () => {
+  it('a node where apt cannot install Caddy fails install packages; nothing of orun is written', async () => {
+    const bare = await startNode({
+      dockerSocket: dockerd.socket,
+      authorizedKey: readFileSync(`${key}.pub`, 'utf8').trim(),
+    });
+    try {
+      await bare.exec('sh', '-c', "echo 'deb [trusted=yes] file:/srv/none ./' > /etc/apt/sources.list");
+      const r = await orun([
+        'bootstrap', 'bare-1', '--host', bare.ip, '--identity', key, '--known-hosts', kh,
+        '--repo', 'file:///srv/none.git', '--out', join(root, 'repo-bare'), '--yes',
+      ]); // prettier-ignore
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /^orun: bootstrap: install packages: apt-get could not install caddy \(exit 100\); make them installable/m,
+      );
+      for (const path of [
+        '/usr/local/bin/orun',
+        '/etc/default/orun',
+        '/etc/systemd/system/orun.service',
+        '/opt/orun',
+      ])
+        expect((await bare.status('test', '-e', path)).code, path).not.toBe(0);
+      expect(existsSync(join(root, 'repo-bare', 'nodes', 'bare-1.yaml'))).toBe(false);
+    } finally {
+      await bare.remove();
+    }
   });
 
-  it('says what is missing and installs nothing', async () => {
+  it('an unreachable host fails the connect step', async () => {
+    const port = await freePort();
     const r = await orun([
-      'bootstrap', 'bare-1', '--host', bare.ip, '--identity', key, '--known-hosts', join(root, 'known_hosts'),
-      '--repo', 'file:///srv/none.git', '--out', join(root, 'repo-bare'),
+      'bootstrap', 'gone-1', '--host', '127.0.0.1', '--port', String(port), '--identity', key,
+      '--known-hosts', kh, '--repo', 'file:///srv/none.git', '--out', join(root, 'repo-gone'), '--yes',
     ]); // prettier-ignore
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(
-      `orun: bootstrap: check remote: root@${bare.ip}:22 (Debian GNU/Linux 12 (bookworm), x86_64, root) lacks what orun needs; nothing was changed:\n  - Docker (no /var/run/docker.sock and no docker command): install Docker Engine, or re-run with --install-docker\n`,
-    );
-    expect((await bare.status('test', '-e', '/usr/local/lib/orun')).code).not.toBe(0);
-    expect((await bare.status('test', '-e', '/etc/default/orun')).code).not.toBe(0);
+    expect(r.stderr).toMatch(/^orun: bootstrap: connect: .*127\.0\.0\.1/m);
+    expect(existsSync(join(root, 'repo-gone'))).toBe(false);
   });
 });

@@ -21,10 +21,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `node dist/orun.js ...args`; never rejects on a non-zero exit. */
-export function orun(args: string[], timeoutMs = 180_000): Promise<CliResult> {
+/**
+ * `node dist/orun.js ...args` (or `exe ...args`, e.g. a single executable); never rejects on a
+ * non-zero exit.
+ */
+export function orun(args: string[], timeoutMs = 180_000, exe?: string): Promise<CliResult> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [ORUN, ...args], {
+    const child = spawn(exe ?? process.execPath, exe ? args : [ORUN, ...args], {
       cwd: ROOT,
       env: { ...process.env, SSH_AUTH_SOCK: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -124,6 +127,8 @@ export interface NodeContainer {
 export async function startNode(opts: {
   dockerSocket?: string;
   authorizedKey: string;
+  /** Extra `docker run -v` bind mounts (`host:container[:ro]`). */
+  mounts?: string[];
 }): Promise<NodeContainer> {
   requireDocker();
   requireCommand(`the node image ${NODE_IMAGE} (build it: bash hack/node-image.sh)`, 'docker', [
@@ -140,6 +145,7 @@ export async function startNode(opts: {
     '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined', '--cgroupns=host',
     '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/run/lock',
     ...(opts.dockerSocket ? ['-v', `${opts.dockerSocket}:/var/run/docker.sock`] : []),
+    ...(opts.mounts ?? []).flatMap((m) => ['-v', m]),
     '-e', 'container=docker', NODE_IMAGE,
   ).catch(async (err: unknown) => {
     await remove(); // `docker run` can fail after creating the container
