@@ -306,19 +306,19 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
               }).map(toSourceError)
             : [],
       });
-      // Only ServiceGraphs read files on disk; the work tree is written before the store holds
-      // the revision, so whoever sees it there finds its files.
-      if (source.checkout && built.objects.some((o) => o.kind === 'ServiceGraph')) {
-        this.#workTree = undefined;
-        await source.checkout(rev.commit);
-        this.#workTree = rev.commit;
-      }
       const wanted = this.#o.branchOf?.(built.node);
       if (wanted !== undefined && wanted !== rev.branch && !built.unknownNode) {
         this.#o.store.apply({ kinds: ['Node'], objects: [built.node], revision: rev.revision });
         log.info({ branch: wanted }, 'the Node tracks another branch; moving there before reconciling');
         this.reconfigure({ ...this.#settings, branch: wanted });
         return true;
+      }
+      // Only ServiceGraphs read files on disk; the work tree is written before the store holds
+      // the revision, so whoever sees it there finds its files.
+      if (source.checkout && built.objects.some((o) => o.kind === 'ServiceGraph')) {
+        this.#workTree = undefined;
+        await source.checkout(rev.commit);
+        this.#workTree = rev.commit;
       }
       await this.#saveLastGood(built.memory.lastGood, log);
       const refused =
