@@ -14,6 +14,7 @@ import {
   containerIds,
   deploymentYaml,
   dockerRun,
+  dockerRunAsync,
   fmt,
   freePorts,
   logTimeMs,
@@ -50,6 +51,25 @@ async function baseline(prefix: string, ports: number[]): Promise<{ runs: number
   const runs = performance.now() - t0;
   await Promise.all(ports.map((p) => waitHealthy(p, 20, 120_000)));
   return { runs, total: performance.now() - t0 };
+}
+
+/**
+ * The engine's own throughput: the same N `docker run -d` with `inFlight` at a time, then all
+ * healthy. The agent's worker count (4) is chosen from where this stops improving.
+ */
+async function parallelBaseline(prefix: string, ports: number[], inFlight: number): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < N) {
+        const i = next++;
+        await dockerRunAsync(`orun-${prefix}par${inFlight}-d${i}`, ports[i]!, { INDEX: String(i) });
+      }
+    }),
+  );
+  await Promise.all(ports.map((p) => waitHealthy(p, 20, 120_000)));
+  return performance.now() - t0;
 }
 
 async function agentPhase(w0: Workspace, names: string[], metricsPort: number): Promise<AgentResult> {
@@ -94,6 +114,12 @@ async function main(): Promise<void> {
   console.error(`baseline: ${N} sequential docker run -d, then wait for every /health`);
   const base = await baseline(w0.prefix, ports);
   removeContainers(w0.prefix);
+  const parallel: [number, number][] = [];
+  for (const inFlight of [2, 4, 8]) {
+    console.error(`engine: ${N} docker run -d, ${inFlight} in flight`);
+    parallel.push([inFlight, await parallelBaseline(w0.prefix, ports, inFlight)]);
+    removeContainers(w0.prefix);
+  }
 
   console.error(`agent: converge ${N} Deployments from an empty node`);
   w0.repo
@@ -124,6 +150,10 @@ async function main(): Promise<void> {
     '|---|---:|---:|',
     `| baseline: ${N}× \`docker run -d\` + all healthy | ${s(base.total)} | 1.00× |`,
     `| ↳ of which the ${N} \`docker run -d\` | ${s(base.runs)} | |`,
+    ...parallel.map(
+      ([k, ms]) =>
+        `| engine throughput: ${N}× \`docker run -d\`, ${k} in flight, + all healthy | ${s(ms)} | ${fmt(ms / base.total, 2)}× |`,
+    ),
     `| **agent: start → all ${N} Ready** | ${s(r.total)} | ${fmt(r.total / base.total, 2)}× |`,
     `| ↳ start → local API answers | ${s(r.apiUp)} | |`,
     `| ↳ start → revision applied to the store | ${s(r.applied)} | |`,

@@ -4,7 +4,7 @@
  * ports, docker helpers scoped to one run's name prefix, /proc sampling, the machine description
  * and the BENCHMARKS.md section writer.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -133,22 +133,31 @@ export async function waitHealthy(port: number, everyMs = 20, timeoutMs = 30_000
   }
 }
 
+function dockerRunArgs(name: string, hostPort: number, env: Record<string, string>): string[] {
+  return [
+    'run',
+    '-d',
+    '--name',
+    name,
+    '-p',
+    `${hostPort}:80`,
+    ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+    IMAGE,
+  ];
+}
+
 /** `docker run -d` of the same container the agent would create (the manual baseline). */
 export function dockerRun(name: string, hostPort: number, env: Record<string, string>): void {
-  execFileSync(
-    'docker',
-    [
-      'run',
-      '-d',
-      '--name',
-      name,
-      '-p',
-      `${hostPort}:80`,
-      ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-      IMAGE,
-    ],
-    { stdio: 'ignore' },
-  );
+  execFileSync('docker', dockerRunArgs(name, hostPort, env), { stdio: 'ignore' });
+}
+
+/** The same `docker run -d`, as a promise (for runs with several in flight). */
+export function dockerRunAsync(name: string, hostPort: number, env: Record<string, string>): Promise<void> {
+  return new Promise((res, rej) => {
+    execFile('docker', dockerRunArgs(name, hostPort, env), (err) =>
+      err === null ? res() : rej(new Error(`docker run ${name}: ${err.message}`)),
+    );
+  });
 }
 
 export type LogLine = Record<string, unknown> & { msg?: string; time?: unknown; arrived: number };
@@ -164,7 +173,15 @@ export class Agent {
   readonly exited: Promise<void>;
   #buf = '';
 
-  constructor(o: { repo: string; node: string; dataDir: string; metricsPort: number; logLevel?: string }) {
+  constructor(o: {
+    repo: string;
+    node: string;
+    dataDir: string;
+    metricsPort: number;
+    logLevel?: string;
+    /** Replaces the default `--ingress none`, e.g. `['--http-port', '8080', ...]` for Caddy. */
+    ingressArgs?: string[];
+  }) {
     this.socket = join(o.dataDir, 'orun.sock');
     this.metricsAddress = `127.0.0.1:${o.metricsPort}`;
     this.startedAt = performance.now();
@@ -190,8 +207,7 @@ export class Agent {
         '--log-level',
         o.logLevel ?? 'info',
         // The agent's own cost: no Caddy (and no bind of :80/:443 beside other runs).
-        '--ingress',
-        'none',
+        ...(o.ingressArgs ?? ['--ingress', 'none']),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
