@@ -7,6 +7,7 @@
 #   orun-test/postgres:1   postgres 15 on :5432, trust auth from any address, database `postgres`;
 #                          initdb on first start when PGDATA (/var/lib/postgresql/data) is empty
 #   orun-test/python:1     `python3 -m http.server 8000` in /srv (override with command/args)
+#   orun-test/flyway:1     a flyway stand-in for the Orchfile spec example (-url=jdbc:postgresql://HOST/DB migrate)
 # The app images are `docker build`s on the base that only add CMD/STOPSIGNAL, so they cost
 # almost no disk. Needs root, debootstrap and the Debian mirror; the base takes about 90 s the
 # first time. Idempotent: an image with the current recipe is kept (FORCE=1 rebuilds).
@@ -90,8 +91,29 @@ exec setpriv --reuid=postgres --regid=postgres --init-groups "$PGBIN/postgres" -
 SH
 chmod 755 "$pgdir/orun-postgres"
 
+# A flyway stand-in for the Orchfile spec example's db-migrate (`CMD -url=jdbc:postgresql://HOST/DB
+# migrate`): creates DB if missing and records one row per migrate run in its `migrations` table.
+cat >"$pgdir/flyway" <<'SH'
+#!/bin/sh
+set -e
+url=; cmd=
+for a in "$@"; do
+  case "$a" in -url=jdbc:postgresql://*) url=${a#-url=jdbc:postgresql://} ;; migrate) cmd=migrate ;; esac
+done
+[ "$cmd" = migrate ] && [ -n "$url" ] || { echo "usage: flyway -url=jdbc:postgresql://HOST/DB migrate" >&2; exit 2; }
+host=${url%%/*}; db=${url#*/}
+psql -h "$host" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
+  psql -h "$host" -U postgres -c "CREATE DATABASE \"$db\""
+psql -h "$host" -U postgres -d "$db" -v ON_ERROR_STOP=1 \
+  -c "CREATE TABLE IF NOT EXISTS migrations (id serial PRIMARY KEY, at timestamptz DEFAULT now())" \
+  -c "INSERT INTO migrations DEFAULT VALUES"
+echo "flyway: migrated $db on $host"
+SH
+chmod 755 "$pgdir/flyway"
+
 build_base
 build_app orun-test/nginx:1 $'EXPOSE 80\nSTOPSIGNAL SIGQUIT\nCMD ["nginx","-g","daemon off;"]'
 build_app orun-test/redis:1 $'EXPOSE 6379\nCMD ["redis-server","--protected-mode","no","--bind","0.0.0.0"]'
 build_app orun-test/postgres:1 $'EXPOSE 5432\nSTOPSIGNAL SIGINT\nCOPY orun-postgres /usr/local/bin/orun-postgres\nCMD ["/usr/local/bin/orun-postgres"]' "$pgdir/orun-postgres"
+build_app orun-test/flyway:1 $'COPY flyway /usr/local/bin/flyway\nENTRYPOINT ["/usr/local/bin/flyway"]' "$pgdir/flyway"
 build_app orun-test/python:1 $'EXPOSE 8000\nWORKDIR /srv\nCMD ["python3","-m","http.server","8000"]'

@@ -34,6 +34,7 @@ import {
   serviceRecords,
   stateFile,
   startOrder,
+  supervision,
   writeRunState,
   type GraphEvent,
   type ProjectContext,
@@ -263,7 +264,7 @@ type SupervisorMessage = { line: string } | { settled: true; failed: boolean };
 
 async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<number> {
   const p = loadProject(positionals, o, io);
-  if (p === undefined) return 1;
+  if (p === undefined || alreadySupervised(p, io)) return 1;
   const { graph, loc } = p;
   const supervisor = o.supervisor === true;
   const send = (m: SupervisorMessage): void => {
@@ -363,6 +364,16 @@ async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<numbe
   }
   save(true);
   return signals === 0 && ex.failed ? 1 : 0;
+}
+
+/** One supervisor per project: a second `orch up` while one runs is refused. */
+function alreadySupervised(p: LoadedProject, io: RunIO): boolean {
+  const { state, supervised } = supervision({ loc: p.loc, runner: new NodeProcessRunner() });
+  if (!supervised) return false;
+  io.stderr(
+    `error: ${p.loc.name} is already supervised by orch up (pid ${state!.owner!.pid}); 'orch down' first, or 'orch restart SERVICE'\n`,
+  );
+  return true;
 }
 
 /** Foreground host output, also appended to `<logDir>/<service>.log|.err` for `orch logs`. */
