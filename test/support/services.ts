@@ -33,3 +33,16 @@ export function requireTestImage(): void {
   requireDocker();
   requireCommand(`the test image ${TEST_IMAGE}`, 'docker', ['image', 'inspect', TEST_IMAGE]);
 }
+
+/** Real application images built from Debian packages by `hack/app-images.sh` (CI builds them). */
+export const APP_IMAGES = {
+  nginx: 'orun-test/nginx:1',
+  python: 'orun-test/python:1',
+  redis: 'orun-test/redis:1',
+  postgres: 'orun-test/postgres:1',
+} as const;
+
+export function requireAppImage(image: string): void {
+  requireDocker();
+  requireCommand(`the app image ${image} (bash hack/app-images.sh)`, 'docker', ['image', 'inspect', image]);
+}
