@@ -44,6 +44,7 @@ import { NodeProcessRunner } from '../../runtime/process/index.ts';
 import { TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
 import { loadAgeIdentities, loadNodeSecretKey, SopsErrorCode } from '../../runtime/sops/index.ts';
 import { Store } from '../../runtime/store/index.ts';
+import { host, notificationsRunnable, Notifier } from '../../runtime/notify/index.ts';
 import { buildIngress } from './ingress.ts';
 import { deploymentKeys, storeKeys, suspension, webhookRunnable } from './operate.ts';
 import { nodeOverrides, type AgentSettings } from './options.ts';
@@ -173,6 +174,17 @@ export function buildAgent(
   manager.addController(deployments);
   manager.addController(nodes);
   manager.addController(serviceGraphs);
+  if (settings.notify.length > 0) {
+    const notifier = new Notifier({
+      endpoints: settings.notify,
+      nodeName: settings.node,
+      revision: () => store.revision(),
+      clock,
+      logger,
+      registry,
+    });
+    manager.addController(notificationsRunnable({ store, notifier, nodeName: settings.node }));
+  }
   if (ingress !== undefined) manager.addController(ingress.services);
   manager.handleReconcile('Deployment', (name) => enqueue(deployments.controller, deploymentKey(name)));
   manager.handleReconcile('Node', (name) => name === settings.node && enqueue(nodes.controller, nodes.key));
@@ -264,6 +276,10 @@ export async function runAgent(settings: AgentSettings, signal: AbortSignal, log
       metricsAddress: settings.metricsAddress,
       socket: settings.socket,
       ingress: settings.ingress,
+      ...(settings.webhookAddress === undefined ? {} : { webhookAddress: settings.webhookAddress }),
+      ...(settings.notify.length === 0
+        ? {}
+        : { notify: settings.notify.map((e) => `${e.type}=${host(e.url)}`) }),
       ...(settings.ingress === 'caddy'
         ? { httpPort: settings.httpPort, httpsPort: settings.httpsPort, acmeCa: settings.acmeCa }
         : {}),

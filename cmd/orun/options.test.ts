@@ -29,8 +29,31 @@ describe('orun start settings', () => {
       allowedSignersFile: undefined,
       maxManifestBytes: 1048576,
       maxRepoBytes: 67108864,
+      webhookAddress: undefined,
+      webhookSecretFile: undefined,
+      notify: [],
       pinned: ['repo'],
     });
+  });
+
+  it('webhook and notify settings', () => {
+    const s = resolveSettings([
+      {
+        repo: '/r',
+        webhookAddress: ':9292',
+        webhookSecretFile: '/s',
+        notify: 'generic=http://a.test/x, slack=https://hooks.slack.test/T/B/c',
+      },
+    ]);
+    expect(s.webhookAddress).toBe(':9292');
+    expect(s.notify).toEqual([
+      { type: 'generic', url: 'http://a.test/x' },
+      { type: 'slack', url: 'https://hooks.slack.test/T/B/c' },
+    ]);
+    expect(() => resolveSettings([{ repo: '/r', webhookAddress: ':9292' }])).toThrow(/--webhook-secret-file/);
+    expect(() => resolveSettings([{ repo: '/r', notify: 'teams=https://x.test/secret-token' }])).toThrow(
+      /notify "teams=…": expected generic=URL or slack=URL/,
+    );
   });
 
   it.each([

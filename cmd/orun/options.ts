@@ -11,6 +11,7 @@ import { OrunError, errorMessage } from '../../apis/errors.ts';
 import { parseDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
 import { DEFAULT_MANIFEST_LIMITS } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
 import { LETS_ENCRYPT_PRODUCTION } from '../../runtime/caddy/index.ts';
+import { parseEndpoint, type Endpoint } from '../../runtime/notify/index.ts';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -69,6 +70,8 @@ export interface AgentSettings {
   webhookAddress: string | undefined;
   /** File holding the webhook secret (HMAC key or token). Required with `webhookAddress`. */
   webhookSecretFile: string | undefined;
+  /** Notification endpoints (`generic=URL`, `slack=URL`) for rollout/stall/sync messages. Default: none. */
+  notify: Endpoint[];
   /** Settings set by a flag, the environment or the config file: the Node manifest does not override them. */
   pinned: ReadonlySet<SettingName>;
 }
@@ -119,6 +122,7 @@ export const ENV_NAMES: Readonly<Record<SettingName, string>> = {
   maxRepoBytes: 'ORUN_MAX_REPO_BYTES',
   webhookAddress: 'ORUN_WEBHOOK_ADDRESS',
   webhookSecretFile: 'ORUN_WEBHOOK_SECRET_FILE',
+  notify: 'ORUN_NOTIFY',
 };
 
 /** Config-file key of each setting (camelCase, as in the Node manifest). */
@@ -146,6 +150,7 @@ const FILE_KEYS: Readonly<Record<string, SettingName>> = {
   maxRepoBytes: 'maxRepoBytes',
   webhookAddress: 'webhookAddress',
   webhookSecretFile: 'webhookSecretFile',
+  notify: 'notify',
 };
 
 /** Joins the items of a list setting (`acmeCaRoot`) in env and config-file values (a YAML list works too). */
@@ -181,7 +186,11 @@ export async function fileSettings(path: string): Promise<RawSettings> {
         context: { known: Object.keys(FILE_KEYS) },
       });
     }
-    if (name === 'acmeCaRoot' && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+    if (
+      (name === 'acmeCaRoot' || name === 'notify') &&
+      Array.isArray(value) &&
+      value.every((v) => typeof v === 'string')
+    ) {
       out[name] = value.join(LIST_SEPARATOR);
       continue;
     }
@@ -252,6 +261,19 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
     ?.split(LIST_SEPARATOR)
     .map((f) => f.trim())
     .filter((f) => f !== '');
+  const notify = (pick('notify') ?? '')
+    .split(LIST_SEPARATOR)
+    .map((e) => e.trim())
+    .filter((e) => e !== '')
+    .map((e) => {
+      const ep = parseEndpoint(e);
+      if (ep === undefined)
+        throw new OrunError(
+          'orun.bad_setting',
+          `start: notify "${e.slice(0, e.indexOf('=') + 1)}…": expected generic=URL or slack=URL (http or https)`,
+        );
+      return ep;
+    });
   const webhookAddress = pick('webhookAddress');
   const webhookSecretFile = pick('webhookSecretFile');
   if (webhookAddress !== undefined && webhookSecretFile === undefined)
@@ -283,6 +305,7 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
     maxRepoBytes: bytes('max repo bytes', pick('maxRepoBytes'), DEFAULTS.maxRepoBytes),
     webhookAddress,
     webhookSecretFile,
+    notify,
     pinned,
   };
 }

@@ -37,6 +37,7 @@ interface StartFlags {
   maxRepoBytes?: string;
   webhookAddress?: string;
   webhookSecretFile?: string;
+  notify?: string[];
   config?: string;
 }
 
@@ -126,6 +127,11 @@ export function startCommand(): Command {
       '--webhook-secret-file <file>',
       `the webhook secret (GitHub/Gitea/Forgejo HMAC key, GitLab token, generic bearer/HMAC key) ${env('webhookSecretFile')}`,
     )
+    .option(
+      '--notify <type=url>',
+      `send rollout succeeded/failed, stalled and sync failed messages: generic=URL (JSON) or slack=URL (Slack-compatible); repeatable; comma-separated in env and config ${env('notify')}`,
+      (e: string, prev: string[] | undefined) => [...(prev ?? []), e],
+    )
     .option('--config <file>', 'YAML config file with the same settings in camelCase (env ORUN_CONFIG)')
     .action(async (flags: StartFlags) => {
       // The agent runs for months beside the workloads: a 1 MiB young generation and V8's
@@ -157,6 +163,7 @@ export function startCommand(): Command {
         maxRepoBytes: flags.maxRepoBytes,
         webhookAddress: flags.webhookAddress,
         webhookSecretFile: flags.webhookSecretFile,
+        notify: flags.notify?.join(LIST_SEPARATOR),
       };
       const configPath = flags.config ?? process.env.ORUN_CONFIG;
       const fromFile = configPath === undefined ? {} : await fileSettings(configPath);

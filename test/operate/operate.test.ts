@@ -4,7 +4,8 @@
 // reconciled nor pruned while suspended); `orun diff` of a work tree and of a ref.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -123,6 +124,24 @@ describe('operating a node (e2e: dist/orun.js, real git and dockerd)', () => {
       repo.cleanup();
       rmSync(dataDir, { recursive: true, force: true });
     });
+    // A notification receiver that fails its first request (the agent retries with back-off).
+    const notices: Record<string, unknown>[] = [];
+    let refused = 0;
+    const sink = createServer((req, res) => {
+      let text = '';
+      req.setEncoding('utf8').on('data', (d: string) => (text += d));
+      req.on('end', () => {
+        if (refused === 0) {
+          refused++;
+          return void res.writeHead(503).end();
+        }
+        notices.push(JSON.parse(text) as Record<string, unknown>);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    cleanups.push(() => void sink.close());
+    const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/orun`;
     const hookPort = await freePort();
     const metricsPort = await freePort();
     const env = { ORUN_SOCKET: join(dataDir, 'orun.sock') };
@@ -151,6 +170,8 @@ describe('operating a node (e2e: dist/orun.js, real git and dockerd)', () => {
           secretFile,
           '--metrics-address',
           `127.0.0.1:${metricsPort}`,
+          '--notify',
+          `generic=${sinkUrl}`,
         ],
       });
     let agent = start();
@@ -182,6 +203,19 @@ describe('operating a node (e2e: dist/orun.js, real git and dockerd)', () => {
       () => agent.dump(),
     );
     expect(await metric(metricsPort, 'orun_git_polls_total')).toBe(polls + 1);
+    // The rollout of a's new generation was announced (after one refused delivery, retried).
+    await waitFor(
+      'a RolloutSucceeded notification',
+      () =>
+        notices.some((n) => n['event'] === 'RolloutSucceeded' && n['name'] === a && n['generation'] === 2),
+      30_000,
+      () => `refused ${refused}, got ${JSON.stringify(notices)}\n${agent.dump(200)}`,
+    );
+    expect(notices.find((n) => n['name'] === a)).toMatchObject({
+      node,
+      kind: 'Deployment',
+      severity: 'info',
+    });
     // The accepted request's line (poll started) comes before the checkout of the pushed commit.
     const hookLine = indexOf(
       agent.lines,
