@@ -2,6 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '../../apis/errors.ts';
+import { onStopSignals } from '../../runtime/manager/signals.ts';
 import { runOrch, type OrchIO } from './cli.ts';
 import type { RunIO } from './up.ts';
 
@@ -37,14 +38,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const runIO: RunIO = {
     ...io,
-    onStopSignal: (handler) => {
-      process.on('SIGINT', handler);
-      process.on('SIGTERM', handler);
-      return () => {
-        process.off('SIGINT', handler);
-        process.off('SIGTERM', handler);
-      };
-    },
+    onStopSignal: (handler) => onStopSignals((name) => handler(name)),
   };
   const run = await load();
   // The runtime's timers are unref'd; a long-running command keeps orch alive until it is done.

@@ -13,6 +13,7 @@ import {
   findAssets,
   parseLabel,
 } from '../../runtime/provision/index.ts';
+import { installSignalHandlers } from '../../runtime/manager/signals.ts';
 import type { BootstrapRequest } from '../../runtime/provision/index.ts';
 
 export interface BootstrapFlags {
@@ -106,10 +107,7 @@ export function bootstrapCommand(): Command {
         throw err;
       });
       checkRequest(req);
-      const ac = new AbortController();
-      const onSignal = () => ac.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const { signal, dispose } = installSignalHandlers(process, undefined, { exitCode: 130 });
       try {
         // ssh2 only for this command: loading it costs every other command (and the agent) 16 MiB.
         const { Ssh2Connector } = await import('../../runtime/ssh/ssh2-client.ts');
@@ -118,12 +116,11 @@ export function bootstrapCommand(): Command {
           assets: findAssets(),
           log: (line) => process.stderr.write(`${line}\n`),
           print: (text) => process.stdout.write(text),
-          signal: ac.signal,
+          signal,
         });
         if (result.problems.length > 0) process.exitCode = 1;
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        dispose();
       }
     });
 }

@@ -5,7 +5,7 @@ import { newRegistry, RuntimeMetrics } from '../metrics/index.ts';
 import { WorkQueue } from '../workqueue/index.ts';
 import { Manager } from './manager.ts';
 import type { SyncingRunnable } from './runnable.ts';
-import { installSignalHandlers, type SignalProcess } from './signals.ts';
+import { installSignalHandlers, onStopSignals, type SignalProcess } from './signals.ts';
 
 function untilAbort(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -137,5 +137,44 @@ describe('Manager', () => {
     expect(exits).toEqual([1]);
     dispose();
     expect(emitter.listenerCount('SIGTERM')).toBe(0);
+  });
+
+  it('installSignalHandlers options: only the named signals, the second exits with exitCode', () => {
+    const emitter = new EventEmitter();
+    const exits: number[] = [];
+    const proc: SignalProcess = {
+      on: (e, fn) => emitter.on(e, fn),
+      off: (e, fn) => emitter.off(e, fn),
+      exit: ((code: number) => {
+        exits.push(code);
+      }) as (code: number) => never,
+    };
+    const { signal, dispose } = installSignalHandlers(proc, undefined, {
+      signals: ['SIGINT'],
+      exitCode: 130,
+    });
+    expect(emitter.listenerCount('SIGTERM')).toBe(0);
+    emitter.emit('SIGINT');
+    expect(signal.aborted).toBe(true);
+    emitter.emit('SIGINT');
+    expect(exits).toEqual([130]);
+    dispose();
+    expect(emitter.listenerCount('SIGINT')).toBe(0);
+  });
+
+  it('onStopSignals counts every stop signal until disposed', () => {
+    const emitter = new EventEmitter();
+    const seen: string[] = [];
+    const proc = {
+      on: (e: string, fn: () => void) => emitter.on(e, fn),
+      off: (e: string, fn: () => void) => emitter.off(e, fn),
+      exit: () => undefined as never,
+    };
+    const off = onStopSignals((name, count) => seen.push(`${name} ${count}`), proc);
+    emitter.emit('SIGTERM');
+    emitter.emit('SIGINT');
+    off();
+    emitter.emit('SIGINT');
+    expect(seen).toEqual(['SIGTERM 1', 'SIGINT 2']);
   });
 });
