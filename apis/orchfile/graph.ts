@@ -5,7 +5,7 @@
  */
 import { errorAt, type OrchfileError } from './errors.ts';
 import type { Located, RawService } from './raw.ts';
-import { didYouMean } from './suggest.ts';
+import { didYouMean } from '../suggest.ts';
 
 export function checkGraph(services: readonly RawService[]): OrchfileError[] {
   const errors: OrchfileError[] = [];

@@ -7,7 +7,7 @@ import { ALL_DIRECTIVES, isListDirective, isScalarDirective } from './directives
 import { errorAt, type OrchfileError } from './errors.ts';
 import { lex, type DirectiveLine } from './lexer.ts';
 import { listOf, newRawService, type RawArg, type RawFile, type RawService } from './raw.ts';
-import { didYouMean } from './suggest.ts';
+import { didYouMean } from '../suggest.ts';
 import { ORCHFILE_SPEC_VERSION, type SourcePos } from './types.ts';
 import { checkArgName, checkServiceName } from './values.ts';
 

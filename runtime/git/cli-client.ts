@@ -19,6 +19,7 @@ import { OrunError, errorMessage } from '../../apis/errors.ts';
 import { FETCHED_REF, GitErrorCode, isValidBranchName, normalizeRemote, treeEntryKind } from './client.ts';
 import type { GitClient, HeadCommit, TreeEntry } from './client.ts';
 import { redactUrls } from './redact.ts';
+import { shellQuote } from '../../apis/shell.ts';
 
 export interface GitCliClientOptions {
   /** Private key for ssh:// remotes (a deploy key). Default: ssh's own defaults (~/.ssh). */
@@ -344,13 +345,11 @@ function checkSha(sha: string): void {
 
 function sshCommand(options: GitCliClientOptions): string {
   const parts = ['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new'];
-  if (options.knownHostsFile) parts.push('-o', shellQuote(`UserKnownHostsFile=${options.knownHostsFile}`));
-  if (options.sshKeyPath) parts.push('-o', 'IdentitiesOnly=yes', '-i', shellQuote(options.sshKeyPath));
+  if (options.knownHostsFile)
+    parts.push('-o', shellQuote(`UserKnownHostsFile=${options.knownHostsFile}`, { always: true }));
+  if (options.sshKeyPath)
+    parts.push('-o', 'IdentitiesOnly=yes', '-i', shellQuote(options.sshKeyPath, { always: true }));
   return parts.join(' ');
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 function redactedCause(err: unknown): Error {

@@ -10,7 +10,7 @@
  */
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { errorMessage } from '../../apis/errors.ts';
-import { didYouMean } from '../../apis/orchfile/suggest.ts';
+import { didYouMean } from '../../apis/suggest.ts';
 import { objectKey, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ManifestLimits } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
 import type { Locator } from '../../apis/run.orcra.dev/v0alpha/decode.ts';

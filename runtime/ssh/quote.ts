@@ -5,6 +5,7 @@
  * Never paste a manifest value into a command any other way; pass bulk data via stdin or SFTP.
  */
 import { OrunError } from '../../apis/errors.ts';
+import { shellQuote as quoteWord } from '../../apis/shell.ts';
 
 /** Error codes of this module (OrunError.code). */
 export const QuoteErrorCode = {
@@ -25,8 +26,7 @@ const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 export function shellQuote(arg: string): string {
   if (arg.includes('\0'))
     throw new OrunError(QuoteErrorCode.NulInArgument, 'ssh: quote argument: it contains a NUL byte');
-  if (SAFE.test(arg)) return arg;
-  return `'${arg.replaceAll("'", `'\\''`)}'`;
+  return quoteWord(arg);
 }
 
 /** An argv as one shell command line: each argument quoted, joined with spaces. */

@@ -4,6 +4,7 @@
  */
 import type { OrchService } from '../types.ts';
 import { durationSeconds } from '../values.ts';
+import { shellQuote } from '../../shell.ts';
 
 export interface RenderOptions {
   /**
@@ -65,11 +66,6 @@ export function projectPath(path: string, vars: Vars): string {
   return `${base}/${p.replace(/^\.\//, '')}`;
 }
 
-/** POSIX shell single-quoting, left bare when nothing needs it. */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
 /** `exec <runtime> run ...` as one shell command: CMD is appended as written so its quoting holds. */
 export function containerCommand(s: OrchService, runtime: string, vars: Vars): string {
   const name = `${vars.get('CONTAINER_PREFIX') ?? ''}${s.name}`;
@@ -101,7 +97,7 @@ export function containerCommand(s: OrchService, runtime: string, vars: Vars): s
   if (s.entrypoint !== undefined) args.push('--entrypoint', subst(s.entrypoint, vars));
   args.push(s.image ?? '');
   const cmd = s.cmd === undefined ? '' : ` ${subst(s.cmd, vars)}`;
-  return `exec ${args.map(shellQuote).join(' ')}${cmd}`;
+  return `exec ${args.map((a) => shellQuote(a)).join(' ')}${cmd}`;
 }
 
 /** Seconds in a `30s`/`5m` duration (already validated by the parser; values.ts parses it). */

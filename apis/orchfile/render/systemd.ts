@@ -17,6 +17,7 @@ import {
   type RenderedFile,
   type RenderOptions,
 } from './common.ts';
+import { shellQuote } from '../../shell.ts';
 
 export function renderSystemd(graph: OrchGraph, opts: RenderOptions = {}): RenderedFile[] {
   const prefix = opts.prefix ?? '';
@@ -91,13 +92,9 @@ function hostLimits(s: OrchService, set: (key: string, value: string | number | 
 /** A shell loop that returns once the healthcheck passes (TimeoutStartSec= bounds it). */
 function waitFor(healthcheck: string): string {
   const check = /^https?:\/\//.test(healthcheck)
-    ? `curl -fsS -o /dev/null ${quote(healthcheck)}`
+    ? `curl -fsS -o /dev/null ${shellQuote(healthcheck, { always: true })}`
     : healthcheck;
   return `until ${check}; do sleep 1; done`;
-}
-
-function quote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

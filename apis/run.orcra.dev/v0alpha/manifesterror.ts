@@ -1,3 +1,4 @@
+import { closest } from '../../suggest.ts';
 /**
  * ManifestError: one problem in a manifest repository, positioned at file:line:col and a field
  * path. It is a value returned by decoding and checks, never thrown: bad files are data.
@@ -126,32 +127,5 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** The known name closest to `word` (edit distance at most a third of its length, min 2), if any. */
 export function suggest(word: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDist = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const k of known) {
-    const d = editDistance(word.toLowerCase(), k.toLowerCase());
-    if (d < bestDist) {
-      best = k;
-      bestDist = d;
-    }
-  }
-  return best;
-}
-
-/** Damerau-Levenshtein (optimal string alignment): a swap of two letters counts as one edit. */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  const at = (i: number, j: number): number => d[i]?.[j] ?? 0;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        v = Math.min(v, at(i - 2, j - 2) + 1);
-      (d[i] as number[])[j] = v;
-    }
-  }
-  return at(a.length, b.length);
+  return closest(word, known, { ignoreCase: true, maxDistance: Math.max(2, Math.floor(word.length / 3)) });
 }

@@ -1,21 +1,43 @@
-/** "Did you mean" suggestions for misspelt directives, CLEAR targets and service names. */
+/**
+ * "Did you mean" suggestions, the one implementation: misspelt Orchfile directives, CLEAR targets
+ * and service names, and unknown manifest fields and kinds.
+ */
+
+export interface ClosestOptions {
+  /**
+   * Compare case-insensitively (manifest field names). Default: case-sensitive, except that a
+   * pure case slip ("from" for FROM) counts as distance 0 and the word itself is never suggested.
+   */
+  ignoreCase?: boolean;
+  /** The largest distance still suggested. Default: a third of the word's length, 1 to 3. */
+  maxDistance?: number;
+}
 
 /** The closest candidate to `word`, if one is close enough to be a likely typo. */
-export function closest(word: string, candidates: Iterable<string>): string | undefined {
+export function closest(
+  word: string,
+  candidates: Iterable<string>,
+  opts: ClosestOptions = {},
+): string | undefined {
   if (word.length === 0 || word.length > 64) return undefined;
   const upper = word.toUpperCase();
+  const lower = word.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    if (c === word) continue;
-    // A case slip ("from" for FROM) is the most likely mistake of all.
-    const d = c.toUpperCase() === upper ? 0 : distance(word, c);
+    if (!opts.ignoreCase && c === word) continue;
+    const d = opts.ignoreCase
+      ? distance(lower, c.toLowerCase())
+      : // A case slip ("from" for FROM) is the most likely mistake of all.
+        c.toUpperCase() === upper
+        ? 0
+        : distance(word, c);
     if (d < bestDistance) {
       best = c;
       bestDistance = d;
     }
   }
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  const limit = opts.maxDistance ?? Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   return bestDistance <= limit ? best : undefined;
 }
 
