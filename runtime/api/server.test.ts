@@ -157,6 +157,9 @@ describe('local API routes', () => {
     ['GET', '/apis/run.orcra.dev/v0alpha/deployments/web/reconcile', 405],
     ['GET', '/apis/run.orcra.dev/v0alpha/services/web/log', 404],
     ['GET', '/apis/run.orcra.dev/v0alpha/deployments/web/log?tailLines=-1', 400],
+    // Issue 9 bug 10: a malformed percent-escape was a 500.
+    ['GET', '/apis/run.orcra.dev/v0alpha/deployments/%E0%A4%A', 400],
+    ['GET', '/apis/run.orcra.dev/v0alpha/deployments/%zz', 400],
   ])('%s %s → %i', async (method, path, code) => {
     const res = await raw(method, path);
     expect(res.code).toBe(code);

@@ -102,7 +102,7 @@ class Handler {
     const [plural = '', name, sub, ...rest] = path
       .slice(API_PREFIX.length + 1)
       .split('/')
-      .map(decodeURIComponent);
+      .map(decodeSegment);
     const resource = resourceByPlural(plural);
     if (resource === undefined || rest.length > 0)
       throw notFound('the server could not find the requested resource');
@@ -353,6 +353,15 @@ function stream<T>(
       resolve();
     });
   });
+}
+
+/** One path segment, percent-decoded; a malformed escape (`%zz`, a lone `%`) is the client's error: 400. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(status(400, 'malformed percent-escape in the request path', 'BadRequest'));
+  }
 }
 
 function toStatus(err: unknown): Status {
