@@ -47,7 +47,7 @@ import { GraphMetrics } from './metrics.ts';
 import { buildStatus, Reason, serviceRows, verdictOf, type Verdict } from './status.ts';
 import { planTakeover } from './takeover.ts';
 
-interface Run {
+interface RunningGraph {
   readonly executor: GraphExecutor;
   readonly desired: DesiredGraph;
   /** Resolves once every service settled the first time (or on stop/detach); never rejects. */
@@ -60,7 +60,7 @@ interface Run {
 
 export class ServiceGraphReconciler implements Reconciler {
   readonly #d: ServiceGraphDeps;
-  readonly #runs = new Map<string, Run>();
+  readonly #runs = new Map<string, RunningGraph>();
   readonly #metrics: GraphMetrics;
   readonly #log: Logger;
   readonly #identity: (pid: number) => string | undefined;
@@ -153,7 +153,12 @@ export class ServiceGraphReconciler implements Reconciler {
   // ---- applying a new desired graph -------------------------------------------------------------
 
   /** Takes over what the previous run left (in memory or on disk), stops what changed, starts the rest. */
-  async #apply(name: string, desired: DesiredGraph, old: Run | undefined, log: Logger): Promise<Run> {
+  async #apply(
+    name: string,
+    desired: DesiredGraph,
+    old: RunningGraph | undefined,
+    log: Logger,
+  ): Promise<RunningGraph> {
     let previous: RunState | undefined;
     if (old !== undefined) {
       const left = await old.executor.detach();
@@ -168,7 +173,7 @@ export class ServiceGraphReconciler implements Reconciler {
 
     const key = objectKey('ServiceGraph', name);
     const adopting = new Set(Object.keys(plan.adopt));
-    const self: { run?: Run } = {};
+    const self: { run?: RunningGraph } = {};
     const executor = new GraphExecutor({
       graph: desired.graph,
       project: desired.project,
@@ -194,7 +199,7 @@ export class ServiceGraphReconciler implements Reconciler {
         this.#d.enqueue(key);
       },
     });
-    const run: Run = {
+    const run: RunningGraph = {
       executor,
       desired,
       adopting,
@@ -309,7 +314,7 @@ export class ServiceGraphReconciler implements Reconciler {
 
   // ---- status, events, run state ------------------------------------------------------------------
 
-  #status(obj: StoredObject<ServiceGraph>, run: Run | undefined, verdict: Verdict): void {
+  #status(obj: StoredObject<ServiceGraph>, run: RunningGraph | undefined, verdict: Verdict): void {
     const services = run?.executor.status();
     const name = obj.metadata.name;
     this.#d.store.updateStatus<ServiceGraphStatus>('ServiceGraph', name, (previous) =>
@@ -332,7 +337,7 @@ export class ServiceGraphReconciler implements Reconciler {
     run.ready = ready;
   }
 
-  #persist(name: string, run: Run): void {
+  #persist(name: string, run: RunningGraph): void {
     const state = this.#record(name, run.desired, run.executor.status());
     const text = JSON.stringify(state.services);
     if (text === run.lastState) return;
@@ -353,7 +358,7 @@ export class ServiceGraphReconciler implements Reconciler {
     };
   }
 
-  #onGraphEvent(name: string, run: Run | undefined, e: GraphEvent): void {
+  #onGraphEvent(name: string, run: RunningGraph | undefined, e: GraphEvent): void {
     this.#log.info(
       { servicegraph: name, service: e.service, state: e.state, message: e.message, warning: e.warning },
       'service event',
