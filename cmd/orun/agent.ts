@@ -59,19 +59,20 @@ export interface Agent {
 }
 
 /** Builds the agent; `start(signal)` on its manager runs it. */
-export function buildAgent(
-  settings: AgentSettings,
-  logger: Logger = createLogger({ level: settings.logLevel }),
-): Agent {
+export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
+  // Secrets decrypted later (by the informer) are masked in every log line, event and API answer.
+  let redactText = (text: string): string => text;
+  const logger = given ?? createLogger({ level: settings.logLevel, redactText: (l) => redactText(l) });
   const clock = realClock;
   const registry = agentRegistry();
   const metrics = new RuntimeMetrics(registry);
   const store = new Store({ clock });
-  const recorder = new EventRecorder({ clock });
+  const recorder = new EventRecorder({ clock, redact: (m) => redactText(m) });
   const engine = new DockerEngine();
   const nodeEvents = recorder.for('node-controller');
   const node = () => store.get<Node>('Node', settings.node);
   const informer = newInformer(settings, store, nodeEvents, registry, logger);
+  redactText = informer.redactText;
   const common = { store, clock, registry, logger, controllerMetrics: metrics };
 
   const deployments = newDeploymentController({
@@ -167,7 +168,12 @@ export function buildAgent(
     dataDir: settings.dataDir,
   });
   manager.addServer(suspend.loader);
-  manager.addServer(apiServerRunnable(settings.socket, backend, logger));
+  manager.addServer(
+    apiServerRunnable(settings.socket, backend, logger, {
+      secretPaths: (obj) => informer.secretPathsOf(obj.kind, obj.metadata.name),
+      redactText: informer.redactText,
+    }),
+  );
   if (webhook !== undefined) manager.addServer(webhook);
   if (ingress !== undefined) manager.addServer(ingress.caddy);
   manager.addSource(informer);

@@ -19,6 +19,11 @@ describe('redactObject', () => {
     ['inline SOPS value', { A: ENC }, { A: { secret: true } }],
     ['plain values stay', { A: 'x', B: 1, C: true }, { A: 'x', B: 1, C: true }],
     ['structured env value', { A: { valueFrom: 'secrets.yaml#db' } }, { A: { secret: true } }],
+    [
+      'a secretKeyRef names a key, not a secret',
+      { A: { secretKeyRef: 'db' } },
+      { A: { secretKeyRef: 'db' } },
+    ],
   ])('%s', (_name, env, expected) => {
     const out = redactObject(deployment(env)) as ApiObject<'Deployment', { env: unknown }>;
     expect(out.spec.env).toEqual(expected);
@@ -38,5 +43,33 @@ describe('redactObject', () => {
     expect(isSecretValue(out.spec.env['DB_PASSWORD'])).toBe(true);
     expect(out.spec.env['MODE']).toBe('prod');
     expect(JSON.stringify(input)).toContain('hunter2');
+  });
+
+  it('masks every field the decrypted-paths function names, and known values in other strings', () => {
+    const obj: ApiObject = {
+      apiVersion: 'run.orcra.dev/v0alpha',
+      kind: 'Deployment',
+      metadata: { name: 'web', annotations: { owner: 'alice', token: 'hunter22' } },
+      spec: { image: 'nginx', ports: [{ containerPort: 80, port: 8080 }] },
+      status: {
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'False',
+            reason: 'X',
+            lastTransitionTime: 't',
+            message: 'bad token hunter22 in use',
+          },
+        ],
+      },
+    };
+    const out = redactObject(obj, {
+      secretPaths: () => ['metadata.annotations.token', 'spec.ports[0].port'],
+      redactText: (t) => t.split('hunter22').join('[REDACTED]'),
+    });
+    expect(out.metadata.annotations).toEqual({ owner: 'alice', token: { secret: true } });
+    expect(out.spec).toEqual({ image: 'nginx', ports: [{ containerPort: 80, port: { secret: true } }] });
+    expect(JSON.stringify(out)).not.toContain('hunter22');
+    expect(JSON.stringify(out)).toContain('bad token [REDACTED] in use');
   });
 });

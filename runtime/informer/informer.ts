@@ -20,7 +20,7 @@ import type { Node } from '../../apis/run.orcra.dev/v0alpha/node.ts';
 import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
 import type { ManifestError } from '../../apis/run.orcra.dev/v0alpha/manifesterror.ts';
 import type { EventSink } from '../events/index.ts';
-import { silentLogger, type Logger } from '../log/index.ts';
+import { Redactor, silentLogger, type Logger } from '../log/index.ts';
 import type { SyncingRunnable } from '../manager/index.ts';
 import { loadManifestTree, type ManifestTree } from '../manifests/tree.ts';
 import type { AgeIdentities, SecretString } from '../sops/index.ts';
@@ -41,7 +41,7 @@ import {
   type RootSecrets,
   type SecretKeys,
 } from './secrets.ts';
-import { decryptManifest, hasSopsBlock, ManifestDecryptError } from './sops.ts';
+import { decryptManifest, hasSopsBlock, ManifestDecryptError, type DecryptedManifest } from './sops.ts';
 import { hashOf } from '../store/index.ts';
 import type { LastGood, LastGoodStore } from './lastgood.ts';
 
@@ -168,6 +168,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   #fileSecrets = new Map<string, Map<string, SecretString>>();
   #secrets = new Map<string, SecretString>();
   #rootSecrets: RootSecrets = ABSENT;
+  #fileRedactions = new Map<string, FileRedactions>();
+  #redactions: Redactions = mergeRedactions([]);
   #last: InformerResult | undefined;
   #reported = new Set<string>();
   #savedHash: string | undefined;
@@ -216,6 +218,16 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
 
   /** The plaintext of a secret env value the last snapshots decrypted (Deployment controller's resolver). */
   resolveSecret = (ciphertext: string): SecretString | undefined => this.#secrets.get(ciphertext);
+
+  /**
+   * Dotted paths of the fields of `Kind/name` that were SOPS-encrypted in Git and are held
+   * decrypted (every output redacts them; identity fields excepted).
+   */
+  secretPathsOf = (kind: string, name: string): readonly string[] =>
+    this.#redactions.paths.get(`${kind}/${name}`) ?? [];
+
+  /** Replaces every decrypted value (4 characters or more) in free text with `[REDACTED]`. */
+  redactText = (text: string): string => this.#redactions.redactor.redact(text);
 
   /** The root secrets.yaml's values, for `secretKeyRef`, `envFrom` and `secretFiles`. */
   readonly secretKeys: SecretKeys = {
@@ -320,7 +332,13 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         await source.checkout(rev.commit);
         this.#workTree = rev.commit;
       }
-      await this.#saveLastGood(built.memory.lastGood, log);
+      // Objects holding fields decrypted from SOPS stay in memory only: no plaintext on disk.
+      const persistable = new Map(
+        [...built.memory.lastGood].filter(
+          ([p]) => (this.#fileRedactions.get(p)?.plaintexts.length ?? 0) === 0,
+        ),
+      );
+      await this.#saveLastGood(persistable, log);
       const refused =
         built.unknownNode && unknownNodeRefusal(this.#o.nodeName, built.unknownNode.known, rev.revision);
       // Refused: only the Node (status needs a home); the rest keeps what was last reconciled.
@@ -330,9 +348,14 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         revision: rev.revision,
       });
       this.#memory = built.memory;
-      this.#secrets = new Map(
-        [...built.memory.lastGood.keys()].flatMap((p) => [...(this.#fileSecrets.get(p) ?? [])]),
-      );
+      const kept = [...built.memory.lastGood.keys()];
+      this.#secrets = new Map(kept.flatMap((p) => [...(this.#fileSecrets.get(p) ?? [])]));
+      for (const p of [...this.#fileRedactions.keys()]) if (!kept.includes(p)) this.#fileRedactions.delete(p);
+      const root = this.#rootSecrets.state === 'ready' ? [...this.#rootSecrets.values.values()] : [];
+      this.#redactions = mergeRedactions([
+        ...kept.flatMap((p) => this.#fileRedactions.get(p) ?? []),
+        { paths: new Map(), plaintexts: [...this.#secrets.values(), ...root].map((v) => v.reveal()) },
+      ]);
       this.#last = {
         revision: rev.revision,
         commit: rev.commit,
@@ -436,8 +459,12 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       try {
         const plain = await decryptManifest(text, await identities());
         const decoded = decodeManifestFile(f.path, plain.text, { commit: rev.commit });
-        if (decoded.errors.length === 0) this.#fileSecrets.set(f.path, plain.secrets);
-        out.push({ path: f.path, objects: decoded.objects, errors: decoded.errors.map(toSourceError) });
+        const errors = decoded.errors.map((e) => hideSecretValues(toSourceError(e), plain));
+        if (decoded.errors.length === 0) {
+          this.#fileSecrets.set(f.path, plain.secrets);
+          this.#fileRedactions.set(f.path, { paths: plain.secretPaths, plaintexts: plain.plaintexts });
+        }
+        out.push({ path: f.path, objects: decoded.objects, errors });
       } catch (err) {
         const code = err instanceof ManifestDecryptError ? err.code : 'SopsFailed';
         out.push({
@@ -490,6 +517,40 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
 /** `file:line:col: path: message`. */
 export function formatSourceError(e: SourceError): string {
   return `${e.file}:${e.line}:${e.col}: ${e.path === '' ? '' : `${e.path}: `}${e.message}`;
+}
+
+interface FileRedactions {
+  paths: Map<string, string[]>;
+  plaintexts: string[];
+}
+
+interface Redactions {
+  paths: Map<string, string[]>;
+  redactor: Redactor;
+}
+
+function mergeRedactions(files: readonly FileRedactions[]): Redactions {
+  const paths = new Map<string, string[]>();
+  const redactor = new Redactor();
+  for (const f of files) {
+    for (const [id, p] of f.paths) paths.set(id, [...(paths.get(id) ?? []), ...p]);
+    redactor.add(...f.plaintexts);
+  }
+  return { paths, redactor };
+}
+
+/**
+ * An error about a value that was encrypted in Git never quotes it: the message of an error at
+ * (or under) a decrypted path is replaced, and any decrypted value in other messages is masked.
+ */
+function hideSecretValues(e: SourceError, plain: DecryptedManifest): SourceError {
+  const encrypted = [...plain.secretPaths.values()]
+    .flat()
+    .some((p) => e.path === p || e.path.startsWith(`${p}.`) || e.path.startsWith(`${p}[`));
+  if (encrypted) return { ...e, message: 'invalid value (encrypted in Git; not shown)' };
+  const r = new Redactor();
+  r.add(...plain.plaintexts);
+  return { ...e, message: r.redact(e.message) };
 }
 
 function toSourceError(e: ManifestError): SourceError {

@@ -45,3 +45,24 @@ describe('decryptManifest', () => {
     expect((err as ManifestDecryptError).code).toBe(code);
   });
 });
+
+describe('decryptManifest: fields other than spec.env', () => {
+  it('names every decrypted path by object (identity fields excepted) and its plaintext, for redaction', async () => {
+    const id = await generateX25519Identity();
+    const doc = {
+      ...PLAIN,
+      metadata: { name: 'web', annotations: { token: 'annot-secret' } },
+      spec: { ...PLAIN.spec, ports: [{ containerPort: 80, port: 8080 }] },
+    };
+    const text = await encryptSopsDocument(doc, { recipients: [await identityToRecipient(id)] });
+    const out = await decryptManifest(text, [id]);
+    expect(out.secretPaths.get('Deployment/web')).toEqual([
+      'metadata.annotations.token',
+      'spec.image',
+      'spec.ports[0].containerPort',
+      'spec.ports[0].port',
+    ]);
+    expect(out.plaintexts).toContain('annot-secret');
+    expect(out.plaintexts).not.toContain('web'); // metadata.name stays in clear: it addresses the object
+  });
+});

@@ -8,6 +8,7 @@
  */
 import { isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { errorMessage, isOrunError } from '../../apis/errors.ts';
+import { formatPath } from '../../apis/run.orcra.dev/v0alpha/manifesterror.ts';
 import { decryptSopsDocuments, isEncryptedValue, SecretString, type AgeIdentities } from '../sops/index.ts';
 
 /** True when the text has a top-level `sops:` block (cheap test before parsing). */
@@ -20,7 +21,17 @@ export interface DecryptedManifest {
   text: string;
   /** `ENC[...]` ciphertext of each secret env value → its plaintext. */
   secrets: Map<string, SecretString>;
+  /**
+   * Paths (`metadata.annotations.db`, `spec.ports[0].port`) of the values that were
+   * encrypted and are decrypted in place, by object (`Kind/name`): outputs redact them.
+   */
+  secretPaths: Map<string, string[]>;
+  /** Those values' plaintexts, for redacting free text (messages that quote a value). */
+  plaintexts: string[];
 }
+
+/** Object identity fields: needed in clear to address the object, so never redacted. */
+const IDENTITY_PATHS = new Set(['apiVersion', 'kind', 'metadata.name']);
 
 /** Thrown as a per-file problem; `code` is the sops error code (e.g. `SopsMacMismatch`). */
 export class ManifestDecryptError extends Error {
@@ -57,7 +68,11 @@ export async function decryptManifest(
   const docs = parseAllDocuments(text);
   const edits: { from: number; to: number; text: string }[] = [];
   const secrets = new Map<string, SecretString>();
+  const secretPaths = new Map<string, string[]>();
+  const plaintexts: string[] = [];
   docs.forEach((doc, i) => {
+    const id = objectId(plain[i]);
+    const paths: string[] = [];
     const root = doc.contents;
     if (!isMap(root)) return;
     for (const pair of root.items) {
@@ -79,12 +94,30 @@ export async function decryptManifest(
           ? JSON.stringify(value.reveal())
           : value.reveal();
       edits.push({ from, to, text: literal });
+      const dotted = formatPath(path);
+      if (!IDENTITY_PATHS.has(dotted)) {
+        paths.push(dotted);
+        plaintexts.push(value.reveal());
+      }
     });
+    if (id !== undefined && paths.length > 0) secretPaths.set(id, [...(secretPaths.get(id) ?? []), ...paths]);
   });
   let out = text;
   for (const e of edits.sort((a, b) => b.from - a.from))
     out = out.slice(0, e.from) + e.text + out.slice(e.to);
-  return { text: out, secrets };
+  return { text: out, secrets, secretPaths, plaintexts };
+}
+
+/** `Kind/name` of a decrypted document, when it has both. */
+function objectId(doc: unknown): string | undefined {
+  if (typeof doc !== 'object' || doc === null) return undefined;
+  const { kind, metadata } = doc as { kind?: unknown; metadata?: { name?: unknown } };
+  const name = metadata?.name;
+  const text = (v: unknown): string | undefined =>
+    typeof v === 'string' ? v : v instanceof SecretString ? v.reveal() : undefined;
+  const k = text(kind);
+  const n = text(name);
+  return k === undefined || n === undefined ? undefined : `${k}/${n}`;
 }
 
 /** Same length, newlines kept, everything else a space. */

@@ -45,6 +45,22 @@ describe('logger', () => {
     });
   });
 
+  it('masks known secret values in every line (redactText), fields and messages alike', () => {
+    const chunks: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk.toString());
+        cb();
+      },
+    });
+    const r = new Redactor();
+    r.add('hunter22');
+    const log = createLogger({ destination: stream, redactText: (l) => r.redact(l) });
+    log.warn({ error: 'deployments/x.yaml:3:5: got "hunter22"' }, 'manifest error hunter22');
+    expect(chunks.join('')).not.toContain('hunter22');
+    expect(chunks.join('')).toContain('got \\"[REDACTED]\\"');
+  });
+
   it('Redactor hides registered values in free text, longest first', () => {
     const r = new Redactor();
     r.add('s3cr3t', 's3cr3t-long', 'ab');

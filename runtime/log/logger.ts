@@ -37,6 +37,11 @@ export interface LoggerOptions {
    * while MESSAGE stays the JSON line. Default: when stdout is the journal (journalStream()).
    */
   syslogPrefix?: boolean;
+  /**
+   * Applied to every serialized line before it is written: masks known secret values that
+   * reached free text (a Redactor's `redact`, late-bound by the agent). Default: none.
+   */
+  redactText?: (line: string) => string;
 }
 
 /** sd-daemon priorities (`<N>`) of pino's levels. */
@@ -77,7 +82,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   return pino(
     {
       level: opts.level ?? 'info',
-      ...(prefix ? { hooks: { streamWrite: withSyslogPrefix } } : {}),
+      ...(prefix || opts.redactText !== undefined
+        ? { hooks: { streamWrite: lineWriter(prefix, opts.redactText) } }
+        : {}),
       base: opts.base ?? null,
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: [...DEFAULT_REDACT_PATHS, ...(opts.redact ?? [])], censor: '[REDACTED]' },
@@ -85,6 +92,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     },
     opts.destination ?? pino.destination({ dest: 1, sync: true }),
   );
+}
+
+function lineWriter(prefix: boolean, redactText: ((line: string) => string) | undefined) {
+  return (line: string): string => {
+    const masked = redactText === undefined ? line : redactText(line);
+    return prefix ? withSyslogPrefix(masked) : masked;
+  };
 }
 
 /** A logger that writes nothing: the default for components given no logger. */

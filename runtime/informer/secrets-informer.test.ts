@@ -1,0 +1,142 @@
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { FakeClock } from '../clock/index.ts';
+import { FakeGitClient } from '../git/fake-client.ts';
+import { GitSource } from '../git/source.ts';
+import { encryptSopsDocument, openSopsFile, sealInline } from '../sops/index.ts';
+import { Store } from '../store/index.ts';
+import { GitInformer } from './informer.ts';
+
+const REMOTE = 'file:///fake/secrets.git';
+const node: ApiObject = {
+  apiVersion: 'run.orcra.dev/v0alpha',
+  kind: 'Node',
+  metadata: { name: 'n1' },
+  spec: { host: 'h', gitRepo: REMOTE },
+};
+const dep = (name: string, env: string) =>
+  `apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  image: nginx:1\n  env:\n${env}`;
+
+async function fixture() {
+  const id = await generateX25519Identity();
+  const recipient = await identityToRecipient(id);
+  const secrets = await encryptSopsDocument('db_password: from-secrets-yaml\n', { recipients: [recipient] });
+  const { dataKey } = await openSopsFile(secrets, [id]);
+  const inline = (name: string, key: string, value: string) =>
+    sealInline(value, dataKey, { kind: 'Deployment', name, path: ['spec', 'env', key] });
+  return { id, recipient, secrets, inline };
+}
+
+function start(client: FakeGitClient, id: string) {
+  const store = new Store();
+  const informer = new GitInformer({
+    store,
+    nodeName: 'n1',
+    settings: { branch: 'main', pollIntervalMs: 1000 },
+    newSource: (s) =>
+      new GitSource({
+        remote: REMOTE,
+        branch: s.branch,
+        dir: '/fake/data/repo',
+        client,
+        clock: new FakeClock(),
+      }),
+    fallbackNode: () => node,
+    identities: () => Promise.resolve([id]),
+    retryMs: 1,
+  });
+  const ac = new AbortController();
+  const done = informer.start(ac.signal);
+  return { store, informer, stop: () => (ac.abort(), done) };
+}
+
+describe('GitInformer: secrets.yaml and inline values', () => {
+  it('offers secrets.yaml keys, opens inline values bound to their place, refuses a moved one at file:line', async () => {
+    const f = await fixture();
+    const client = new FakeGitClient();
+    const good = f.inline('web', 'TOKEN', 'inline-secret');
+    client.push(REMOTE, 'main', 'a', {
+      files: {
+        'secrets.yaml': f.secrets,
+        'deployments/web.yaml': dep('web', `    TOKEN: ${good}\n    DB: {secretKeyRef: db_password}\n`),
+        // copied from web: bound to web's TOKEN, so it fails here
+        'deployments/api.yaml': dep('api', `    TOKEN: ${good}\n`),
+      },
+    });
+    const h = start(client, f.id);
+    const applied = await firstValueFrom(h.informer.applied$);
+    expect(h.store.list('Deployment').map((d) => d.metadata.name)).toEqual(['web']);
+    const web = h.store.get('Deployment', 'web') as unknown as { spec: { env: Record<string, unknown> } };
+    expect(web.spec.env).toEqual({ TOKEN: good, DB: { secretKeyRef: 'db_password' } }); // ciphertext in the store
+    expect(h.informer.resolveSecret(good)?.reveal()).toBe('inline-secret');
+    expect(h.informer.secretKeys.get('db_password')?.reveal()).toBe('from-secrets-yaml');
+    expect(applied.errors).toEqual([
+      expect.objectContaining({
+        file: 'deployments/api.yaml',
+        line: 8,
+        path: 'spec.env.TOKEN',
+        code: 'SopsMacMismatch',
+      }),
+    ]);
+    expect(JSON.stringify(applied.errors)).not.toMatch(/inline-secret|from-secrets-yaml/);
+    expect(h.informer.redactText('x inline-secret y from-secrets-yaml')).toBe('x [REDACTED] y [REDACTED]');
+    await h.stop();
+  });
+
+  it('a tampered inline value keeps the last good version; a secrets.yaml change is announced', async () => {
+    const f = await fixture();
+    const client = new FakeGitClient();
+    const good = f.inline('web', 'TOKEN', 'v1');
+    client.push(REMOTE, 'main', 'a', {
+      files: { 'secrets.yaml': f.secrets, 'deployments/web.yaml': dep('web', `    TOKEN: ${good}\n`) },
+    });
+    const h = start(client, f.id);
+    const changes = firstValueFrom(h.informer.secretsChanged$.pipe(take(2), toArray()));
+    const results = firstValueFrom(h.informer.applied$.pipe(take(2), toArray()));
+    await firstValueFrom(h.informer.applied$);
+    const tampered = good.replace(/data:[A-Za-z0-9+/]{2}/, 'data:QQ');
+    const secrets2 = await encryptSopsDocument('db_password: changed\n', { recipients: [f.recipient] });
+    client.push(REMOTE, 'main', 'b', {
+      files: { 'secrets.yaml': secrets2, 'deployments/web.yaml': dep('web', `    TOKEN: ${tampered}\n`) },
+    });
+    await h.informer.source()?.syncNow();
+    const [, second] = await results;
+    expect(second?.errors.map((e) => [e.file, e.path, e.code])).toEqual([
+      ['deployments/web.yaml', 'spec.env.TOKEN', 'SopsMacMismatch'],
+    ]);
+    expect(second?.keptFiles).toEqual(['deployments/web.yaml']);
+    const web = h.store.get('Deployment', 'web') as unknown as { spec: { env: Record<string, unknown> } };
+    expect(web.spec.env['TOKEN']).toBe(good);
+    expect(h.informer.resolveSecret(good)?.reveal()).toBe('v1');
+    expect(await changes).toHaveLength(2);
+    await h.stop();
+  });
+
+  it('an invalid encrypted field is reported without its value; decrypted fields are named for redaction', async () => {
+    const f = await fixture();
+    const client = new FakeGitClient();
+    const file = await encryptSopsDocument(
+      'apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: web\n  annotations:\n    token: annot-secret\nspec:\n  image: nginx:1\n  ports:\n    - containerPort: not-a-port-s3cret\n      port: 8080\n',
+      { recipients: [f.recipient], encryptedRegex: '^(token|containerPort)$' },
+    );
+    const ok = await encryptSopsDocument(
+      'apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: api\n  annotations:\n    token: annot-secret\nspec:\n  image: nginx:1\n',
+      { recipients: [f.recipient], encryptedRegex: '^token$' },
+    );
+    client.push(REMOTE, 'main', 'a', { files: { 'deployments/web.yaml': file, 'deployments/api.yaml': ok } });
+    const h = start(client, f.id);
+    const applied = await firstValueFrom(h.informer.applied$);
+    expect(applied.errors).toEqual([
+      expect.objectContaining({
+        file: 'deployments/web.yaml',
+        path: 'spec.ports[0].containerPort',
+        message: 'invalid value (encrypted in Git; not shown)',
+      }),
+    ]);
+    expect(JSON.stringify(applied.errors)).not.toContain('s3cret');
+    expect(h.informer.secretPathsOf('Deployment', 'api')).toEqual(['metadata.annotations.token']);
+    await h.stop();
+  });
+});
