@@ -1,6 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { type AnyObject, KINDS } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 import { validateManifestRepo } from '../../runtime/manifests/validate.ts';
+import { parseAgeKeyFile } from '../../runtime/sops/index.ts';
 
 /** `orun validate [REPO_DIR]`: decode and check a manifest repository offline, as CI would. */
 export function validateCommand(): Command {
@@ -9,8 +11,19 @@ export function validateCommand(): Command {
       'check a manifest repository offline: every error with file:line:col and field path; exit 1 on any',
     )
     .argument('[REPO_DIR]', 'the manifest repository (nodes/ deployments/ services/ servicegraphs/)', '.')
-    .action(async (dir: string) => {
-      const { repo, errors, warnings } = await validateManifestRepo(dir);
+    .option(
+      '--age-key <file>',
+      'age key file: decrypt SOPS files and inline ENC[...] values and verify their MACs; without it, their structure and every non-secret field are checked',
+    )
+    .action(async (dir: string, opts: { ageKey?: string }) => {
+      const identities =
+        opts.ageKey === undefined
+          ? undefined
+          : parseAgeKeyFile(await readFile(opts.ageKey, 'utf8'), opts.ageKey);
+      const { repo, errors, warnings } = await validateManifestRepo(
+        dir,
+        identities === undefined ? {} : { identities },
+      );
       for (const e of [...errors, ...warnings]) process.stderr.write(`${e.format()}\n`);
       if (errors.length > 0) {
         const files = new Set(errors.map((e) => e.file)).size;

@@ -41,7 +41,7 @@ import {
   type RootSecrets,
   type SecretKeys,
 } from './secrets.ts';
-import { decryptManifest, hasSopsBlock, ManifestDecryptError, type DecryptedManifest } from './sops.ts';
+import { decryptManifest, hasSopsBlock, hideSecretValues, ManifestDecryptError } from './sops.ts';
 import { hashOf } from '../store/index.ts';
 import type { LastGood, LastGoodStore } from './lastgood.ts';
 
@@ -537,20 +537,6 @@ function mergeRedactions(files: readonly FileRedactions[]): Redactions {
     redactor.add(...f.plaintexts);
   }
   return { paths, redactor };
-}
-
-/**
- * An error about a value that was encrypted in Git never quotes it: the message of an error at
- * (or under) a decrypted path is replaced, and any decrypted value in other messages is masked.
- */
-function hideSecretValues(e: SourceError, plain: DecryptedManifest): SourceError {
-  const encrypted = [...plain.secretPaths.values()]
-    .flat()
-    .some((p) => e.path === p || e.path.startsWith(`${p}.`) || e.path.startsWith(`${p}[`));
-  if (encrypted) return { ...e, message: 'invalid value (encrypted in Git; not shown)' };
-  const r = new Redactor();
-  r.add(...plain.plaintexts);
-  return { ...e, message: r.redact(e.message) };
 }
 
 function toSourceError(e: ManifestError): SourceError {

@@ -9,6 +9,7 @@
 import { isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { errorMessage, isOrunError } from '../../apis/errors.ts';
 import { formatPath } from '../../apis/run.orcra.dev/v0alpha/manifesterror.ts';
+import { Redactor } from '../log/index.ts';
 import { decryptSopsDocuments, isEncryptedValue, SecretString, type AgeIdentities } from '../sops/index.ts';
 
 /** True when the text has a top-level `sops:` block (cheap test before parsing). */
@@ -144,4 +145,21 @@ function walk(
       walk(item, Array.isArray(value) ? value[i] : undefined, [...path, i], visit),
     );
   } else visit(node, value, path);
+}
+
+/**
+ * An error about a value that was encrypted in Git never quotes it: the message of an error at
+ * (or under) a decrypted path is replaced, and any decrypted value in other messages is masked.
+ */
+export function hideSecretValues<E extends { path: string; message: string }>(
+  e: E,
+  plain: Pick<DecryptedManifest, 'secretPaths' | 'plaintexts'>,
+): E {
+  const encrypted = [...plain.secretPaths.values()]
+    .flat()
+    .some((p) => e.path === p || e.path.startsWith(`${p}.`) || e.path.startsWith(`${p}[`));
+  if (encrypted) return { ...e, message: 'invalid value (encrypted in Git; not shown)' };
+  const r = new Redactor();
+  r.add(...plain.plaintexts);
+  return { ...e, message: r.redact(e.message) };
 }

@@ -76,6 +76,14 @@ interface Listed {
  * for (const f of repo.files) if (f.errors.length > 0) keepLastGood(f.path);
  */
 export async function loadManifestRepo(dir: string, options: LoadOptions = {}): Promise<ManifestRepo> {
+  return assembleRepo(await loadManifestFiles(dir, options));
+}
+
+/** Each manifest file of `dir` decoded, with its locator, in path order (see loadManifestRepo). */
+export async function loadManifestFiles(
+  dir: string,
+  options: LoadOptions = {},
+): Promise<{ file: ManifestFile; locate: Locator }[]> {
   let root: string;
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
@@ -102,7 +110,7 @@ export async function loadManifestRepo(dir: string, options: LoadOptions = {}): 
       throw new OrunError('manifests.superseded', `manifests: load ${dir}: superseded`, { context: { dir } });
     loaded.push(await loadFile(root, entry, limits, options));
   }
-  return assembleRepo(loaded);
+  return loaded;
 }
 
 /** One repository from its decoded files (in path order), whatever they were read from. */

@@ -1,6 +1,7 @@
 /**
- * Validating a repository offline: decode every file, run the cross-object checks, and check
- * that files objects refer to (ServiceGraph Orchfiles) exist. What `orun validate` runs.
+ * Validating a repository offline: decode every file (SOPS files too: see sops.ts), run the
+ * cross-object checks, and check that files objects refer to (ServiceGraph Orchfiles, secrets.yaml
+ * keys) exist. What `orun validate` runs.
  */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,7 +14,8 @@ import {
   type Node,
   selectsNode,
 } from '../../apis/run.orcra.dev/v0alpha/index.ts';
-import { type LoadOptions, type ManifestRepo, loadManifestRepo } from './load.ts';
+import { type ManifestRepo, assembleRepo, loadManifestFiles } from './load.ts';
+import { type SecretsCheckOptions, checkSecrets } from './sops.ts';
 
 export interface ValidationResult {
   repo: ManifestRepo;
@@ -31,11 +33,12 @@ export interface ValidationResult {
  */
 export async function validateManifestRepo(
   dir: string,
-  options: LoadOptions = {},
+  options: SecretsCheckOptions = {},
 ): Promise<ValidationResult> {
-  const repo = await loadManifestRepo(dir, options);
+  const secrets = await checkSecrets(dir, await loadManifestFiles(dir, options), options);
+  const repo = assembleRepo(secrets.loaded);
   const checked = checkObjects(repo.objects, { locate: repo.locate });
-  const errors = [...repo.errors, ...checked.errors, ...hostPathPolicyErrors(repo)];
+  const errors = [...repo.errors, ...secrets.errors, ...checked.errors, ...hostPathPolicyErrors(repo)];
   for (const obj of repo.objects) {
     if (obj.kind !== 'ServiceGraph') continue;
     for (const [i, file] of obj.spec.orchfiles.entries()) {

@@ -30,3 +30,4 @@ export { SopsErrorCode } from './errors.ts';
 export { type SopsMetadata, type SopsRule, type SopsAgeEntry, parseSopsMetadata } from './metadata.ts';
 export { type SopsValueType, isEncryptedValue } from './cipher.ts';
 export { loadNodeSecretKey, nodeSecretKeyPath } from './nodekey.ts';
+export { type SopsProblem, type SopsStructure, checkSopsStructure } from './structure.ts';

@@ -30,6 +30,10 @@ export const ManifestErrorCode = {
   MissingFile: 'missing_file',
   /** A file could not be read. */
   ReadFailed: 'read_failed',
+  /** A SOPS file or inline `ENC[...]` value is malformed, fails its MAC, or no key opens it. */
+  Sops: 'sops',
+  /** A `secretKeyRef` / `secretFiles` key that the root secrets.yaml does not have. */
+  MissingSecret: 'missing_secret',
   /** A file, or the repository, is over its size limit; it was not parsed. */
   TooLarge: 'too_large',
   /** A symlink in the repository points outside it; it was not followed. */
