@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../clock/index.ts';
 import { isOrunError } from '../../apis/errors.ts';
 import { newRegistry, RuntimeMetrics } from '../metrics/index.ts';
 import { WorkQueue } from '../workqueue/index.ts';
@@ -30,16 +31,17 @@ describe('Manager', () => {
   it('starts servers, then sources once synced, then controllers; stops in reverse', async () => {
     const log: string[] = [];
     let synced = false;
-    const m = new Manager({ syncPollMs: 1 });
+    const clock = new FakeClock();
+    const m = new Manager({ clock, syncPollMs: 1 });
     m.addController(tracked('ctrl', log));
     m.addSource(tracked('git', log, { hasSynced: () => synced }));
     m.addServer(tracked('http', log));
     const ac = new AbortController();
     const run = m.start(ac.signal);
-    await new Promise((r) => setTimeout(r, 20));
+    await clock.advance(20);
     expect(log).toEqual(['start http', 'start git']);
     synced = true;
-    await new Promise((r) => setTimeout(r, 20));
+    await clock.advance(20);
     expect(log).toEqual(['start http', 'start git', 'start ctrl']);
     ac.abort();
     await run;
@@ -60,11 +62,13 @@ describe('Manager', () => {
   });
 
   it('gives up on a runnable that ignores abort after the grace period', async () => {
-    const m = new Manager({ gracePeriodMs: 20 });
+    const clock = new FakeClock();
+    const m = new Manager({ clock, gracePeriodMs: 20 });
     m.addController({ name: 'stuck', start: () => new Promise<void>(() => {}) });
     const ac = new AbortController();
     const run = m.start(ac.signal);
     ac.abort();
+    await clock.advance(20);
     const err: unknown = await run.catch((e: unknown) => e);
     expect(isOrunError(err, 'manager.shutdown_timeout')).toBe(true);
     expect((err as Error).message).toContain('stuck');
@@ -84,12 +88,13 @@ describe('Manager', () => {
     const ac = new AbortController();
     const run = m.start(ac.signal);
     await server.synced;
-    await new Promise((r) => setTimeout(r, 5));
     const base = `http://127.0.0.1:${server.address()?.port}`;
     const get = async (path: string) => {
       const res = await fetch(base + path);
       return [res.status, await res.text()] as const;
     };
+    // The manager is ready once every group started (no fixed wait).
+    await vi.waitFor(async () => expect(await get('/readyz?exclude=git')).toEqual([200, 'ok']));
     expect(await get('/healthz')).toEqual([200, 'ok']);
     expect(await get('/healthz?verbose')).toEqual([200, '[+]ping ok\nhealthz check passed\n']);
     expect(await get('/readyz')).toEqual([

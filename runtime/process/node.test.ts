@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NodeProcessRunner } from './node.ts';
 import { describeProcessContract } from './runner.contract.ts';
 
@@ -17,8 +17,8 @@ describe('NodeProcessRunner', () => {
     const p = await runner.spawn({ name: 'g', command: 'sleep 300 & sleep 300 & wait', stdout: 'ignore' });
     expect(runner.signalGroup(p.pid, 'SIGTERM')).toBe(true);
     await p.exited;
-    await new Promise((r) => setTimeout(r, 50));
-    expect(runner.alive(p.pid)).toBe(false);
+    // The group's last member may outlive the leader's exit by a moment: wait for it, not a fixed time.
+    await vi.waitFor(() => expect(runner.alive(p.pid)).toBe(false));
   });
 
   it('passes env and cwd', async () => {
@@ -31,8 +31,7 @@ describe('NodeProcessRunner', () => {
       stdout: (l) => lines.push(l),
     });
     await p.exited;
-    await new Promise((r) => setTimeout(r, 20));
-    expect(lines).toEqual(['hi /tmp']);
+    await vi.waitFor(() => expect(lines).toEqual(['hi /tmp']));
   });
 
   it('exec times out and kills the group', async () => {
