@@ -99,31 +99,30 @@ describe('loadManifestRepo: the repository boundary', () => {
     await rm(outsideDir, { recursive: true, force: true });
   });
 
-  it('does not read a file symlinked out of the repository, nor quote it', async () => {
+  it('never reads a symlinked manifest (as the agent reading Git objects), nor quotes it', async () => {
     await write({ 'deployments/web.yaml': dep('web'), 'deployments/inside.yaml': dep('inside', 8081) });
     await symlink(join(outsideDir, 'age.key'), join(dir, 'deployments/key.yaml'));
     await symlink(join(dir, 'deployments/inside.yaml'), join(dir, 'deployments/alias.yaml'));
-    await symlink(join(dir, 'nowhere.yaml'), join(dir, 'deployments/dangling.yaml'));
     const repo = await loadManifestRepo(dir);
     expect(repo.errors.map((e) => [e.code, e.format()])).toEqual([
       [
-        'symlink_outside_repo',
-        'deployments/dangling.yaml:1:1: symlink to a target outside the repository (or a dangling one); not read',
+        'read_failed',
+        'deployments/alias.yaml:1:1: is a symbolic link; links are never followed (commit the file itself)',
       ],
       [
-        'symlink_outside_repo',
-        'deployments/key.yaml:1:1: symlink to a target outside the repository (or a dangling one); not read',
+        'read_failed',
+        'deployments/key.yaml:1:1: is a symbolic link; links are never followed (commit the file itself)',
       ],
     ]);
     expect(JSON.stringify(repo)).not.toContain('AGE-SECRET');
-    expect(repo.objects.map((o) => o.metadata.name)).toEqual(['inside', 'inside', 'web']);
+    expect(repo.objects.map((o) => o.metadata.name)).toEqual(['inside', 'web']);
   });
 
   it('does not read a kind directory symlinked out of the repository', async () => {
     await symlink(outsideDir, join(dir, 'deployments'));
     const repo = await loadManifestRepo(dir);
     expect(repo.objects).toEqual([]);
-    expect(repo.errors.map((e) => [e.file, e.code])).toEqual([['deployments', 'symlink_outside_repo']]);
+    expect(repo.errors.map((e) => [e.file, e.code])).toEqual([['deployments', 'read_failed']]);
   });
 
   it('does not follow a symlinked sub-directory', async () => {

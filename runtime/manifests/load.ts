@@ -3,9 +3,9 @@
  * services/ and servicegraphs/ (sub-directories included, dot-files skipped), decoded file by file.
  * Results are per file so the agent can keep a file's last good objects when it stops decoding.
  *
- * The repository's boundary holds: a symlink (file or kind directory) that resolves outside the
- * repository is never read, and is an error of that path; symlinked sub-directories are not
- * followed. Sizes are checked with stat before anything is read: a file over
+ * The repository's boundary holds: a symlinked manifest or kind directory is never read and is
+ * an error of that path, as when the agent reads a commit's tree (tree.ts), so `orun validate`
+ * and the agent agree; symlinked sub-directories are not followed. Sizes are checked with stat before anything is read: a file over
  * `limits.maxFileBytes` is not read, and a repository whose manifest files total more than
  * `limits.maxRepoBytes` has none of them parsed (every file then keeps its last good objects).
  */
@@ -180,12 +180,7 @@ async function loadFile(
   };
 }
 
-/** True when `target` (a real path) is `root` or inside it. */
-function inside(root: string, target: string): boolean {
-  return target === root || target.startsWith(root.endsWith(sep) ? root : root + sep);
-}
-
-/** The manifest files of one kind directory; a kind directory symlinked out of the repo is an error. */
+/** The manifest files of one kind directory; a symlinked kind directory is an error. */
 async function listKindDir(root: string, sub: string): Promise<Listed[]> {
   const full = join(root, sub);
   let info;
@@ -194,19 +189,17 @@ async function listKindDir(root: string, sub: string): Promise<Listed[]> {
   } catch {
     return [];
   }
-  if (info.isSymbolicLink()) {
-    const target = await realpath(full).catch(() => undefined);
-    if (target === undefined || !inside(root, target) || !(await stat(target)).isDirectory())
-      return [{ path: sub, size: 0, error: outside(sub) }];
-  } else if (!info.isDirectory()) return [];
+  if (info.isSymbolicLink()) return [{ path: sub, size: 0, error: symlinkError(sub) }];
+  if (!info.isDirectory()) return [];
   return listManifestFiles(root, full);
 }
 
-function outside(path: string): ManifestError {
+/** The same error the tree loader gives a symlink (tree.ts), so validate and the agent agree. */
+function symlinkError(path: string): ManifestError {
   return fileError(
     path,
-    ManifestErrorCode.SymlinkOutsideRepo,
-    'symlink to a target outside the repository (or a dangling one); not read',
+    ManifestErrorCode.ReadFailed,
+    'is a symbolic link; links are never followed (commit the file itself)',
   );
 }
 
@@ -232,13 +225,7 @@ async function listManifestFiles(root: string, dir: string): Promise<Listed[]> {
     if (e.isDirectory()) out.push(...(await listManifestFiles(root, full)));
     else if (!MANIFEST_FILE.test(e.name)) continue;
     else if (e.isFile()) out.push({ path, size: (await lstat(full)).size });
-    else if (e.isSymbolicLink()) {
-      const target = await realpath(full).catch(() => undefined);
-      const info = target === undefined ? undefined : await stat(target).catch(() => undefined);
-      if (target === undefined || info === undefined || !inside(root, target) || !info.isFile())
-        out.push({ path, size: 0, error: outside(path) });
-      else out.push({ path, size: info.size });
-    }
+    else if (e.isSymbolicLink()) out.push({ path, size: 0, error: symlinkError(path) });
   }
   return out;
 }

@@ -36,8 +36,6 @@ export const ManifestErrorCode = {
   MissingSecret: 'missing_secret',
   /** A file, or the repository, is over its size limit; it was not parsed. */
   TooLarge: 'too_large',
-  /** A symlink in the repository points outside it; it was not followed. */
-  SymlinkOutsideRepo: 'symlink_outside_repo',
   /** A hostPath the Node's allowedHostPaths policy refuses. */
   HostPathRefused: 'host_path_refused',
   /** Decoding failed in an unexpected way (a bug in orun); the file is treated as broken. */
