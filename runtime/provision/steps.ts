@@ -377,7 +377,8 @@ async function startService(
 /**
  * Waits for the agent's first applied revision (its Node has status.revision), then prints the
  * node's `orunctl get all`. An agent that refuses (UnknownNode: nodes/<name>.yaml is not in
- * Git yet) is reported, not failed: committing the manifest is the next step.
+ * Git yet) or has not synced in time (a deploy key not added yet) is reported, not failed: the
+ * install is complete and the agent keeps trying.
  */
 async function firstSync(run: StepRunner): Promise<StepOutcome> {
   const timeoutMs = run.req.syncTimeoutMs ?? 120_000;
@@ -402,11 +403,13 @@ async function firstSync(run: StepRunner): Promise<StepOutcome> {
       return { note: `${ready.revision}, Ready=${ready.status}` };
     }
     last = res.code === 0 ? 'no revision applied yet' : res.stderr.trim() || res.stdout.trim();
+    // Not a failed install (nothing is rolled back): e.g. the deploy key is not added yet.
     if (Date.now() > deadline)
-      throw new OrunError(
-        BootstrapErrorCode.RemoteCommandFailed,
-        `the agent did not sync within ${Math.round(timeoutMs / 1000)} s (${last}); see journalctl -u ${REMOTE.service} on the node`,
-      );
+      return {
+        note:
+          `not synced yet after ${Math.round(timeoutMs / 1000)} s (${last}); the agent keeps trying: ` +
+          `see \`orunctl get node ${run.req.name}\` and journalctl -u ${REMOTE.service} on the node`,
+      };
     await delay(500, undefined, { signal: run.deps.signal });
   }
 }

@@ -51,7 +51,11 @@ export async function docker(...args: string[]): Promise<string> {
  * Never `--bridge=none`: a dockerd started that way deletes the host's docker0, breaking the
  * shared dockerd's containers. Its bridge is made here (a random private /24) and removed on stop.
  */
-export async function startDockerd(dir: string): Promise<{ socket: string; stop(): Promise<void> }> {
+export async function startDockerd(
+  dir: string,
+  /** Extra dockerd flags, e.g. `--default-address-pool base=10.201.0.0/16,size=24`. */
+  extraArgs: string[] = [],
+): Promise<{ socket: string; stop(): Promise<void> }> {
   requireCommand('dockerd', 'dockerd', ['--version']);
   mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'docker.sock');
@@ -81,6 +85,7 @@ export async function startDockerd(dir: string): Promise<{ socket: string; stop(
       `--bridge=${bridge}`,
       '--iptables=false',
       '--ip-masq=false',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
