@@ -8,6 +8,7 @@ import { bootstrapCommand } from './bootstrap.ts';
 import { diffCommand } from './diff.ts';
 import { schemaCommand } from './schema.ts';
 import { startCommand } from './start.ts';
+import { secretsCommand } from './secrets.ts';
 import { validateCommand } from './validate.ts';
 
 const program = new Command('orun')
@@ -15,7 +16,14 @@ const program = new Command('orun')
   .version(VERSION)
   .showHelpAfterError()
   .exitOverride();
-for (const cmd of [startCommand(), bootstrapCommand(), validateCommand(), diffCommand(), schemaCommand()]) {
+for (const cmd of [
+  startCommand(),
+  bootstrapCommand(),
+  validateCommand(),
+  diffCommand(),
+  secretsCommand(),
+  schemaCommand(),
+]) {
   program.addCommand(cmd.exitOverride());
 }
 

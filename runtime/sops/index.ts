@@ -31,3 +31,5 @@ export { type SopsMetadata, type SopsRule, type SopsAgeEntry, parseSopsMetadata 
 export { type SopsValueType, isEncryptedValue } from './cipher.ts';
 export { loadNodeSecretKey, nodeSecretKeyPath } from './nodekey.ts';
 export { type SopsProblem, type SopsStructure, checkSopsStructure } from './structure.ts';
+export { type PlainSopsFile, decryptToYaml } from './plaintext.ts';
+export { type CreationRule, creationRuleFor, findSopsConfig } from './config.ts';
