@@ -180,6 +180,22 @@ describe('validateManifestRepo', () => {
     ]);
   });
 
+  it("parses each ServiceGraph's Orchfiles: errors at their own file:line:col, unknown spec.services", async () => {
+    await write({
+      'servicegraphs/g.yaml': `${H}kind: ServiceGraph\nmetadata:\n  name: g\nspec:\n  orchfiles: [stack/Orchfile, stack/dev.orch]\n`,
+      'servicegraphs/h.yaml': `${H}kind: ServiceGraph\nmetadata:\n  name: h\nspec:\n  orchfiles: [stack/ok]\n  services: [web, nope]\n`,
+      'stack/Orchfile': 'SERVICE web\nFROM nginx\n',
+      'stack/dev.orch': 'SERVICE web\n  RUN serve\n  PUBLISHH 1:2\n',
+      'stack/ok': 'SERVICE web\nFROM nginx\n',
+    });
+    const { errors } = await validateManifestRepo(dir);
+    expect(errors.map((e) => e.format())).toEqual([
+      "servicegraphs/h.yaml:7:19: spec.services[1]: no service named 'nope' in the Orchfiles",
+      expect.stringMatching(/^stack\/dev\.orch:3:3: .*unknown directive 'PUBLISHH'/),
+    ]);
+    expect(errors.map((e) => e.code)).toEqual(['missing_reference', 'orchfile_invalid']);
+  });
+
   it('applies the host-path policy of each Node a Deployment lands on', async () => {
     const vol = (name: string, hostPath: string) =>
       `${H}kind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  image: nginx:1\n  volumes:\n    - hostPath: ${hostPath}\n      containerPath: /x\n`;

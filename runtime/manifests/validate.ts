@@ -3,7 +3,8 @@
  * cross-object checks, and check that files objects refer to (ServiceGraph Orchfiles, secrets.yaml
  * keys) exist. What `orun validate` runs.
  */
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { formatOrchfileError, parseOrchfiles, type OrchfileSource } from '../../apis/orchfile/index.ts';
 import { join } from 'node:path';
 import {
   ManifestError,
@@ -12,6 +13,7 @@ import {
   compareManifestErrors,
   hostPathErrors,
   type Node,
+  type ServiceGraph,
   selectsNode,
 } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 import { type ManifestRepo, assembleRepo, loadManifestFiles } from './load.ts';
@@ -41,8 +43,10 @@ export async function validateManifestRepo(
   const errors = [...repo.errors, ...secrets.errors, ...checked.errors, ...hostPathPolicyErrors(repo)];
   for (const obj of repo.objects) {
     if (obj.kind !== 'ServiceGraph') continue;
+    let missing = false;
     for (const [i, file] of obj.spec.orchfiles.entries()) {
       if (await exists(join(dir, file))) continue;
+      missing = true;
       const at = repo.locate(obj, ['spec', 'orchfiles', i]);
       errors.push(
         new ManifestError({
@@ -55,6 +59,7 @@ export async function validateManifestRepo(
         }),
       );
     }
+    if (!missing) errors.push(...(await orchfileErrors(dir, obj, repo)));
   }
   return {
     repo,
@@ -81,6 +86,45 @@ function hostPathPolicyErrors(repo: ManifestRepo): ManifestError[] {
       for (const e of hostPathErrors(dep, node, repo.locate)) out.set(`${e.format()}`, e);
   }
   return [...out.values()];
+}
+
+/**
+ * A ServiceGraph's Orchfiles parsed as the agent parses them (base then overlays, `spec.args` as
+ * `--arg`; the agent's environment is not read), each error at its own file:line:col, and
+ * `spec.services` names checked against the graph.
+ */
+async function orchfileErrors(dir: string, sg: ServiceGraph, repo: ManifestRepo): Promise<ManifestError[]> {
+  const sources: OrchfileSource[] = [];
+  for (const path of sg.spec.orchfiles) sources.push({ path, text: await readFile(join(dir, path), 'utf8') });
+  const parsed = parseOrchfiles(sources, { args: { ...sg.spec.args }, env: {} });
+  if (!parsed.ok) {
+    return parsed.errors.map((e) => {
+      const where = `${e.file}:${e.line}:${e.col}: `;
+      return new ManifestError({
+        file: e.file,
+        line: e.line,
+        col: e.col,
+        path: '',
+        message: formatOrchfileError(e).slice(where.length),
+        code: ManifestErrorCode.OrchfileInvalid,
+      });
+    });
+  }
+  const names = new Set(parsed.graph.services.map((s) => s.name));
+  return (sg.spec.services ?? []).flatMap((s, i) => {
+    if (names.has(s)) return [];
+    const at = repo.locate(sg, ['spec', 'services', i]);
+    return [
+      new ManifestError({
+        file: at?.file ?? '',
+        line: at?.line ?? 1,
+        col: at?.col ?? 1,
+        path: `spec.services[${i}]`,
+        message: `no service named '${s}' in the Orchfiles`,
+        code: ManifestErrorCode.MissingReference,
+      }),
+    ];
+  });
 }
 
 async function exists(path: string): Promise<boolean> {

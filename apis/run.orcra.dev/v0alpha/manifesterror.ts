@@ -28,6 +28,8 @@ export const ManifestErrorCode = {
   WrongDirectory: 'wrong_directory',
   /** A file referenced by an object (an Orchfile) is missing. */
   MissingFile: 'missing_file',
+  /** A ServiceGraph's Orchfiles do not parse or validate (the error's own file:line:col). */
+  OrchfileInvalid: 'orchfile_invalid',
   /** A file could not be read. */
   ReadFailed: 'read_failed',
   /** A SOPS file or inline `ENC[...]` value is malformed, fails its MAC, or no key opens it. */
