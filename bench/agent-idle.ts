@@ -43,11 +43,12 @@ interface Series {
   cpu: number[];
   cpuWithChildren: number[];
   rssMiB: number[];
+  childRssMiB: number[];
 }
 
 async function sample(pids: number[], seconds: number): Promise<Series[]> {
   const hz = clockTicks();
-  const out: Series[] = pids.map(() => ({ cpu: [], cpuWithChildren: [], rssMiB: [] }));
+  const out: Series[] = pids.map(() => ({ cpu: [], cpuWithChildren: [], rssMiB: [], childRssMiB: [] }));
   let prev = pids.map((p) => procSample(p));
   let t = performance.now();
   for (let i = 0; i < seconds; i++) {
@@ -61,6 +62,7 @@ async function sample(pids: number[], seconds: number): Promise<Series[]> {
       s.cpu.push(((c.ticks - p.ticks) / hz / dt) * 100);
       s.cpuWithChildren.push(((c.ticks + c.childTicks - p.ticks - p.childTicks) / hz / dt) * 100);
       s.rssMiB.push(c.rssKiB / 1024);
+      s.childRssMiB.push(c.childRssKiB / 1024);
     });
     prev = cur;
     t = now;
@@ -145,7 +147,8 @@ async function main(): Promise<void> {
     `\`orun start\` (poll interval 1 s, log level info) with ${N} Ready Deployments of \`orun-test/busybox:1\``,
     `(readiness probes only, no liveness), sampled every second for ${WINDOW_S} s starting ${SETTLE_MS / 1000} s after all were`,
     'Ready: CPU from /proc/<pid>/stat (utime+stime; "+ git" adds cutime+cstime, the agent\'s reaped git',
-    'children), RSS from /proc/<pid>/status VmRSS. Baseline over the same window:',
+    'children, and all CPU of its live children: the shell its git polls run in, and the git that shell reaped),',
+    'RSS from /proc/<pid>/status VmRSS ("+ children" adds the live children\'s). Baseline over the same window:',
     "`node -e 'setInterval(()=>{},1000)'` (same Node binary).",
     machine(),
     '',
@@ -153,7 +156,7 @@ async function main(): Promise<void> {
     '|---|---:|---:|---:|---:|',
     `| baseline: idle \`node -e\` | ${pct(cpuB)} | ${pct(Math.max(...base.cpu))} | ${mib(rssB)} | ${mib(maxB)} |`,
     `| **agent** | ${pct(cpuA)} | ${pct(Math.max(...ag.cpu))} | ${mib(rssA)} | ${mib(maxA)} |`,
-    `| agent + git children | ${pct(cpuAc)} | ${pct(peakA)} | | |`,
+    `| agent + git children | ${pct(cpuAc)} | ${pct(peakA)} | ${mib(rssA + mean(ag.childRssMiB))} (+ children) | |`,
     `| ratio agent / baseline | ${cpuB > 0 ? `${fmt(cpuA / cpuB, 1)}×` : 'n/a (baseline 0)'} (+${pct(cpuA - cpuB)}) | | ${fmt(rssA / rssB, 2)}× | ${fmt(maxA / maxB, 2)}× |`,
     '',
     `Over the window: ${fmt(polls)} git polls, ${statusWrites} status writes (watch events), ${logLines} log lines,`,

@@ -63,8 +63,11 @@ export async function freePorts(n: number): Promise<number[]> {
   return [...picked];
 }
 
-/** A Deployment of the busybox test image: env, one host port, readiness on localhost:80/health. */
-export function deploymentYaml(name: string, hostPort: number, env: Record<string, string>): string {
+/**
+ * A Deployment of the busybox test image: env, one host port (none when `hostPort` is undefined),
+ * readiness on localhost:80/health.
+ */
+export function deploymentYaml(name: string, hostPort: number | undefined, env: Record<string, string>): string {
   return [
     'apiVersion: run.orcra.dev/v0alpha',
     'kind: Deployment',
@@ -72,9 +75,7 @@ export function deploymentYaml(name: string, hostPort: number, env: Record<strin
     `  name: ${name}`,
     'spec:',
     `  image: ${IMAGE}`,
-    '  ports:',
-    '    - containerPort: 80',
-    `      port: ${hostPort}`,
+    ...(hostPort === undefined ? [] : ['  ports:', '    - containerPort: 80', `      port: ${hostPort}`]),
     '  env:',
     ...Object.entries(env).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
     '  health:',
@@ -310,19 +311,48 @@ export class Workspace {
 }
 
 /**
- * CPU ticks of a process from /proc/<pid>/stat (utime+stime; `children` adds cutime+cstime of
- * its waited-for children, e.g. the agent's git commands) and VmRSS (KiB) from /proc/<pid>/status.
+ * CPU ticks of a process from /proc/<pid>/stat (utime+stime; `childTicks` adds cutime+cstime of
+ * its waited-for children, e.g. the agent's git commands, plus everything its live children used,
+ * e.g. the shell its git polls run in) and VmRSS (KiB) from /proc/<pid>/status; `childRssKiB` is
+ * the VmRSS of its live children.
  */
-export function procSample(pid: number): { ticks: number; childTicks: number; rssKiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after `(comm) `: state is field 3, so utime/stime/cutime/cstime (14–17) are at 11–14.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return {
-    ticks: Number(f[11]) + Number(f[12]),
-    childTicks: Number(f[13]) + Number(f[14]),
-    rssKiB: Number(m?.[1] ?? NaN),
+export function procSample(pid: number): {
+  ticks: number;
+  childTicks: number;
+  rssKiB: number;
+  childRssKiB: number;
+} {
+  const stat = (p: number) => {
+    const text = readFileSync(`/proc/${p}/stat`, 'utf8');
+    // Fields after `(comm) `: state is field 3, so utime/stime/cutime/cstime (14–17) are at 11–14.
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
   };
+  const rss = (p: number) =>
+    Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? NaN);
+  const self = stat(pid);
+  let childTicks = self.reaped;
+  let childRssKiB = 0;
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // no children file on this kernel: reaped children only
+  }
+  for (const c of children) {
+    try {
+      const s = stat(c);
+      childTicks += s.own + s.reaped;
+      childRssKiB += rss(c);
+    } catch {
+      // exited meanwhile; its ticks arrive as reaped ones
+    }
+  }
+  return { ticks: self.own, childTicks, rssKiB: rss(pid), childRssKiB };
 }
 
 /** Clock ticks per second (`getconf CLK_TCK`). */

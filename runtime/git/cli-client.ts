@@ -20,6 +20,7 @@ import { FETCHED_REF, GitErrorCode, isValidBranchName, normalizeRemote, treeEntr
 import type { GitClient, HeadCommit, TreeEntry } from './client.ts';
 import { redactUrls } from './redact.ts';
 import { shellQuote } from '../../apis/shell.ts';
+import { ShellRunner, type ShellResult } from './shell.ts';
 
 export interface GitCliClientOptions {
   /** Private key for ssh:// remotes (a deploy key). Default: ssh's own defaults (~/.ssh). */
@@ -48,6 +49,7 @@ export class GitCliClient implements GitClient {
   readonly #timeoutMs: number;
   readonly #binary: string;
   readonly #knownHostsDir: string | undefined;
+  readonly #shell: ShellRunner;
 
   constructor(options: GitCliClientOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 120_000;
@@ -58,6 +60,7 @@ export class GitCliClient implements GitClient {
       if (v !== undefined && !isGuardedEnvKey(k)) env[k] = v;
     }
     this.#env = { ...env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: sshCommand(options) };
+    this.#shell = new ShellRunner(this.#env, tmpdir());
   }
 
   async lsRemote(remote: string, branch: string, signal?: AbortSignal): Promise<string | undefined> {
@@ -65,16 +68,35 @@ export class GitCliClient implements GitClient {
     const ref = `refs/heads/${branch}`;
     // ssh only warns when it cannot record a new host key; make sure it can.
     if (this.#knownHostsDir) await mkdir(this.#knownHostsDir, { recursive: true }).catch(() => undefined);
-    const out = await this.#text(GitErrorCode.LsRemoteFailed, `ls-remote ${url}`, tmpdir(), signal, [
-      'ls-remote',
-      url,
-      ref,
-    ]);
+    const out = await this.#lsRemoteOutput(url, ref, signal);
     for (const line of out.split('\n')) {
       const [sha, name] = line.trim().split('\t');
       if (name === ref && sha) return sha;
     }
     return undefined;
+  }
+
+  /** The poll runs through the long-lived shell (see shell.ts); spawned directly if that fails. */
+  async #lsRemoteOutput(url: string, ref: string, signal?: AbortSignal): Promise<string> {
+    const code = GitErrorCode.LsRemoteFailed;
+    const step = `ls-remote ${url}`;
+    let r: ShellResult;
+    try {
+      r = await this.#shell.run([this.#binary, 'ls-remote', url, ref], this.#timeoutMs, signal);
+    } catch {
+      if (signal?.aborted) throw new OrunError(code, `git: ${redactUrls(step)}: aborted`);
+      return this.#text(code, step, tmpdir(), signal, ['ls-remote', url, ref]);
+    }
+    if (r.code === 0) return r.output;
+    const detail = redactUrls(r.output.trim().replace(/\s*\n\s*/g, '; ') || `exit code ${r.code}`);
+    throw new OrunError(code, `git: ${redactUrls(step)}: ${detail}`, {
+      context: { stderr: redactUrls(r.output) },
+    });
+  }
+
+  /** Ends the shell the polls run in (it also ends with this process). */
+  close(): void {
+    this.#shell.close();
   }
 
   async cloneOrFetch(remote: string, branch: string, dir: string, signal?: AbortSignal): Promise<HeadCommit> {

@@ -1,0 +1,64 @@
+// CLI start-up as whole processes, against `node -e ''` in the same run: `orunctl --help`,
+// `orch validate` of the spec example and `orun --help`, from the bundles (dist/*.js, run by the
+// same Node) and from the single executable (dist/orun-linux-<arch>, `npm run dist`: V8 code
+// cache built in), when it is there. Runs alternate so drift hits all alike; CLI_RUNS (default 25)
+// after 3 warm-ups; medians. Run: node_modules/.bin/node bench/cli-startup.ts
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build, fmt, machine, percentile, writeSection } from './support/agent-bench.ts';
+
+const RUNS = Number(process.env.CLI_RUNS ?? 25);
+const ROOT = resolve(import.meta.dirname, '..');
+const NODE = process.execPath;
+const SEA = join(ROOT, 'dist', `orun-${process.platform}-${process.arch}`);
+const SPEC = join(ROOT, 'test/orchfile/fixtures/spec-example.orch');
+
+build();
+const cases: { name: string; cmd: string; args: string[] }[] = [
+  { name: "baseline: `node -e ''`", cmd: NODE, args: ['-e', ''] },
+  { name: '`orunctl --help` (dist/orunctl.js)', cmd: NODE, args: [join(ROOT, 'dist/orunctl.js'), '--help'] },
+  {
+    name: '`orch validate` spec example (dist/orch.js)',
+    cmd: NODE,
+    args: [join(ROOT, 'dist/orch.js'), 'validate', SPEC],
+  },
+  { name: '`orun --help` (dist/orun.js)', cmd: NODE, args: [join(ROOT, 'dist/orun.js'), '--help'] },
+];
+const sea = existsSync(SEA);
+if (sea) {
+  cases.push(
+    { name: '`orunctl --help` (single executable)', cmd: SEA, args: ['orunctl', '--help'] },
+    { name: '`orch validate` spec example (single executable)', cmd: SEA, args: ['orch', 'validate', SPEC] },
+  );
+}
+const times = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+for (let i = 0; i < RUNS + 3; i++) {
+  for (const c of cases) {
+    const t0 = performance.now();
+    const r = spawnSync(c.cmd, c.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const ms = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`${c.name}: exit ${r.status}: ${r.stderr.toString()}`);
+    if (i >= 3) times.get(c.name)!.push(ms);
+  }
+}
+const med = (n: string) =>
+  percentile(
+    [...times.get(n)!].sort((a, b) => a - b),
+    50,
+  );
+const base = med(cases[0]!.name);
+writeSection('cli-startup', [
+  '### CLI start-up (`bench/cli-startup.ts`)',
+  '',
+  `Whole processes, ${RUNS} alternating runs after 3 warm-ups, medians; ratio against \`node -e ''\` (same Node, same run).`,
+  sea
+    ? 'The single executable (`npm run dist`, V8 code cache built in) measured as well.'
+    : 'No single executable in dist/ (run `npm run dist` first to measure it as well).',
+  'The machine was shared with seven other engineers running tests.',
+  machine(),
+  '',
+  '| | median | ratio |',
+  '|---|---:|---:|',
+  ...cases.map((c) => `| ${c.name} | ${fmt(med(c.name), 1)} ms | ${fmt(med(c.name) / base, 2)}× |`),
+]);
