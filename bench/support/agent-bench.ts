@@ -67,7 +67,11 @@ export async function freePorts(n: number): Promise<number[]> {
  * A Deployment of the busybox test image: env, one host port (none when `hostPort` is undefined),
  * readiness on localhost:80/health.
  */
-export function deploymentYaml(name: string, hostPort: number | undefined, env: Record<string, string>): string {
+export function deploymentYaml(
+  name: string,
+  hostPort: number | undefined,
+  env: Record<string, string>,
+): string {
   return [
     'apiVersion: run.orcra.dev/v0alpha',
     'kind: Deployment',
@@ -298,6 +302,14 @@ export class Workspace {
   cleanup(): void {
     for (const step of [
       () => removeContainers(this.prefix),
+      // The agent's node-wide network (orun-net-<node>); a shared engine has only ~30 address pools.
+      () => {
+        try {
+          execFileSync('docker', ['network', 'rm', `orun-net-${this.node}`], { stdio: 'ignore' });
+        } catch {
+          // none (no agent ran, or it never created one)
+        }
+      },
       () => this.repo.cleanup(),
       () => rmSync(this.dataDir, { recursive: true, force: true }),
     ]) {
