@@ -37,6 +37,7 @@ export class Manager {
   readonly #groups = new Map<RunnableGroup, Runnable[]>(GROUP_ORDER.map((g) => [g, []]));
   readonly #reconcilers = new Map<string, (name: string) => boolean>();
   readonly #log: Logger;
+  readonly #baseLog: Logger;
   readonly #clock: Clock;
   readonly #grace: number;
   readonly #syncTimeout: number;
@@ -44,7 +45,8 @@ export class Manager {
   #phase: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(opts: ManagerOptions = {}) {
-    this.#log = (opts.logger ?? silentLogger()).child({ component: 'manager' });
+    this.#baseLog = opts.logger ?? silentLogger();
+    this.#log = this.#baseLog.child({ component: 'manager' });
     this.#clock = opts.clock ?? realClock;
     this.#grace = opts.gracePeriodMs ?? 30_000;
     this.#syncTimeout = opts.syncTimeoutMs ?? 120_000;
@@ -102,7 +104,8 @@ export class Manager {
       registry,
       healthChecks: this.healthChecks,
       readyChecks: this.readyChecks,
-      logger: this.#log,
+      // The parent's logger: the probe server names its own component (a key appears once per line).
+      logger: this.#baseLog,
     });
     this.addServer(server);
     return server;
