@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     .write({
       [`nodes/${w0.node}.yaml`]: nodeYaml(w0.node, w0.repo.bare),
       ...Object.fromEntries(
-        names.map((n, i) => [`deployments/${n}.yaml`, deploymentYaml(n, ports[i]!, { INDEX: String(i) })]),
+        names.map((n, i) => [`deployments/${n}.yaml`, deploymentYaml(n, ports[i], { INDEX: String(i) })]),
       ),
     })
     .commit(`${N} deployments`);

@@ -97,7 +97,7 @@ runBench(
     const ports = await freePorts(DEPLOYMENTS + 1);
     const files: Record<string, string> = { [`nodes/${ws.node}.yaml`]: nodeYaml(ws.node, ws.repo.bare) };
     for (let i = 0; i < DEPLOYMENTS; i++)
-      files[`deployments/${ws.prefix}${i}.yaml`] = deploymentYaml(`${ws.prefix}${i}`, ports[i]!, {
+      files[`deployments/${ws.prefix}${i}.yaml`] = deploymentYaml(`${ws.prefix}${i}`, ports[i], {
         I: String(i),
       });
     ws.repo.write(files).commit('deployments');
