@@ -238,12 +238,28 @@ export function containerNameOf(deployment: string): string | undefined {
   return out.split('\n').filter(Boolean)[0];
 }
 
-/** Removes this test's containers only. */
+/**
+ * Removes this test's containers only, then its node networks (`orun-net-<node>`, node names
+ * starting with the prefix): the agent never removes a network, and Docker runs out of address
+ * pools after a few dozen leaked bridges.
+ */
 export function removeContainers(prefix: string): void {
   const ids = execFileSync('docker', ['ps', '-aq', '--filter', `name=^/orun-${prefix}`], { encoding: 'utf8' })
     .split('\n')
     .filter(Boolean);
   if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
+  const nets = execFileSync('docker', ['network', 'ls', '-q', '--filter', `name=^orun-net-${prefix}`], {
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter(Boolean);
+  for (const n of nets) {
+    try {
+      execFileSync('docker', ['network', 'rm', n], { stdio: 'ignore' });
+    } catch {
+      // still in use by a container of another run: leave it
+    }
+  }
 }
 
 /** A unique, DNS-safe prefix for one test's deployment (and so container) names. */
