@@ -70,59 +70,17 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   const recorder = new EventRecorder({ clock, redact: (m) => redactText(m) });
   const engine = new DockerEngine();
   const nodeEvents = recorder.for('node-controller');
-  const node = () => store.get<Node>('Node', settings.node);
   const informer = newInformer(settings, store, nodeEvents, registry, logger);
   redactText = informer.redactText;
   const common = { store, clock, registry, logger, controllerMetrics: metrics };
 
-  const deployments = newDeploymentController({
+  const { deployments, serviceGraphs, ingress, nodes, branch } = newControllers(settings, {
     ...common,
     engine,
-    events: recorder.for('deployment-controller'),
-    resolveSecret: informer.resolveSecret,
-    secretKeys: informer.secretKeys,
-    secretsChanged$: informer.secretsChanged$,
-    secretFiles: new TmpfsSecretFiles(join(settings.secretsDir, settings.node)),
-    secretHashKey: loadNodeSecretKey(settings.dataDir),
-    nodeName: settings.node,
-    codeDir: () => node()?.spec.codeDir,
-    networkName: nodeNetworkName(settings.node),
-    // A start-first rollout drains the old container once Caddy proxies to the new one.
-    ingress: { upstreamsOf: (d) => ingress?.services.reconciler.upstreamsOf(d) ?? [] },
-  });
-  // Orchfile graphs (host processes + containers); services outlive the agent and are adopted.
-  const serviceGraphs = newServiceGraphController({
-    ...common,
-    engine,
-    processes: new NodeProcessRunner(),
-    events: recorder.for('servicegraph-controller'),
-    // Orchfiles are read at the revision the store holds; none while a newer one is checked out.
-    checkout: () => informer.appliedCheckout(),
-    revisions$: informer.applied$,
-    dataDir: settings.dataDir,
-    nodeName: settings.node,
-  });
-  // The branch the node tracks: a flag/env/config pin, else the Node manifest, else the default.
-  const branch = (): string => {
-    const n = node();
-    return n === undefined ? settings.branch : nodeOverrides(settings, n.spec).branch;
-  };
-  const ingress =
-    settings.ingress === 'caddy'
-      ? buildIngress({ settings, store, recorder, clock, registry, metrics, logger, branch })
-      : undefined;
-  const nodes = new NodeController({
-    nodeName: settings.node,
-    store,
-    gitStatus: () => informer.source()?.status() ?? STARTING,
-    lastApplied: () => informer.lastResult(),
-    applied$: informer.applied$,
-    onSpec: liveSettings(settings, informer, logger),
-    events: nodeEvents,
-    clock,
-    logger,
-    controllerMetrics: metrics,
-    resyncMs: Math.min(settings.pollIntervalMs, 5000),
+    recorder,
+    informer,
+    nodeEvents,
+    metrics,
   });
 
   // Suspended objects (orunctl suspend, the annotation, the whole node) are skipped by every controller.
@@ -199,6 +157,78 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   if (ingress !== undefined)
     manager.handleReconcile('Service', () => enqueue(ingress.services.controller, INGRESS_KEY));
   return { manager, store, recorder, informer, logger };
+}
+
+/** The agent's parts every controller is built from. */
+interface ControllerParts {
+  store: Store;
+  clock: typeof realClock;
+  registry: Registry;
+  logger: Logger;
+  controllerMetrics: RuntimeMetrics;
+  metrics: RuntimeMetrics;
+  engine: DockerEngine;
+  recorder: EventRecorder;
+  informer: GitInformer<GitSource>;
+  nodeEvents: EventSink;
+}
+
+/** The four controllers (the Service controller only with `--ingress caddy`), built eagerly. */
+function newControllers(settings: AgentSettings, p: ControllerParts) {
+  const { store, clock, registry, logger, metrics, engine, recorder, informer, nodeEvents } = p;
+  const common = { store, clock, registry, logger, controllerMetrics: metrics };
+  const node = () => store.get<Node>('Node', settings.node);
+  const deployments = newDeploymentController({
+    ...common,
+    engine,
+    events: recorder.for('deployment-controller'),
+    resolveSecret: informer.resolveSecret,
+    secretKeys: informer.secretKeys,
+    secretsChanged$: informer.secretsChanged$,
+    secretFiles: new TmpfsSecretFiles(join(settings.secretsDir, settings.node)),
+    secretHashKey: loadNodeSecretKey(settings.dataDir),
+    nodeName: settings.node,
+    codeDir: () => node()?.spec.codeDir,
+    networkName: nodeNetworkName(settings.node),
+    // A start-first rollout drains the old container once Caddy proxies to the new one.
+    ingress: { upstreamsOf: (d) => ingress?.services.reconciler.upstreamsOf(d) ?? [] },
+  });
+  // Orchfile graphs (host processes + containers); services outlive the agent and are adopted.
+  const serviceGraphs = newServiceGraphController({
+    ...common,
+    engine,
+    processes: new NodeProcessRunner(),
+    events: recorder.for('servicegraph-controller'),
+    // Orchfiles are read at the revision the store holds; none while a newer one is checked out.
+    checkout: () => informer.appliedCheckout(),
+    revisions$: informer.applied$,
+    dataDir: settings.dataDir,
+    nodeName: settings.node,
+  });
+  // The branch the node tracks: a flag/env/config pin, else the Node manifest, else the default.
+  const branch = (): string => {
+    const n = node();
+    return n === undefined ? settings.branch : nodeOverrides(settings, n.spec).branch;
+  };
+  const ingress =
+    settings.ingress === 'caddy'
+      ? buildIngress({ settings, store, recorder, clock, registry, metrics, logger, branch })
+      : undefined;
+  const nodes = new NodeController({
+    nodeName: settings.node,
+    store,
+    gitStatus: () => informer.source()?.status() ?? STARTING,
+    lastApplied: () => informer.lastResult(),
+    applied$: informer.applied$,
+    onSpec: liveSettings(settings, informer, logger),
+    events: nodeEvents,
+    clock,
+    logger,
+    controllerMetrics: metrics,
+    resyncMs: Math.min(settings.pollIntervalMs, 5000),
+  });
+
+  return { deployments, serviceGraphs, ingress, nodes, branch };
 }
 
 const STARTING: GitSourceStatus = {
