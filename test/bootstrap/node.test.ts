@@ -207,6 +207,39 @@ describe('orun bootstrap nodes/edge-1.yaml against a systemd node', () => {
     );
     expect(after.id).not.toBe(before.id);
   });
+  it('a commit to gitBranch moves the node to that branch (nothing pins it on the node)', async () => {
+    const text = readFileSync(join(repo, 'nodes', `${NAME}.yaml`), 'utf8');
+    writeFileSync(
+      join(repo, 'nodes', `${NAME}.yaml`),
+      text.replace('  gitRepo:', '  gitBranch: staging\n  gitRepo:'),
+    );
+    git('commit', '-qam', 'edge-1 tracks staging');
+    git('push', '-q', `ssh://root@${node.ip}/srv/manifests.git`, 'main', 'main:staging');
+    const status = await waitFor(
+      'the node on staging',
+      async () => {
+        const r = await node.status(
+          'orunctl',
+          '--socket',
+          '/opt/orun/orun.sock',
+          'get',
+          'node',
+          NAME,
+          '-o',
+          'json',
+        );
+        if (r.code !== 0) return undefined;
+        const s = (
+          JSON.parse(r.stdout) as { status?: { branch?: string; environment?: string; revision?: string } }
+        ).status;
+        return s?.branch === 'staging' ? s : undefined;
+      },
+      90_000,
+    );
+    expect(status.environment).toBe('staging');
+    expect(status.revision).toMatch(/^staging@sha1:/);
+    expect(await node.exec('cat', '/etc/default/orun')).not.toContain('BRANCH');
+  });
 });
 
 describe('orun bootstrap failures leave nothing behind', () => {
