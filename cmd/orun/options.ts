@@ -26,7 +26,7 @@ export interface AgentSettings {
   branch: string;
   /** This node's name (`nodes/<name>.yaml`). Default: the host name. */
   node: string;
-  /** State: the checkout (`<dataDir>/repo`), the socket, keys. Default `/opt/orun/`. */
+  /** State: the repository (`<dataDir>/repo`), the socket, keys. Default `/opt/orun/`. */
   dataDir: string;
   /** Between cheap ref checks. Default 5 s (or the Node manifest's pollInterval). */
   pollIntervalMs: number;
