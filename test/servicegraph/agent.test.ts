@@ -207,7 +207,9 @@ describe('ServiceGraph controller (e2e: real git, real dockerd, dist/orun.js)', 
     // orunctl shows the graph: get (NAME SERVICES READY AGE) and describe (per-service rows, events).
     const env = { ORUN_SOCKET: agent.socket };
     const get = await orunctl(['get', 'sg'], env);
-    expect(get.stdout).toMatch(new RegExp(`^NAME +SERVICES +READY +AGE\\n${name} +app,web +2/2 +\\S+\\n$`));
+    expect(get.stdout).toMatch(
+      new RegExp(`^NAME +SERVICES +READY +SUSPENDED +AGE\\n${name} +app,web +2/2 +False +\\S+\\n$`),
+    );
     const describe = await orunctl(['describe', 'sg', name], env);
     expect(describe.stdout).toContain(String(app.pid));
     expect(describe.stdout).toContain('Adopted');
