@@ -1,0 +1,168 @@
+// Hostile manifests: `orun validate` (dist/orun.js, reading a directory) and the agent (reading
+// Git objects) must agree on each: both refuse it or both accept it. One agent run holds them all
+// beside a good Deployment, which must still run (per-file isolation).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  AgentProcess,
+  condition,
+  deploymentYaml,
+  nodeYaml,
+  removeContainers,
+  uniquePrefix,
+  waitFor,
+} from '../support/agent.ts';
+import { TestGitRepo } from '../support/git-repo.ts';
+import { requireTestImage } from '../support/services.ts';
+import { recordScenario } from './report.ts';
+
+const H = 'apiVersion: run.orcra.dev/v0alpha\n';
+const dep = (name: string, spec: string) =>
+  `${H}kind: Deployment\nmetadata:\n  name: ${name}\nspec:\n${spec}`;
+const vol = (name: string, hostPath: string) =>
+  dep(
+    name,
+    `  image: orun-test/busybox:1\n  volumes:\n    - hostPath: ${hostPath}\n      containerPath: /x\n`,
+  );
+
+/** name → file text (or a symlink target); `refused` is what both must say. */
+const CASES: { name: string; text?: string; symlink?: string; refused: boolean }[] = [
+  { name: 'no-spec', text: `${H}kind: Deployment\nmetadata:\n  name: h-no-spec\n`, refused: true },
+  { name: 'empty-spec', text: dep('h-empty-spec', ''), refused: true },
+  { name: 'scalar-spec', text: dep('h-scalar-spec', '  7\n'), refused: true },
+  {
+    name: 'nul-env',
+    text: dep('h-nul', '  image: orun-test/busybox:1\n  env:\n    A: "x\\0y"\n'),
+    refused: true,
+  },
+  { name: 'dup-keys', text: dep('h-dup', '  image: a:1\n  image: b:1\n'), refused: true },
+  {
+    name: 'big-map',
+    text: dep(
+      'h-big',
+      `  image: orun-test/busybox:1\n  env:\n${Array.from({ length: 80_000 }, (_, i) => `    K${i}: v\n`).join('')}`,
+    ),
+    refused: true,
+  },
+  { name: 'deep-nesting', text: `${'['.repeat(10_000)}${']'.repeat(10_000)}\n`, refused: true },
+  {
+    name: 'alias-bomb',
+    text: `a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n`,
+    refused: true,
+  },
+  { name: 'binary', text: '\u0000\u0001\u00ff\ufffe garbage', refused: true },
+  { name: 'not-dns-name', text: dep('Bad_Name', '  image: orun-test/busybox:1\n'), refused: true },
+  { name: 'host-root', text: vol('h-root', '/'), refused: true },
+  { name: 'host-etc', text: vol('h-etc', '/etc'), refused: true },
+  { name: 'host-proc', text: vol('h-proc', '/proc'), refused: true },
+  { name: 'host-docker-sock', text: vol('h-sock', '/var/run/docker.sock'), refused: true },
+  { name: 'host-dotdot', text: vol('h-dotdot', '/srv/../etc/shadow'), refused: true },
+  { name: 'host-ok', text: vol('h-ok', '/srv/orun-chaos-ok'), refused: false },
+  { name: 'symlink-passwd', symlink: '/etc/passwd', refused: true },
+  { name: 'symlink-inside', symlink: 'host-ok.yaml', refused: true },
+];
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('chaos: hostile manifests', () => {
+  it('orun validate and the agent refuse the same files; the good Deployment runs', async () => {
+    requireTestImage();
+    const started = Date.now();
+    const prefix = uniquePrefix('hostile');
+    const repo = new TestGitRepo('orun-hostile-');
+    const dataDir = mkdtempSync(join(tmpdir(), 'orun-data-hostile-'));
+    const node = `${prefix}-node`;
+    const good = `${prefix}-good`;
+    cleanups.push(() => {
+      removeContainers(prefix);
+      removeContainers('h-');
+      repo.cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const files: Record<string, string> = {
+      [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
+      [`deployments/${good}.yaml`]: deploymentYaml(good),
+    };
+    for (const c of CASES) if (c.text !== undefined) files[`deployments/${c.name}.yaml`] = c.text;
+    repo.write(files);
+    for (const c of CASES)
+      if (c.symlink !== undefined) symlinkSync(c.symlink, join(repo.work, 'deployments', `${c.name}.yaml`));
+    repo.commit('hostile manifests');
+
+    // orun validate on the same tree.
+    const v = spawnSync(process.execPath, [resolve('dist/orun.js'), 'validate', repo.work], {
+      encoding: 'utf8',
+    });
+    expect(v.status).toBe(1);
+    const validateRefused = new Set(
+      v.stderr
+        .split('\n')
+        .map((l) => /^deployments\/([^/:]+)\.yaml:\d+:\d+: (?!warning)/.exec(l)?.[1])
+        .filter((x): x is string => x !== undefined),
+    );
+
+    const agent = new AgentProcess({ repo: repo.bare, node, dataDir });
+    cleanups.push(async () => {
+      await agent.stop('SIGKILL');
+    });
+    const nodeObj = await waitFor(
+      'the Node reports the hostile files',
+      async () => {
+        const n = await agent.object('nodes', node);
+        return condition(n, 'ManifestsValid')?.status === 'False' ? n : undefined;
+      },
+      60_000,
+      () => agent.dump(),
+    );
+    const agentErrors = (nodeObj.status?.sourceErrors ?? []) as { file: string; message: string }[];
+    const agentRefused = new Set(
+      agentErrors.map((e) => /^deployments\/([^/]+)\.yaml$/.exec(e.file)?.[1]).filter((x) => x !== undefined),
+    );
+    await waitFor(
+      'the good Deployment is Ready',
+      async () => condition(await agent.object('deployments', good), 'Ready')?.status === 'True',
+      60_000,
+      () => agent.dump(),
+    );
+    const healthz = execFileSync(
+      'curl',
+      ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', agent.socket, 'http://x/version'],
+      { encoding: 'utf8' },
+    );
+    expect(healthz).toBe('200');
+
+    const table = [['case', 'expected', 'orun validate', 'agent', 'agent message']];
+    for (const c of CASES) {
+      const msg = agentErrors.find((e) => e.file === `deployments/${c.name}.yaml`)?.message ?? '';
+      table.push([
+        c.name,
+        c.refused ? 'refused' : 'accepted',
+        validateRefused.has(c.name) ? 'refused' : 'accepted',
+        agentRefused.has(c.name) ? 'refused' : 'accepted',
+        msg.slice(0, 90),
+      ]);
+    }
+    const disagree = table.slice(1).filter((r) => r[1] !== r[2] || r[1] !== r[3]);
+    // No error quotes file content it does not point at (the symlinked /etc/passwd is never read).
+    expect(JSON.stringify(nodeObj)).not.toContain('root:x:0:0');
+    recordScenario({
+      name: 'hostile-manifests',
+      checked: [
+        '`orun validate` and the agent refuse exactly the expected files (agreement per file)',
+        'the Node says ManifestsValid=False and lists every refused file; a good Deployment beside them is Ready',
+        'the local API answers while the repository is loaded; no error quotes a symlink target',
+      ],
+      table,
+      cases: CASES.length,
+      ms: Date.now() - started,
+    });
+    expect(disagree).toEqual([]);
+    await agent.stop('SIGTERM');
+  });
+});
