@@ -80,7 +80,7 @@ export interface GraphExecutorOptions {
   readonly network?: string;
   /** Default: probeHTTP for URLs, `sh -c` for commands. */
   readonly healthChecker?: HealthChecker;
-  /** Pause between failed readiness checks. Default 500. */
+  /** Longest pause between failed readiness checks (they start at 25 ms and double up to it). Default 500. */
   readonly healthIntervalMs?: number;
   /** State changes and warnings. Default: dropped. */
   readonly onEvent?: (event: GraphEvent) => void;
@@ -588,6 +588,7 @@ export class GraphExecutor {
     });
     const deadline = this.#clock.now() + p.readinessTimeoutMs;
     let last: string;
+    let checks = 0;
     for (;;) {
       if (exited !== undefined) return `${exitMessage(exited)} before becoming healthy`;
       const left = deadline - this.#clock.now();
@@ -609,7 +610,11 @@ export class GraphExecutor {
       const wait = new AbortController();
       const onAbort = (): void => wait.abort();
       signal.addEventListener('abort', onAbort, { once: true });
-      await Promise.race([this.#clock.sleep(this.#o.healthIntervalMs ?? 500, wait.signal), exitSeen]);
+      // Fast at first, then back off to the interval: a service ready in 120 ms is seen at ~150 ms,
+      // not at the next 500 ms tick (a fixed poll would add up along a REQUIRES chain).
+      const interval = this.#o.healthIntervalMs ?? 500;
+      const pause = Math.min(interval, 25 * 2 ** checks++);
+      await Promise.race([this.#clock.sleep(pause, wait.signal), exitSeen]);
       wait.abort();
       signal.removeEventListener('abort', onAbort);
       if (signal.aborted) return ABORTED;
