@@ -71,18 +71,22 @@ async function phase(
   let peak = 0;
   let sampling = true;
   const sampler = (async () => {
-    while (sampling) {
-      peak = Math.max(peak, procSample(a.pid).rssKiB);
+    while (sampling && a.alive()) {
+      try {
+        peak = Math.max(peak, procSample(a.pid).rssKiB);
+      } catch {
+        return; // the agent exited (e.g. stopped after a timed-out phase)
+      }
       await sleep(200);
     }
   })();
   const t0 = performance.now();
   push();
-  const t = await w.until(
-    `${name}: all ${names.length} Ready`,
-    () => w.allReady(names, generation),
-    PHASE_TIMEOUT_MS,
-  );
+  const t = await w
+    .until(`${name}: all ${names.length} Ready`, () => w.allReady(names, generation), PHASE_TIMEOUT_MS)
+    .finally(() => {
+      if (!w.allReady(names, generation)) sampling = false;
+    });
   await sleep(QUIET_MS);
   sampling = false;
   await sampler;
