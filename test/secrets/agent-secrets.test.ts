@@ -1,0 +1,201 @@
+/**
+ * Secrets end to end against a real agent (dist/orun.js), git and dockerd: one Deployment gets a
+ * value from the root secrets.yaml (secretKeyRef), one inline ENC[...] value and one secret file
+ * (tmpfs, 0400), and each is right inside the container. Then every plaintext is searched for
+ * in the agent's log, raw API answers,
+ * orunctl describe/get, events, /metrics and every file under the data dir: none is found.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encryptSopsDocument, openSopsFile, sealInline } from '../../runtime/sops/index.ts';
+import {
+  AgentProcess,
+  condition,
+  containerNameOf,
+  deploymentYaml,
+  nodeYaml,
+  removeContainers,
+  uniquePrefix,
+  waitFor,
+} from '../support/agent.ts';
+import { TestGitRepo } from '../support/git-repo.ts';
+import { freePort } from '../support/net.ts';
+import { orunctl } from '../support/orunctl.ts';
+import { requireTestImage } from '../support/services.ts';
+
+const prefix = uniquePrefix('sec');
+const node = `${prefix}-node`;
+const web = `${prefix}-web`;
+const other = `${prefix}-other`;
+const annotated = `${prefix}-annot`;
+const P = {
+  fromFile: `db-${prefix}-from-secrets-yaml`,
+  changed: `db-${prefix}-changed-value`,
+  inline: `inline-${prefix}-token`,
+  file: `tls-${prefix}-private-key`,
+  annotation: `annot-${prefix}-encrypted`,
+};
+let repo: TestGitRepo;
+let dataDir: string;
+let secretsDir: string;
+let agent: AgentProcess;
+let metricsUrl: string;
+let recipient: string;
+
+const secretsYaml = (db: string) =>
+  encryptSopsDocument(`DB_PASSWORD: ${db}\nTLS_KEY: ${P.file}\n`, { recipients: [recipient] });
+
+function webYaml(inline: string): string {
+  return deploymentYaml(web).replace(
+    '  health:',
+    `  env:\n    FROM_FILE: {secretKeyRef: DB_PASSWORD}\n    INLINE: ${inline}\n    PLAIN: visible\n  secretFiles:\n    - key: TLS_KEY\n      name: tls.key\n  health:`,
+  );
+}
+
+/** `printenv` is not in the busybox test image: read one variable through the shell. */
+const getenv = (name: string): string =>
+  `if [ -n "\${${name}+x}" ]; then echo "$${name}"; else echo absent; fi`;
+
+function exec(container: string, cmd: string): string {
+  return execFileSync('docker', ['exec', container, 'sh', '-c', cmd], { encoding: 'utf8' }).trim();
+}
+
+async function ready(name: string, since?: string): Promise<string> {
+  return waitFor(
+    `Deployment ${name} Ready`,
+    async () => {
+      const o = await agent.object('deployments', name);
+      const id = o?.status?.containerID;
+      return condition(o, 'Ready')?.status === 'True' && id !== undefined && id !== since ? id : undefined;
+    },
+    90_000,
+    () => agent.dump(),
+  );
+}
+
+beforeAll(async () => {
+  requireTestImage();
+  repo = new TestGitRepo('orun-sec-');
+  dataDir = mkdtempSync(join(tmpdir(), 'orun-sec-data-'));
+  secretsDir = mkdtempSync('/dev/shm/orun-sec-');
+  const identity = await generateX25519Identity();
+  recipient = await identityToRecipient(identity);
+  const keyPath = join(dataDir, 'age.key');
+  writeFileSync(keyPath, `${identity}\n`, { mode: 0o600 });
+  const secrets = await secretsYaml(P.fromFile);
+  const { dataKey } = await openSopsFile(secrets, [identity]);
+  const inline = sealInline(P.inline, dataKey, {
+    kind: 'Deployment',
+    name: web,
+    path: ['spec', 'env', 'INLINE'],
+  });
+  const annotatedYaml = await encryptSopsDocument(
+    deploymentYaml(annotated).replace(
+      `  name: ${annotated}\n`,
+      `  name: ${annotated}\n  annotations:\n    token: ${P.annotation}\n`,
+    ),
+    { recipients: [recipient], encryptedRegex: '^token$' },
+  );
+  repo
+    .write({
+      [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
+      'secrets.yaml': secrets,
+      [`deployments/${web}.yaml`]: webYaml(inline),
+      [`deployments/${other}.yaml`]: deploymentYaml(other, { COLOR: 'blue' }),
+      [`deployments/${annotated}.yaml`]: annotatedYaml,
+    })
+    .commit('secrets three ways');
+  const metrics = `127.0.0.1:${await freePort()}`;
+  metricsUrl = `http://${metrics}`;
+  agent = new AgentProcess({
+    repo: repo.bare,
+    node,
+    dataDir,
+    extraArgs: ['--age-key-path', keyPath, '--metrics-address', metrics, '--secrets-dir', secretsDir],
+  });
+  for (const n of [web, other, annotated]) await ready(n);
+});
+
+afterAll(async () => {
+  await agent?.stop('SIGKILL');
+  removeContainers(prefix);
+  repo?.cleanup();
+  for (const d of [dataDir, secretsDir]) if (d !== undefined) rmSync(d, { recursive: true, force: true });
+});
+
+describe('secrets end to end', () => {
+  it('each value is right inside the container: secrets.yaml env, inline env, a 0400 file from a tmpfs', () => {
+    const c = containerNameOf(web) ?? '';
+    expect(exec(c, getenv('FROM_FILE'))).toBe(P.fromFile);
+    expect(exec(c, getenv('INLINE'))).toBe(P.inline);
+    expect(exec(c, getenv('PLAIN'))).toBe('visible');
+    expect(exec(c, 'cat /run/secrets/tls.key')).toBe(P.file);
+    expect(exec(c, 'stat -c %a /run/secrets/tls.key')).toBe('400');
+    // The file comes from the tmpfs secrets dir, read-only; TLS_KEY is not in the env.
+    const mounts = JSON.parse(
+      execFileSync('docker', ['inspect', '-f', '{{json .Mounts}}', c], { encoding: 'utf8' }),
+    ) as {
+      Source: string;
+      Destination: string;
+      RW: boolean;
+    }[];
+    expect(mounts).toContainEqual(expect.objectContaining({ Destination: '/run/secrets', RW: false }));
+    expect(mounts.find((m) => m.Destination === '/run/secrets')?.Source.startsWith(secretsDir)).toBe(true);
+    expect(exec(c, getenv('TLS_KEY'))).toBe('absent');
+  });
+
+  it('no plaintext in the agent log, raw API answers, describe, events, /metrics or any file under the data dir', async () => {
+    const api = [
+      '/apis/run.orcra.dev/v0alpha/deployments',
+      `/apis/run.orcra.dev/v0alpha/deployments/${web}`,
+      `/apis/run.orcra.dev/v0alpha/deployments/${annotated}`,
+      `/apis/run.orcra.dev/v0alpha/nodes/${node}`,
+      '/apis/run.orcra.dev/v0alpha/events',
+    ];
+    const raw = await Promise.all(api.map(async (p) => JSON.stringify((await agent.get(p)) ?? null)));
+    expect(raw[2]).toContain('"token":{"secret":true}');
+    const env = { ORUN_SOCKET: agent.socket };
+    const cli = await Promise.all(
+      [
+        ['describe', 'deploy', web],
+        ['describe', 'deploy', annotated],
+        ['get', 'deploy', '-o', 'yaml'],
+        ['get', 'deploy', annotated, '-o', 'json'],
+        ['describe', 'no', node],
+        ['events'],
+      ].map(async (args) => {
+        const r = await orunctl(args, env);
+        return r.stdout + r.stderr;
+      }),
+    );
+    expect(cli[0]).toContain('DB_PASSWORD');
+    const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
+    const files: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.isFile() && statSync(p).size < 50_000_000) files.push(p);
+      }
+    };
+    walk(dataDir);
+    const onDisk = files.map((f) => [f, readFileSync(f).toString('latin1')] as const);
+    expect(files.length).toBeGreaterThan(3);
+    const places: [string, string][] = [
+      ['agent log', JSON.stringify(agent.lines) + agent.stderr],
+      ['raw API', raw.join('\n')],
+      ['orunctl', cli.join('\n')],
+      ['/metrics', metrics],
+      ...onDisk.map(([f, t]): [string, string] => [`data dir file ${f}`, t]),
+    ];
+    for (const [what, text] of places) {
+      for (const [name, value] of Object.entries(P)) {
+        expect(text.includes(value), `${what} shows ${name}`).toBe(false);
+      }
+    }
+  });
+});
