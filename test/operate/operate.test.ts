@@ -96,9 +96,12 @@ function orunDiff(
   });
 }
 
+/** The containers of Deployment `name` (`orun-<name>_<node>_<hash>`). */
+const containersOf = (prefix: string, name: string) =>
+  containersWithPrefix(prefix).filter((c) => c.name.startsWith(`orun-${name}_`));
 const envOf = (prefix: string, name: string): string | undefined =>
-  containersWithPrefix(prefix)
-    .find((c) => c.name === `orun-${name}` && c.running)
+  containersOf(prefix, name)
+    .find((c) => c.running)
     ?.env.find((e) => e.startsWith('V='));
 
 const indexOf = (lines: readonly LogLine[], pred: (l: LogLine) => boolean, from = 0): number =>
@@ -188,7 +191,7 @@ describe('operating a node (e2e: dist/orun.js, real git and dockerd)', () => {
     // The annotation: c is never created, and shows as suspended.
     const cObj = await agent.object('deployments', c);
     expect(cObj?.status).toMatchObject({ suspended: true, suspendedBy: 'annotation' });
-    expect(containersWithPrefix(prefix).map((x) => x.name)).not.toContain(`orun-${c}`);
+    expect(containersOf(prefix, c)).toEqual([]);
 
     // Webhook: a wrong signature is refused and polls nothing; a GitHub-signed push polls at once.
     const second = repo.write({ [`deployments/${a}.yaml`]: deploymentYaml(a, { V: '2' }) }).commit('a V=2');
@@ -237,7 +240,7 @@ describe('operating a node (e2e: dist/orun.js, real git and dockerd)', () => {
     expect((await orunctl(['suspend', `deploy/${b}`], env)).code).toBe(0);
     const get = await orunctl(['get', 'deploy'], env);
     expect(get.stdout).toMatch(new RegExp(`${a} +\\S+ +Suspended`));
-    const aID = containersWithPrefix(prefix).find((x) => x.name === `orun-${a}`)?.id;
+    const aID = containersOf(prefix, a)[0]?.id;
     const third = repo
       .write({
         [`deployments/${a}.yaml`]: deploymentYaml(a, { V: '3' }),
@@ -258,7 +261,7 @@ describe('operating a node (e2e: dist/orun.js, real git and dockerd)', () => {
     expect((await orunctl(['reconcile', 'deploy', a], env)).code).toBe(0);
     await waitFor('a skipped as suspended', skipped(a, mark), 30_000, () => agent.dump());
     expect(envOf(prefix, a)).toBe('V=2');
-    expect(containersWithPrefix(prefix).find((x) => x.name === `orun-${b}`)?.running).toBe(true);
+    expect(containersOf(prefix, b)[0]?.running).toBe(true);
     const describe = await orunctl(['describe', 'deploy', a], env);
     expect(describe.stdout).toMatch(/Suspended:\s+true/);
     expect(describe.stdout).toMatch(/Suspended By:\s+orunctl/);
@@ -274,8 +277,8 @@ describe('operating a node (e2e: dist/orun.js, real git and dockerd)', () => {
     mark = agent.lines.length;
     expect((await orunctl(['reconcile', 'deploy', a], env)).code).toBe(0);
     await waitFor('a skipped after the restart', skipped(a, mark), 30_000, () => agent.dump());
-    expect(containersWithPrefix(prefix).find((x) => x.name === `orun-${a}`)?.id).toBe(aID);
-    expect(containersWithPrefix(prefix).find((x) => x.name === `orun-${b}`)?.running).toBe(true);
+    expect(containersOf(prefix, a)[0]?.id).toBe(aID);
+    expect(containersOf(prefix, b)[0]?.running).toBe(true);
 
     // Resume: a rolls to V=3, b is pruned.
     expect((await orunctl(['resume', 'deploy', a], env)).stdout).toBe(`deployment/${a} resumed\n`);
@@ -288,7 +291,7 @@ describe('operating a node (e2e: dist/orun.js, real git and dockerd)', () => {
     );
     await waitFor(
       'b pruned',
-      () => !containersWithPrefix(prefix).some((x) => x.name === `orun-${b}`),
+      () => containersOf(prefix, b).length === 0,
       60_000,
       () => agent.dump(),
     );
