@@ -44,6 +44,7 @@ function post(port: number, body: string, headers: Record<string, string>): Prom
         port,
         path: '/hook/github',
         method: 'POST',
+        agent: false,
         headers: { 'content-type': 'application/json', ...headers },
       },
       (r) => {
@@ -51,7 +52,7 @@ function post(port: number, body: string, headers: Record<string, string>): Prom
         r.on('end', () => res(r.statusCode ?? 0));
       },
     );
-    req.on('error', rej);
+    req.on('error', (e) => rej(new Error(`POST /hook/github: ${e.message}`)));
     req.end(body);
   });
 }
@@ -68,12 +69,12 @@ function githubPush(port: number, sha: string, secret = SECRET): Promise<number>
 
 async function metric(port: number, name: string): Promise<number> {
   const text = await new Promise<string>((res, rej) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, (r) => {
+    request({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (r) => {
       let b = '';
       r.setEncoding('utf8').on('data', (c: string) => (b += c));
       r.on('end', () => res(b));
     })
-      .on('error', rej)
+      .on('error', (e) => rej(new Error(`GET /metrics: ${e.message}`)))
       .end();
   });
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
