@@ -322,5 +322,5 @@ describe('operating a node (e2e: dist/orun.js, real git and dockerd)', () => {
     expect(same).toMatchObject({ code: 0, stdout: 'No changes.\n' });
     const badRef = await orunDiff([repo.work, '--ref', 'no-such-branch'], env.ORUN_SOCKET);
     expect(badRef.code).toBe(2);
-  });
+  }, 240_000);
 });
