@@ -19,6 +19,8 @@ import { TEST_IMAGE, requireTestImage } from '../support/services.ts';
 const ORCH = join(import.meta.dirname, '..', '..', 'dist', 'orch.js');
 const projects: string[] = [];
 const dirs: string[] = [];
+/** Project directory → project name, for the cleanup of supervisors a failed test left behind. */
+const owners: [string, string][] = [];
 
 function orch(args: string[], cwd: string): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [ORCH, ...args], { cwd, encoding: 'utf8', timeout: 90_000 });
@@ -30,6 +32,7 @@ function project(text: string): { dir: string; name: string } {
   const dir = mkdtempSync(join(tmpdir(), 'orun-orch-sup-'));
   projects.push(name);
   dirs.push(dir);
+  owners.push([dir, name]);
   writeFileSync(join(dir, 'Orchfile'), text);
   return { dir, name };
 }
@@ -66,6 +69,17 @@ beforeAll(() => {
 });
 
 afterAll(() => {
+  for (const [d, name] of owners) {
+    try {
+      // A failed test may leave its supervisor running: stop it (it stops its services).
+      const owner = (JSON.parse(readFileSync(join(d, '.orch/state', `${name}.json`), 'utf8')) as RunState)
+        .owner;
+      if (owner !== undefined)
+        spawnSync(process.execPath, [ORCH, 'down', '-p', name], { cwd: d, stdio: 'ignore' });
+    } catch {
+      // No run state: nothing runs.
+    }
+  }
   for (const p of projects) {
     const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=orch.project=${p}`], {
       encoding: 'utf8',
@@ -75,19 +89,7 @@ afterAll(() => {
     if (ids.length > 0) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
     spawnSync('docker', ['network', 'rm', `${p}_default`], { stdio: 'ignore' });
   }
-  for (const d of dirs) {
-    try {
-      const owner = (
-        JSON.parse(
-          readFileSync(join(d, '.orch/state', `${projects.find((p) => d.includes(p)) ?? ''}.json`), 'utf8'),
-        ) as RunState
-      ).owner;
-      if (owner !== undefined) process.kill(owner.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-    rmSync(d, { recursive: true, force: true });
-  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe('orch up -d: the supervisor', () => {
@@ -197,6 +199,7 @@ HEALTHCHECK http://127.0.0.1:${a}/health
     // HEALTHCHECKs are not rewritten by the offset: the copy's overlay points its check at its port.
     writeFileSync(join(p.dir, 'copy.orch'), `SERVICE web\nHEALTHCHECK http://127.0.0.1:${b}/health\n`);
     projects.push(`b-${p.name}`);
+    owners.push([p.dir, `b-${p.name}`]);
     const second = orch(
       ['up', '-d', 'Orchfile', 'copy.orch', '-p', p.name, '--prefix', 'b-', '--port-offset', String(b - a)],
       p.dir,
