@@ -64,7 +64,7 @@ export class DeploymentReconciler {
       const attached = await this.#attach(run, current);
       outcome =
         old.length === 0
-          ? await supervise(run, attached)
+          ? await this.#settled(run, attached)
           : run.desired.strategy === 'Recreate'
             ? await this.#keep(run, attached, old)
             : await progress(run, attached, old);
@@ -140,6 +140,17 @@ export class DeploymentReconciler {
   /** Later writes in this reconcile compare against (and keep transition times of) the last one. */
   #reread(run: Run): void {
     run.obj = this.#deps.store.get(run.key) ?? run.obj;
+  }
+
+  /**
+   * The only container: its secret files are put back if a reboot emptied the tmpfs, and the files
+   * of other spec hashes (containers already gone) are removed.
+   */
+  async #settled(run: Run, current: ContainerInfo): Promise<Outcome> {
+    const filesFailure = await writeSecretFiles(run);
+    if (filesFailure !== undefined) return filesFailure;
+    await this.#deps.secretFiles?.prune(run.name, run.desired.hash);
+    return supervise(run, current);
   }
 
   async #keep(run: Run, current: ContainerInfo, duplicates: ContainerInfo[]): Promise<Outcome> {
