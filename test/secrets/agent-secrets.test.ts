@@ -1,8 +1,8 @@
 /**
  * Secrets end to end against a real agent (dist/orun.js), git and dockerd: one Deployment gets a
  * value from the root secrets.yaml (secretKeyRef), one inline ENC[...] value and one secret file
- * (tmpfs, 0400), and each is right inside the container. Then every plaintext is searched for
- * in the agent's log, raw API answers,
+ * (tmpfs, 0400), and each is right inside the container. A change of secrets.yaml rolls exactly
+ * that Deployment. Then every plaintext is searched for in the agent's log, raw API answers,
  * orunctl describe/get, events, /metrics and every file under the data dir: none is found.
  */
 import { execFileSync } from 'node:child_process';
@@ -146,6 +146,30 @@ describe('secrets end to end', () => {
     expect(mounts).toContainEqual(expect.objectContaining({ Destination: '/run/secrets', RW: false }));
     expect(mounts.find((m) => m.Destination === '/run/secrets')?.Source.startsWith(secretsDir)).toBe(true);
     expect(exec(c, getenv('TLS_KEY'))).toBe('absent');
+  });
+
+  it('a changed secrets.yaml value rolls exactly the Deployment that uses it', async () => {
+    const otherBefore = (await agent.object('deployments', other))?.status?.containerID;
+    const annotatedBefore = (await agent.object('deployments', annotated))?.status?.containerID;
+    repo.write({ 'secrets.yaml': await secretsYaml(P.changed) }).commit('rotate DB_PASSWORD');
+    const id = await waitFor(
+      'web Ready with the new value',
+      async () => {
+        const o = await agent.object('deployments', web);
+        const cid = o?.status?.containerID;
+        if (condition(o, 'Ready')?.status !== 'True' || cid === undefined) return undefined;
+        try {
+          return exec(cid, getenv('FROM_FILE')) === P.changed ? cid : undefined;
+        } catch {
+          return undefined; // replaced meanwhile
+        }
+      },
+      90_000,
+      () => agent.dump(),
+    );
+    expect(exec(id, 'cat /run/secrets/tls.key')).toBe(P.file);
+    expect((await agent.object('deployments', other))?.status?.containerID).toBe(otherBefore);
+    expect((await agent.object('deployments', annotated))?.status?.containerID).toBe(annotatedBefore);
   });
 
   it('no plaintext in the agent log, raw API answers, describe, events, /metrics or any file under the data dir', async () => {
