@@ -186,6 +186,10 @@ export class Agent {
     logLevel?: string;
     /** Replaces the default `--ingress none`, e.g. `['--http-port', '8080', ...]` for Caddy. */
     ingressArgs?: string[];
+    /** Default `1s`. */
+    pollInterval?: string;
+    /** More `orun start` flags (e.g. the webhook receiver's). Default: none. */
+    extraArgs?: string[];
   }) {
     this.socket = join(o.dataDir, 'orun.sock');
     this.metricsAddress = `127.0.0.1:${o.metricsPort}`;
@@ -204,7 +208,7 @@ export class Agent {
         '--data-dir',
         o.dataDir,
         '--poll-interval',
-        '1s',
+        o.pollInterval ?? '1s',
         '--metrics-address',
         this.metricsAddress,
         '--socket',
@@ -213,6 +217,7 @@ export class Agent {
         o.logLevel ?? 'info',
         // The agent's own cost: no Caddy (and no bind of :80/:443 beside other runs).
         ...(o.ingressArgs ?? ['--ingress', 'none']),
+        ...(o.extraArgs ?? []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
