@@ -76,7 +76,7 @@ describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
     });
     expect(condition(nodeObj, 'ManifestsValid')?.message).toContain(`in ${brokenA} at`);
     expect(nodeObj.status?.sourceErrors).toMatchObject([{ file: brokenA, path: 'spec' }]);
-    expect(containersWithPrefix(prefix).find((c) => c.name === `orun-${a}`)).toEqual(running[0]);
+    expect(containersWithPrefix(prefix).find((c) => c.deployment === a)).toEqual(running[0]);
 
     // Issue 9 bug 2: restart while a's file is broken: a is neither pruned nor restarted.
     expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
@@ -87,13 +87,13 @@ describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
       second.lines.some((l) => l.msg === 'applied revision'),
     );
     expect(second.lines.filter((l) => String(l.msg).includes('Pruned') || l.reason === 'Pruned')).toEqual([]);
-    expect(containersWithPrefix(prefix).find((c) => c.name === `orun-${a}`)).toEqual(running[0]);
+    expect(containersWithPrefix(prefix).find((c) => c.deployment === a)).toEqual(running[0]);
 
     // Deleting the file for real does prune it.
     repo.write({ [brokenA]: undefined }).commit('remove a');
     await waitFor(
       'a pruned once its file is deleted',
-      () => !containersWithPrefix(prefix).some((c) => c.name === `orun-${a}`),
+      () => !containersWithPrefix(prefix).some((c) => c.deployment === a),
       60_000,
       () => second.dump(),
     );

@@ -89,7 +89,7 @@ describe('chaos: faults under the agent', () => {
       agent = s.start();
       await s.converged(agent, String(r));
       const cs = containersWithPrefix(s.prefix);
-      const dups = cs.length - new Set(cs.map((c) => c.name)).size;
+      const dups = cs.length - new Set(cs.map((c) => c.deployment)).size;
       table.push([
         String(r),
         'first replacement',
