@@ -118,10 +118,10 @@ describe('orun --help', () => {
     );
   });
   it.each([
-    [['bootstrap', 'web-1'], /^error: required option '--host <host>' not specified\n/],
+    [['bootstrap', 'web-1'], /^error: bootstrap: missing --host, --repo \(give them as arguments/],
     [['nope'], /^error: unknown command 'nope'\n/],
     [['start', '--poll-interval'], /^error: option '--poll-interval <duration>' argument missing\n/],
-  ])("usage error %j exits 2 with commander's message", (args, message) => {
+  ])('usage error %j exits 2 with a message naming what is wrong', (args, message) => {
     const r = orun(...args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
