@@ -79,7 +79,10 @@ describe('orun bootstrap request', () => {
 
   it('prompts for what no flag gave, with the documented defaults, then asks to go ahead', async () => {
     const p = scripted(['web-1', '192.0.2.1', '', '', '', 'https://git/m.git', '', '', '', 'y']);
-    const req = await resolveRequest(undefined, { label: [] }, {}, p);
+    // --out outside any Git checkout: the gitRepo prompt has no origin to offer as a default.
+    const out = mkdtempSync(join(tmpdir(), 'orun-bootstrap-out-'));
+    const req = await resolveRequest(undefined, { label: [], out }, {}, p);
+    rmSync(out, { recursive: true, force: true });
     expect(req).toMatchObject({ name: 'web-1', host: '192.0.2.1', user: 'root', port: 22, branch: 'main' });
     expect(p.asked).toEqual([
       'Node name (metadata.name)',

@@ -66,10 +66,11 @@ describe('Manager', () => {
     const m = new Manager({ clock, gracePeriodMs: 20 });
     m.addController({ name: 'stuck', start: () => new Promise<void>(() => {}) });
     const ac = new AbortController();
-    const run = m.start(ac.signal);
+    // The rejection is handled from the start: it may come while the clock is being advanced.
+    const run = m.start(ac.signal).catch((e: unknown) => e);
     ac.abort();
     await clock.advance(20);
-    const err: unknown = await run.catch((e: unknown) => e);
+    const err: unknown = await run;
     expect(isOrunError(err, 'manager.shutdown_timeout')).toBe(true);
     expect((err as Error).message).toContain('stuck');
   });

@@ -2,7 +2,8 @@
  * Which status changes are worth a message: kind-agnostic, read from kstatus conditions.
  *  - RolloutSucceeded: `Ready` became True for the current generation after this agent saw it
  *    not ready (a restart that adopts running containers sends nothing);
- *  - RolloutFailed: `Ready` became False with a failure reason (not an in-progress one);
+ *  - RolloutFailed: `Ready` became False with a failure reason, not while in progress (kstatus:
+ *    `Reconciling` True, or an in-progress reason such as a rollout phase);
  *  - Stalled: `Stalled` became True (needs a person);
  *  - SyncFailed: the Node's `GitSynced` or `ManifestsValid` became False.
  * Each is sent once per generation and reason.
@@ -23,6 +24,11 @@ const PROGRESSING = new Set([
   'Restarting',
   'Progressing',
   'Reconciling',
+  // rollout phases (controllers/deployment/strategy.ts)
+  'RollingUpdate',
+  'SwitchingTraffic',
+  'Draining',
+  'Recreating',
 ]);
 
 /** The part of an object a classification reads. */
@@ -83,7 +89,8 @@ export function classify(prev: StatusView | undefined, next: StatusView): Notice
   if (readyNow?.status === 'True' && current && readyBefore?.status !== 'True' && readyBefore !== undefined)
     out.push({ ...base, event: 'RolloutSucceeded', reason: readyNow.reason, message: readyNow.message });
   const failed = flipped('Ready', 'False');
-  if (failed !== undefined && !PROGRESSING.has(failed.reason))
+  const inProgress = cond(next, 'Reconciling')?.status === 'True';
+  if (failed !== undefined && !inProgress && !PROGRESSING.has(failed.reason))
     out.push({ ...base, event: 'RolloutFailed', reason: failed.reason, message: failed.message });
   return out;
 }

@@ -54,6 +54,18 @@ describe('classify', () => {
       [],
     ],
     [
+      'a rollout phase (Reconciling=True) is not a failure',
+      view([c('Ready', 'True', 'ContainerReady')]),
+      view([c('Ready', 'False', 'Draining'), c('Reconciling', 'True', 'Draining')]),
+      [],
+    ],
+    [
+      'Reconciling=True with any reason is in progress',
+      view([c('Ready', 'True', 'ContainerReady')]),
+      view([c('Ready', 'False', 'SomethingNew'), c('Reconciling', 'True', 'SomethingNew')]),
+      [],
+    ],
+    [
       'rollout failed',
       view([c('Ready', 'False', 'Pulling')]),
       view([c('Ready', 'False', 'ImagePullFailed')]),

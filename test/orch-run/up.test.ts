@@ -192,7 +192,12 @@ describe('orch up --detach, status, down', () => {
       `orch: removed network ${p.name}_default`,
     ]);
     const log = readFileSync(join(p.dir, '.orch/state/logs/orch.log'), 'utf8');
-    expect([...log.matchAll(/^orch: (\w+): stopped/gm)].map((m) => m[1])).toEqual(['box', 'web', 'ticker']);
+    // The supervisor's lines start with their time (RFC 3339).
+    expect([...log.matchAll(/^\S+Z orch: (\w+): stopped/gm)].map((m) => m[1])).toEqual([
+      'box',
+      'web',
+      'ticker',
+    ]);
     // Not `kill(-pid, 0)`: an orphaned member may linger as a zombie until init reaps it.
     expect(new NodeProcessRunner().alive(pid)).toBe(false);
     expect(containers(p.name)).toEqual([]);
