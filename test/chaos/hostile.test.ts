@@ -80,8 +80,10 @@ describe('chaos: hostile manifests', () => {
     const node = `${prefix}-node`;
     const good = `${prefix}-good`;
     cleanups.push(() => {
-      removeContainers(prefix);
+      // The h-* cases' containers first: they sit on the node's network, which removeContainers(prefix)
+      // removes once nothing uses it.
       removeContainers('h-');
+      removeContainers(prefix);
       repo.cleanup();
       rmSync(dataDir, { recursive: true, force: true });
     });
