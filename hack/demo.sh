@@ -17,8 +17,10 @@ if [ "${1:-}" = clean ]; then
   [ ! -S "$sock" ] || curl -s --max-time 5 --unix-socket "$sock" -H 'Host;' -X POST http://caddy/stop >/dev/null 2>&1 || true
   ids=$(docker ps -aq --filter label=run.orcra.dev/managed-by=orun --filter label=run.orcra.dev/node=demo)
   [ -z "$ids" ] || docker rm -f $ids >/dev/null
+  # The node network the agent made (orun-net-<node>); an agent never removes it itself.
+  docker network rm orun-net-demo >/dev/null 2>&1 || true
   rm -rf "$ROOT"
-  echo "demo: removed managed containers and $ROOT" >&2
+  echo "demo: removed managed containers, the orun-net-demo network and $ROOT" >&2
   exit 0
 fi
 
