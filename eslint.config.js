@@ -6,6 +6,8 @@ import tseslint from 'typescript-eslint';
 const EDGES = [
   'api',
   'caddy',
+  'cli',
+  'config',
   'docker',
   'git',
   'graph',

@@ -26,6 +26,8 @@ describe('layering lint rule', () => {
     ['runtime/docker/x.ts', "import { Reason } from '../../controllers/deployment/index.ts';"],
     ['runtime/informer/x.ts', "import { VERSION } from '../../cmd/orun/main.ts';"],
     ['controllers/node/x.ts', "import { buildAgent } from '../../cmd/orun/agent.ts';"],
+    ['runtime/cli/x.ts', "import { NodeController } from '../../controllers/node/index.ts';"],
+    ['runtime/config/x.ts', "import { startCommand } from '../../cmd/orun/start.ts';"],
   ])('%s: %s is refused', async (file, source) => {
     expect(await violations(file, source)).toEqual([
       expect.stringMatching(/^no-restricted-imports: .*layering/),
@@ -41,6 +43,7 @@ describe('layering lint rule', () => {
     ['runtime/docker/x.ts', "import { Store } from '../store/index.ts';"],
     ['controllers/node/x.ts', "import { Store } from '../../runtime/store/index.ts';"],
     ['cmd/orun/x.ts', "import { NodeController } from '../../controllers/node/index.ts';"],
+    ['runtime/cli/orunctl/x.ts', "import { ApiClient } from '../../api/client.ts';"],
     ['runtime/store/x.test.ts', "import { DockerEngine } from '../docker/dockerode.ts';"],
   ])('%s: %s is allowed', async (file, source) => {
     expect(await violations(file, source)).toEqual([]);

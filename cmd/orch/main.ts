@@ -3,8 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '../../apis/errors.ts';
 import { onStopSignals } from '../../runtime/manager/signals.ts';
-import { runOrch, type OrchIO } from './cli.ts';
-import type { RunIO } from './up.ts';
+import { runOrch, type OrchIO } from '../../runtime/cli/orch/cli.ts';
+import type { RunIO } from '../../runtime/cli/orch/up.ts';
 
 const io: OrchIO = {
   stdout: (s) => process.stdout.write(s),
@@ -21,12 +21,12 @@ const io: OrchIO = {
 // Loaded only for the command that runs them: parse/validate/render never load Docker's client.
 type Runner = (argv: readonly string[], io: RunIO) => Promise<number>;
 const runners: Record<string, (() => Promise<Runner>) | undefined> = {
-  up: () => import('./up.ts').then((m) => m.runUp),
-  down: () => import('./down.ts').then((m) => m.runDown),
-  status: () => import('./status.ts').then((m) => m.runStatus),
-  ps: () => import('./status.ts').then((m) => m.runStatus),
-  logs: () => import('./logs.ts').then((m) => m.runLogs),
-  restart: () => import('./restart.ts').then((m) => m.runRestart),
+  up: () => import('../../runtime/cli/orch/up.ts').then((m) => m.runUp),
+  down: () => import('../../runtime/cli/orch/down.ts').then((m) => m.runDown),
+  status: () => import('../../runtime/cli/orch/status.ts').then((m) => m.runStatus),
+  ps: () => import('../../runtime/cli/orch/status.ts').then((m) => m.runStatus),
+  logs: () => import('../../runtime/cli/orch/logs.ts').then((m) => m.runLogs),
+  restart: () => import('../../runtime/cli/orch/restart.ts').then((m) => m.runRestart),
 };
 
 // No top-level await: the single executable (cmd/sea) loads this module as CommonJS.

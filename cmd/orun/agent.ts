@@ -38,7 +38,7 @@ import { EventRecorder, type EventSink } from '../../runtime/events/index.ts';
 import { GitSource, type GitSourceStatus } from '../../runtime/git/index.ts';
 import { FileLastGoodStore, GitInformer } from '../../runtime/informer/index.ts';
 import { createLogger, type Logger } from '../../runtime/log/index.ts';
-import { Manager } from '../../runtime/manager/index.ts';
+import { Manager, type Runnable } from '../../runtime/manager/index.ts';
 import { newRegistry, RuntimeMetrics } from '../../runtime/metrics/index.ts';
 import { NodeProcessRunner } from '../../runtime/process/index.ts';
 import { TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
@@ -47,7 +47,7 @@ import { Store } from '../../runtime/store/index.ts';
 import { host, notificationsRunnable, Notifier } from '../../runtime/notify/index.ts';
 import { buildIngress } from './ingress.ts';
 import { deploymentKeys, storeKeys, suspension, webhookRunnable } from './operate.ts';
-import { nodeOverrides, type AgentSettings } from './options.ts';
+import { nodeOverrides, type AgentSettings } from '../../runtime/config/settings.ts';
 
 /** A running agent's parts, for tests and for the API backend. */
 export interface Agent {
@@ -107,31 +107,8 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
 
   const manager = new Manager({ logger, clock, syncTimeoutMs: 2 ** 31 - 1 });
   manager.serveProbes(settings.metricsAddress, registry);
-  const storeApi = storeBackend({
-    version: VERSION,
-    nodeName: settings.node,
-    store,
-    recorder,
-    syncSource: () => void informer.source()?.syncNow(),
-    enqueue: (kind, name) => manager.reconcileNow(kind, name),
-    logs: deploymentLogs(engine, settings.node),
-  });
-  const backend = suspend.backend(storeApi, {
-    nodeName: settings.node,
-    revision: () => store.revision(),
-    fallbackNode: () => fallbackNode(settings),
-    identities: () => ageIdentities(settings, logger),
-    currentSecret: informer.resolveSecret,
-    currentCheckout: () => informer.appliedCheckout(),
-    dataDir: settings.dataDir,
-  });
   manager.addServer(suspend.loader);
-  manager.addServer(
-    apiServerRunnable(settings.socket, backend, logger, {
-      secretPaths: (obj) => informer.secretPathsOf(obj.kind, obj.metadata.name),
-      redactText: informer.redactText,
-    }),
-  );
+  manager.addServer(localApi(settings, { store, recorder, informer, engine, manager, suspend, logger }));
   if (webhook !== undefined) manager.addServer(webhook);
   if (ingress !== undefined) manager.addServer(ingress.caddy);
   manager.addSource(informer);
@@ -157,6 +134,44 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   if (ingress !== undefined)
     manager.handleReconcile('Service', () => enqueue(ingress.services.controller, INGRESS_KEY));
   return { manager, store, recorder, informer, logger };
+}
+
+/** The local API on the unix socket: the store's objects, suspension, secrets redacted. */
+function localApi(
+  settings: AgentSettings,
+  p: {
+    store: Store;
+    recorder: EventRecorder;
+    informer: GitInformer<GitSource>;
+    engine: DockerEngine;
+    manager: Manager;
+    suspend: ReturnType<typeof suspension>;
+    logger: Logger;
+  },
+): Runnable {
+  const { store, informer, logger } = p;
+  const storeApi = storeBackend({
+    version: VERSION,
+    nodeName: settings.node,
+    store,
+    recorder: p.recorder,
+    syncSource: () => void informer.source()?.syncNow(),
+    enqueue: (kind, name) => p.manager.reconcileNow(kind, name),
+    logs: deploymentLogs(p.engine, settings.node),
+  });
+  const backend = p.suspend.backend(storeApi, {
+    nodeName: settings.node,
+    revision: () => store.revision(),
+    fallbackNode: () => fallbackNode(settings),
+    identities: () => ageIdentities(settings, logger),
+    currentSecret: informer.resolveSecret,
+    currentCheckout: () => informer.appliedCheckout(),
+    dataDir: settings.dataDir,
+  });
+  return apiServerRunnable(settings.socket, backend, logger, {
+    secretPaths: (obj) => informer.secretPathsOf(obj.kind, obj.metadata.name),
+    redactText: informer.redactText,
+  });
 }
 
 /** The agent's parts every controller is built from. */

@@ -12,7 +12,7 @@ import type { Logger } from '../../runtime/log/index.ts';
 import type { Runnable } from '../../runtime/manager/index.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics/index.ts';
 import type { Store } from '../../runtime/store/index.ts';
-import type { AgentSettings } from './options.ts';
+import type { AgentSettings } from '../../runtime/config/settings.ts';
 
 export interface IngressParts {
   settings: AgentSettings;

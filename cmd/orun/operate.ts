@@ -23,7 +23,7 @@ import {
   withSuspension,
 } from '../../runtime/suspend/index.ts';
 import { WebhookReceiver } from '../../runtime/webhook/index.ts';
-import type { AgentSettings } from './options.ts';
+import type { AgentSettings } from '../../runtime/config/settings.ts';
 
 export interface Suspension {
   state: SuspendState;

@@ -1,7 +1,7 @@
 // orunctl: kubectl-style access to a node's orun agent. Flags and commands live in program.ts.
 import { errorMessage } from '../../apis/errors.ts';
 import { installSignalHandlers } from '../../runtime/manager/signals.ts';
-import { run } from './program.ts';
+import { run } from '../../runtime/cli/orunctl/program.ts';
 
 // Ctrl-C ends -w and -f cleanly; a second one exits at once.
 const { signal, dispose } = installSignalHandlers(process, undefined, { signals: ['SIGINT'], exitCode: 130 });

@@ -1,6 +1,6 @@
 /** `orunctl get KIND [NAME] [-l selector] [-o wide|yaml|json|name] [-w]`. */
-import type { ResourceType } from '../../../runtime/api/resources.ts';
-import type { WireObject } from '../../../runtime/api/types.ts';
+import type { ResourceType } from '../../../api/resources.ts';
+import type { WireObject } from '../../../api/types.ts';
 import { UsageError, type Context } from '../context.ts';
 import { resolveKinds } from '../kinds.ts';
 import {

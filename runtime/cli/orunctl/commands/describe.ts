@@ -1,5 +1,5 @@
 /** `orunctl describe KIND [NAME]`: one object, or every object of the kind. */
-import type { WireObject } from '../../../runtime/api/types.ts';
+import type { WireObject } from '../../../api/types.ts';
 import type { Context } from '../context.ts';
 import { resolveKind } from '../kinds.ts';
 import { describeObject } from '../printers/describe.ts';

@@ -3,8 +3,8 @@
  * tests call it with their own streams.
  */
 import { Command, CommanderError } from 'commander';
-import { isOrunError } from '../../apis/errors.ts';
-import { DEFAULT_SOCKET_PATH } from '../../runtime/api/client.ts';
+import { isOrunError } from '../../../apis/errors.ts';
+import { DEFAULT_SOCKET_PATH } from '../../api/client.ts';
 import { describe } from './commands/describe.ts';
 import { events } from './commands/events.ts';
 import { get } from './commands/get.ts';

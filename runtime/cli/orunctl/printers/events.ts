@@ -1,8 +1,8 @@
 /** Event tables: `orunctl events` (kubectl get events) and describe's Events section. */
-import type { EventRecord } from '../../../runtime/api/types.ts';
+import type { EventRecord } from '../../../api/types.ts';
 import { NO_COLOR, type Palette } from './color.ts';
 import { age } from './duration.ts';
-import { GET_TABLE, formatCells } from './tabwriter.ts';
+import { GET_TABLE, formatCells } from '../../tabwriter.ts';
 
 /** `60s (x3 over 5m)` for a repeated event, else its age (as kubectl describe). */
 export function eventAge(e: EventRecord, now: Date): string {

@@ -2,12 +2,12 @@
  * The `orunctl get` columns of each kind. Cells read the wire object (status facts as defined in
  * apis/run.orcra.dev/v0alpha); an empty cell prints `<none>`.
  */
-import type { Condition } from '../../../apis/run.orcra.dev/v0alpha/meta.ts';
-import type { Deployment } from '../../../apis/run.orcra.dev/v0alpha/deployment.ts';
-import type { Node } from '../../../apis/run.orcra.dev/v0alpha/node.ts';
-import type { Service } from '../../../apis/run.orcra.dev/v0alpha/service.ts';
-import type { ServiceGraph } from '../../../apis/run.orcra.dev/v0alpha/servicegraph.ts';
-import type { WireObject } from '../../../runtime/api/types.ts';
+import type { Condition } from '../../../../apis/run.orcra.dev/v0alpha/meta.ts';
+import type { Deployment } from '../../../../apis/run.orcra.dev/v0alpha/deployment.ts';
+import type { Node } from '../../../../apis/run.orcra.dev/v0alpha/node.ts';
+import type { Service } from '../../../../apis/run.orcra.dev/v0alpha/service.ts';
+import type { ServiceGraph } from '../../../../apis/run.orcra.dev/v0alpha/servicegraph.ts';
+import type { WireObject } from '../../../api/types.ts';
 import { age } from './duration.ts';
 
 export interface Column {

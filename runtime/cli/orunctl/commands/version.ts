@@ -1,5 +1,5 @@
 /** `orunctl version`: this client's version, then the agent's. */
-import { VERSION } from '../../../runtime/version/index.ts';
+import { VERSION } from '../../../version/index.ts';
 import type { Context } from '../context.ts';
 
 export const CLIENT_VERSION: string = VERSION;

@@ -1,5 +1,5 @@
 /** KIND arguments: names, plurals and short names (`deploy`, `svc`, `no`, `sg`), and `all`. */
-import { RESOURCES, resolveResource, type ResourceType } from '../../runtime/api/resources.ts';
+import { RESOURCES, resolveResource, type ResourceType } from '../../api/resources.ts';
 import { UsageError } from './context.ts';
 
 /** The resources `typed` names (`all` is every kind but nodes, as kubectl's all skips cluster objects). */

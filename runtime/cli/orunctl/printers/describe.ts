@@ -3,17 +3,12 @@
  * `Key:  value` lines (field names as words: `containerPort` → `Container Port`), a Conditions
  * table and an Events table. A secret prints as `<set to the secret value>`, never its value.
  */
-import type { Condition } from '../../../apis/run.orcra.dev/v0alpha/meta.ts';
-import {
-  SECRET_DISPLAY,
-  isSecretValue,
-  type EventRecord,
-  type WireObject,
-} from '../../../runtime/api/types.ts';
+import type { Condition } from '../../../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { SECRET_DISPLAY, isSecretValue, type EventRecord, type WireObject } from '../../../api/types.ts';
 import { NO_COLOR, statusColor, type Palette } from './color.ts';
 import { age, describeTime } from './duration.ts';
 import { describeEvents } from './events.ts';
-import { DESCRIBE, tabwrite } from './tabwriter.ts';
+import { DESCRIBE, tabwrite } from '../../tabwriter.ts';
 
 /** Maps whose keys are data, printed as typed rather than turned into words. */
 const DATA_MAPS = new Set(['env', 'args', 'labels', 'annotations', 'matchLabels', 'nodeSelector']);

@@ -3,7 +3,7 @@
  * `downProject`): the supervising `orch up` (foreground or `-d`) first, then anything still
  * recorded, then the containers and the network. Volumes are never removed.
  */
-import { downProject } from '../../runtime/graph/index.ts';
+import { downProject } from '../../graph/index.ts';
 import { commonOptions, loadProject, projectContext, runCommand, type RunIO } from './up.ts';
 
 export function runDown(argv: readonly string[], io: RunIO): Promise<number> {

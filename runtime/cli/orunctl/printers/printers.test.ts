@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { redactObject } from '../../../runtime/api/redact.ts';
+import { redactObject } from '../../../api/redact.ts';
 import {
   SOPS_SECRET,
   sampleDeployment,
   sampleEvents,
   sampleNode,
   sampleService,
-} from '../../../runtime/api/testdata.ts';
-import type { WireObject } from '../../../runtime/api/types.ts';
+} from '../../../api/testdata.ts';
+import type { WireObject } from '../../../api/types.ts';
 import { ANSI_PALETTE } from './color.ts';
 import { describeObject, fieldLabel } from './describe.ts';
 import { eventAge, printEvents } from './events.ts';
 import { asDocument, printJson, printName, printYaml } from './output.ts';
 import { TablePrinter, printTable } from './table.ts';
-import { stripAnsi } from './tabwriter.ts';
+import { stripAnsi } from '../../tabwriter.ts';
 
 const now = new Date('2025-01-01T12:00:00Z');
 const web = redactObject(sampleDeployment(now));

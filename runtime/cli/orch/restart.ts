@@ -2,8 +2,8 @@
  * `orch restart [FILE...] SERVICE...`: the supervising `orch up` (foreground or `-d`) stops each
  * service's instance and starts it again (runtime/graph control.ts → GraphExecutor.restart).
  */
-import { errorMessage } from '../../apis/errors.ts';
-import { controlSocketPath, sendControl } from '../../runtime/graph/index.ts';
+import { errorMessage } from '../../../apis/errors.ts';
+import { controlSocketPath, sendControl } from '../../graph/index.ts';
 import { commonOptions, loadProject, runCommand, RunUsageError, type RunIO } from './up.ts';
 
 export function runRestart(argv: readonly string[], io: RunIO): Promise<number> {

@@ -2,10 +2,10 @@
  * `orunctl get` tables: uppercase headers, columns padded by 3 spaces, `<none>` for an empty
  * cell. A TablePrinter remembers column widths so watch rows line up under the header.
  */
-import type { WireObject } from '../../../runtime/api/types.ts';
+import type { WireObject } from '../../../api/types.ts';
 import { NO_COLOR, statusColor, type Palette } from './color.ts';
 import { columnsFor } from './columns.ts';
-import { GET_TABLE, formatCells } from './tabwriter.ts';
+import { GET_TABLE, formatCells } from '../../tabwriter.ts';
 
 export interface TableOptions {
   /** -o wide. Default false. */

@@ -1,8 +1,8 @@
 /** `orunctl events [-w]`: like `kubectl get events`, oldest first. */
-import type { EventRecord } from '../../../runtime/api/types.ts';
+import type { EventRecord } from '../../../api/types.ts';
 import type { Context } from '../context.ts';
 import { eventCells, printEvents } from '../printers/events.ts';
-import { GET_TABLE, formatCells } from '../printers/tabwriter.ts';
+import { GET_TABLE, formatCells } from '../../tabwriter.ts';
 
 export async function events(ctx: Context, options: { watch?: boolean }): Promise<void> {
   const listed = await ctx.client.events();

@@ -1,5 +1,5 @@
 /** What every orunctl command gets: its output streams, environment, clock and client. */
-import { ApiClient, resolveSocketPath } from '../../runtime/api/client.ts';
+import { ApiClient, resolveSocketPath } from '../../api/client.ts';
 import type { Palette } from './printers/color.ts';
 
 export interface Io {

@@ -5,10 +5,10 @@
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage } from '../../apis/errors.ts';
-import { realClock } from '../../runtime/clock/index.ts';
-import { DockerEngine } from '../../runtime/docker/dockerode.ts';
-import { defaultContainerName, prepareService, readRunState, stateFile } from '../../runtime/graph/index.ts';
+import { errorMessage } from '../../../apis/errors.ts';
+import { realClock } from '../../clock/index.ts';
+import { DockerEngine } from '../../docker/dockerode.ts';
+import { defaultContainerName, prepareService, readRunState, stateFile } from '../../graph/index.ts';
 import { commonOptions, loadProject, runCommand, RunUsageError, type RunIO } from './up.ts';
 
 interface LogsOptions {

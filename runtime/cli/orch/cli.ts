@@ -12,8 +12,8 @@ import {
   parseOrchfiles,
   type OrchfileSource,
   type OrchGraph,
-} from '../../apis/orchfile/index.ts';
-import { renderLaunchd, renderSystemd, type RenderedFile } from '../../apis/orchfile/render/index.ts';
+} from '../../../apis/orchfile/index.ts';
+import { renderLaunchd, renderSystemd, type RenderedFile } from '../../../apis/orchfile/render/index.ts';
 
 /** Everything the CLI touches outside itself, so tests can run it in-process. */
 export interface OrchIO {

@@ -1,6 +1,6 @@
 /** `-o json|yaml|name`: objects as the API sent them (secrets are already `{secret: true}`). */
 import { stringify } from 'yaml';
-import type { WireObject } from '../../../runtime/api/types.ts';
+import type { WireObject } from '../../../api/types.ts';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
 

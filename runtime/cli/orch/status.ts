@@ -4,10 +4,14 @@
  * the supervising `orch up`'s own words, foreground or `-d`). `-o json` prints the rows as JSON.
  */
 import { Option } from 'commander';
-import { projectStatus, type StatusRow } from '../../runtime/graph/index.ts';
+import { projectStatus, type StatusRow } from '../../graph/index.ts';
+import { formatCells, type TabwriterOptions } from '../tabwriter.ts';
 import { commonOptions, loadProject, projectContext, runCommand, type RunIO } from './up.ts';
 
 type Row = StatusRow;
+
+/** `docker compose ps`'s spacing: no minimal width, 3 spaces between columns. */
+const ORCH_TABLE: TabwriterOptions = { minWidth: 0, padding: 3 };
 
 export function runStatus(argv: readonly string[], io: RunIO): Promise<number> {
   return runCommand(argv, io, (program, setResult) => {
@@ -43,6 +47,7 @@ async function status(
   return ok ? 0 : 1;
 }
 
+/** The one table printer (runtime/cli/tabwriter.ts): columns padded by 3, `<none>` for an empty cell. */
 function table(rows: Row[]): string {
   const header = ['SERVICE', 'MODE', 'STATE', 'PID/CONTAINER', 'HEALTH', 'RESTARTS'];
   const cells = rows.map((r) =>
@@ -50,15 +55,5 @@ function table(rows: Row[]): string {
       c === '' ? '<none>' : c,
     ),
   );
-  const all = [header, ...cells];
-  const widths = header.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
-  return all
-    .map(
-      (row) =>
-        row
-          .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]! + 3)))
-          .join('')
-          .trimEnd() + '\n',
-    )
-    .join('');
+  return formatCells([header, ...cells], ORCH_TABLE);
 }

@@ -10,8 +10,8 @@ import { parse as parseYaml } from 'yaml';
 import { OrunError, errorMessage } from '../../apis/errors.ts';
 import { parseDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
 import { DEFAULT_MANIFEST_LIMITS } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
-import { LETS_ENCRYPT_PRODUCTION } from '../../runtime/caddy/index.ts';
-import { parseEndpoint, type Endpoint } from '../../runtime/notify/index.ts';
+import { LETS_ENCRYPT_PRODUCTION } from '../caddy/index.ts';
+import { parseEndpoint, type Endpoint } from '../notify/index.ts';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

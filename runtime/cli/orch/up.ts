@@ -15,15 +15,15 @@ import { spawn } from 'node:child_process';
 import { Command, CommanderError, Option } from 'commander';
 import { createWriteStream, mkdirSync, openSync, statSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { errorMessage } from '../../apis/errors.ts';
+import { errorMessage } from '../../../apis/errors.ts';
 import {
   formatOrchfileError,
   parseOrchfiles,
   type OrchfileSource,
   type OrchGraph,
-} from '../../apis/orchfile/index.ts';
-import { DockerEngine } from '../../runtime/docker/dockerode.ts';
-import type { ContainerEngine } from '../../runtime/docker/engine.ts';
+} from '../../../apis/orchfile/index.ts';
+import { DockerEngine } from '../../docker/dockerode.ts';
+import type { ContainerEngine } from '../../docker/engine.ts';
 import {
   controlSocketPath,
   GraphExecutor,
@@ -39,9 +39,9 @@ import {
   type GraphEvent,
   type ProjectContext,
   type ProjectLocation,
-} from '../../runtime/graph/index.ts';
-import { realClock } from '../../runtime/clock/index.ts';
-import { NodeProcessRunner } from '../../runtime/process/index.ts';
+} from '../../graph/index.ts';
+import { realClock } from '../../clock/index.ts';
+import { NodeProcessRunner } from '../../process/index.ts';
 import type { OrchIO } from './cli.ts';
 
 /** OrchIO plus what a long-running command needs. */

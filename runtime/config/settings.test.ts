@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { envSettings, fileSettings, nodeOverrides, resolveSettings } from './options.ts';
+import { envSettings, fileSettings, nodeOverrides, resolveSettings } from './settings.ts';
 
 describe('orun start settings', () => {
   it('applies defaults in one place', () => {
