@@ -143,7 +143,7 @@ describe('GitInformer: last good objects survive a restart', () => {
       const client = new FakeGitClient();
       client.push(REMOTE, 'main', 'a', { files: { 'deployments/web.yaml': dep('web') } });
       await runOnce(client, file);
-      expect([...(await file.load()).keys()]).toEqual(['deployments/web.yaml']);
+      expect([...(await file.load()).objects.keys()]).toEqual(['deployments/web.yaml']);
       client.push(REMOTE, 'main', 'b', { files: { 'deployments/web.yaml': 'kind: [' } });
       expect(await runOnce(client, file)).toEqual(['web:nginx:1']);
     } finally {

@@ -11,7 +11,7 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { errorMessage } from '../../apis/errors.ts';
 import { didYouMean } from '../../apis/suggest.ts';
-import { objectKey, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { objectKey, SOURCE_ANNOTATION, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ManifestLimits } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
 import type { Locator } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
 import type { Deployment } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
@@ -43,7 +43,7 @@ import {
 } from './secrets.ts';
 import { decryptManifest, hasSopsBlock, hideSecretValues, ManifestDecryptError } from './sops.ts';
 import { hashOf } from '../store/index.ts';
-import type { LastGood, LastGoodStore } from './lastgood.ts';
+import type { LastGood, LastGoodStore, SavedLastGood, SealedFile } from './lastgood.ts';
 
 const RETRY_MS = 1000;
 const MAX_RETRY_MS = 60_000;
@@ -169,6 +169,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   #secrets = new Map<string, SecretString>();
   #rootSecrets: RootSecrets = ABSENT;
   #fileRedactions = new Map<string, FileRedactions>();
+  /** Each SOPS file's last good text (ciphertext) and commit: what last-good.json keeps of it. */
+  #fileSealed = new Map<string, Omit<SealedFile, 'sources'>>();
   #redactions: Redactions = mergeRedactions([]);
   #last: InformerResult | undefined;
   #reported = new Set<string>();
@@ -332,13 +334,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         await source.checkout(rev.commit);
         this.#workTree = rev.commit;
       }
-      // Objects holding fields decrypted from SOPS stay in memory only: no plaintext on disk.
-      const persistable = new Map(
-        [...built.memory.lastGood].filter(
-          ([p]) => (this.#fileRedactions.get(p)?.plaintexts.length ?? 0) === 0,
-        ),
-      );
-      await this.#saveLastGood(persistable, log);
+      await this.#saveLastGood(this.#persistable(built.memory.lastGood), log);
       const refused =
         built.unknownNode && unknownNodeRefusal(this.#o.nodeName, built.unknownNode.known, rev.revision);
       // Refused: only the Node (status needs a home); the rest keeps what was last reconciled.
@@ -349,8 +345,10 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       });
       this.#memory = built.memory;
       const kept = [...built.memory.lastGood.keys()];
-      this.#secrets = new Map(kept.flatMap((p) => [...(this.#fileSecrets.get(p) ?? [])]));
       for (const p of [...this.#fileRedactions.keys()]) if (!kept.includes(p)) this.#fileRedactions.delete(p);
+      for (const p of [...this.#fileSealed.keys()]) if (!kept.includes(p)) this.#fileSealed.delete(p);
+      this.#openRestoredInline(built.memory.lastGood);
+      this.#secrets = new Map(kept.flatMap((p) => [...(this.#fileSecrets.get(p) ?? [])]));
       const root = this.#rootSecrets.state === 'ready' ? [...this.#rootSecrets.values.values()] : [];
       this.#redactions = mergeRedactions([
         ...kept.flatMap((p) => this.#fileRedactions.get(p) ?? []),
@@ -397,12 +395,16 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     }
   }
 
-  /** Starts from the last good objects a previous run saved, so its broken files keep them. */
+  /**
+   * Starts from the last good objects a previous run saved, so its broken files keep them. A SOPS
+   * file was saved as its ciphertext: it is decrypted again here (its secrets and redactions come
+   * back with it); if the node's key no longer opens it, its objects cannot be rebuilt.
+   */
   async #restoreLastGood(): Promise<void> {
     if (this.#o.lastGood === undefined) return;
-    let lastGood: LastGood;
+    let saved: SavedLastGood;
     try {
-      lastGood = await this.#o.lastGood.load();
+      saved = await this.#o.lastGood.load();
     } catch (err) {
       this.#log.error(
         { err: errorMessage(err) },
@@ -410,21 +412,63 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       );
       return;
     }
+    const lastGood = new Map(saved.objects);
+    const identities = this.#identities();
+    for (const [path, sealed] of saved.sealed) {
+      const file = await this.#openSops(path, sealed.text, sealed.commit, identities);
+      if (file.errors.length > 0) {
+        this.#log.error(
+          { file: path, code: file.errors[0]?.code },
+          'the saved copy of a SOPS file could not be decrypted again; its last good objects are not restored',
+        );
+        continue;
+      }
+      lastGood.set(
+        path,
+        file.objects.map((o) => withSource(o, sealed.sources[`${o.kind}/${o.metadata.name}`])),
+      );
+    }
     const previous = new Map<string, ApiObject>();
     for (const objects of lastGood.values())
       for (const o of objects) previous.set(objectKey(o.kind, o.metadata.name), o);
     this.#memory = { lastGood, previous };
-    this.#savedHash = hashOf([...lastGood]);
+    this.#savedHash = hashOf(savedForm(this.#persistable(lastGood)));
     this.#log.info({ files: lastGood.size }, 'restored the last good objects');
   }
 
+  /** What last-good.json keeps: plain files' objects; SOPS files as their ciphertext (no plaintext on disk). */
+  #persistable(lastGood: LastGood): SavedLastGood {
+    const objects = new Map<string, readonly ApiObject[]>();
+    const sealed = new Map<string, SealedFile>();
+    for (const [path, objs] of lastGood) {
+      const s = this.#fileSealed.get(path);
+      if (s === undefined) objects.set(path, objs);
+      else sealed.set(path, { ...s, sources: sourcesOf(objs) });
+    }
+    return { objects, sealed };
+  }
+
+  /**
+   * A plain file restored from last-good.json and broken since has no opened inline values yet:
+   * open them from its last good objects with the current data key, so its Deployments keep them.
+   */
+  #openRestoredInline(lastGood: LastGood): void {
+    const dataKey = this.#rootSecrets.state === 'ready' ? this.#rootSecrets.dataKey : undefined;
+    if (dataKey === undefined) return;
+    for (const [path, objects] of lastGood) {
+      if (this.#fileSecrets.has(path) || this.#fileSealed.has(path)) continue;
+      const opened = openInlineValues({ path, objects }, dataKey, () => undefined);
+      if (opened.errors.length === 0) this.#fileSecrets.set(path, opened.secrets);
+    }
+  }
+
   /** Saves when changed. A failure (a full disk) is logged: the copy in memory still holds. */
-  async #saveLastGood(lastGood: LastGood, log: Logger): Promise<void> {
+  async #saveLastGood(saved: SavedLastGood, log: Logger): Promise<void> {
     if (this.#o.lastGood === undefined) return;
-    const hash = hashOf([...lastGood]);
+    const hash = hashOf(savedForm(saved));
     if (hash === this.#savedHash) return;
     try {
-      await this.#o.lastGood.save(lastGood);
+      await this.#o.lastGood.save(saved);
       this.#savedHash = hash;
     } catch (err) {
       log.error(
@@ -452,29 +496,46 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         const inline = openInlineValues(f, dataKey, repo.locate);
         const errors = [...f.errors.map(toSourceError), ...inline.errors];
         // A file with errors keeps its last good objects, so it keeps their secrets too.
-        if (errors.length === 0) this.#fileSecrets.set(f.path, inline.secrets);
+        if (errors.length === 0) {
+          this.#fileSecrets.set(f.path, inline.secrets);
+          this.#fileSealed.delete(f.path);
+        }
         out.push({ path: f.path, objects: errors.length === 0 ? f.objects : [], errors });
         continue;
       }
-      try {
-        const plain = await decryptManifest(text, await identities());
-        const decoded = decodeManifestFile(f.path, plain.text, { commit: rev.commit });
-        const errors = decoded.errors.map((e) => hideSecretValues(toSourceError(e), plain));
-        if (decoded.errors.length === 0) {
-          this.#fileSecrets.set(f.path, plain.secrets);
-          this.#fileRedactions.set(f.path, { paths: plain.secretPaths, plaintexts: plain.plaintexts });
-        }
-        out.push({ path: f.path, objects: decoded.objects, errors });
-      } catch (err) {
-        const code = err instanceof ManifestDecryptError ? err.code : 'SopsFailed';
-        out.push({
-          path: f.path,
-          objects: [],
-          errors: [{ file: f.path, line: 1, col: 1, path: 'sops', code, message: errorMessage(err) }],
-        });
-      }
+      out.push(await this.#openSops(f.path, text, rev.commit, identities));
     }
     return out;
+  }
+
+  /**
+   * Decrypts (MAC verified) and decodes one SOPS-encrypted manifest file. When it decodes, its
+   * secrets, redactions and ciphertext are recorded as its last good ones.
+   */
+  async #openSops(
+    path: string,
+    text: string,
+    commit: string,
+    identities: () => Promise<AgeIdentities | undefined>,
+  ): Promise<LoadedFile> {
+    try {
+      const plain = await decryptManifest(text, await identities());
+      const decoded = decodeManifestFile(path, plain.text, { commit });
+      const errors = decoded.errors.map((e) => hideSecretValues(toSourceError(e), plain));
+      if (decoded.errors.length === 0) {
+        this.#fileSecrets.set(path, plain.secrets);
+        this.#fileRedactions.set(path, { paths: plain.secretPaths, plaintexts: plain.plaintexts });
+        this.#fileSealed.set(path, { text, commit });
+      }
+      return { path, objects: decoded.objects, errors };
+    } catch (err) {
+      const code = err instanceof ManifestDecryptError ? err.code : 'SopsFailed';
+      return {
+        path,
+        objects: [],
+        errors: [{ file: path, line: 1, col: 1, path: 'sops', code, message: errorMessage(err) }],
+      };
+    }
   }
 
   /**
@@ -537,6 +598,30 @@ function mergeRedactions(files: readonly FileRedactions[]): Redactions {
     redactor.add(...f.plaintexts);
   }
   return { paths, redactor };
+}
+
+/** The saved state in a hashable form (maps as sorted entries). */
+function savedForm(s: SavedLastGood): unknown {
+  return { objects: [...s.objects], sealed: [...s.sealed] };
+}
+
+/** `Kind/name` → source annotation of each object that has one. */
+function sourcesOf(objects: readonly ApiObject[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const o of objects) {
+    const src = o.metadata.annotations?.[SOURCE_ANNOTATION];
+    if (src !== undefined) out[`${o.kind}/${o.metadata.name}`] = src;
+  }
+  return out;
+}
+
+/** The object with its source annotation set back to `source` (when one was saved). */
+function withSource(o: ApiObject, source: string | undefined): ApiObject {
+  if (source === undefined) return o;
+  return {
+    ...o,
+    metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, [SOURCE_ANNOTATION]: source } },
+  };
 }
 
 function toSourceError(e: ManifestError): SourceError {

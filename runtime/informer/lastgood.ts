@@ -3,10 +3,15 @@
  * broken keeps that file's objects (and never prunes what they run). Only a file gone from Git
  * takes its objects with it; a file that fails to decode, read or verify keeps them.
  *
- * The file is JSON, `{ "version": 1, "files": { "<path>": [objects...] } }`, written to a temporary
- * file and renamed over the old one, so a crash or a full disk leaves the previous copy intact.
- * What is read back is decoded again with the kind's schema: an object this version of orun no
- * longer accepts is dropped rather than applied.
+ * The file is JSON, `{ "version": 1, "files": { "<path>": [objects...] }, "sealed": { "<path>":
+ * {text, commit, sources} } }`, written to a temporary file and renamed over the old one, so a
+ * crash or a full disk leaves the previous copy intact. What is read back is decoded again with
+ * the kind's schema: an object this version of orun no longer accepts is dropped rather than applied.
+ *
+ * A SOPS-encrypted manifest is never saved as objects (they hold its decrypted values): its last
+ * good version is saved `sealed`, as the file's text exactly as it was in Git (ciphertext, MAC and
+ * the age-wrapped data key, what the repository clone on the same disk already holds), and is
+ * decrypted again with the node's age key when read back. No plaintext is written.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -17,17 +22,44 @@ import { OrunError } from '../../apis/errors.ts';
 
 export type LastGood = ReadonlyMap<string, readonly ApiObject[]>;
 
+/** The last good version of a SOPS-encrypted manifest, kept as its ciphertext. */
+export interface SealedFile {
+  /** The file's text as it was in Git (sops ciphertext); decrypted again when read back. */
+  readonly text: string;
+  /** The commit it was read at. */
+  readonly commit: string;
+  /** `Kind/name` → the object's `run.orcra.dev/source` annotation (names the commit that last changed it). */
+  readonly sources: Readonly<Record<string, string>>;
+}
+
+/** What is kept between runs: plain files' objects, and SOPS files sealed. */
+export interface SavedLastGood {
+  readonly objects: LastGood;
+  readonly sealed: ReadonlyMap<string, SealedFile>;
+}
+
+export const EMPTY_SAVED: SavedLastGood = { objects: new Map(), sealed: new Map() };
+
 /** Where the last good objects live between runs. */
 export interface LastGoodStore {
   /** The saved objects; empty when nothing was saved yet. Throws `lastgood.unreadable` for a damaged file. */
-  load(): Promise<LastGood>;
+  load(): Promise<SavedLastGood>;
   /** Replaces the saved objects. Throws `lastgood.write_failed` (e.g. the disk is full). */
-  save(lastGood: LastGood): Promise<void>;
+  save(saved: SavedLastGood): Promise<void>;
 }
 
 interface Saved {
   version: 1;
   files: Record<string, unknown[]>;
+  sealed?: Record<string, unknown>;
+}
+
+function toSaved(s: SavedLastGood): Saved {
+  return {
+    version: 1,
+    files: Object.fromEntries([...s.objects].map(([p, o]) => [p, [...o]])),
+    sealed: Object.fromEntries(s.sealed),
+  };
 }
 
 /** The real store: one JSON file, `<dataDir>/state/last-good.json` in the agent. */
@@ -37,12 +69,12 @@ export class FileLastGoodStore implements LastGoodStore {
     this.#path = path;
   }
 
-  async load(): Promise<LastGood> {
+  async load(): Promise<SavedLastGood> {
     let text: string;
     try {
       text = await readFile(this.#path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_SAVED;
       throw new OrunError('lastgood.unreadable', `last good: read ${this.#path}: failed`, { cause: err });
     }
     let saved: Saved;
@@ -54,15 +86,11 @@ export class FileLastGoodStore implements LastGoodStore {
     return decodeSaved(saved);
   }
 
-  async save(lastGood: LastGood): Promise<void> {
+  async save(saved: SavedLastGood): Promise<void> {
     const tmp = `${this.#path}.tmp`;
-    const saved: Saved = {
-      version: 1,
-      files: Object.fromEntries([...lastGood].map(([p, o]) => [p, [...o]])),
-    };
     try {
       await mkdir(dirname(this.#path), { recursive: true });
-      await writeFile(tmp, JSON.stringify(saved), { mode: 0o600, flush: true });
+      await writeFile(tmp, JSON.stringify(toSaved(saved)), { mode: 0o600, flush: true });
       await rename(tmp, this.#path);
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);
@@ -79,25 +107,47 @@ export class FileLastGoodStore implements LastGoodStore {
 
 /** An in-memory store with the same contract, for tests. */
 export class MemoryLastGoodStore implements LastGoodStore {
-  #saved: string | undefined;
   /** Makes the next saves fail as a full disk would. */
   failing = false;
 
-  load(): Promise<LastGood> {
+  /** What was saved last, as written (JSON). */
+  text: string | undefined;
+
+  load(): Promise<SavedLastGood> {
     return Promise.resolve(
-      this.#saved === undefined ? new Map() : decodeSaved(JSON.parse(this.#saved) as Saved),
+      this.text === undefined ? EMPTY_SAVED : decodeSaved(JSON.parse(this.text) as Saved),
     );
   }
 
-  save(lastGood: LastGood): Promise<void> {
+  save(saved: SavedLastGood): Promise<void> {
     if (this.failing)
       return Promise.reject(new OrunError('lastgood.write_failed', 'last good: write: ENOSPC'));
-    this.#saved = JSON.stringify({ version: 1, files: Object.fromEntries(lastGood) });
+    this.text = JSON.stringify(toSaved(saved));
     return Promise.resolve();
   }
 }
 
-function decodeSaved(saved: Saved): LastGood {
+function decodeSaved(saved: Saved): SavedLastGood {
+  return { objects: decodeObjects(saved), sealed: decodeSealed(saved) };
+}
+
+function decodeSealed(saved: Saved): Map<string, SealedFile> {
+  const out = new Map<string, SealedFile>();
+  if (saved?.version !== 1 || typeof saved.sealed !== 'object' || saved.sealed === null) return out;
+  for (const [path, raw] of Object.entries(saved.sealed)) {
+    const f = raw as Partial<SealedFile> | null;
+    if (typeof f?.text !== 'string' || typeof f.commit !== 'string') continue;
+    const sources = Object.fromEntries(
+      Object.entries(typeof f.sources === 'object' && f.sources !== null ? f.sources : {}).filter(
+        (e): e is [string, string] => typeof e[1] === 'string',
+      ),
+    );
+    out.set(path, { text: f.text, commit: f.commit, sources });
+  }
+  return out;
+}
+
+function decodeObjects(saved: Saved): LastGood {
   const out = new Map<string, ApiObject[]>();
   if (saved?.version !== 1 || typeof saved.files !== 'object' || saved.files === null) return out;
   for (const [path, objects] of Object.entries(saved.files)) {

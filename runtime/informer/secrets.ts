@@ -9,7 +9,7 @@
  * there is no key is not: only the Deployments that need it stall.
  */
 import { errorMessage, isOrunError } from '../../apis/errors.ts';
-import type { AnyObject, Locator } from '../../apis/run.orcra.dev/v0alpha/index.ts';
+import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 import {
   type AgeIdentities,
   SecretString,
@@ -106,10 +106,10 @@ export interface SecretKeys {
  * Returns their plaintexts (by ciphertext) and one error per value that fails authentication.
  * Without a data key nothing is opened and nothing is an error (the Deployments stall instead).
  */
-export function openInlineValues(
-  file: { path: string; objects: readonly AnyObject[] },
+export function openInlineValues<O extends ApiObject>(
+  file: { path: string; objects: readonly O[] },
   dataKey: Buffer | undefined,
-  locate: Locator,
+  locate: (obj: O, path: readonly PropertyKey[]) => { line: number; col: number } | undefined,
 ): { secrets: Map<string, SecretString>; errors: SourceError[] } {
   const secrets = new Map<string, SecretString>();
   const errors: SourceError[] = [];

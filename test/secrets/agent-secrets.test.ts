@@ -2,8 +2,10 @@
  * Secrets end to end against a real agent (dist/orun.js), git and dockerd: one Deployment gets a
  * value from the root secrets.yaml (secretKeyRef), one inline ENC[...] value and one secret file
  * (tmpfs, 0400), and each is right inside the container. A change of secrets.yaml rolls exactly
- * that Deployment. Then every plaintext is searched for in the agent's log, raw API answers,
- * orunctl describe/get, events, /metrics and every file under the data dir: none is found.
+ * that Deployment. A restart while a whole-file SOPS manifest is broken prunes and restarts
+ * nothing (its last good version is kept sealed on disk). Then every plaintext is searched for in
+ * the agents' logs, raw API answers, orunctl describe/get, events, /metrics and every file under
+ * the data dir: none is found.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -43,11 +45,22 @@ let repo: TestGitRepo;
 let dataDir: string;
 let secretsDir: string;
 let agent: AgentProcess;
+/** Log lines of agents stopped earlier in the file (searched for plaintext too). */
+const pastLines: unknown[] = [];
+let agentArgs: string[];
 let metricsUrl: string;
 let recipient: string;
+let dataKey: Buffer | undefined;
+let annotatedYaml: string;
 
+/** secrets.yaml; a rotation keeps the data key, as `orun secrets edit` and `sops edit` do. */
 const secretsYaml = (db: string) =>
-  encryptSopsDocument(`DB_PASSWORD: ${db}\nTLS_KEY: ${P.file}\n`, { recipients: [recipient] });
+  encryptSopsDocument(`DB_PASSWORD: ${db}\nTLS_KEY: ${P.file}\n`, {
+    recipients: [recipient],
+    ...(dataKey === undefined ? {} : { dataKey }),
+  });
+
+const startAgent = () => new AgentProcess({ repo: repo.bare, node, dataDir, extraArgs: agentArgs });
 
 function webYaml(inline: string): string {
   return deploymentYaml(web).replace(
@@ -87,13 +100,13 @@ beforeAll(async () => {
   const keyPath = join(dataDir, 'age.key');
   writeFileSync(keyPath, `${identity}\n`, { mode: 0o600 });
   const secrets = await secretsYaml(P.fromFile);
-  const { dataKey } = await openSopsFile(secrets, [identity]);
+  ({ dataKey } = await openSopsFile(secrets, [identity]));
   const inline = sealInline(P.inline, dataKey, {
     kind: 'Deployment',
     name: web,
     path: ['spec', 'env', 'INLINE'],
   });
-  const annotatedYaml = await encryptSopsDocument(
+  annotatedYaml = await encryptSopsDocument(
     deploymentYaml(annotated).replace(
       `  name: ${annotated}\n`,
       `  name: ${annotated}\n  annotations:\n    token: ${P.annotation}\n`,
@@ -111,12 +124,8 @@ beforeAll(async () => {
     .commit('secrets three ways');
   const metrics = `127.0.0.1:${await freePort()}`;
   metricsUrl = `http://${metrics}`;
-  agent = new AgentProcess({
-    repo: repo.bare,
-    node,
-    dataDir,
-    extraArgs: ['--age-key-path', keyPath, '--metrics-address', metrics, '--secrets-dir', secretsDir],
-  });
+  agentArgs = ['--age-key-path', keyPath, '--metrics-address', metrics, '--secrets-dir', secretsDir];
+  agent = startAgent();
   for (const n of [web, other, annotated]) await ready(n);
 });
 
@@ -172,6 +181,50 @@ describe('secrets end to end', () => {
     expect((await agent.object('deployments', annotated))?.status?.containerID).toBe(annotatedBefore);
   });
 
+  it('a restart while a whole-file SOPS manifest is broken prunes nothing and restarts nothing', async () => {
+    const before = new Map<string, string | undefined>();
+    for (const n of [web, other, annotated])
+      before.set(n, (await agent.object('deployments', n))?.status?.containerID);
+    const path = `deployments/${annotated}.yaml`;
+    repo
+      .write({ [path]: annotatedYaml.replace('mac: ENC[', 'mac: ENC[x') })
+      .commit('break the sops manifest');
+    await waitFor(
+      'the broken manifest keeps its last good objects',
+      () =>
+        agent.lines.some(
+          (l) => l.msg === 'file failed to load; keeping its last good objects' && l['file'] === path,
+        ),
+      60_000,
+      () => agent.dump(),
+    );
+    // Its last good version is on disk as the ciphertext that was in Git, never as plaintext.
+    const saved = JSON.parse(readFileSync(join(dataDir, 'state', 'last-good.json'), 'utf8')) as {
+      files: Record<string, unknown>;
+      sealed: Record<string, { text: string }>;
+    };
+    expect(saved.sealed[path]?.text).toBe(annotatedYaml);
+    expect(saved.files[path]).toBeUndefined();
+
+    pastLines.push(...agent.lines);
+    expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    agent = startAgent();
+    await waitFor('the new agent applied the broken revision', () =>
+      agent.lines.some((l) => l.msg === 'applied revision'),
+    );
+    for (const n of [web, other, annotated]) expect(await ready(n), n).toBe(before.get(n));
+    const restored = await agent.object('deployments', annotated);
+    expect(JSON.stringify(restored)).toContain('"token":{"secret":true}');
+    expect(agent.lines.filter((l) => l['reason'] === 'Pruned' || String(l.msg).includes('pruned'))).toEqual(
+      [],
+    );
+    expect(
+      execFileSync('docker', ['ps', '-q', '--no-trunc', '--filter', `name=orun-${annotated}_`], {
+        encoding: 'utf8',
+      }).trim(),
+    ).toBe(before.get(annotated));
+  });
+
   it('no plaintext in the agent log, raw API answers, describe, events, /metrics or any file under the data dir', async () => {
     const api = [
       '/apis/run.orcra.dev/v0alpha/deployments',
@@ -210,7 +263,7 @@ describe('secrets end to end', () => {
     const onDisk = files.map((f) => [f, readFileSync(f).toString('latin1')] as const);
     expect(files.length).toBeGreaterThan(3);
     const places: [string, string][] = [
-      ['agent log', JSON.stringify(agent.lines) + agent.stderr],
+      ['agent log', JSON.stringify([...pastLines, ...agent.lines]) + agent.stderr],
       ['raw API', raw.join('\n')],
       ['orunctl', cli.join('\n')],
       ['/metrics', metrics],
