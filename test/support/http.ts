@@ -11,12 +11,12 @@ export interface Answer {
   cert?: { issuer: string; serial: string };
 }
 
-/** An HTTPS GET to 127.0.0.1:port as `host` (SNI and Host), verifying against `ca` only. */
-export function httpsGet(port: number, host: string, ca: string): Promise<Answer> {
+/** An HTTPS GET to `address` (default 127.0.0.1) :port as `host` (SNI and Host), verifying against `ca` only. */
+export function httpsGet(port: number, host: string, ca: string, address = '127.0.0.1'): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = https.get(
       {
-        host: '127.0.0.1',
+        host: address,
         port,
         servername: host,
         headers: { host },

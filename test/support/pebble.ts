@@ -46,6 +46,14 @@ export interface PebbleOptions {
   tlsPort?: number;
   /** Default 20 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * The address pebble's ACME and management listeners bind, and its listener certificate names.
+   * Default 127.0.0.1; a container's gateway (e.g. docker0's 172.17.0.1) lets a Caddy in a
+   * container reach pebble.
+   */
+  listenHost?: string;
+  /** What challtestsrv answers for every name (where pebble validates HTTP-01). Default 127.0.0.1. */
+  defaultIPv4?: string;
 }
 
 /** Throws MissingServiceError (a failure, never a skip) unless pebble, challtestsrv and openssl exist. */
@@ -59,6 +67,7 @@ export function requirePebble(): void {
 
 export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   requirePebble();
+  const listenHost = o.listenHost ?? '127.0.0.1';
   const dir = await mkdtemp(join(tmpdir(), 'orun-pebble-'));
   const [acmePort, mgmtPort, dnsPort, challMgmtPort, tlsPort] = await Promise.all([
     freePort(),
@@ -73,7 +82,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
     'openssl',
     [
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=pebble listener', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-subj', '/CN=pebble listener', '-addext', `subjectAltName=IP:127.0.0.1,DNS:localhost${listenHost === '127.0.0.1' ? '' : `,IP:${listenHost}`}`,
       '-keyout', listenerKeyFile, '-out', listenerCertFile,
     ], // prettier-ignore
     { stdio: 'ignore' },
@@ -83,8 +92,8 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
     configFile,
     JSON.stringify({
       pebble: {
-        listenAddress: `127.0.0.1:${acmePort}`,
-        managementListenAddress: `127.0.0.1:${mgmtPort}`,
+        listenAddress: `${listenHost}:${acmePort}`,
+        managementListenAddress: `${listenHost}:${mgmtPort}`,
         certificate: listenerCertFile,
         privateKey: listenerKeyFile,
         httpPort: o.httpPort,
@@ -110,7 +119,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   };
   launch('challtestsrv', 'pebble-challtestsrv', [
     '-dns01', `127.0.0.1:${dnsPort}`,
-    '-defaultIPv4', '127.0.0.1',
+    '-defaultIPv4', o.defaultIPv4 ?? '127.0.0.1',
     '-defaultIPv6', '',
     '-http01', '',
     '-https01', '',
@@ -140,16 +149,16 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
     const deadline = Date.now() + (o.startTimeoutMs ?? 20_000);
     let rootPem: string | undefined;
     while (rootPem === undefined) {
-      rootPem = await getRoot(mgmtPort, listenerCertFile).catch(() => undefined);
+      rootPem = await getRoot(listenHost, mgmtPort, listenerCertFile).catch(() => undefined);
       if (rootPem !== undefined) break;
       if (Date.now() > deadline || children.some((c) => c.exitCode !== null))
-        throw new Error(`pebble did not start on 127.0.0.1:${mgmtPort}\n${await logs()}`);
+        throw new Error(`pebble did not start on ${listenHost}:${mgmtPort}\n${await logs()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     const rootFile = join(dir, 'root.pem');
     await writeFile(rootFile, rootPem);
     return {
-      directoryURL: `https://127.0.0.1:${acmePort}/dir`,
+      directoryURL: `https://${listenHost}:${acmePort}/dir`,
       listenerCertFile,
       rootPem,
       rootFile,
@@ -165,22 +174,19 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
 }
 
 /** Pebble's issuing root, from its management API (served with the listener certificate). */
-async function getRoot(mgmtPort: number, listenerCertFile: string): Promise<string> {
+async function getRoot(host: string, mgmtPort: number, listenerCertFile: string): Promise<string> {
   const ca = await readFile(listenerCertFile, 'utf8');
   return new Promise((resolve, reject) => {
-    const req = https.get(
-      { host: '127.0.0.1', port: mgmtPort, path: '/roots/0', ca, timeout: 2000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () =>
-          res.statusCode === 200 && body.includes('BEGIN CERTIFICATE')
-            ? resolve(body)
-            : reject(new Error(`GET /roots/0: HTTP ${res.statusCode}`)),
-        );
-      },
-    );
+    const req = https.get({ host, port: mgmtPort, path: '/roots/0', ca, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () =>
+        res.statusCode === 200 && body.includes('BEGIN CERTIFICATE')
+          ? resolve(body)
+          : reject(new Error(`GET /roots/0: HTTP ${res.statusCode}`)),
+      );
+    });
     req.on('timeout', () => req.destroy(new Error('GET /roots/0: timeout')));
     req.on('error', reject);
   });

@@ -1,0 +1,58 @@
+/**
+ * The quick start, proven: `orun bootstrap nodes/edge-https.yaml --yes` provisions a fresh
+ * systemd node container (no Node.js; the single executable, git and Caddy from apt) from a
+ * repository with a Node, a Deployment (nginx, a real app image) and a Service with `ssl: true`;
+ * the node's own Caddy then gets a certificate from pebble (the ACME CA, on the host) and answers
+ * HTTPS 200 with the app's page, verified against pebble's root only. Fixture: https-node.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/agent.ts';
+import { ensureSea } from '../support/sea.ts';
+import { prepareHttpsNode, type HttpsNode } from './https-node.ts';
+import { orun } from './support.ts';
+
+let n: HttpsNode;
+
+beforeAll(async () => {
+  ensureSea();
+  n = await prepareHttpsNode('edge-https');
+});
+
+afterAll(async () => {
+  await n?.cleanup();
+});
+
+describe('a bootstrapped node serves HTTPS', () => {
+  it('bootstrap, then the Service answers HTTPS 200 with a pebble certificate', async () => {
+    const t0 = Date.now();
+    const r = await orun(n.bootstrapArgs());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^bootstrap: first sync: ok \(main@sha1:[0-9a-f]+, Ready=True\)$/m);
+    expect(r.stdout).toMatch(/^service\/web /m);
+    expect((await n.node.status('sh', '-c', 'command -v node')).code).not.toBe(0);
+    // The drop-in that points the agent at pebble is the operator's: bootstrap left it alone.
+    expect(await n.node.exec('cat', '/etc/systemd/system/orun.service.d/acme.conf')).toContain(
+      'ORUN_ACME_CA=https://',
+    );
+
+    const answer = await waitFor(
+      `HTTPS 200 from https://${n.domain} on ${n.node.ip}`,
+      async () => {
+        const a = await n.get().catch(() => undefined);
+        return a?.status === 200 ? a : undefined;
+      },
+      120_000,
+      () => `last bootstrap output:\n${r.stderr}`,
+    );
+    console.log(`orun bootstrap start to the first HTTPS 200: ${Date.now() - t0} ms`);
+    expect(answer.body).toContain('<h1>orun nginx</h1>');
+    expect(answer.cert?.issuer).toMatch(/^Pebble Intermediate CA/);
+
+    // The Service's status says the same, on the node.
+    const svc = JSON.parse(
+      await n.node.exec('orunctl', '--socket', '/opt/orun/orun.sock', 'get', 'svc', 'web', '-o', 'json'),
+    ) as { status?: { url?: string; certificate?: { issuer?: string } } };
+    expect(svc.status?.url).toBe(`https://${n.domain}`);
+    expect(svc.status?.certificate?.issuer).toContain('Pebble');
+  });
+});
