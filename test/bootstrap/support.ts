@@ -6,6 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { MissingServiceError, requireCommand, requireDocker } from '../support/services.ts';
@@ -178,6 +179,56 @@ export async function startNode(opts: {
     }
     await exec('sh', '-c', `printf '%s\\n' '${opts.authorizedKey}' > /root/.ssh/authorized_keys`);
     const ip = (await docker('inspect', '-f', '{{.NetworkSettings.IPAddress}}', name)).trim();
+    return { name, ip, exec, status, remove };
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+}
+
+/**
+ * The node image without systemd: `sshd -D` is PID 1 (host keys made at start), so SSH works but
+ * /run/systemd/system does not exist — a host bootstrap must refuse. No Docker socket.
+ */
+export async function startSshOnlyNode(authorizedKey: string): Promise<NodeContainer> {
+  requireDocker();
+  const name = `orun-bootstrap-e2e-nosd-${randomBytes(4).toString('hex')}`;
+  const remove = async () => {
+    await docker('rm', '-f', '-v', name).catch(() => undefined);
+  };
+  const script = [
+    'ssh-keygen -A >/dev/null',
+    'mkdir -p /run/sshd /root/.ssh',
+    'printf "%s\\n" "$0" > /root/.ssh/authorized_keys',
+    'exec /usr/sbin/sshd -D -e',
+  ].join(' && ');
+  await docker(
+    'run', '-d', '--name', name, '--label', 'orun-test=bootstrap',
+    '--entrypoint', 'sh', NODE_IMAGE, '-c', script, authorizedKey,
+  ).catch(async (err: unknown) => {
+    await remove();
+    throw err;
+  }); // prettier-ignore
+  const exec = (...cmd: string[]) => docker('exec', name, ...cmd);
+  const status = (...cmd: string[]) =>
+    run('docker', ['exec', name, ...cmd], { encoding: 'utf8' }).then(
+      (r) => ({ code: 0, stdout: r.stdout }),
+      (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '' }),
+    );
+  try {
+    const ip = (await docker('inspect', '-f', '{{.NetworkSettings.IPAddress}}', name)).trim();
+    for (let i = 0; ; i++) {
+      const up = await new Promise<boolean>((res) => {
+        const s = connect({ host: ip, port: 22 }, () => {
+          s.destroy();
+          res(true);
+        });
+        s.once('error', () => res(false));
+      });
+      if (up) break;
+      if (i >= 120) throw new MissingServiceError(`sshd in ${name}`, 'it did not listen on :22');
+      await new Promise((r) => setTimeout(r, 250));
+    }
     return { name, ip, exec, status, remove };
   } catch (err) {
     await remove();
