@@ -1,16 +1,34 @@
 // `npm run dist`: the single executable dist/orun-linux-<arch>, a Node.js single executable
 // application (SEA) holding orun, orunctl and orch (cmd/sea picks one by argv[0] or first
 // argument). Steps: bundle cmd/sea/main.ts as CommonJS (Node 24's SEA runs a CommonJS main),
-// make the SEA blob with V8's code cache, copy this Node.js binary, strip its debug symbols
+// make the SEA blob, copy a Node.js binary of the target architecture, strip its debug symbols
 // and inject the blob with postject. Needs Node 24 (npm scripts run the pinned one).
 //
 // Options (environment): ORUN_BUILD_VERSION overrides the version baked in (default:
-// package.json's version plus `git describe`); ORUN_DIST_DIR the output directory (default dist).
-// Only the architecture of the Node.js running this script is built: a blob with a code cache
-// is specific to the V8 build and platform that made it.
+// package.json's version plus `git describe`); ORUN_DIST_DIR the output directory (default dist);
+// ORUN_DIST_ARCH the architectures, comma-separated (x64, arm64; default: this machine's).
+//
+// This machine's architecture is built from the running Node.js, with V8's code cache in the blob
+// (ORUN_SEA_CODE_CACHE=0: without). Another architecture is built from the same Node.js version
+// published on npm as `node-linux-<arch>` (fetched once with `npm pack`, kept in ORUN_NODE_CACHE,
+// default ~/.cache/orun/node), with a blob without code cache: a code cache is specific to the V8
+// build and platform that made it, and Node refuses it elsewhere. It is stripped with
+// `<triplet>-strip` (Debian's binutils-aarch64-linux-gnu) when present. Beside each executable,
+// `orun-linux-<arch>.version` holds its version, for `orun bootstrap` on a machine that cannot run it.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { lazySessionInDockerode, lazySsh2InDockerModem } from './esbuild-plugins.ts';
@@ -20,8 +38,22 @@ const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const root = resolve(import.meta.dirname, '..');
 const outDir = resolve(root, process.env.ORUN_DIST_DIR ?? 'dist');
 const work = join(outDir, 'sea');
-const arch = process.arch;
-const target = join(outDir, `orun-${process.platform}-${arch}`);
+/** Each architecture's strip when it is not this machine's (GNU triplets, as Debian names them). */
+const STRIP: Readonly<Record<string, string>> = {
+  x64: 'x86_64-linux-gnu-strip',
+  arm64: 'aarch64-linux-gnu-strip',
+};
+const arches = (process.env.ORUN_DIST_ARCH ?? process.arch)
+  .split(',')
+  .map((a) => a.trim())
+  .filter((a) => a !== '');
+const unknown = arches.filter((a) => STRIP[a] === undefined);
+if (process.platform !== 'linux' || unknown.length > 0 || arches.length === 0) {
+  process.stderr.write(
+    `dist: builds linux x64 and arm64 (ORUN_DIST_ARCH=x64,arm64); not ${process.platform} ${unknown.join(',') || '(none)'}\n`,
+  );
+  process.exit(1);
+}
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
@@ -58,35 +90,78 @@ await build({
   logLevel: 'warning',
 });
 
-const blob = join(work, 'orun.blob');
-const seaConfig = join(work, 'sea-config.json');
-writeFileSync(
-  seaConfig,
-  JSON.stringify({
-    main,
-    output: blob,
-    disableExperimentalSEAWarning: true,
-    useCodeCache: process.env.ORUN_SEA_CODE_CACHE !== '0',
-    assets: { 'orun.service': join(root, 'config/systemd/orun.service') },
-  }),
-);
-execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-
-rmSync(target, { force: true });
-copyFileSync(process.execPath, target);
-chmodSync(target, 0o755);
-try {
-  // Node's release binaries carry debug info and a symbol table; the node needs neither (~15% of the size).
-  execFileSync('strip', ['--strip-all', target], { stdio: ['ignore', 'ignore', 'inherit'] });
-} catch (err) {
-  process.stderr.write(`dist: strip failed (${(err as Error).message}); keeping the debug symbols\n`);
+/** The SEA blob, with V8's code cache (only for this machine's architecture) or without. */
+function makeBlob(codeCache: boolean): string {
+  const blob = join(work, codeCache ? 'orun.blob' : 'orun-portable.blob');
+  const seaConfig = join(work, codeCache ? 'sea-config.json' : 'sea-config-portable.json');
+  writeFileSync(
+    seaConfig,
+    JSON.stringify({
+      main,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      useCodeCache: codeCache,
+      useSnapshot: false,
+      assets: { 'orun.service': join(root, 'config/systemd/orun.service') },
+    }),
+  );
+  execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return blob;
 }
+
+/** Node.js of this version for `arch` from npm (`node-linux-<arch>`, the package the `node` devDependency installs). */
+function foreignNode(arch: string): string {
+  const cache = resolve(process.env.ORUN_NODE_CACHE ?? join(homedir(), '.cache', 'orun', 'node'));
+  const bin = join(cache, `node-linux-${arch}-${process.versions.node}`);
+  if (existsSync(bin)) return bin;
+  mkdirSync(cache, { recursive: true });
+  const tmp = mkdtempSync(join(cache, 'fetch-'));
+  try {
+    const spec = `node-linux-${arch}@${process.versions.node}`;
+    process.stderr.write(`dist: fetching ${spec} from npm (once; kept in ${cache})\n`);
+    const tgz = execFileSync('npm', ['pack', spec, '--pack-destination', tmp, '--silent'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim();
+    execFileSync('tar', ['-xzf', join(tmp, tgz.split('\n').pop() ?? ''), '-C', tmp, 'package/bin/node']);
+    renameSync(join(tmp, 'package', 'bin', 'node'), bin);
+    return bin;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js');
-execFileSync(process.execPath, [postject, target, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SENTINEL_FUSE], {
-  // postject warns about ELF notes it does not know; only its failure matters.
-  stdio: ['ignore', 'ignore', 'pipe'],
-});
-const size = statSync(target).size;
-process.stdout.write(`dist: ${target} (${version}, ${(size / 2 ** 20).toFixed(1)} MiB)\n`);
+const blobs = new Map<boolean, string>();
+for (const arch of arches) {
+  const native = arch === process.arch;
+  const codeCache = native && process.env.ORUN_SEA_CODE_CACHE !== '0';
+  const blob = blobs.get(codeCache) ?? makeBlob(codeCache);
+  blobs.set(codeCache, blob);
+  const target = join(outDir, `orun-${process.platform}-${arch}`);
+  rmSync(target, { force: true });
+  copyFileSync(native ? process.execPath : foreignNode(arch), target);
+  chmodSync(target, 0o755);
+  const strip = native ? 'strip' : (STRIP[arch] ?? 'strip');
+  try {
+    // Node's release binaries carry debug info and a symbol table; the node needs neither (~15% of the size).
+    execFileSync(strip, ['--strip-all', target], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    process.stderr.write(
+      `dist: ${strip} failed (${(err as Error).message.split('\n')[0]}); keeping the debug symbols\n`,
+    );
+  }
+  execFileSync(
+    process.execPath,
+    [postject, target, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SENTINEL_FUSE],
+    // postject warns about ELF notes it does not know; only its failure matters.
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  writeFileSync(`${target}.version`, `${version}\n`);
+  const size = statSync(target).size;
+  process.stdout.write(
+    `dist: ${target} (${version}, ${(size / 2 ** 20).toFixed(1)} MiB${codeCache ? '' : ', no code cache'})\n`,
+  );
+}

@@ -9,6 +9,7 @@ PACKAGES=(
   systemd # systemd-analyze, for verifying rendered Orchfile units (systemd is not booted)
   debootstrap iproute2 # the systemd node image for the bootstrap e2e (hack/node-image.sh)
   binutils # strip, for the single executable (npm run dist)
+  binutils-aarch64-linux-gnu qemu-user-static # the arm64 single executable: strip it, run it (hack/arm64-sysroot.sh)
   postgresql-client redis-tools python-is-python3 # the Orchfile spec example: pg_isready, redis-cli (host-side HEALTHCHECKs), python
 )
 

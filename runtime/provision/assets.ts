@@ -59,12 +59,17 @@ export function findAssets(from: string = dirname(fileURLToPath(import.meta.url)
   );
 }
 
-/** The executable at `path` with the version it reports (run here when it can run here). */
+/**
+ * The executable at `path` with the version it reports when it runs here; one built for another
+ * architecture cannot, so its `<path>.version` (written by `npm run dist`) says it.
+ */
 function versioned(path: string): { path: string; version: string } | undefined {
   if (!existsSync(path)) return undefined;
   try {
     return { path, version: execFileSync(path, ['--version'], { encoding: 'utf8' }).trim() };
   } catch {
-    return { path, version: 'unknown' };
+    const sidecar = `${path}.version`;
+    const version = existsSync(sidecar) ? readFileSync(sidecar, 'utf8').trim() : '';
+    return { path, version: version || 'unknown' };
   }
 }
