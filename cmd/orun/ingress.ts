@@ -1,11 +1,12 @@
 /**
  * `orun start --ingress caddy`: the supervised Caddy behind its gate (servers group; nothing
- * waits for it, see runtime/caddy/gate.ts) and the Service controller (controllers group), which
- * reads the tracked branch at every reconcile. See docs/design/ingress.md.
+ * waits for it, see runtime/caddy/gate.ts) with the upstream DNS it resolves routes through, and
+ * the Service controller (controllers group), which reads the tracked branch at every reconcile.
+ * See docs/design/ingress.md.
  */
 import type { Registry } from 'prom-client';
 import { newServiceController, type ServiceController } from '../../controllers/service/index.ts';
-import { gateCaddy, newCaddySupervisor } from '../../runtime/caddy/index.ts';
+import { gateCaddy, newCaddySupervisor, UpstreamDNS } from '../../runtime/caddy/index.ts';
 import type { Clock } from '../../runtime/clock/index.ts';
 import type { EventRecorder } from '../../runtime/events/index.ts';
 import type { Logger } from '../../runtime/log/index.ts';
@@ -37,9 +38,12 @@ export function buildIngress(p: IngressParts): { caddy: Runnable; services: Serv
     clock,
     logger,
   });
+  // Upstreams by name: a rollout switches a route without reloading Caddy (no connection reset).
+  const upstreams = new UpstreamDNS({ clock });
   const services = newServiceController({
     store: p.store,
     caddy,
+    upstreams,
     events: p.recorder.for('service-controller'),
     clock,
     registry,
@@ -54,5 +58,17 @@ export function buildIngress(p: IngressParts): { caddy: Runnable; services: Serv
       ...(s.acmeCaRoot === undefined ? {} : { trustedRootsPemFiles: s.acmeCaRoot }),
     },
   });
-  return { caddy: caddy.runnable, services };
+  // The DNS outlives Caddy: it closes only after Caddy stopped (Caddy keeps serving while orun stops).
+  const runnable: Runnable = {
+    name: caddy.runnable.name,
+    start: async (signal) => {
+      await upstreams.address();
+      try {
+        await caddy.runnable.start(signal);
+      } finally {
+        await upstreams.close();
+      }
+    },
+  };
+  return { caddy: runnable, services };
 }

@@ -5,8 +5,9 @@
  *
  * RollingUpdate (start-first), with an old container O serving and the new one N:
  *   create + start N beside O → probe N (O keeps serving; status names O)
- *   → N ready: status names N (the ingress switches its upstream in one /load)
- *   → the ingress routes to N (or `switchTimeoutMs` passed) → drain `drainMs` → stop O gracefully.
+ *   → N ready: status names N (the ingress points the route's upstream name at N: no Caddy reload)
+ *   → the ingress can no longer pick O (`upstreamsOf` names only N; or `switchTimeoutMs` passed)
+ *   → drain `drainMs` → stop O gracefully.
  *   N not ready within the progress deadline: N is removed, O keeps serving, Stalled /
  *   ProgressDeadlineExceeded with N's last probe failure, and that rollout is not retried until the
  *   spec or the source commit changes.

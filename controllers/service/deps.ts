@@ -3,7 +3,7 @@
  * small interfaces that runtime/caddy and the Store satisfy, and that tests fake.
  */
 import type { Registry } from 'prom-client';
-import type { AcmeSettings, CaddyAdmin, CertificateState } from '../../runtime/caddy/index.ts';
+import type { AcmeSettings, CaddyAdmin, CertificateState, UpstreamTable } from '../../runtime/caddy/index.ts';
 import type { RecordEvent } from '../../runtime/events/index.ts';
 import type { Store } from '../../runtime/store/index.ts';
 
@@ -29,6 +29,11 @@ export interface IngressSettings {
   httpsPort?: number;
   /** ACME CA, account email, extra trusted roots. Default: Let's Encrypt production, no email. */
   acme?: AcmeSettings;
+  /**
+   * Upstreams by name (runtime/caddy UpstreamDNS): a container replaced behind a route changes only
+   * the name's answer, never Caddy's config. Default: none (each switch loads the config).
+   */
+  upstreams?: UpstreamTable;
 }
 
 export interface ServiceReconcilerDeps extends IngressSettings {

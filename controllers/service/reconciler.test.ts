@@ -2,8 +2,9 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
 import type { Condition } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import type { DeploymentStatus } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
 import type { ServiceStatus } from '../../apis/run.orcra.dev/v0alpha/service.ts';
-import { FakeCaddyAdmin } from '../../runtime/caddy/index.ts';
+import { FakeCaddyAdmin, FakeUpstreamDNS } from '../../runtime/caddy/index.ts';
 import { FakeClock } from '../../runtime/clock/index.ts';
 import { EventRecorder } from '../../runtime/events/index.ts';
 import type { Store } from '../../runtime/store/index.ts';
@@ -253,5 +254,49 @@ describe('IngressReconciler', () => {
     expect(w.routesInCaddy().map((r) => (r as Record<string, unknown>)['@id'])).toEqual(['orun-not-found']);
     expect(await w.metric('orun_ingress_certificate_ready')).toBe('');
     expect(await w.metric('orun_ingress_routes')).toBe('orun_ingress_routes 0');
+  });
+
+  it('upstreams by name: a container replaced behind a route changes the name, not the config (no load)', async () => {
+    const upstreams = new FakeUpstreamDNS({ clock: new FakeClock() });
+    const w = world([svc('web'), dep('web')], { upstreams });
+    const serve = (ip: string): void => {
+      w.store.updateStatus<DeploymentStatus>('Deployment', 'web', () => ({ ready: true, ip }));
+    };
+    serve('172.18.0.5');
+    await w.r.reconcile(ctx());
+    expect(w.caddy.loads).toHaveLength(1);
+    expect(JSON.stringify(w.caddy.running)).not.toContain('172.18.0.5');
+    expect(w.routesInCaddy()).toContainEqual(
+      expect.objectContaining({
+        handle: [
+          {
+            handler: 'reverse_proxy',
+            dynamic_upstreams: expect.objectContaining({
+              name: 'web.upstream.orun.',
+              port: '80',
+              resolver: { addresses: [FakeUpstreamDNS.ADDRESS] },
+            }) as unknown,
+          },
+        ],
+      }),
+    );
+    expect(upstreams.lookup('web.upstream.orun.', 4)).toEqual({ ip: '172.18.0.5' });
+    expect(w.r.upstreamsOf('web')).toEqual(['172.18.0.5:80']);
+
+    serve('172.18.0.6');
+    await w.r.reconcile(ctx());
+    expect(w.caddy.loads).toHaveLength(1); // switched without a reload
+    expect(w.status('web')).toMatchObject({ upstream: '172.18.0.6:80' });
+    // Until Caddy looks the name up again, it may still send new requests to the old container.
+    expect(w.r.upstreamsOf('web')).toEqual(['172.18.0.5:80', '172.18.0.6:80']);
+    expect(upstreams.lookup('web.upstream.orun.', 4)).toEqual({ ip: '172.18.0.6' });
+    expect(w.r.upstreamsOf('web')).toEqual(['172.18.0.6:80']);
+    expect(w.reasons('web').filter((r) => r === 'Routed')).toHaveLength(2);
+
+    // Not ready: the route answers 503 (a config change, so a load).
+    w.store.updateStatus<DeploymentStatus>('Deployment', 'web', () => ({ ready: false }));
+    await w.r.reconcile(ctx());
+    expect(w.caddy.loads).toHaveLength(2);
+    expect(upstreams.lookup('web.upstream.orun.', 4)).toBe('nxdomain');
   });
 });

@@ -15,8 +15,10 @@ import {
   CaddyErrorCode,
   LETS_ENCRYPT_PRODUCTION,
   probeCertificate,
+  splitUpstream,
   type CertificateState,
   type IngressRoute,
+  type UpstreamTable,
 } from '../../runtime/caddy/index.ts';
 import { findCondition, READY } from '../../runtime/conditions/index.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtime/controller/index.ts';
@@ -91,8 +93,17 @@ export class IngressReconciler implements Reconciler {
     const a = this.#applied;
     if (a === undefined) return [];
     const out: string[] = [];
-    for (const [id, r] of a.routes)
-      if (a.targets.get(id) === deployment && r.upstream !== undefined) out.push(r.upstream);
+    for (const [id, r] of a.routes) {
+      if (a.targets.get(id) !== deployment || r.upstream === undefined) continue;
+      const table = this.#d.upstreams;
+      if (table === undefined) {
+        out.push(r.upstream);
+        continue;
+      }
+      // By name: Caddy may still use the previous IP until its cached answer is replaced.
+      const { port } = splitUpstream(r.upstream);
+      for (const ip of table.inUse(id)) out.push(ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+    }
     return out;
   }
 
@@ -120,21 +131,30 @@ export class IngressReconciler implements Reconciler {
     return { requeueAfter: pollMs ?? this.#d.resyncMs ?? 600_000 };
   }
 
-  /** Loads the config when it differs from what Caddy runs; returns the failure, if any. */
+  /**
+   * Points the upstream names at their containers, then loads the config when it differs from
+   * what Caddy runs; returns the failure, if any. With upstreams by name the config holds no
+   * container IP, so a container replaced behind a route changes only the name's answer: no load,
+   * no listener rebound, no connection reset (runtime/caddy/upstreams.ts).
+   */
   async #apply(
     routes: IngressRoute[],
     targets: Map<string, string>,
     ctx: ReconcileContext,
   ): Promise<unknown> {
     try {
+      const table = this.#d.upstreams;
       const config = buildCaddyConfig({
         routes,
         httpPort: this.#httpPort,
         httpsPort: this.#httpsPort,
         ...(this.#d.acme === undefined ? {} : { acme: this.#d.acme }),
+        ...(table === undefined ? {} : { upstreamResolver: { address: await table.address() } }),
       });
       const json = JSON.stringify(config);
+      if (table !== undefined) this.#publish(table, routes, ctx);
       if (this.#applied?.json === json) {
+        this.#applied.routes = new Map(routes.map((r) => [r.id, r]));
         this.#applied.targets = targets;
         return undefined;
       }
@@ -149,6 +169,21 @@ export class IngressReconciler implements Reconciler {
       ctx.log.error({ err: errorMessage(err) }, 'caddy config not applied; the previous one keeps serving');
       return err;
     }
+  }
+
+  /** The upstream names answer with the routes' IPs (before a load: a new route resolves at once). */
+  #publish(table: UpstreamTable, routes: readonly IngressRoute[], ctx: ReconcileContext): void {
+    for (const r of routes) {
+      const ip = r.upstream === undefined ? undefined : splitUpstream(r.upstream).ip;
+      const was = this.#applied?.routes.get(r.id)?.upstream;
+      if (was !== undefined && r.upstream !== undefined && was !== r.upstream)
+        ctx.log.info(
+          { route: r.id, from: was, to: r.upstream },
+          'upstream switched by name (no caddy reload)',
+        );
+      table.set(r.id, ip);
+    }
+    table.retain(new Set(routes.map((r) => r.id)));
   }
 
   /** Certificate state of every ssl host Caddy serves now. */

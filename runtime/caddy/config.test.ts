@@ -50,6 +50,17 @@ const goldenCases: { name: string; input: CaddyConfigInput }[] = [
     },
   },
   {
+    name: 'upstreams-by-name',
+    input: {
+      routes: [
+        { id: 'web', host: 'web.example.com', upstream: '172.18.0.5:80', tls: false },
+        { id: 'api', host: 'api.example.com', upstream: '[fd00::5]:8080', tls: true },
+        { id: 'docs', host: 'docs.example.com', tls: false },
+      ],
+      upstreamResolver: { address: 'udp/127.0.0.1:40053' },
+    },
+  },
+  {
     name: 'not-ready-answers-503',
     input: {
       routes: [
@@ -130,6 +141,11 @@ describe('buildCaddyConfig validation', () => {
       name: 'port out of range',
       input: { routes: [], httpPort: 70000 },
       message: /httpPort: expected integer/,
+    },
+    {
+      name: 'upstream resolver on TCP',
+      input: { routes: [], upstreamResolver: { address: '127.0.0.1:53' } },
+      message: /upstreamResolver.address: expected "udp\/127.0.0.1:<port>"/,
     },
     {
       name: 'http CA',

@@ -12,8 +12,13 @@
  *   policy LAST with the same issuer: a host no policy names would otherwise get Caddy's default
  *   issuers (Let's Encrypt and ZeroSSL), whatever CA was configured.
  * - Every route has an `@id` (`orun-route-<id>`), so `/id/<@id>` is a stable admin path.
+ * - With `upstreamResolver` (what orun runs), a route's upstream is not written as an IP: Caddy
+ *   looks up `<id>.upstream.orun.` (runtime/caddy/upstreams.ts) every second and dials the
+ *   answer on the upstream's port. The config then does not change when a container is replaced,
+ *   so switching an upstream needs no reload (a reload resets queued connections, see upstreams.ts).
  */
 import { OrunError } from '../../apis/errors.ts';
+import { splitUpstream, UPSTREAM_REFRESH_MS, upstreamHostName } from './upstreams.ts';
 
 /** Let's Encrypt's production directory: the default ACME CA. */
 export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -21,6 +26,15 @@ export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/dir
 /** Server names in the generated config. */
 export const HTTPS_SERVER = 'orun-https';
 export const HTTP_SERVER = 'orun-http';
+
+/** Where Caddy resolves route upstreams by name instead of by a fixed IP. */
+export interface UpstreamResolverSettings {
+  /**
+   * `udp/127.0.0.1:<port>` of the upstream DNS server (UpstreamDNS.address()). Caddy caches each
+   * answer for {@link UPSTREAM_REFRESH_MS}, which UpstreamDNS counts on.
+   */
+  address: string;
+}
 
 /** One host Caddy serves. */
 export interface IngressRoute {
@@ -57,6 +71,8 @@ export interface CaddyConfigInput {
   adminListen?: string;
   /** Certificate and account storage directory. Default: omitted (the supervisor sets it). */
   storageRoot?: string;
+  /** Resolve upstreams by name through orun's upstream DNS. Default: none (a fixed `dial` per route). */
+  upstreamResolver?: UpstreamResolverSettings;
 }
 
 /** A Caddy JSON config document (the parts orun writes are typed loosely: Caddy is the validator). */
@@ -101,6 +117,7 @@ export function buildCaddyConfig(input: CaddyConfigInput): CaddyConfig {
   const plain = routes.filter((r) => !r.tls);
 
   const servers: Record<string, unknown> = {};
+  const route = (r: IngressRoute): Record<string, unknown> => routeOf(r, input.upstreamResolver);
   if (secure.length > 0) servers[HTTPS_SERVER] = { listen: [`:${httpsPort}`], routes: secure.map(route) };
   // Automatic HTTPS never applies to a server on the HTTP port only; saying so explicitly spares
   // Caddy's WARN "server is listening only on the HTTP port" at every load. The redirects for the
@@ -135,7 +152,7 @@ export function routeID(id: string): string {
   return `orun-route-${id}`;
 }
 
-function route(r: IngressRoute): Record<string, unknown> {
+function routeOf(r: IngressRoute, resolver: UpstreamResolverSettings | undefined): Record<string, unknown> {
   const handle =
     r.upstream === undefined
       ? {
@@ -144,7 +161,18 @@ function route(r: IngressRoute): Record<string, unknown> {
           headers: { 'Retry-After': ['5'] },
           body: `${r.host}: the service is not ready yet\n`,
         }
-      : { handler: 'reverse_proxy', upstreams: [{ dial: r.upstream }] };
+      : resolver === undefined
+        ? { handler: 'reverse_proxy', upstreams: [{ dial: r.upstream }] }
+        : {
+            handler: 'reverse_proxy',
+            dynamic_upstreams: {
+              source: 'a',
+              name: upstreamHostName(r.id),
+              port: splitUpstream(r.upstream).port,
+              refresh: `${UPSTREAM_REFRESH_MS}ms`,
+              resolver: { addresses: [resolver.address] },
+            },
+          };
   return { '@id': routeID(r.id), match: [{ host: [r.host] }], handle: [handle], terminal: true };
 }
 
@@ -176,6 +204,9 @@ function validate(input: CaddyConfigInput, httpPort: number, httpsPort: number):
       fail(`${name}: expected integer 1-65535, got ${port}`);
   }
   if (httpPort === httpsPort) fail(`httpPort and httpsPort are both ${httpPort}`);
+  const resolver = input.upstreamResolver?.address;
+  if (resolver !== undefined && !/^udp\/127\.0\.0\.1:[0-9]{1,5}$/.test(resolver))
+    fail(`upstreamResolver.address: expected "udp/127.0.0.1:<port>", got ${JSON.stringify(resolver)}`);
   if (input.acme?.ca !== undefined && !/^https:\/\/\S+$/.test(input.acme.ca))
     fail(`acme.ca: expected an https:// directory URL, got ${JSON.stringify(input.acme.ca)}`);
   const ids = new Set<string>();

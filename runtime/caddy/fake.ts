@@ -8,6 +8,7 @@
 import { OrunError } from '../../apis/errors.ts';
 import { CaddyErrorCode, type CaddyAdmin } from './admin.ts';
 import type { CaddyConfig } from './config.ts';
+import { UpstreamNames, type UpstreamTable } from './upstreams.ts';
 
 /** The http handler modules a stock caddy 2.6.2 has that orun uses (or tests with). */
 const KNOWN_HANDLERS = new Set(['reverse_proxy', 'static_response', 'subroute', 'file_server', 'headers']);
@@ -77,4 +78,12 @@ function findProblem(config: CaddyConfig): string | undefined {
   };
   walk(config);
   return problem;
+}
+
+/** The upstream table without a socket: a fixed resolver address, names answered by `lookup`. */
+export class FakeUpstreamDNS extends UpstreamNames implements UpstreamTable {
+  static readonly ADDRESS = 'udp/127.0.0.1:53053';
+  address(): Promise<string> {
+    return Promise.resolve(FakeUpstreamDNS.ADDRESS);
+  }
 }

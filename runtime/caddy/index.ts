@@ -23,10 +23,20 @@ export {
   type CaddyConfig,
   type CaddyConfigInput,
   type IngressRoute,
+  type UpstreamResolverSettings,
 } from './config.ts';
+export {
+  splitUpstream,
+  UPSTREAM_REFRESH_MS,
+  UpstreamDNS,
+  upstreamHostName,
+  UpstreamNames,
+  type UpstreamDNSOptions,
+  type UpstreamTable,
+} from './upstreams.ts';
 export { gateCaddy, onPath, portState, type CaddyGateOptions, type GatedCaddy } from './gate.ts';
 export { probeCertificate, type CertificateProbeOptions, type CertificateState } from './certificate.ts';
-export { FakeCaddyAdmin } from './fake.ts';
+export { FakeCaddyAdmin, FakeUpstreamDNS } from './fake.ts';
 export {
   caddyPaths,
   CaddySupervisor,
