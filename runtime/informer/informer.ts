@@ -305,7 +305,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   async #process(source: RevisionSource, rev: SourceRevision): Promise<boolean> {
     const log = this.#log.child({ revision: rev.revision });
     try {
-      const files = await this.#load(rev);
+      const loaded = await this.#load(rev);
+      const { files } = loaded;
       if (source.current()?.commit !== rev.commit) {
         log.info('a newer revision was fetched while loading; skipping this one');
         return true;
@@ -334,9 +335,19 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         await source.checkout(rev.commit);
         this.#workTree = rev.commit;
       }
-      await this.#saveLastGood(this.#persistable(built.memory.lastGood), log);
+      // A file's secrets are its new ones only where its new objects are its last good ones.
+      const winners = new Map<string, FileState>();
+      for (const f of files) {
+        const state = loaded.states.get(f.path);
+        if (state !== undefined && built.memory.lastGood.get(f.path) === f.objects) winners.set(f.path, state);
+      }
+      await this.#saveLastGood(this.#persistable(built.memory.lastGood, winners), log);
       const refused =
         built.unknownNode && unknownNodeRefusal(this.#o.nodeName, built.unknownNode.known, rev.revision);
+      // The revision's secrets (secrets.yaml's values, each file's opened values) change together
+      // with its objects, in one synchronous step: a reconcile never mixes one revision's secrets
+      // with another's objects (which would roll a container to a spec no commit had).
+      this.#commit(loaded.root, winners);
       // Refused: only the Node (status needs a home); the rest keeps what was last reconciled.
       const applied = this.#o.store.apply({
         kinds: refused ? ['Node'] : SNAPSHOT_KINDS,
@@ -415,14 +426,15 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     const lastGood = new Map(saved.objects);
     const identities = this.#identities();
     for (const [path, sealed] of saved.sealed) {
-      const file = await this.#openSops(path, sealed.text, sealed.commit, identities);
-      if (file.errors.length > 0) {
+      const { file, state } = await this.#openSops(path, sealed.text, sealed.commit, identities);
+      if (state === undefined) {
         this.#log.error(
           { file: path, code: file.errors[0]?.code },
           'the saved copy of a SOPS file could not be decrypted again; its last good objects are not restored',
         );
         continue;
       }
+      this.#commitFile(path, state);
       lastGood.set(
         path,
         file.objects.map((o) => withSource(o, sealed.sources[`${o.kind}/${o.metadata.name}`])),
@@ -436,12 +448,15 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     this.#log.info({ files: lastGood.size }, 'restored the last good objects');
   }
 
-  /** What last-good.json keeps: plain files' objects; SOPS files as their ciphertext (no plaintext on disk). */
-  #persistable(lastGood: LastGood): SavedLastGood {
+  /**
+   * What last-good.json keeps: plain files' objects; SOPS files as their ciphertext (no plaintext
+   * on disk). `winners`: the files whose state this revision replaces.
+   */
+  #persistable(lastGood: LastGood, winners: ReadonlyMap<string, FileState> = new Map()): SavedLastGood {
     const objects = new Map<string, readonly ApiObject[]>();
     const sealed = new Map<string, SealedFile>();
     for (const [path, objs] of lastGood) {
-      const s = this.#fileSealed.get(path);
+      const s = winners.has(path) ? winners.get(path)?.sealed : this.#fileSealed.get(path);
       if (s === undefined) objects.set(path, objs);
       else sealed.set(path, { ...s, sources: sourcesOf(objs) });
     }
@@ -478,77 +493,81 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     }
   }
 
-  /** Every manifest file of the revision (from the object store), SOPS files decrypted. */
-  async #load(rev: SourceRevision): Promise<LoadedFile[]> {
+  /**
+   * Every manifest file of the revision (from the object store), SOPS files decrypted. Changes
+   * nothing the controllers read: the secrets it opened are returned, for #commit.
+   */
+  async #load(rev: SourceRevision): Promise<LoadedRevision> {
     const repo = await loadManifestTree(rev.files, {
       extraPaths: [SECRETS_FILE],
       ...(this.#o.limits === undefined ? {} : { limits: this.#o.limits }),
     });
     this.#locate = repo.locate;
     const identities = this.#identities();
-    const out: LoadedFile[] = [];
-    const root = await this.#loadRootSecrets(repo.texts.get(SECRETS_FILE), identities);
-    if (root !== undefined) out.push(root);
-    const dataKey = this.#rootSecrets.state === 'ready' ? this.#rootSecrets.dataKey : undefined;
+    const files: LoadedFile[] = [];
+    const states = new Map<string, FileState>();
+    // On failure the last good values stay in use (as a broken manifest keeps its last good
+    // objects) and the error is reported against secrets.yaml.
+    const { secrets, error } = await loadRootSecrets(repo.texts.get(SECRETS_FILE), identities);
+    const root = secrets.state === 'failed' && this.#rootSecrets.state === 'ready' ? this.#rootSecrets : secrets;
+    if (error !== undefined) files.push({ path: SECRETS_FILE, objects: [], errors: [error] });
+    const dataKey = root.state === 'ready' ? root.dataKey : undefined;
     for (const f of repo.files) {
       const text = f.errors.length > 0 ? (repo.texts.get(f.path) ?? '') : '';
       if (f.errors.length === 0 || !hasSopsBlock(text)) {
         const inline = openInlineValues(f, dataKey, repo.locate);
         const errors = [...f.errors.map(toSourceError), ...inline.errors];
         // A file with errors keeps its last good objects, so it keeps their secrets too.
-        if (errors.length === 0) {
-          this.#fileSecrets.set(f.path, inline.secrets);
-          this.#fileSealed.delete(f.path);
-        }
-        out.push({ path: f.path, objects: errors.length === 0 ? f.objects : [], errors });
+        if (errors.length === 0) states.set(f.path, { secrets: inline.secrets });
+        files.push({ path: f.path, objects: errors.length === 0 ? f.objects : [], errors });
         continue;
       }
-      out.push(await this.#openSops(f.path, text, rev.commit, identities));
+      const { file, state } = await this.#openSops(f.path, text, rev.commit, identities);
+      if (state !== undefined) states.set(f.path, state);
+      files.push(file);
     }
-    return out;
+    return { files, root, states };
   }
 
-  /**
-   * Decrypts (MAC verified) and decodes one SOPS-encrypted manifest file. When it decodes, its
-   * secrets, redactions and ciphertext are recorded as its last good ones.
-   */
+  /** Decrypts (MAC verified) and decodes one SOPS-encrypted manifest file; `state` when it decodes. */
   async #openSops(
     path: string,
     text: string,
     commit: string,
     identities: () => Promise<AgeIdentities | undefined>,
-  ): Promise<LoadedFile> {
+  ): Promise<{ file: LoadedFile; state?: FileState }> {
     try {
       const plain = await decryptManifest(text, await identities());
       const decoded = decodeManifestFile(path, plain.text, { commit });
       const errors = decoded.errors.map((e) => hideSecretValues(toSourceError(e), plain));
-      if (decoded.errors.length === 0) {
-        this.#fileSecrets.set(path, plain.secrets);
-        this.#fileRedactions.set(path, { paths: plain.secretPaths, plaintexts: plain.plaintexts });
-        this.#fileSealed.set(path, { text, commit });
-      }
-      return { path, objects: decoded.objects, errors };
+      const file = { path, objects: decoded.objects, errors };
+      if (decoded.errors.length > 0) return { file };
+      const redactions = { paths: plain.secretPaths, plaintexts: plain.plaintexts };
+      return { file, state: { secrets: plain.secrets, redactions, sealed: { text, commit } } };
     } catch (err) {
       const code = err instanceof ManifestDecryptError ? err.code : 'SopsFailed';
       return {
-        path,
-        objects: [],
-        errors: [{ file: path, line: 1, col: 1, path: 'sops', code, message: errorMessage(err) }],
+        file: {
+          path,
+          objects: [],
+          errors: [{ file: path, line: 1, col: 1, path: 'sops', code, message: errorMessage(err) }],
+        },
       };
     }
   }
 
-  /**
-   * Decrypts the root secrets.yaml. On failure the last good values stay in use (as a broken
-   * manifest keeps its last good objects) and the error is reported against secrets.yaml.
-   */
-  async #loadRootSecrets(
-    text: string | undefined,
-    identities: () => Promise<AgeIdentities | undefined>,
-  ): Promise<LoadedFile | undefined> {
-    const { secrets, error } = await loadRootSecrets(text, identities);
-    if (secrets.state !== 'failed' || this.#rootSecrets.state !== 'ready') this.#rootSecrets = secrets;
-    return error === undefined ? undefined : { path: SECRETS_FILE, objects: [], errors: [error] };
+  /** Makes a revision's secrets the ones controllers read (call right before `store.apply`). */
+  #commit(root: RootSecrets, winners: ReadonlyMap<string, FileState>): void {
+    this.#rootSecrets = root;
+    for (const [path, state] of winners) this.#commitFile(path, state);
+  }
+
+  #commitFile(path: string, state: FileState): void {
+    this.#fileSecrets.set(path, state.secrets);
+    if (state.redactions === undefined) this.#fileRedactions.delete(path);
+    else this.#fileRedactions.set(path, state.redactions);
+    if (state.sealed === undefined) this.#fileSealed.delete(path);
+    else this.#fileSealed.set(path, state.sealed);
   }
 
   /** Loads the age identities once per revision, only when a SOPS file needs them. */
@@ -583,6 +602,25 @@ export function formatSourceError(e: SourceError): string {
 interface FileRedactions {
   paths: Map<string, string[]>;
   plaintexts: string[];
+}
+
+/** What a file that loaded gives besides its objects (secrets in memory only). */
+interface FileState {
+  /** `ENC[...]` ciphertext of its env values → plaintext. */
+  secrets: Map<string, SecretString>;
+  /** SOPS files: the fields decrypted in place, for redaction. */
+  redactions?: FileRedactions;
+  /** SOPS files: the ciphertext last-good.json keeps. */
+  sealed?: Omit<SealedFile, 'sources'>;
+}
+
+/** One revision as loaded, before it is applied. */
+interface LoadedRevision {
+  files: LoadedFile[];
+  /** secrets.yaml as this revision has it (or the last good values when it fails). */
+  root: RootSecrets;
+  /** The state of each file that loaded without error. */
+  states: Map<string, FileState>;
 }
 
 interface Redactions {

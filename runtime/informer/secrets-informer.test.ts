@@ -8,6 +8,7 @@ import { GitSource } from '../git/source.ts';
 import { encryptSopsDocument, openSopsFile, sealInline } from '../sops/index.ts';
 import { Store } from '../store/index.ts';
 import { GitInformer } from './informer.ts';
+import { MemoryLastGoodStore, type SavedLastGood } from './lastgood.ts';
 
 const REMOTE = 'file:///fake/secrets.git';
 const node: ApiObject = {
@@ -29,7 +30,7 @@ async function fixture() {
   return { id, recipient, secrets, inline };
 }
 
-function start(client: FakeGitClient, id: string) {
+function start(client: FakeGitClient, id: string, lastGood?: MemoryLastGoodStore) {
   const store = new Store();
   const informer = new GitInformer({
     store,
@@ -46,6 +47,7 @@ function start(client: FakeGitClient, id: string) {
     fallbackNode: () => node,
     identities: () => Promise.resolve([id]),
     retryMs: 1,
+    ...(lastGood === undefined ? {} : { lastGood }),
   });
   const ac = new AbortController();
   const done = informer.start(ac.signal);
@@ -138,5 +140,62 @@ describe('GitInformer: secrets.yaml and inline values', () => {
     expect(JSON.stringify(applied.errors)).not.toContain('s3cret');
     expect(h.informer.secretPathsOf('Deployment', 'api')).toEqual(['metadata.annotations.token']);
     await h.stop();
+  });
+
+  // The flaky roll (issue 11): secrets.yaml's new values were visible to the Deployment
+  // controller while the store still held the previous revision's objects (between loading a
+  // revision and applying it: decrypting other files, writing last-good.json). A reconcile in that
+  // window rolled the container to a spec no commit had (new secret, old manifest), then rolled
+  // it again. A revision's secrets now change in the same synchronous step as its objects.
+  it('a revision’s secrets.yaml values become visible together with its objects, never before', async () => {
+    const f = await fixture();
+    const client = new FakeGitClient();
+    let release = (): void => undefined;
+    let armed = false;
+    let seen: { image: unknown; db: string | undefined } | undefined;
+    const h = { informer: undefined as GitInformer | undefined, store: undefined as Store | undefined };
+    class SlowDisk extends MemoryLastGoodStore {
+      override async save(saved: SavedLastGood): Promise<void> {
+        if (armed) {
+          armed = false;
+          // What a reconcile running now would read: the store's object and secrets.yaml's value.
+          const web = h.store?.get('Deployment', 'web') as unknown as
+            { spec: { image: unknown } } | undefined;
+          seen = { image: web?.spec.image, db: h.informer?.secretKeys.get('db_password')?.reveal() };
+          await new Promise<void>((r) => (release = r));
+        }
+        return super.save(saved);
+      }
+    }
+    const web = (image: string) =>
+      dep('web', '    DB: {secretKeyRef: db_password}\n').replace('nginx:1', image);
+    client.push(REMOTE, 'main', 'a', {
+      files: { 'secrets.yaml': f.secrets, 'deployments/web.yaml': web('nginx:1') },
+    });
+    const started = start(client, f.id, new SlowDisk());
+    Object.assign(h, started);
+    await firstValueFrom(started.informer.applied$);
+    const secrets2 = await encryptSopsDocument('db_password: rotated\n', { recipients: [f.recipient] });
+    client.push(REMOTE, 'main', 'b', {
+      files: { 'secrets.yaml': secrets2, 'deployments/web.yaml': web('nginx:2') },
+    });
+    const next = firstValueFrom(started.informer.applied$);
+    armed = true;
+    const sync = started.informer.source()?.syncNow();
+    await new Promise<void>((r) => {
+      const wait = (): void => (seen === undefined ? void setTimeout(wait, 1) : r());
+      wait();
+    });
+    // Mid-revision: the old objects with the old secrets, not a mix.
+    expect(seen).toEqual({ image: 'nginx:1', db: 'from-secrets-yaml' });
+    release();
+    await sync;
+    await next;
+    const after = started.store.get('Deployment', 'web') as unknown as { spec: { image: unknown } };
+    expect([after.spec.image, started.informer.secretKeys.get('db_password')?.reveal()]).toEqual([
+      'nginx:2',
+      'rotated',
+    ]);
+    await started.stop();
   });
 });

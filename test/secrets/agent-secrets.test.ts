@@ -1,8 +1,8 @@
 /**
  * Secrets end to end against a real agent (dist/orun.js), git and dockerd: one Deployment gets a
  * value from the root secrets.yaml (secretKeyRef), one inline ENC[...] value and one secret file
- * (tmpfs, 0400), and each is right inside the container. A change of secrets.yaml rolls exactly
- * that Deployment. A restart while a whole-file SOPS manifest is broken prunes and restarts
+ * (tmpfs, 0400), and each is right inside the container. A commit changing secrets.yaml and the
+ * manifest rolls exactly that Deployment, once, to both new values. A restart while a whole-file SOPS manifest is broken prunes and restarts
  * nothing (its last good version is kept sealed on disk). Then every plaintext is searched for in
  * the agents' logs, raw API answers, orunctl describe/get, events, /metrics and every file under
  * the data dir: none is found.
@@ -52,6 +52,7 @@ let metricsUrl: string;
 let recipient: string;
 let dataKey: Buffer | undefined;
 let annotatedYaml: string;
+let webInline: string;
 
 /** secrets.yaml; a rotation keeps the data key, as `orun secrets edit` and `sops edit` do. */
 const secretsYaml = (db: string) =>
@@ -62,10 +63,10 @@ const secretsYaml = (db: string) =>
 
 const startAgent = () => new AgentProcess({ repo: repo.bare, node, dataDir, extraArgs: agentArgs });
 
-function webYaml(inline: string): string {
+function webYaml(inline: string, plain = 'visible'): string {
   return deploymentYaml(web).replace(
     '  health:',
-    `  env:\n    FROM_FILE: {secretKeyRef: DB_PASSWORD}\n    INLINE: ${inline}\n    PLAIN: visible\n  secretFiles:\n    - key: TLS_KEY\n      name: tls.key\n  health:`,
+    `  env:\n    FROM_FILE: {secretKeyRef: DB_PASSWORD}\n    INLINE: ${inline}\n    PLAIN: ${plain}\n  secretFiles:\n    - key: TLS_KEY\n      name: tls.key\n  health:`,
   );
 }
 
@@ -101,11 +102,11 @@ beforeAll(async () => {
   writeFileSync(keyPath, `${identity}\n`, { mode: 0o600 });
   const secrets = await secretsYaml(P.fromFile);
   ({ dataKey } = await openSopsFile(secrets, [identity]));
-  const inline = sealInline(P.inline, dataKey, {
+  const inline = (webInline = sealInline(P.inline, dataKey, {
     kind: 'Deployment',
     name: web,
     path: ['spec', 'env', 'INLINE'],
-  });
+  }));
   annotatedYaml = await encryptSopsDocument(
     deploymentYaml(annotated).replace(
       `  name: ${annotated}\n`,
@@ -157,26 +158,48 @@ describe('secrets end to end', () => {
     expect(exec(c, getenv('TLS_KEY'))).toBe('absent');
   });
 
-  it('a changed secrets.yaml value rolls exactly the Deployment that uses it', async () => {
+  // One commit changes a secrets.yaml value and the manifest of the Deployment that uses it. The
+  // Deployment rolls once, straight to both new values: no container ever holds a mix of the
+  // commits (the flake of issue 11: the new secret became visible before the new manifest).
+  it('a commit changing secrets.yaml and a manifest rolls that Deployment once, to both new values; the others keep theirs', async () => {
     const otherBefore = (await agent.object('deployments', other))?.status?.containerID;
     const annotatedBefore = (await agent.object('deployments', annotated))?.status?.containerID;
-    repo.write({ 'secrets.yaml': await secretsYaml(P.changed) }).commit('rotate DB_PASSWORD');
+    const webBefore = (await agent.object('deployments', web))?.status?.containerID;
+    const from = agent.lines.length;
+    repo
+      .write({
+        'secrets.yaml': await secretsYaml(P.changed),
+        [`deployments/${web}.yaml`]: webYaml(webInline, 'visible-2'),
+      })
+      .commit('rotate DB_PASSWORD; PLAIN changes too');
     const id = await waitFor(
-      'web Ready with the new value',
+      'web Ready on a new container',
       async () => {
         const o = await agent.object('deployments', web);
         const cid = o?.status?.containerID;
-        if (condition(o, 'Ready')?.status !== 'True' || cid === undefined) return undefined;
-        try {
-          return exec(cid, getenv('FROM_FILE')) === P.changed ? cid : undefined;
-        } catch {
-          return undefined; // replaced meanwhile
-        }
+        return condition(o, 'Ready')?.status === 'True' && cid !== undefined && cid !== webBefore
+          ? cid
+          : undefined;
       },
       90_000,
       () => agent.dump(),
     );
+    expect(exec(id, getenv('FROM_FILE'))).toBe(P.changed);
+    expect(exec(id, getenv('PLAIN'))).toBe('visible-2');
+    expect(exec(id, getenv('INLINE'))).toBe(P.inline);
     expect(exec(id, 'cat /run/secrets/tls.key')).toBe(P.file);
+    // The old container goes after the drain; it is the only one removed: one roll, not two.
+    await waitFor(
+      'the old web container removed',
+      () =>
+        execFileSync('docker', ['ps', '-aq', '--filter', `label=run.orcra.dev/deployment=${web}`], {
+          encoding: 'utf8',
+        }).trim() === id.slice(0, 12),
+      60_000,
+      () => agent.dump(),
+    );
+    const removed = agent.lines.slice(from).filter((l) => l.msg === 'container removed' && l['name'] === web);
+    expect(removed.map((l) => l['containerID'])).toEqual([webBefore]);
     expect((await agent.object('deployments', other))?.status?.containerID).toBe(otherBefore);
     expect((await agent.object('deployments', annotated))?.status?.containerID).toBe(annotatedBefore);
   });
