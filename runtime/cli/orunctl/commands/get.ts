@@ -8,7 +8,7 @@ import {
   asDocument,
   printJson,
   printName,
-  printYaml,
+  yamlPrinter,
   type OutputFormat,
 } from '../printers/output.ts';
 import { TablePrinter } from '../printers/table.ts';
@@ -46,10 +46,11 @@ export async function get(
         : [await ctx.client.get(resource, name)]) as WireObject[],
     })),
   );
-  const printers = printObjects(ctx, objectsByKind, format, name !== undefined, kinds.length > 1);
+  const toYaml = format === 'yaml' ? await yamlPrinter() : undefined;
+  const printers = printObjects(ctx, objectsByKind, format, name !== undefined, kinds.length > 1, toYaml);
   const [only] = objectsByKind;
   if (options.watch === true && only !== undefined)
-    await watch(ctx, only.resource, only.items, name, options, format, printers);
+    await watch(ctx, only.resource, only.items, name, options, format, printers, toYaml);
 }
 
 function printObjects(
@@ -58,12 +59,13 @@ function printObjects(
   format: OutputFormat,
   single: boolean,
   withKind: boolean,
+  toYaml: ((doc: unknown) => string) | undefined,
 ): Map<string, TablePrinter> {
   const printers = new Map<string, TablePrinter>();
   const all = groups.flatMap((g) => g.items);
-  if (format === 'json' || format === 'yaml') {
+  if (format === 'json' || toYaml !== undefined) {
     const doc = asDocument(all, single);
-    ctx.stdout.write(format === 'json' ? printJson(doc) : printYaml(doc));
+    ctx.stdout.write(toYaml === undefined ? printJson(doc) : toYaml(doc));
     return printers;
   }
   if (format === 'name') {
@@ -95,6 +97,7 @@ async function watch(
   options: GetOptions,
   format: OutputFormat,
   printers: Map<string, TablePrinter>,
+  toYaml: ((doc: unknown) => string) | undefined,
 ): Promise<void> {
   // The watch starts by replaying the current state; skip what the listing already showed.
   const shown = new Map(listed.map((o) => [o.metadata.name, JSON.stringify(o)]));
@@ -110,7 +113,7 @@ async function watch(
     if (event.type === 'DELETED') shown.delete(obj.metadata.name);
     else shown.set(obj.metadata.name, text);
     if (format === 'json') ctx.stdout.write(printJson(obj));
-    else if (format === 'yaml') ctx.stdout.write('---\n' + printYaml(obj));
+    else if (toYaml !== undefined) ctx.stdout.write('---\n' + toYaml(obj));
     else if (format === 'name') ctx.stdout.write(printName(obj));
     else if (headerShown) ctx.stdout.write(printer.row(obj, ctx.now()));
     else {

@@ -1,5 +1,4 @@
 /** `-o json|yaml|name`: objects as the API sent them (secrets are already `{secret: true}`). */
-import { stringify } from 'yaml';
 import type { WireObject } from '../../../api/types.ts';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml' | 'name';
@@ -17,9 +16,13 @@ export function printJson(doc: unknown): string {
   return JSON.stringify(doc, null, 4) + '\n';
 }
 
-/** kubectl's YAML: 2 spaces, sequences not indented under their key. */
-export function printYaml(doc: unknown): string {
-  return stringify(doc, { indentSeq: false, lineWidth: 0, aliasDuplicateObjects: false });
+/**
+ * kubectl's YAML: 2 spaces, sequences not indented under their key. The yaml package is loaded
+ * here, on first use: it is two thirds of the bundle, and only `-o yaml` needs it.
+ */
+export async function yamlPrinter(): Promise<(doc: unknown) => string> {
+  const { stringify } = await import('yaml');
+  return (doc) => stringify(doc, { indentSeq: false, lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** `deployment/web`. */

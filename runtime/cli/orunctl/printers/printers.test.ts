@@ -11,7 +11,7 @@ import type { WireObject } from '../../../api/types.ts';
 import { ANSI_PALETTE } from './color.ts';
 import { describeObject, fieldLabel } from './describe.ts';
 import { eventAge, printEvents } from './events.ts';
-import { asDocument, printJson, printName, printYaml } from './output.ts';
+import { asDocument, printJson, printName, yamlPrinter } from './output.ts';
 import { TablePrinter, printTable } from './table.ts';
 import { stripAnsi } from '../../tabwriter.ts';
 
@@ -162,7 +162,8 @@ describe('get tables', () => {
 });
 
 describe('-o json|yaml|name', () => {
-  it('a list is {apiVersion: v1, kind: List, items}', () => {
+  it('a list is {apiVersion: v1, kind: List, items}', async () => {
+    const printYaml = await yamlPrinter();
     expect(JSON.parse(printJson(asDocument([web], false)))).toMatchObject({
       apiVersion: 'v1',
       kind: 'List',
@@ -173,8 +174,8 @@ describe('-o json|yaml|name', () => {
     );
   });
 
-  it('one object prints alone, secrets as {secret: true}', () => {
-    const yaml = printYaml(asDocument([web], true));
+  it('one object prints alone, secrets as {secret: true}', async () => {
+    const yaml = (await yamlPrinter())(asDocument([web], true));
     expect(yaml).toMatch(/^apiVersion: run.orcra.dev\/v0alpha\nkind: Deployment\n/);
     expect(yaml).toContain('    DB_PASSWORD:\n      secret: true\n');
     expect(yaml).toContain('  ports:\n  - containerPort: 80\n');
