@@ -1,19 +1,45 @@
 // Bundles each CLI in cmd/ into one ESM file in dist/, so a CLI starts without resolving
-// hundreds of modules. Run with `npm run build`. orun and orunctl stay single files (`orun
-// bootstrap` installs them as such); orch, which nothing installs, is split so that parse and
-// validate load only the parser (its up/down/status code sits in dist/orch-chunks/).
+// hundreds of modules. Run with `npm run build`. orch is split so that parse and validate load only
+// the parser (its up/down/status code sits in dist/orch-chunks/). orunctl, a short-lived CLI, is
+// one CommonJS file (dist/orunctl.cjs) behind a two-line entry (dist/orunctl.js) that turns on
+// V8's compile cache first: CommonJS loads builtins without their ESM facades and the cache spares
+// the parse (orunctl --help 47 → 36 ms of CPU; `node -e ''` 22 ms). Nodes run the single executable
+// (hack/dist.ts), not these files.
 import { build } from 'esbuild';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { httpViaRequire, lazySessionInDockerode, lazySsh2InDockerModem } from './esbuild-plugins.ts';
+import {
+  httpViaRequire,
+  lazyDebugInDockerModem,
+  lazySessionInDockerode,
+  lazySsh2InDockerModem,
+} from './esbuild-plugins.ts';
 import { buildVersion } from './version.ts';
 
 const clis = ['orun', 'orunctl', 'orch'] as const;
+/** Short-lived CLIs bundled as CommonJS behind a compile-cache entry (see the top of this file). */
+const cached = new Set<string>(['orunctl']);
+
+/**
+ * The entry of a cached CLI: the compile cache must be on before the bundle is compiled, so it
+ * cannot be turned on by the bundle itself. The cache lives in $NODE_COMPILE_CACHE, else
+ * <tmpdir>/node-compile-cache; Node skips it (and says nothing) where it cannot write.
+ */
+function cachedEntry(bundle: string): string {
+  return [
+    '#!/usr/bin/env node',
+    "import module from 'node:module';",
+    'module.enableCompileCache?.();',
+    `module.createRequire(import.meta.url)('./${bundle}');`,
+    '',
+  ].join('\n');
+}
 const version = buildVersion(resolve(import.meta.dirname, '..'));
 
 await Promise.all(
   clis.map(async (name) => {
-    const outfile = `dist/${name}.js`;
+    const cjs = cached.has(name);
+    const outfile = cjs ? `dist/${name}.cjs` : `dist/${name}.js`;
     const split = name === 'orch';
     if (split) await rm(`dist/${name}-chunks`, { recursive: true, force: true });
     await build({
@@ -28,7 +54,7 @@ await Promise.all(
       bundle: true,
       platform: 'node',
       target: 'node22',
-      format: 'esm',
+      format: cjs ? 'cjs' : 'esm',
       sourcemap: 'linked',
       // Whitespace and comments dropped, non-ASCII escaped: V8 keeps the whole source in memory,
       // now as a one-byte string of 2.6 MiB instead of a two-byte one of 8 MiB. Identifiers stay
@@ -37,24 +63,36 @@ await Promise.all(
       minifyWhitespace: true,
       legalComments: 'none',
       charset: 'ascii',
-      plugins: [lazySsh2InDockerModem, lazySessionInDockerode, httpViaRequire],
+      // CommonJS requires builtins directly: no ESM facade to avoid.
+      plugins: [
+        lazySsh2InDockerModem,
+        lazySessionInDockerode,
+        lazyDebugInDockerModem,
+        ...(cjs ? [] : [httpViaRequire]),
+      ],
       define: { __ORUN_VERSION__: JSON.stringify(version) },
       // cpu-features and ssh2's crypto binding are optional native addons; ssh2 works without them.
       external: ['cpu-features', '*.node'],
       banner: {
-        js: [
-          '#!/usr/bin/env node',
-          "import { createRequire as __orunCreateRequire } from 'node:module';",
-          'const require = __orunCreateRequire(import.meta.url);',
-          // CommonJS dependencies (ssh2 via dockerode) read __dirname; ESM has none.
-          "import { dirname as __orunDirname } from 'node:path';",
-          "import { fileURLToPath as __orunFileURLToPath } from 'node:url';",
-          'const __filename = __orunFileURLToPath(import.meta.url);',
-          'const __dirname = __orunDirname(__filename);',
-        ].join('\n'),
+        js: cjs
+          ? ''
+          : [
+              '#!/usr/bin/env node',
+              "import { createRequire as __orunCreateRequire } from 'node:module';",
+              'const require = __orunCreateRequire(import.meta.url);',
+              // CommonJS dependencies (ssh2 via dockerode) read __dirname; ESM has none.
+              "import { dirname as __orunDirname } from 'node:path';",
+              "import { fileURLToPath as __orunFileURLToPath } from 'node:url';",
+              'const __filename = __orunFileURLToPath(import.meta.url);',
+              'const __dirname = __orunDirname(__filename);',
+            ].join('\n'),
       },
       logLevel: 'warning',
     });
-    await chmod(outfile, 0o755);
+    if (cjs) {
+      await writeFile(`dist/${name}.js`, cachedEntry(`${name}.cjs`));
+      await rm(`dist/${name}.js.map`, { force: true }); // left by an ESM build
+    }
+    await chmod(`dist/${name}.js`, 0o755);
   }),
 );
