@@ -128,7 +128,13 @@ export interface DeploymentDeps {
    * `Stalled` and still probed). Default 5 min (apis DEFAULT_PROGRESS_DEADLINE_SECONDS).
    */
   readinessTimeoutMs?: number;
-  /** Re-check of a ready container with no liveness probe (catches missed exits). Default 30 s. */
+  /**
+   * Re-check of a ready container with no liveness probe: catches what no engine event reports
+   * (a missed exit while the event stream was down, a network detached by hand). Default 5 min:
+   * exits come through engine events at once, and at 30 s, 500 Deployments asked for 17 reconciles
+   * a second at rest, more than a loaded engine answered (bench/agent-scale.ts: 97 keys still
+   * queued after all were Ready).
+   */
   resyncMs?: number;
   /**
    * SIGTERM→SIGKILL grace when stopping a container whose Deployment is gone (prune); otherwise the

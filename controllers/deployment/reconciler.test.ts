@@ -2,7 +2,7 @@ import { mkdtempSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
+import { FakeSecretFiles, TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
 import { SecretString } from '../../runtime/sops/secret.ts';
 import { desiredContainer, Label } from './desired.ts';
 import { Harness, IMAGE, webSpec } from './harness.ts';
@@ -44,7 +44,7 @@ describe('create', () => {
     expect(h.condition('web', 'Reconciling')).toBeUndefined(); // kstatus: present only while True
     expect(h.condition('web', 'Stalled')).toBeUndefined();
     expect(h.reasons()).toEqual(['Created', 'Started']);
-    expect(r?.requeueAfter).toBe(30_000); // resync: catches exits even without the event watch
+    expect(r?.requeueAfter).toBe(300_000); // resync: catches exits even without the event watch
     expect(await h.metric('orun_deployment_ready', { deployment: 'web' })).toBe(1);
   });
 
@@ -137,6 +137,35 @@ describe('update and prune', () => {
     const [b2] = await h.engine.listContainers({ [Label.deployment]: 'b' });
     expect(b2).toMatchObject({ id: b?.id, startedAt: b?.startedAt });
     expect(h.status('a')).toMatchObject({ observedGeneration: 2, containerID: newA?.id, ready: true });
+  });
+
+  it('a settled Deployment prunes its secret-file dirs once per spec hash, not at every resync', async () => {
+    const files = new FakeSecretFiles();
+    const pruned: string[] = [];
+    const counting = Object.assign(Object.create(files) as FakeSecretFiles, {
+      prune: (d: string, keep?: string) => {
+        pruned.push(`${d}@${keep ?? ''}`);
+        return files.prune(d, keep);
+      },
+    });
+    const h = new Harness({ secretFiles: counting });
+    h.engine.addImage('orun-test/busybox:2');
+    h.apply('a', webSpec());
+    await h.reconcile('a');
+    await h.reconcile('a');
+    const settled = pruned.length;
+    for (let i = 0; i < 5; i++) await h.reconcile('a');
+    expect(pruned).toHaveLength(settled);
+
+    // A rollout makes a new hash: pruned again once it runs alone, then quiet again.
+    h.apply('a', webSpec({ image: 'orun-test/busybox:2' }), 'beef');
+    await h.reconcile('a');
+    await h.reconcile('a');
+    const rolled = pruned.length;
+    expect(rolled).toBeGreaterThan(settled);
+    expect(new Set(pruned.slice(settled)).size).toBe(1);
+    for (let i = 0; i < 5; i++) await h.reconcile('a');
+    expect(pruned).toHaveLength(rolled);
   });
 
   it('announces a replacement (Reconciling, Ready=False) before the slow part, then Ready again', async () => {

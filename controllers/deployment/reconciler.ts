@@ -75,6 +75,7 @@ export class DeploymentReconciler {
 
   /** No container with the desired hash: image first (old one keeps running if that fails). */
   async #rollout(run: Run, old: ContainerInfo[]): Promise<Outcome> {
+    this.#mem.secretsPruned.delete(run.key); // files of a new hash may be written below
     if (run.desired.undecryptable.length > 0) {
       // Handing ciphertext or an empty value to the app would be a silent misconfiguration.
       // Only this Deployment stalls; an old container keeps running. Messages name keys, never values.
@@ -144,12 +145,15 @@ export class DeploymentReconciler {
 
   /**
    * The only container: its secret files are put back if a reboot emptied the tmpfs, and the files
-   * of other spec hashes (containers already gone) are removed.
+   * of other spec hashes (containers already gone) are removed, once per hash settled.
    */
   async #settled(run: Run, current: ContainerInfo): Promise<Outcome> {
     const filesFailure = await writeSecretFiles(run);
     if (filesFailure !== undefined) return filesFailure;
-    await this.#deps.secretFiles?.prune(run.name, run.desired.hash);
+    if (this.#mem.secretsPruned.get(run.key) !== run.desired.hash) {
+      await this.#deps.secretFiles?.prune(run.name, run.desired.hash);
+      this.#mem.secretsPruned.set(run.key, run.desired.hash);
+    }
     return supervise(run, current);
   }
 
@@ -184,6 +188,7 @@ export class DeploymentReconciler {
       ctx.log.info({ containerID: c.id }, 'pruned container');
     }
     await this.#deps.secretFiles?.prune(name);
+    this.#mem.secretsPruned.delete(ctx.key);
     this.#mem.gates.clear(ctx.key);
     this.#mem.metrics.forget(name);
   }

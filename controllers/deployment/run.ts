@@ -41,7 +41,7 @@ export function resolveDeps(d: DeploymentDeps): Resolved {
     switchTimeoutMs: d.switchTimeoutMs ?? 30_000,
     backoff: d.backoff ?? defaultBackoffPolicy,
     stalledRetryMs: d.stalledRetryMs ?? 300_000,
-    resyncMs: d.resyncMs ?? 30_000,
+    resyncMs: d.resyncMs ?? 300_000,
     stopTimeoutSeconds: d.stopTimeoutSeconds ?? 10,
   };
 }
@@ -64,6 +64,12 @@ export class Memory {
    * (the rollout is then tried once more).
    */
   readonly failedRollouts = new Map<string, { id: string; verdict: Verdict }>();
+  /**
+   * Object key → the spec hash whose container runs alone and whose secret-file dirs of other
+   * hashes were pruned: a settled Deployment does not list its tmpfs dir at every resync (that
+   * readdir was a quarter of an idle agent's CPU). Cleared when a rollout starts.
+   */
+  readonly secretsPruned = new Map<string, string>();
   /** The node network exists (checked once per process). */
   networkReady = false;
   readonly metrics: DeploymentMetrics;

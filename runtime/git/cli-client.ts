@@ -49,6 +49,8 @@ export class GitCliClient implements GitClient {
   readonly #timeoutMs: number;
   readonly #binary: string;
   readonly #knownHostsDir: string | undefined;
+  /** The known-hosts dir was made: not again at every poll (a mkdir per second was 6 % of an idle agent). */
+  #knownHostsMade = false;
   readonly #shell: ShellRunner;
 
   constructor(options: GitCliClientOptions = {}) {
@@ -67,7 +69,11 @@ export class GitCliClient implements GitClient {
     const url = checkArgs(remote, branch);
     const ref = `refs/heads/${branch}`;
     // ssh only warns when it cannot record a new host key; make sure it can.
-    if (this.#knownHostsDir) await mkdir(this.#knownHostsDir, { recursive: true }).catch(() => undefined);
+    if (this.#knownHostsDir && !this.#knownHostsMade)
+      this.#knownHostsMade = await mkdir(this.#knownHostsDir, { recursive: true }).then(
+        () => true,
+        () => false,
+      );
     const out = await this.#lsRemoteOutput(url, ref, signal);
     for (const line of out.split('\n')) {
       const [sha, name] = line.trim().split('\t');
