@@ -27,6 +27,8 @@ export type DeploymentEngine = Pick<
   | 'execContainer'
   | 'ensureNetwork'
   | 'connectNetwork'
+  | 'inspectNetwork'
+  | 'removeNetwork'
 >;
 
 /** Secret files on a tmpfs (runtime/secretfs `TmpfsSecretFiles` satisfies it). */

@@ -261,6 +261,33 @@ describe('update and prune', () => {
     expect(await nodeA.engine.inspectContainer(a?.id ?? '')).toMatchObject({ state: 'running' });
   });
 
+  it('removes the node network with the last managed container of its node, never while one uses it', async () => {
+    const h = new Harness({ nodeName: 'n1', networkName: 'orun-net-n1' });
+    const other = new Harness({ nodeName: 'n2', networkName: 'orun-net-n2' }, h.engine);
+    h.apply('a', webSpec());
+    h.apply('b', webSpec({ ports: [{ containerPort: 80, port: 8081 }] }));
+    other.apply('c', webSpec({ ports: [{ containerPort: 80, port: 8082 }] }));
+    await h.reconcile('a');
+    await h.reconcile('b');
+    await other.reconcile('c');
+    expect(await h.engine.inspectNetwork('orun-net-n1')).toBeDefined();
+
+    h.delete('a');
+    await h.reconcile('a');
+    expect(await h.engine.inspectNetwork('orun-net-n1')).toBeDefined(); // b still uses it
+    h.delete('b');
+    await h.reconcile('b');
+    expect(await h.engine.inspectNetwork('orun-net-n1')).toBeUndefined();
+    expect(await h.engine.inspectNetwork('orun-net-n2')).toBeDefined(); // another node's
+
+    // The next Deployment creates it again.
+    h.apply('d', webSpec());
+    await h.reconcile('d');
+    expect(await h.engine.inspectNetwork('orun-net-n1')).toBeDefined();
+    const [d] = await h.engine.listContainers({ [Label.deployment]: 'd' });
+    expect(d?.state).toBe('running');
+  });
+
   it('does not prune before the store has synced (empty store at boot)', async () => {
     const h = new Harness();
     h.apply('a', webSpec());

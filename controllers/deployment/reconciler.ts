@@ -14,11 +14,12 @@
  * stall gates) is keyed by container id or object key and lost on restart, which only ever makes
  * orun more patient, never restart anything.
  */
+import { errorMessage } from '../../apis/errors.ts';
 import { splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
 import type { ReconcileContext, ReconcileResult } from '../../runtime/controller/index.ts';
 import type { DeploymentDeps } from './deps.ts';
-import { deploymentSelector, desiredContainer, Label } from './desired.ts';
+import { deploymentSelector, desiredContainer, Label, MANAGED_BY, managedSelector } from './desired.ts';
 import { ensureImage, isAlive, retire, stall, writeSecretFiles } from './rollout.ts';
 import { Memory, resolveDeps, type Outcome, type Resolved, type Run } from './run.ts';
 import type { DeploymentView } from './spec.ts';
@@ -191,6 +192,28 @@ export class DeploymentReconciler {
     this.#mem.secretsPruned.delete(ctx.key);
     this.#mem.gates.clear(ctx.key);
     this.#mem.metrics.forget(name);
+    await this.#removeNetworkWhenUnused(ctx);
+  }
+
+  /**
+   * The node network goes with the last managed container of this node (stopped ones included: a
+   * stopped container would not start again without it). Only a network orun made; one that a
+   * container orun does not manage still uses is kept (dockerd refuses, logged). The next
+   * Deployment creates it again (`#ensureNetwork` checks again after this).
+   */
+  async #removeNetworkWhenUnused(ctx: ReconcileContext): Promise<void> {
+    const { engine, networkName: net, nodeName } = this.#deps;
+    if (net === undefined || nodeName === undefined) return;
+    if ((await engine.listContainers(managedSelector(nodeName))).length > 0) return;
+    const info = await engine.inspectNetwork(net);
+    if (info === undefined || info.labels[Label.managedBy] !== MANAGED_BY) return;
+    this.#mem.networkReady = false;
+    try {
+      await engine.removeNetwork(net);
+      ctx.log.info({ network: net }, 'node network removed: no managed container left on this node');
+    } catch (err) {
+      ctx.log.warn({ network: net, err: errorMessage(err) }, 'node network kept: still in use');
+    }
   }
 
   async #finish(run: Run, o: Outcome): Promise<ReconcileResult | void> {

@@ -6,8 +6,9 @@
  * - A new version that never becomes ready: removed at its progress deadline, the old one keeps
  *   serving (0 failed requests); status and events name the probe's failure.
  * - Recreate (a fixed host port): the route never answers 503 while the old container still runs.
+ * - The node network is removed with the last Deployment and made again for the next one.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -241,4 +242,42 @@ describe('rollouts behind the ingress (e2e: dist/orun.js, caddy, dockerd, nginx)
       events.kill();
     }
   });
+
+  it('the node network goes with the last Deployment (pruned), and comes back with the next', async () => {
+    const network = `orun-net-${node}`;
+    const exists = (): boolean => {
+      try {
+        execFileSync('docker', ['network', 'inspect', network], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(exists()).toBe(true);
+    const files = Object.fromEntries(
+      ['web', 'stuck', 'fixed'].flatMap((n) => [
+        [`deployments/${prefix}-${n}.yaml`, undefined],
+        [`services/${prefix}-${n}.yaml`, undefined],
+      ]),
+    );
+    repo.write(files).commit('remove every Deployment');
+    await waitFor(
+      `${network} removed (logged)`,
+      () => removedLog() === 1,
+      60_000,
+      () => agent.dump(),
+    );
+    expect(exists()).toBe(false);
+
+    const name = `${prefix}-again`;
+    repo
+      .write({ [`deployments/${name}.yaml`]: deploymentManifest(name, { image: APP_IMAGES.nginx }) })
+      .commit('again');
+    await rolledOut(name, 1);
+    expect(exists()).toBe(true);
+  });
+
+  const removedLog = (): number =>
+    agent.lines.filter((l) => l.msg === 'node network removed: no managed container left on this node')
+      .length;
 });

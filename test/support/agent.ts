@@ -240,8 +240,9 @@ export function containerNameOf(deployment: string): string | undefined {
 
 /**
  * Removes this test's containers only, then its node networks (`orun-net-<node>`, node names
- * starting with the prefix): the agent never removes a network, and Docker runs out of address
- * pools after a few dozen leaked bridges.
+ * starting with the prefix): an agent removes its network only when it prunes its last container
+ * (a test ends with its agent stopped first), and Docker runs out of address pools after a few
+ * dozen leaked bridges.
  */
 export function removeContainers(prefix: string): void {
   const ids = execFileSync('docker', ['ps', '-aq', '--filter', `name=^/orun-${prefix}`], { encoding: 'utf8' })
