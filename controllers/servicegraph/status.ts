@@ -13,7 +13,13 @@ import type {
   GraphServiceStatus,
   ServiceGraphStatus,
 } from '../../apis/run.orcra.dev/v0alpha/servicegraph.ts';
-import { markNotReady, markReady, markReconciling, markStalled } from '../../runtime/conditions/index.ts';
+import {
+  conditionTime,
+  markNotReady,
+  markReady,
+  markReconciling,
+  markStalled,
+} from '../../runtime/conditions/index.ts';
 import type { ServiceState, ServiceStatus } from '../../runtime/graph/index.ts';
 import type { DeepReadonly } from '../../runtime/store/index.ts';
 
@@ -60,16 +66,27 @@ export function isReady(s: ServiceStatus): boolean {
   );
 }
 
+/**
+ * Status rows (what `orunctl describe` tabulates). `since` (whole seconds) is when the executor
+ * saw the service enter its state: after an orun restart, the adoption.
+ */
 export function serviceRows(services: readonly ServiceStatus[]): GraphServiceStatus[] {
-  return services.map((s) => ({
-    name: s.name,
-    state: STATE_NAMES[s.state],
-    ready: isReady(s),
-    restarts: s.restarts,
-    ...(s.containerId === undefined ? {} : { containerID: s.containerId }),
-    ...(s.pid === undefined ? {} : { pid: s.pid }),
-    ...(s.message === '' ? {} : { message: s.message }),
-  }));
+  return services.map((s) => {
+    const since = s.since === undefined ? undefined : conditionTime(s.since);
+    return {
+      name: s.name,
+      mode: s.mode,
+      state: STATE_NAMES[s.state],
+      ready: isReady(s),
+      restarts: s.restarts,
+      ...(s.exitCode === undefined ? {} : { exitCode: s.exitCode }),
+      ...(since === undefined ? {} : { since }),
+      ...(s.containerId === undefined ? {} : { containerID: s.containerId }),
+      ...(s.pid === undefined ? {} : { pid: s.pid }),
+      ...(s.message === '' ? {} : { message: s.message }),
+      ...(s.lastError === undefined || s.lastError === '' ? {} : { lastError: s.lastError }),
+    };
+  });
 }
 
 export function verdictOf(services: readonly ServiceStatus[]): Verdict {

@@ -127,6 +127,10 @@ interface Node {
   /** Start times within the start-limit window. */
   starts: number[];
   exitCode?: number;
+  /** Epoch ms of the last state change. */
+  since?: number;
+  /** The message of the last failure (kept across restarts). */
+  lastError?: string;
   /** What an earlier executor left running, until the first start takes it over or drops it. */
   adopt?: AdoptRecord;
   /** `restart()` stopped the current instance: start again at once, whatever RESTART says. */
@@ -177,6 +181,7 @@ export class GraphExecutor {
         health: '',
         message: '',
         settled: false,
+        since: this.#clock.now(),
         restarts: options.adopt?.[s.name]?.restarts ?? 0,
         starts: [],
         ...(options.adopt?.[s.name] === undefined ? {} : { adopt: options.adopt[s.name] }),
@@ -347,6 +352,8 @@ export class GraphExecutor {
       ...(n.exitCode === undefined ? {} : { exitCode: n.exitCode }),
       message: n.message,
       ...(n.instance === undefined ? {} : { startedAt: n.instance.startedAt }),
+      ...(n.since === undefined ? {} : { since: n.since }),
+      ...(n.lastError === undefined ? {} : { lastError: n.lastError }),
     }));
   }
 
@@ -383,6 +390,7 @@ export class GraphExecutor {
         this.#set(n, 'pending', outcome.message);
         continue;
       }
+      if (outcome.failed) n.lastError = outcome.message;
       const policy = n.spec.restart.policy;
       if (!(policy === 'always' || (policy === 'on-failure' && outcome.failed))) {
         this.#set(n, outcome.failed ? 'failed' : 'exited', outcome.message);
@@ -700,6 +708,8 @@ export class GraphExecutor {
   // ---- plumbing -----------------------------------------------------------------------------------
 
   #set(n: Node, state: ServiceState, message: string): void {
+    if (state !== n.state || n.since === undefined) n.since = this.#clock.now();
+    if (state === 'failed' || state === 'blocked' || state === 'gave-up') n.lastError = message;
     n.state = state;
     n.message = message;
     if (state !== 'pending' && state !== 'starting') n.settled = true;

@@ -60,6 +60,10 @@ export interface ServiceStatus {
   readonly message: string;
   /** Epoch ms of the current instance's start. */
   readonly startedAt?: number;
+  /** Epoch ms of the last state change. */
+  readonly since?: number;
+  /** Why it last failed (an exit code, a failed health check, a blocked dependency), kept across restarts. */
+  readonly lastError?: string;
 }
 
 export interface GraphEvent {

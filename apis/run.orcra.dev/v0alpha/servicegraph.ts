@@ -48,13 +48,21 @@ export type ServiceGraphSpec = z.output<typeof ServiceGraphSpecSchema>;
 
 export const GraphServiceStatusSchema = z.object({
   name: z.string(),
+  /** `container` or `host`. */
+  mode: z.string().optional(),
   /** e.g. Pending, Starting, Running, Ready, Exited, Failed. */
   state: z.string(),
   ready: z.boolean().optional(),
   restarts: z.int().optional(),
+  /** The last exit code, once it exited. */
+  exitCode: z.int().optional(),
+  /** When it entered this state (RFC 3339). */
+  since: z.string().optional(),
   containerID: z.string().optional(),
   pid: z.int().optional(),
   message: z.string().optional(),
+  /** Why it last failed, kept while it runs again after a restart. */
+  lastError: z.string().optional(),
 });
 export type GraphServiceStatus = z.output<typeof GraphServiceStatusSchema>;
 

@@ -100,6 +100,28 @@ function conditionsTable(conditions: readonly Condition[], p: Palette): string[]
   ];
 }
 
+/** A ServiceGraph's services as a table, the columns of `orch status` plus exit code, since and last error. */
+function servicesTable(services: readonly Record<string, unknown>[], now: Date, p: Palette): string[] {
+  const cell = (v: unknown): string => (v === undefined || v === '' ? '<none>' : scalar(v));
+  return [
+    'Services:',
+    '  Service\tKind\tState\tReady\tRestarts\tExit Code\tSince\tLast Error',
+    '  -------\t----\t-----\t-----\t--------\t---------\t-----\t----------',
+    ...services.map((s) =>
+      [
+        `  ${cell(s.name)}`,
+        cell(s.mode),
+        statusColor(p, cell(s.state)),
+        s.ready === undefined ? '<none>' : statusColor(p, s.ready === true ? 'True' : 'False'),
+        cell(s.restarts ?? 0),
+        cell(s.exitCode),
+        typeof s.since === 'string' ? age(s.since, now) : '<none>',
+        cell(s.lastError),
+      ].join('\t'),
+    ),
+  ];
+}
+
 export interface DescribeOptions {
   now: Date;
   palette?: Palette;
@@ -131,7 +153,12 @@ export function describeObject(
   if (isRecord(obj.spec) && Object.keys(obj.spec).length > 0)
     sections.push(['Spec:', ...fields(obj.spec, 1, false)]);
   const { conditions = [], ...status } = obj.status ?? {};
+  // A ServiceGraph's per-service rows are a table of their own (as Conditions are).
+  const services =
+    obj.kind === 'ServiceGraph' && Array.isArray(status.services) ? status.services : undefined;
+  if (services !== undefined) delete status.services;
   if (Object.keys(status).length > 0) sections.push(['Status:', ...fields(status, 1, false)]);
+  if (services !== undefined) sections.push(servicesTable(services.filter(isRecord), options.now, p));
   sections.push(conditionsTable(conditions, p));
   return (
     sections.map((s) => tabwrite(s.join('\n'), DESCRIBE)).join('') +

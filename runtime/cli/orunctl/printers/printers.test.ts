@@ -240,6 +240,38 @@ describe('describe', () => {
     expect(out.endsWith('Events:  <none>\n')).toBe(true);
   });
 
+  it("tabulates a ServiceGraph's services (kind, state, ready, restarts, exit code, since, last error)", () => {
+    const sg: WireObject = {
+      apiVersion: 'run.orcra.dev/v0alpha',
+      kind: 'ServiceGraph',
+      metadata: { name: 'canary' },
+      spec: { orchfiles: ['Orchfile'] },
+      status: {
+        observedGeneration: 1,
+        services: [
+          { name: 'postgres', mode: 'container', state: 'Running', ready: true, restarts: 1, exitCode: 137,
+            since: '2025-01-01T11:58:00Z', containerID: 'abc', lastError: 'exit code 137' },
+          { name: 'db-migrate', mode: 'container', state: 'Completed', ready: true, restarts: 0, exitCode: 0,
+            since: '2025-01-01T11:59:30Z' },
+          { name: 'django', mode: 'host', state: 'Pending', ready: false, restarts: 0, message: 'waiting for db-migrate' },
+        ],
+      },
+    }; // prettier-ignore
+    const out = describeObject(sg, [], { now });
+    expect(out).toContain(
+      [
+        'Services:',
+        '  Service     Kind       State      Ready  Restarts  Exit Code  Since   Last Error',
+        '  -------     ----       -----      -----  --------  ---------  -----   ----------',
+        '  postgres    container  Running    True   1         137        2m      exit code 137',
+        '  db-migrate  container  Completed  True   0         0          30s     <none>',
+        '  django      host       Pending    False  0         <none>     <none>  <none>',
+        '',
+      ].join('\n'),
+    );
+    expect(out).toContain('Status:\n  Observed Generation:  1\nServices:');
+  });
+
   it.each([
     ['containerPort', 'Container Port'],
     ['imageID', 'Image ID'],
