@@ -27,7 +27,12 @@ import {
 } from '../../controllers/deployment/index.ts';
 import { NodeController } from '../../controllers/node/index.ts';
 import { INGRESS_KEY } from '../../controllers/service/index.ts';
-import { newServiceGraphController } from '../../controllers/servicegraph/index.ts';
+import {
+  newServiceGraphController,
+  serviceGraphLogs,
+  type ServiceGraphReconciler,
+} from '../../controllers/servicegraph/index.ts';
+import type { ApiBackend } from '../../runtime/api/backend.ts';
 import { apiServerRunnable } from '../../runtime/api/runnable.ts';
 import { storeBackend } from '../../runtime/api/store-backend.ts';
 import { realClock } from '../../runtime/clock/index.ts';
@@ -108,7 +113,18 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   const manager = new Manager({ logger, clock, syncTimeoutMs: 2 ** 31 - 1 });
   manager.serveProbes(settings.metricsAddress, registry);
   manager.addServer(suspend.loader);
-  manager.addServer(localApi(settings, { store, recorder, informer, engine, manager, suspend, logger }));
+  manager.addServer(
+    localApi(settings, {
+      store,
+      recorder,
+      informer,
+      engine,
+      manager,
+      suspend,
+      logger,
+      graphs: serviceGraphs.reconciler,
+    }),
+  );
   if (webhook !== undefined) manager.addServer(webhook);
   if (ingress !== undefined) manager.addServer(ingress.caddy);
   manager.addSource(informer);
@@ -147,6 +163,7 @@ function localApi(
     manager: Manager;
     suspend: ReturnType<typeof suspension>;
     logger: Logger;
+    graphs: ServiceGraphReconciler;
   },
 ): Runnable {
   const { store, informer, logger } = p;
@@ -157,7 +174,7 @@ function localApi(
     recorder: p.recorder,
     syncSource: () => void informer.source()?.syncNow(),
     enqueue: (kind, name) => p.manager.reconcileNow(kind, name),
-    logs: deploymentLogs(p.engine, settings.node),
+    logs: agentLogs(p.engine, settings.node, p.graphs),
   });
   const backend = p.suspend.backend(storeApi, {
     nodeName: settings.node,
@@ -252,6 +269,14 @@ const STARTING: GitSourceStatus = {
   message: 'starting',
   consecutiveFailures: 0,
 };
+
+/** `orunctl logs`: a Deployment's container, or a ServiceGraph's services (their files and containers). */
+function agentLogs(engine: DockerEngine, node: string, graphs: ServiceGraphReconciler): ApiBackend['logs'] {
+  const deployment = deploymentLogs(engine, node);
+  const graph = serviceGraphLogs({ targets: (name) => graphs.logTargets(name), engine });
+  return (kind, name, options, signal) =>
+    kind === 'ServiceGraph' ? graph(name, options, signal) : deployment(name, options, signal);
+}
 
 function enqueue(controller: Controller, key: string): true {
   controller.enqueue(key);

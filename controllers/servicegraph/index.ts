@@ -23,6 +23,7 @@ export {
   type ServiceGraphControllerOptions,
 } from './controller.ts';
 export { eventFor, ServiceGraphReconciler } from './reconciler.ts';
+export { serviceGraphLogs, type GraphLogOptions } from './logs.ts';
 export type { EventType, RecordEvent, ServiceGraphDeps } from './deps.ts';
 export {
   containerName,

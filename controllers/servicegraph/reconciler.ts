@@ -16,7 +16,9 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtim
 import {
   defaultNetworkName,
   GraphExecutor,
+  hostLogTarget,
   LABELS,
+  prepareService,
   isSameProcess,
   processIdentity,
   readRunState,
@@ -27,6 +29,7 @@ import {
   type RunState,
   type ServiceRecord,
   type GraphEvent,
+  type LogTarget,
   type ServiceStatus,
 } from '../../runtime/graph/index.ts';
 import { silentLogger, type Logger } from '../../runtime/log/index.ts';
@@ -79,6 +82,36 @@ export class ServiceGraphReconciler implements Reconciler {
   /** The next reconcile of `name` re-applies it and runs its ONESHOTs again. */
   rerunOneshots(name: string): void {
     this.#rerun.add(name);
+  }
+
+  /**
+   * Where each service's output is, in start order: the running graph's services, else those of
+   * the last recorded run (orun restarted, graph stalled on a bad Orchfile). Undefined: none here.
+   */
+  logTargets(name: string): LogTarget[] | undefined {
+    const logDir = join(this.#dir(name), 'logs');
+    const run = this.#runs.get(name);
+    if (run === undefined) {
+      const recorded = readRunState(this.#stateFile(name));
+      return recorded?.services.map((r) =>
+        r.mode === 'container'
+          ? { service: r.name, container: r.containerName ?? containerName(name, r.name) }
+          : hostLogTarget(r.name, logDir),
+      );
+    }
+    const { desired } = run;
+    return desired.services.map((service) => {
+      const spec = desired.graph.services.find((s) => s.name === service)!;
+      if (spec.mode === 'container')
+        return { service, container: containerName(name, service, desired.vars.CONTAINER_PREFIX ?? '') };
+      let files;
+      try {
+        files = prepareService(spec, { vars: desired.vars, readFile: this.#readFile });
+      } catch {
+        files = undefined; // an unreadable ENV_FILE: STDOUT/STDERR are still the defaults
+      }
+      return hostLogTarget(service, logDir, files);
+    });
   }
 
   /** Names of the graphs with a running executor. */

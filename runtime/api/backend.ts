@@ -16,6 +16,9 @@ export interface EventFilter {
 
 export type MaybePromise<T> = T | Promise<T>;
 
+/** The kinds that have logs. */
+export type LogKind = Extract<KindName, 'Deployment' | 'ServiceGraph'>;
+
 export interface ApiBackend {
   /** What `GET /version` returns. */
   version(): MaybePromise<VersionInfo>;
@@ -54,8 +57,15 @@ export interface ApiBackend {
   /** Polls Git now (like `flux reconcile source git`). Resolves once the poll is queued. */
   syncSource(): MaybePromise<void>;
   /**
-   * The container log lines of Deployment `name`, one item per line without the newline. The
-   * server has already checked that the Deployment exists. Ends when `signal` aborts.
+   * The log lines of Deployment `name` (its container) or ServiceGraph `name` (its services: one,
+   * `options.container`, or all of them), one item per line without the newline. The server has
+   * already checked that the object exists. Ends when `signal` aborts. May reject before the
+   * first line (an `UnknownService` OrunError is the client's mistake: 400).
    */
-  logs(name: string, options: LogOptions, signal: AbortSignal): ObservableInput<string>;
+  logs(
+    kind: LogKind,
+    name: string,
+    options: LogOptions,
+    signal: AbortSignal,
+  ): MaybePromise<ObservableInput<string>>;
 }

@@ -7,7 +7,7 @@ import http from 'node:http';
 import { OrunError } from '../../apis/errors.ts';
 import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { DIFF_PATH, type DiffRequest, type DiffResult } from './diff.ts';
-import { resourceByKind, type ResourceType } from './resources.ts';
+import type { ResourceType } from './resources.ts';
 import {
   API_PREFIX,
   EVENTS_PATH,
@@ -108,13 +108,21 @@ export class ApiClient {
     return this.json('POST', SOURCE_RECONCILE_PATH);
   }
 
-  /** Log lines of Deployment `name` (without newlines). */
-  logs(name: string, options: LogOptions & { signal?: AbortSignal } = {}): AsyncIterable<string> {
+  /**
+   * Log lines (without newlines) of a Deployment or a ServiceGraph (`container`: one service;
+   * without it every service, each line prefixed `[service] ` when there are several).
+   */
+  logs(
+    resource: ResourceType,
+    name: string,
+    options: LogOptions & { signal?: AbortSignal } = {},
+  ): AsyncIterable<string> {
     const q = query({
       follow: options.follow === true ? 'true' : undefined,
       tailLines: options.tailLines === undefined ? undefined : String(options.tailLines),
+      container: options.container,
     });
-    return this.lines(`${objectsPath(resourceByKind('Deployment'), name)}/log${q}`, options.signal);
+    return this.lines(`${objectsPath(resource, name)}/log${q}`, options.signal);
   }
 
   private async json<T>(method: string, path: string, requestBody?: string): Promise<T> {

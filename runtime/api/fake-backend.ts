@@ -5,7 +5,7 @@
 import { Observable, Subject, concat, defer, from, takeUntil, fromEvent } from 'rxjs';
 import type { ApiObject, KindName } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { objectKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
-import type { ApiBackend, EventFilter } from './backend.ts';
+import type { ApiBackend, EventFilter, LogKind } from './backend.ts';
 import type { EventRecord, LogOptions, VersionInfo, WatchEvent, WireObject } from './types.ts';
 
 export class FakeApiBackend implements ApiBackend {
@@ -61,7 +61,7 @@ export class FakeApiBackend implements ApiBackend {
     }
   }
 
-  /** Appends a log line to Deployment `name`; followers see it. */
+  /** Appends a log line to object `name` (whatever its kind); followers see it. */
   log(name: string, line: string): void {
     const lines = this.logLines.get(name) ?? [];
     lines.push(line);
@@ -127,7 +127,7 @@ export class FakeApiBackend implements ApiBackend {
     this.reconciled.push('source');
   }
 
-  logs(name: string, options: LogOptions, signal: AbortSignal): Observable<string> {
+  logs(_kind: LogKind, name: string, options: LogOptions, signal: AbortSignal): Observable<string> {
     return untilAborted(
       defer(() => {
         const lines = this.logLines.get(name) ?? [];

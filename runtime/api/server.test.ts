@@ -240,12 +240,12 @@ describe('local API routes', () => {
     [{ tailLines: 0 }, []],
   ])('logs %j', async (options, lines) => {
     const out: string[] = [];
-    for await (const l of client.logs('web', options)) out.push(l);
+    for await (const l of client.logs(deployments, 'web', options)) out.push(l);
     expect(out).toEqual(lines);
   });
 
   it('follows logs', async () => {
-    const lines = await take(client.logs('web', { follow: true, tailLines: 1 }), 2, () =>
+    const lines = await take(client.logs(deployments, 'web', { follow: true, tailLines: 1 }), 2, () =>
       backend.log('web', 'line 4'),
     );
     expect(lines).toEqual(['line 3', 'line 4']);

@@ -18,7 +18,7 @@ import http from 'node:http';
 import { from, type ObservableInput } from 'rxjs';
 import { errorMessage, isOrunError } from '../../apis/errors.ts';
 import { API_VERSION, type ApiObject, type KindName } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
-import type { ApiBackend, EventFilter } from './backend.ts';
+import type { ApiBackend, EventFilter, LogKind } from './backend.ts';
 import { DIFF_PATH, type DiffRequest } from './diff.ts';
 import { redactObject, type RedactOptions } from './redact.ts';
 import { resourceByPlural, type ResourceType } from './resources.ts';
@@ -112,8 +112,10 @@ class Handler {
     if (sub === 'reconcile') return only(method, 'POST', () => this.reconcile(res, resource, name));
     if (sub === 'suspend' || sub === 'resume')
       return only(method, 'POST', () => this.suspend(res, resource, name, sub === 'suspend'));
-    if (sub === 'log' && resource.kind === 'Deployment')
-      return only(method, 'GET', () => this.logs(res, name, q));
+    const logKind =
+      resource.kind === 'Deployment' || resource.kind === 'ServiceGraph' ? resource.kind : undefined;
+    if (sub === 'log' && logKind !== undefined)
+      return only(method, 'GET', () => this.logs(res, resource, logKind, name, q));
     throw notFound('the server could not find the requested resource');
   }
 
@@ -211,7 +213,13 @@ class Handler {
     sendJson(res, 202, status(202, 'source reconcile requested'));
   }
 
-  private async logs(res: http.ServerResponse, name: string, q: URLSearchParams): Promise<void> {
+  private async logs(
+    res: http.ServerResponse,
+    resource: ResourceType,
+    kind: LogKind,
+    name: string,
+    q: URLSearchParams,
+  ): Promise<void> {
     const tail = q.get('tailLines');
     const tailLines = tail === null ? undefined : Number(tail);
     if (tailLines !== undefined && !(Number.isInteger(tailLines) && tailLines >= 0)) {
@@ -219,12 +227,21 @@ class Handler {
         status(400, `tailLines must be a non-negative integer, got ${JSON.stringify(tail)}`, 'BadRequest'),
       );
     }
-    await this.mustGet(resourceByPluralOrThrow('deployments'), name);
-    const options = { follow: q.get('follow') === 'true', ...(tailLines === undefined ? {} : { tailLines }) };
+    await this.mustGet(resource, name);
+    const container = q.get('container') ?? undefined;
+    const options = {
+      follow: q.get('follow') === 'true',
+      ...(tailLines === undefined ? {} : { tailLines }),
+      ...(container === undefined || container === '' ? {} : { container }),
+    };
+    // Opened before the headers: an unknown service is still an error status.
+    const ac = new AbortController();
+    res.once('close', () => ac.abort());
+    const lines = await this.backend.logs(kind, name, options, ac.signal);
     return stream(
       res,
       'text/plain; charset=utf-8',
-      (signal) => this.backend.logs(name, options, signal),
+      () => lines,
       (line: string) => line,
     );
   }
@@ -258,12 +275,6 @@ class Handler {
   private redact(obj: ApiObject): ApiObject {
     return redactObject(obj, this.options.redact);
   }
-}
-
-function resourceByPluralOrThrow(plural: string): ResourceType {
-  const r = resourceByPlural(plural);
-  if (r === undefined) throw new Error(`unknown resource ${plural}`);
-  return r;
 }
 
 async function only(method: string, allowed: string, run: () => Promise<void>): Promise<void> {
@@ -366,7 +377,8 @@ function decodeSegment(segment: string): string {
 
 function toStatus(err: unknown): Status {
   if (err instanceof HttpError) return err.status;
-  if (isOrunError(err, 'InvalidLabelSelector')) return status(400, err.message, 'BadRequest');
+  if (isOrunError(err, 'InvalidLabelSelector') || isOrunError(err, 'UnknownService'))
+    return status(400, err.message, 'BadRequest');
   return status(500, errorMessage(err), 'InternalError');
 }
 

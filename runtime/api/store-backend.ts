@@ -19,8 +19,8 @@ export interface StoreBackendParts {
   syncSource: () => void;
   /** Enqueues `Kind/name` in its controller (Manager.reconcileNow); false when none handles the kind. */
   enqueue: (kind: KindName, name: string) => boolean;
-  /** The log lines of Deployment `name`'s container. */
-  logs: (name: string, options: LogOptions, signal: AbortSignal) => AsyncIterable<string>;
+  /** The log lines of Deployment `name`'s container, or of ServiceGraph `name`'s services. */
+  logs: ApiBackend['logs'];
 }
 
 function until<T>(source: Observable<T>, signal: AbortSignal): Observable<T> {
@@ -100,6 +100,6 @@ export function storeBackend(p: StoreBackendParts): ApiBackend {
     watchEvents: (f, signal) => watchRecordedEvents(p.recorder, f, signal),
     reconcile: (kind, name) => p.store.get(kind, name) !== undefined && p.enqueue(kind, name),
     syncSource: () => p.syncSource(),
-    logs: (name, options: LogOptions, signal) => p.logs(name, options, signal),
+    logs: (kind, name, options: LogOptions, signal) => p.logs(kind, name, options, signal),
   };
 }

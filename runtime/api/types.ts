@@ -111,4 +111,9 @@ export interface LogOptions {
   follow?: boolean;
   /** Start with the last N lines. Default: all lines. */
   tailLines?: number;
+  /**
+   * A ServiceGraph's service (kubectl's `container`). Default: every service, each line
+   * prefixed with `[service] ` when there are several.
+   */
+  container?: string;
 }

@@ -13,6 +13,7 @@ export {
 } from './health.ts';
 export type { OutputSink } from './host.ts';
 export { defaultContainerName, defaultNetworkName, LABELS, MANAGED_BY, projectSelector } from './labels.ts';
+export { hasLogs, hostLogTarget, serviceLogs, type LogTarget, type ServiceLogOptions } from './logs.ts';
 export { readMarker, removeMarker, serviceHash, writeMarker, type ReadyMarker } from './marker.ts';
 export { DEFAULTS, prepareService, selectServices, splitWords, type PreparedService } from './prepare.ts';
 export { locateProject, startOrder, stateFile, type ProjectLocation } from './project.ts';

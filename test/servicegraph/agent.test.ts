@@ -29,13 +29,15 @@ function orchfile(containerPort: number, extra = ''): string {
   return [
     'ARG hport=1',
     'SERVICE app',
-    'RUN exec busybox httpd -f -p 127.0.0.1:${hport} -h ${ORCH_PROJECT}/www',
+    // -vv: every request's URL on stderr, so `orunctl logs` has lines to show.
+    'RUN exec busybox httpd -f -vv -p 127.0.0.1:${hport} -h ${ORCH_PROJECT}/www',
     'REQUIRES web',
     'HEALTHCHECK http://127.0.0.1:${hport}/index.html',
     'READINESS_TIMEOUT 30s',
     '',
     'SERVICE web',
     'FROM orun-test/busybox:1',
+    `CMD sh -c 'trap "exit 0" TERM INT; httpd -f -vv -p 80 -h /www & wait'`,
     `PUBLISH 127.0.0.1:${containerPort}:80`,
     'HEALTHCHECK http://127.0.0.1:' + String(containerPort) + '/health',
     'READINESS_TIMEOUT 30s',
@@ -174,7 +176,7 @@ describe('ServiceGraph controller (e2e: real git, real dockerd, dist/orun.js)', 
       () => agent.dump(),
     );
     lap('stalled', t);
-    expect(cond(stalled, 'Stalled')!.message).toMatch(/^orch\/Orchfile:14:1: .*unknown directive 'PUBLISHH'/);
+    expect(cond(stalled, 'Stalled')!.message).toMatch(/^orch\/Orchfile:15:1: .*unknown directive 'PUBLISHH'/);
     expect(cond(stalled, 'Ready')?.status).toBe('False');
     expect(row(stalled, 'app').pid).toBe(app.pid);
     expect(runner.alive(app.pid!)).toBe(true);
@@ -211,8 +213,49 @@ describe('ServiceGraph controller (e2e: real git, real dockerd, dist/orun.js)', 
       new RegExp(`^NAME +SERVICES +READY +SUSPENDED +AGE\\n${name} +app,web +2/2 +False +\\S+\\n$`),
     );
     const describe = await orunctl(['describe', 'sg', name], env);
-    expect(describe.stdout).toContain(String(app.pid));
+    expect(describe.stdout).toMatch(
+      /Services:\n +Service +Kind +State +Ready +Restarts +Exit Code +Since +Last Error\n +-+ .*\n +app +host +Running +True +0 +<none> +\S+ +<none>\n +web +container +Running +True +0 +<none> +\S+ +<none>\n/,
+    );
     expect(describe.stdout).toContain('Adopted');
+
+    // orunctl logs sg/NAME [SERVICE] [-f]: the host service's log file and the container's output
+    // (both adopted), one service bare, all of them prefixed, an unknown one named.
+    const url = (s: string) => `/logs-${prefix}-${s}`;
+    await http(hostPort, url('app'));
+    await http(containerPort, url('web'));
+    const appLogs = await waitFor('the host request in orunctl logs sg/NAME app', async () => {
+      const r = await orunctl(['logs', `sg/${name}`, 'app'], env);
+      return r.code === 0 && r.stdout.includes(`url:${url('app')}`) ? r.stdout : undefined;
+    });
+    expect(appLogs).not.toContain(url('web'));
+    expect(appLogs).not.toContain('[app]');
+    const allLogs = await waitFor('both services in orunctl logs sg/NAME', async () => {
+      const r = await orunctl(['logs', `sg/${name}`], env);
+      return r.stdout.includes(`url:${url('web')}`) ? r.stdout : undefined;
+    });
+    expect(allLogs).toMatch(new RegExp(`^\\[app\\] .*url:${url('app')}$`, 'm'));
+    expect(allLogs).toMatch(new RegExp(`^\\[web\\] .*url:${url('web')}$`, 'm'));
+    expect(allLogs.split('\n').filter((l) => l !== '' && !/^\[(app|web)\] /.test(l))).toEqual([]);
+    const unknown = await orunctl(['logs', `sg/${name}`, 'nope'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe(
+      `Error from server (BadRequest): servicegraph "${name}" has no service "nope"; its services: web, app\n`,
+    );
+    // -f (one service by -c) prints new lines as they come and ends on Ctrl-C with exit 0.
+    let followed = false;
+    const follow = orunctl(['logs', `sg/${name}`, '-c', 'web', '-f', '--tail', '0'], env, (out, stop) => {
+      if (out.includes(`url:${url('follow')}`)) {
+        followed = true;
+        stop();
+      }
+    });
+    await waitFor('orunctl logs -f printed a new request', async () => {
+      if (!followed) await http(containerPort, url('follow'));
+      return followed;
+    });
+    const followResult = await follow;
+    expect(followResult.code).toBe(0);
+    expect(followResult.stdout).not.toContain(url('web'));
 
     // 4. Removed from Git: both stopped, the container removed.
     repo.write({ [`servicegraphs/${name}.yaml`]: undefined }).commit('remove the graph');

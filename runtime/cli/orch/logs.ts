@@ -3,12 +3,19 @@
  * logs (`docker logs`). Host services: `<state dir>/logs/<service>.log|.err` (or STDOUT/STDERR),
  * which the supervising `orch up` keeps in both modes. `-f` follows until Ctrl-C.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../../../apis/errors.ts';
-import { realClock } from '../../clock/index.ts';
 import { DockerEngine } from '../../docker/dockerode.ts';
-import { defaultContainerName, prepareService, readRunState, stateFile } from '../../graph/index.ts';
+import {
+  defaultContainerName,
+  hasLogs,
+  hostLogTarget,
+  prepareService,
+  readRunState,
+  serviceLogs,
+  stateFile,
+  type LogTarget,
+} from '../../graph/index.ts';
 import { commonOptions, loadProject, runCommand, RunUsageError, type RunIO } from './up.ts';
 
 interface LogsOptions {
@@ -48,68 +55,34 @@ async function logs(positionals: string[], o: LogsOptions, io: RunIO): Promise<n
   }
   const stop = new AbortController();
   const off = io.onStopSignal(() => stop.abort());
-  try {
-    if (spec.mode === 'container') {
-      const recorded = readRunState(stateFile(p.loc))?.services.find((s) => s.name === name);
-      const container = recorded?.containerName ?? defaultContainerName(p.loc.name, name);
-      const engine = io.engine?.() ?? new DockerEngine();
-      try {
-        for await (const l of engine.containerLogs(container, {
-          follow: o.follow === true,
-          signal: stop.signal,
-          ...(tail === undefined ? {} : { tail }),
-        })) {
-          (l.stream === 'stderr' ? io.stderr : io.stdout)(`${l.line}\n`);
-        }
-      } catch (err) {
-        io.stderr(`error: logs ${name}: ${errorMessage(err)}\n`);
-        return 1;
-      }
-      return 0;
-    }
+  let target: LogTarget;
+  if (spec.mode === 'container') {
+    const recorded = readRunState(stateFile(p.loc))?.services.find((s) => s.name === name);
+    target = { service: name, container: recorded?.containerName ?? defaultContainerName(p.loc.name, name) };
+  } else {
     const prepared = prepareService(spec, { vars: p.vars, readFile: io.readFile });
-    const dir = join(p.loc.stateDir, 'logs');
-    const files: [string, (s: string) => void][] = [
-      [prepared.stdoutFile ?? join(dir, `${name}.log`), io.stdout],
-      [prepared.stderrFile ?? join(dir, `${name}.err`), io.stderr],
-    ];
-    const offsets = files.map(([f, out]) => printFrom(f, 0, out, tail));
-    if (offsets.every((x) => x === undefined) && o.follow !== true) {
-      io.stderr(`error: logs ${name}: no log files yet in ${dir}\n`);
+    target = hostLogTarget(name, join(p.loc.stateDir, 'logs'), prepared);
+    if (!hasLogs(target) && o.follow !== true) {
+      off();
+      io.stderr(`error: logs ${name}: no log files yet in ${join(p.loc.stateDir, 'logs')}\n`);
       return 1;
     }
-    while (o.follow === true && !stop.signal.aborted) {
-      await realClock.sleep(200, stop.signal);
-      files.forEach(([f, out], i) => (offsets[i] = printFrom(f, offsets[i] ?? 0, out)));
+  }
+  try {
+    const engine = spec.mode === 'container' ? (io.engine?.() ?? new DockerEngine()) : undefined;
+    for await (const l of serviceLogs(target, {
+      ...(engine === undefined ? {} : { engine }),
+      follow: o.follow === true,
+      signal: stop.signal,
+      ...(tail === undefined ? {} : { tail }),
+    })) {
+      (l.stream === 'stderr' ? io.stderr : io.stdout)(`${l.line}\n`);
     }
     return 0;
+  } catch (err) {
+    io.stderr(`error: logs ${name}: ${errorMessage(err)}\n`);
+    return 1;
   } finally {
     off();
   }
-}
-
-/** Prints `file` from byte `from` (the last `tail` lines when given); returns the new end, undefined when missing. */
-function printFrom(file: string, from: number, out: (s: string) => void, tail?: number): number | undefined {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch {
-    return undefined;
-  }
-  if (size <= from) return size < from ? 0 : from;
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(size - from);
-    readSync(fd, buf, 0, buf.length, from);
-    let text = buf.toString('utf8');
-    if (tail !== undefined)
-      text = text
-        .split('\n')
-        .slice(-tail - 1)
-        .join('\n');
-    out(text);
-  } finally {
-    closeSync(fd);
-  }
-  return size;
 }

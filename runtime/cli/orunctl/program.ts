@@ -57,11 +57,22 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     .action((opts: { watch?: boolean }) => events(ctx(), opts));
   program
     .command('logs')
-    .description("Print a Deployment's container logs")
-    .argument('<deployment>')
-    .option('-f, --follow', 'keep printing new lines')
-    .option('--tail <lines>', 'only the last N lines (default: all)')
-    .action((name: string, opts: { follow?: boolean; tail?: string }) => logs(ctx(), name, opts));
+    .description(
+      "Print a Deployment's container logs (NAME or deploy/NAME), or a ServiceGraph's (sg/NAME [SERVICE]: " +
+        'one service, else every service with lines prefixed [service])',
+    )
+    .argument('<target>', 'NAME, deploy/NAME or sg/NAME')
+    .argument('[service]', 'sg/NAME only: one service of the graph')
+    .option('-c, --container <service>', 'sg/NAME only: one service of the graph (as kubectl -c)')
+    .option('-f, --follow', 'keep printing new lines until Ctrl-C')
+    .option('--tail <lines>', 'only the last N lines (per service; default: all)')
+    .action(
+      (
+        target: string,
+        service: string | undefined,
+        opts: { follow?: boolean; tail?: string; container?: string },
+      ) => logs(ctx(), target, service, opts),
+    );
   program
     .command('reconcile')
     .description(
