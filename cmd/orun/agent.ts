@@ -113,18 +113,8 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   const manager = new Manager({ logger, clock, syncTimeoutMs: 2 ** 31 - 1 });
   manager.serveProbes(settings.metricsAddress, registry);
   manager.addServer(suspend.loader);
-  manager.addServer(
-    localApi(settings, {
-      store,
-      recorder,
-      informer,
-      engine,
-      manager,
-      suspend,
-      logger,
-      graphs: serviceGraphs.reconciler,
-    }),
-  );
+  const logs = agentLogs(engine, settings.node, serviceGraphs.reconciler);
+  manager.addServer(localApi(settings, { store, recorder, informer, logs, manager, suspend, logger }));
   if (webhook !== undefined) manager.addServer(webhook);
   if (ingress !== undefined) manager.addServer(ingress.caddy);
   manager.addSource(informer);
@@ -159,11 +149,10 @@ function localApi(
     store: Store;
     recorder: EventRecorder;
     informer: GitInformer<GitSource>;
-    engine: DockerEngine;
+    logs: ApiBackend['logs'];
     manager: Manager;
     suspend: ReturnType<typeof suspension>;
     logger: Logger;
-    graphs: ServiceGraphReconciler;
   },
 ): Runnable {
   const { store, informer, logger } = p;
@@ -174,7 +163,7 @@ function localApi(
     recorder: p.recorder,
     syncSource: () => void informer.source()?.syncNow(),
     enqueue: (kind, name) => p.manager.reconcileNow(kind, name),
-    logs: agentLogs(p.engine, settings.node, p.graphs),
+    logs: p.logs,
   });
   const backend = p.suspend.backend(storeApi, {
     nodeName: settings.node,
