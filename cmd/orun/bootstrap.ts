@@ -56,8 +56,10 @@ export const BOOTSTRAP_DEFAULTS = {
 export function bootstrapCommand(): Command {
   return new Command('bootstrap')
     .description(
-      'provision a node over SSH: install orun (one executable), git and Caddy, the keys and the systemd unit; ' +
-        'wait for the first sync. Re-running it upgrades (upgraded A → B) or reports unchanged',
+      'provision a node over SSH: install orun (one executable, dist/orun-linux-<x64|arm64> for the node), git and ' +
+        'Caddy, the keys and the systemd unit; wait for the first sync. Re-running it upgrades (upgraded A → B) or ' +
+        'reports unchanged. A refused key or a host without systemd changes nothing. Other agent settings (ACME CA, ' +
+        'email, ports) go in a drop-in (systemctl edit orun), which bootstrap leaves alone',
     )
     .argument('[node]', 'nodes/<name>.yaml of the manifest repository, or a node name (DNS-1123)')
     .option('--host <host>', 'host name or IP address of the node (spec.host)')

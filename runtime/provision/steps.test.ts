@@ -493,7 +493,11 @@ describe('orun bootstrap (fake node)', () => {
     node.facts.arch = 'aarch64';
     const err = await failure();
     expect(err.message).toBe(
-      'bootstrap: install orun: no single executable for aarch64 (linux-arm64): build it with `npm run dist` on a aarch64 machine',
+      'bootstrap: install orun: no single executable for aarch64 (linux-arm64): build it with `ORUN_DIST_ARCH=arm64 npm run dist` (on any Linux machine)',
+    );
+    node.facts.arch = 'riscv64';
+    expect((await failure()).message).toBe(
+      'bootstrap: install orun: no single executable for riscv64: orun builds linux-x64 and linux-arm64 only',
     );
   });
 

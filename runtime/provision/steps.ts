@@ -211,8 +211,10 @@ async function installOrun(run: StepRunner, facts: RemoteFacts): Promise<StepOut
   if (exe === undefined)
     throw new OrunError(
       BootstrapErrorCode.Prerequisites,
-      `bootstrap: install orun: no single executable for ${facts.arch} (linux-${arch ?? facts.arch}): ` +
-        `build it with \`npm run dist\` on a ${facts.arch} machine`,
+      arch === undefined
+        ? `bootstrap: install orun: no single executable for ${facts.arch}: orun builds linux-x64 and linux-arm64 only`
+        : `bootstrap: install orun: no single executable for ${facts.arch} (linux-${arch}): ` +
+            `build it with \`ORUN_DIST_ARCH=${arch} npm run dist\` (on any Linux machine)`,
     );
   const changed = await run.ensureFiles([{ path: REMOTE.orunBin, source: { local: exe.path }, mode: 0o755 }]);
   const links = await run.run(
