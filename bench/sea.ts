@@ -17,6 +17,7 @@ import {
   Agent,
   Workspace,
   build,
+  chainOrchfile,
   deploymentYaml,
   fmt,
   freePorts,
@@ -119,19 +120,7 @@ runBench(
       await sleep(500);
     }
     const orchfile = join(tmp, 'Orchfile');
-    writeFileSync(
-      orchfile,
-      Array.from({ length: 20 }, (_, i) =>
-        [
-          `SERVICE s${i}`,
-          'FROM orun-test/busybox:1',
-          `PUBLISH ${20000 + i}:80`,
-          `ENV N=${i}`,
-          i > 0 ? `REQUIRES s${i - 1}` : '',
-          '',
-        ].join('\n'),
-      ).join('\n'),
-    );
+    writeFileSync(orchfile, chainOrchfile(20));
 
     const cases: [string, string, string[]][] = [
       ["baseline: `node -e ''`", NODE, ['-e', '']],

@@ -582,3 +582,17 @@ export function field(l: LogLine, key: string): string {
   const v = l[key];
   return typeof v === 'string' ? v : '';
 }
+
+/** An Orchfile of `n` busybox services in a REQUIRES chain (what the start-up benches validate). */
+export function chainOrchfile(n: number): string {
+  return Array.from({ length: n }, (_, i) =>
+    [
+      `SERVICE s${i}`,
+      'FROM orun-test/busybox:1',
+      `PUBLISH ${20000 + i}:80`,
+      `ENV N=${i}`,
+      i > 0 ? `REQUIRES s${i - 1}` : '',
+      '',
+    ].join('\n'),
+  ).join('\n');
+}
