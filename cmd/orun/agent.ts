@@ -40,19 +40,25 @@ import type { Controller } from '../../runtime/controller/index.ts';
 import { VERSION } from '../../runtime/version/index.ts';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
 import { EventRecorder, type EventSink } from '../../runtime/events/index.ts';
-import { GitSource, type GitSourceStatus } from '../../runtime/git/index.ts';
+import { GitSource } from '../../runtime/git/index.ts';
 import { FileLastGoodStore, GitInformer } from '../../runtime/informer/index.ts';
 import { createLogger, type Logger } from '../../runtime/log/index.ts';
 import { Manager, type Runnable } from '../../runtime/manager/index.ts';
 import { newRegistry, RuntimeMetrics } from '../../runtime/metrics/index.ts';
 import { NodeProcessRunner } from '../../runtime/process/index.ts';
 import { TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
-import { loadAgeIdentities, loadNodeSecretKey, SopsErrorCode } from '../../runtime/sops/index.ts';
+import { loadManifestTree } from '../../runtime/manifests/tree.ts';
+import {
+  loadAgeIdentities,
+  loadNodeSecretKey,
+  SopsErrorCode,
+  SopsManifestDecryptor,
+} from '../../runtime/sops/index.ts';
 import { Store } from '../../runtime/store/index.ts';
 import { host, notificationsRunnable, Notifier } from '../../runtime/notify/index.ts';
 import { buildIngress } from './ingress.ts';
 import { deploymentKeys, storeKeys, suspension, webhookRunnable } from './operate.ts';
-import { nodeOverrides, type AgentSettings } from '../../runtime/config/settings.ts';
+import { liveSourceSettings, nodeOverrides, type AgentSettings } from '../../runtime/config/settings.ts';
 
 /** A running agent's parts, for tests and for the API backend. */
 export interface Agent {
@@ -104,7 +110,7 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   });
   const webhook = webhookRunnable({
     settings,
-    poll: () => informer.source()?.syncNow() ?? Promise.resolve(),
+    poll: () => informer.source().syncNow(),
     branch,
     registry,
     logger,
@@ -161,7 +167,7 @@ function localApi(
     nodeName: settings.node,
     store,
     recorder: p.recorder,
-    syncSource: () => void informer.source()?.syncNow(),
+    syncSource: () => void informer.source().syncNow(),
     enqueue: (kind, name) => p.manager.reconcileNow(kind, name),
     logs: p.logs,
   });
@@ -227,10 +233,7 @@ function newControllers(settings: AgentSettings, p: ControllerParts) {
     nodeName: settings.node,
   });
   // The branch the node tracks: a flag/env/config pin, else the Node manifest, else the default.
-  const branch = (): string => {
-    const n = node();
-    return n === undefined ? settings.branch : nodeOverrides(settings, n.spec).branch;
-  };
+  const branch = (): string => liveSourceSettings(settings, node()).branch;
   const ingress =
     settings.ingress === 'caddy'
       ? buildIngress({ settings, store, recorder, clock, registry, metrics, logger, branch })
@@ -238,10 +241,10 @@ function newControllers(settings: AgentSettings, p: ControllerParts) {
   const nodes = new NodeController({
     nodeName: settings.node,
     store,
-    gitStatus: () => informer.source()?.status() ?? STARTING,
+    gitStatus: () => informer.source().status(),
     lastApplied: () => informer.lastResult(),
     applied$: informer.applied$,
-    onSpec: liveSettings(settings, informer, logger),
+    onSpec: liveSettings(settings, informer.source(), logger),
     events: nodeEvents,
     clock,
     logger,
@@ -251,13 +254,6 @@ function newControllers(settings: AgentSettings, p: ControllerParts) {
 
   return { deployments, serviceGraphs, ingress, nodes, branch };
 }
-
-const STARTING: GitSourceStatus = {
-  ready: false,
-  reason: 'Progressing',
-  message: 'starting',
-  consecutiveFailures: 0,
-};
 
 /** `orunctl logs`: a Deployment's container, or a ServiceGraph's services (their files and containers). */
 function agentLogs(engine: DockerEngine, node: string, graphs: ServiceGraphReconciler): ApiBackend['logs'] {
@@ -290,7 +286,11 @@ function agentRegistry(): Registry {
   return registry;
 }
 
-/** The Git informer over a GitSource checked out in `<dataDir>/repo`. */
+/**
+ * The Git informer over a GitSource checked out in `<dataDir>/repo`. The source reads the branch
+ * and poll interval at every poll from the Node in the store (unless a flag, env or the config
+ * file pins them), so a change to the Node manifest applies at the next poll; nothing is rebuilt.
+ */
 function newInformer(
   settings: AgentSettings,
   store: Store,
@@ -298,26 +298,26 @@ function newInformer(
   registry: Registry,
   logger: Logger,
 ): GitInformer<GitSource> {
+  const live = () => liveSourceSettings(settings, store.get<Node>('Node', settings.node));
   return new GitInformer({
     store,
     nodeName: settings.node,
-    settings: { branch: settings.branch, pollIntervalMs: settings.pollIntervalMs },
-    newSource: (s) =>
-      new GitSource({
-        remote: settings.repo,
-        branch: s.branch,
-        dir: join(settings.dataDir, 'repo'),
-        pollInterval: s.pollIntervalMs,
-        ...(settings.sshKeyPath === undefined ? {} : { sshKeyPath: settings.sshKeyPath }),
-        ...(settings.allowedSignersFile === undefined
-          ? {}
-          : { verify: { allowedSignersFile: settings.allowedSignersFile } }),
-        logger,
-        registry,
-      }),
+    source: new GitSource({
+      remote: settings.repo,
+      branch: () => live().branch,
+      dir: join(settings.dataDir, 'repo'),
+      pollInterval: () => live().pollIntervalMs,
+      ...(settings.sshKeyPath === undefined ? {} : { sshKeyPath: settings.sshKeyPath }),
+      ...(settings.allowedSignersFile === undefined
+        ? {}
+        : { verify: { allowedSignersFile: settings.allowedSignersFile } }),
+      logger,
+      registry,
+    }),
+    loader: loadManifestTree,
+    decryptor: new SopsManifestDecryptor(() => ageIdentities(settings, logger)),
     fallbackNode: () => fallbackNode(settings),
     branchOf: (node) => nodeOverrides(settings, (node as Node).spec).branch,
-    identities: () => ageIdentities(settings, logger),
     events,
     logger,
     // A restart while a file is broken keeps that file's objects (and prunes nothing).
@@ -379,17 +379,21 @@ function fallbackNode(s: AgentSettings): ApiObject {
 }
 
 /**
- * What the Node manifest may change in the Git source: branch and poll interval (unless pinned).
- * The controllers read the Node themselves at each reconcile.
+ * What the Node controller does with the Node at each reconcile. The Git source reads the branch
+ * and poll interval itself at each poll; when they changed it is asked to poll now, so a shorter
+ * interval or another branch does not wait for the end of the current interval.
  */
 function liveSettings(
   settings: AgentSettings,
-  informer: GitInformer,
+  source: GitSource,
   log: Logger,
 ): (node: Readonly<Node>) => void {
   let warnedDataDir: string | undefined;
+  let last = liveSourceSettings(settings, undefined);
   return (node) => {
-    informer.reconfigure(nodeOverrides(settings, node.spec));
+    const now = liveSourceSettings(settings, node);
+    if (now.branch !== last.branch || now.pollIntervalMs !== last.pollIntervalMs) void source.syncNow();
+    last = now;
     const dataDir = node.spec.dataDir;
     if (
       !settings.pinned.has('dataDir') &&

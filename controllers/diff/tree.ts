@@ -12,14 +12,8 @@ import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
 import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ServiceGraphSpec } from '../../apis/run.orcra.dev/v0alpha/servicegraph.ts';
 import type { DiffRequest, DiffResult } from '../../runtime/api/diff.ts';
-import {
-  buildSnapshot,
-  decryptManifest,
-  EMPTY_MEMORY,
-  hasSopsBlock,
-  ManifestDecryptError,
-  type LoadedFile,
-} from '../../runtime/informer/index.ts';
+import { buildSnapshot, EMPTY_MEMORY, type LoadedFile } from '../../runtime/informer/index.ts';
+import { decryptManifest, hasSopsBlock, ManifestDecryptError } from '../../runtime/sops/index.ts';
 import { loadManifestRepo } from '../../runtime/manifests/load.ts';
 import type { AgeIdentities, SecretString } from '../../runtime/sops/index.ts';
 import { loadDesired } from '../servicegraph/desired.ts';

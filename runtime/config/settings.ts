@@ -350,3 +350,16 @@ export function nodeOverrides(
         : poll,
   };
 }
+
+/**
+ * The branch and poll interval the Git source uses now: the Node manifest's (unless pinned), else
+ * the settings' (no Node in the store yet).
+ */
+export function liveSourceSettings(
+  settings: AgentSettings,
+  node: { spec: { gitBranch?: string; pollInterval?: string } } | undefined,
+): { branch: string; pollIntervalMs: number } {
+  return node === undefined
+    ? { branch: settings.branch, pollIntervalMs: settings.pollIntervalMs }
+    : nodeOverrides(settings, node.spec);
+}

@@ -130,6 +130,34 @@ describe('GitSource', () => {
     expect(h.revisions).toHaveLength(1);
   });
 
+  it('is level-based: reads the branch and the poll interval at every poll, and follows a change without a restart', async () => {
+    const client = new FakeGitClient();
+    const a = client.push(REMOTE, 'main', 'a');
+    const s = client.push(REMOTE, 'staging', 's');
+    let live = { branch: 'main', pollIntervalMs: POLL };
+    const h = start({ client, branch: () => live.branch, pollInterval: () => live.pollIntervalMs });
+    await h.source.synced;
+    expect(await idle(h)).toBe(POLL);
+    live = { branch: 'staging', pollIntervalMs: 3 * POLL };
+    // The wait under way keeps its length; the next poll reads the new settings.
+    expect(await tick(h)).toBe(3 * POLL);
+    expect(h.source.branch).toBe('staging');
+    expect(h.revisions.map((r) => [r.branch, r.commit])).toEqual([
+      ['main', a.sha],
+      ['staging', s.sha],
+    ]);
+    expect(h.source.status()).toMatchObject({ ready: true, revision: `staging@sha1:${s.sha}` });
+    // Back to main, whose tip is a commit already seen: a revision of main again.
+    live = { branch: 'main', pollIntervalMs: POLL };
+    expect(await tick(h)).toBe(POLL);
+    expect(h.revisions.map((r) => r.revision)).toEqual([
+      `main@sha1:${a.sha}`,
+      `staging@sha1:${s.sha}`,
+      `main@sha1:${a.sha}`,
+    ]);
+    expect(h.logs.some((l) => l.includes('tracked branch changed'))).toBe(true);
+  });
+
   it('follows new commits and a force-push backwards', async () => {
     const client = new FakeGitClient();
     const a = client.push(REMOTE, 'main', 'a');

@@ -10,6 +10,11 @@
  * fetched tip already equals the remote's is adopted without any fetch. A work tree is checked out
  * only on demand (`checkout(commit)`), for what needs files on disk.
  *
+ * Level-based: the branch and the poll interval may be functions, read at every poll (the agent
+ * reads them from the Node manifest in the store), so a change applies at the next poll and
+ * nothing is torn down. A branch change is followed like a moved tip: the new branch's tip is
+ * fetched into the same repository dir and emitted as a revision of that branch.
+ *
  * Failures never end the loop: the last revision stays current, status turns not-ready with
  * git's message (credentials redacted), and the next attempt backs off exponentially from the
  * poll interval up to `maxBackoff`, back to the poll interval after a success.
@@ -33,12 +38,12 @@ import { redactUrls } from './redact.ts';
 export interface GitSourceOptions {
   /** `file://…`, a local path, `ssh://…` or `https://…` (userinfo is never logged). Required. */
   remote: string;
-  /** Branch to track. Default `main`. */
-  branch?: string;
+  /** Branch to track, or a function read at every poll. Default `main`. */
+  branch?: string | (() => string);
   /** Repository dir (under the data dir); created on first sync, reused across restarts. Required. */
   dir: string;
-  /** Time between ref checks when healthy, in ms. Default 5000 (the Node's `pollInterval: 5s`). */
-  pollInterval?: number;
+  /** Time between ref checks when healthy, in ms, or a function read before every wait. Default 5000 (the Node's `pollInterval: 5s`). */
+  pollInterval?: number | (() => number);
   /** Upper bound of the retry backoff after failures, in ms. Default 300000 (5 min). */
   maxBackoff?: number;
   /** Deploy key for ssh:// remotes, used via GIT_SSH_COMMAND. Default: none (ssh's defaults). */
@@ -107,7 +112,6 @@ export const GitSourceErrorCode = {
 
 export class GitSource {
   readonly remote: string;
-  readonly branch: string;
   readonly dir: string;
   /** Every new revision; a late subscriber gets the current one first. Completes on stop. */
   readonly revisions$: Observable<GitRevision>;
@@ -118,7 +122,10 @@ export class GitSource {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #metrics: GitMetrics;
-  readonly #pollInterval: number;
+  readonly #branch: () => string;
+  readonly #pollInterval: () => number;
+  /** The branch the last poll tracked (read from `branch` at each poll). */
+  #tracked: string;
   readonly #maxBackoff: number;
   readonly #verify: { allowedSignersFile: string } | undefined;
   readonly #revisions = new ReplaySubject<GitRevision>(1);
@@ -144,9 +151,12 @@ export class GitSource {
 
   constructor(options: GitSourceOptions) {
     this.remote = options.remote;
-    this.branch = options.branch ?? 'main';
+    const branch = options.branch ?? 'main';
+    this.#branch = typeof branch === 'function' ? branch : () => branch;
+    this.#tracked = this.#branch();
     this.dir = resolve(options.dir);
-    this.#pollInterval = options.pollInterval ?? 5000;
+    const poll = options.pollInterval ?? 5000;
+    this.#pollInterval = typeof poll === 'function' ? poll : () => poll;
     this.#maxBackoff = options.maxBackoff ?? 300_000;
     this.#verify = options.verify;
     this.#clock = options.clock ?? realClock;
@@ -154,7 +164,6 @@ export class GitSource {
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({
       component: 'git-source',
       remote: redactUrls(this.remote),
-      branch: this.branch,
     });
     this.#client =
       options.client ??
@@ -177,7 +186,10 @@ export class GitSource {
       throw new OrunError(GitSourceErrorCode.AlreadyStarted, 'git source: start: already started');
     }
     this.#started = true;
-    this.#log.info({ dir: this.dir, pollIntervalMs: this.#pollInterval }, 'git source starting');
+    this.#log.info(
+      { dir: this.dir, branch: this.#tracked, pollIntervalMs: this.#pollInterval() },
+      'git source starting',
+    );
     try {
       while (!signal.aborted) {
         const waiters = this.#waiters.splice(0);
@@ -238,6 +250,11 @@ export class GitSource {
     return this.#workTree;
   }
 
+  /** The branch tracked now (the one the last poll read; the next poll reads it again). */
+  get branch(): string {
+    return this.#tracked;
+  }
+
   /** The current revision, if any. */
   current(): GitRevision | undefined {
     return this.#current;
@@ -284,14 +301,19 @@ export class GitSource {
   /** One poll; returns the new revision when the tip changed. */
   async #sync(signal: AbortSignal): Promise<GitRevision | undefined> {
     const client = this.#client;
-    const tip = await this.#timed('ls-remote', () => client.lsRemote(this.remote, this.branch, signal));
+    const branch = this.#branch();
+    if (branch !== this.#tracked) {
+      this.#log.info({ from: this.#tracked, to: branch }, 'tracked branch changed; following it');
+      this.#tracked = branch;
+    }
+    const tip = await this.#timed('ls-remote', () => client.lsRemote(this.remote, branch, signal));
     if (tip === undefined) {
       throw new OrunError(
         GitErrorCode.BranchNotFound,
-        `git: ls-remote ${redactUrls(this.remote)}: branch '${this.branch}' not found`,
+        `git: ls-remote ${redactUrls(this.remote)}: branch '${branch}' not found`,
       );
     }
-    if (tip === this.#current?.commit) return undefined;
+    if (tip === this.#current?.commit && branch === this.#current.branch) return undefined;
     if (tip === this.#rejectedSha?.sha) throw this.#rejectedSha.error;
 
     let head: HeadCommit | undefined;
@@ -300,16 +322,14 @@ export class GitSource {
       if (head?.sha === tip) this.#log.info({ commit: tip }, 'reusing the commit fetched by a previous run');
     }
     if (head?.sha !== tip) {
-      head = await this.#timed('fetch', () =>
-        client.cloneOrFetch(this.remote, this.branch, this.dir, signal),
-      );
+      head = await this.#timed('fetch', () => client.cloneOrFetch(this.remote, branch, this.dir, signal));
     }
     const sha = head.sha;
     if (this.#verify) await this.#verifyCommit(sha, this.#verify.allowedSignersFile, signal);
     const rev: GitRevision = {
-      revision: formatRevision(this.branch, sha),
+      revision: formatRevision(branch, sha),
       commit: sha,
-      branch: this.branch,
+      branch,
       dir: this.dir,
       message: head.message,
       author: head.author,
@@ -317,7 +337,7 @@ export class GitSource {
       files: new RevisionFiles(client, this.dir, sha, (fn) => this.#timed('read', fn)),
     };
     this.#current = rev;
-    this.#metrics.setRevision(this.branch, rev.revision);
+    this.#metrics.setRevision(branch, rev.revision);
     this.#log.info({ revision: rev.revision, subject: rev.message.split('\n')[0] }, 'fetched new revision');
     return rev;
   }
@@ -365,16 +385,23 @@ export class GitSource {
     };
     this.#metrics.consecutiveFailures.set(failures);
     this.#log.warn(
-      { code, err: message, consecutiveFailures: failures, retryInMs: this.#nextDelay() },
+      {
+        code,
+        err: message,
+        branch: this.#tracked,
+        consecutiveFailures: failures,
+        retryInMs: this.#nextDelay(),
+      },
       'git sync failed',
     );
   }
 
   #nextDelay(): number {
     const f = this.#status.consecutiveFailures;
-    if (f === 0) return this.#pollInterval;
-    const backoff = this.#pollInterval * 2 ** Math.min(f - 1, 30);
-    return Math.max(this.#pollInterval, Math.min(backoff, this.#maxBackoff));
+    const poll = this.#pollInterval();
+    if (f === 0) return poll;
+    const backoff = poll * 2 ** Math.min(f - 1, 30);
+    return Math.max(poll, Math.min(backoff, this.#maxBackoff));
   }
 
   /** Waits `ms`, or less when aborted or woken by syncNow. */

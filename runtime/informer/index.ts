@@ -2,7 +2,11 @@
  * The Git informer: GitSource revisions → decoded, decrypted, node-filtered snapshots → Store.
  *
  * @example
- * const informer = new GitInformer({ store, nodeName, settings, newSource: (s) => new GitSource({...}), fallbackNode });
+ * const informer = new GitInformer({
+ *   store, nodeName, fallbackNode,
+ *   source: new GitSource({ ..., branch: () => nodeBranch() }), // reads its settings at each poll
+ *   loader: loadManifestTree, decryptor: new SopsManifestDecryptor(identities),
+ * });
  * manager.addSource(informer); // hasSynced after the first applied snapshot
  */
 export {
@@ -13,8 +17,8 @@ export {
   type InformerResult,
   type RevisionSource,
   type SourceRevision,
-  type SourceSettings,
 } from './informer.ts';
+export type { DecryptedManifest, DecryptSession, ManifestDecryptor, ManifestLoader } from './deps.ts';
 export {
   buildSnapshot,
   EMPTY_MEMORY,
@@ -24,5 +28,4 @@ export {
   type SnapshotMemory,
   type SourceError,
 } from './snapshot.ts';
-export { decryptManifest, hasSopsBlock, ManifestDecryptError, type DecryptedManifest } from './sops.ts';
 export { FileLastGoodStore, MemoryLastGoodStore, type LastGood, type LastGoodStore } from './lastgood.ts';

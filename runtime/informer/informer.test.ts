@@ -8,6 +8,8 @@ import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { FakeClock } from '../clock/index.ts';
 import { FakeGitClient } from '../git/fake-client.ts';
 import { GitSource } from '../git/source.ts';
+import { loadManifestTree } from '../manifests/tree.ts';
+import { SopsManifestDecryptor } from '../sops/index.ts';
 import { Store } from '../store/index.ts';
 import { GitInformer } from './informer.ts';
 import { FileLastGoodStore, MemoryLastGoodStore, type LastGoodStore } from './lastgood.ts';
@@ -29,9 +31,9 @@ function start(client: FakeGitClient, lastGood?: LastGoodStore) {
   const informer = new GitInformer({
     store,
     nodeName: 'n1',
-    settings: { branch: 'main', pollIntervalMs: 1000 },
-    newSource: (s) =>
-      new GitSource({ remote: REMOTE, branch: s.branch, dir: '/fake/data/repo', client, clock }),
+    source: new GitSource({ remote: REMOTE, branch: 'main', dir: '/fake/data/repo', client, clock }),
+    loader: loadManifestTree,
+    decryptor: new SopsManifestDecryptor(() => Promise.resolve(undefined)),
     fallbackNode: () => node,
     retryMs: 1,
     ...(lastGood === undefined ? {} : { lastGood }),
@@ -85,6 +87,49 @@ describe('GitInformer', () => {
   });
 });
 
+describe('GitInformer: the Node moves the node to another branch (level-based)', () => {
+  it('applies only the Node, then the same source reads the branch from it and the other branch is applied', async () => {
+    const client = new FakeGitClient();
+    const nodeFile = `${H}kind: Node\nmetadata:\n  name: n1\nspec:\n  host: h\n  gitRepo: ${REMOTE}\n  gitBranch: staging\n`;
+    client.push(REMOTE, 'main', 'a', {
+      files: { 'nodes/n1.yaml': nodeFile, 'deployments/prod.yaml': dep('prod') },
+    });
+    client.push(REMOTE, 'staging', 's', {
+      files: { 'nodes/n1.yaml': nodeFile, 'deployments/stage.yaml': dep('stage') },
+    });
+    const store = new Store();
+    const branch = (): string =>
+      (store.get('Node', 'n1')?.spec as { gitBranch?: string } | undefined)?.gitBranch ?? 'main';
+    const source = new GitSource({
+      remote: REMOTE,
+      branch,
+      dir: '/fake/data/repo',
+      client,
+      clock: new FakeClock(),
+    });
+    const informer = new GitInformer({
+      store,
+      nodeName: 'n1',
+      source,
+      loader: loadManifestTree,
+      decryptor: new SopsManifestDecryptor(() => Promise.resolve(undefined)),
+      fallbackNode: () => node,
+      branchOf: (n) => (n.spec as { gitBranch?: string }).gitBranch ?? 'main',
+    });
+    const applied = firstValueFrom(informer.applied$);
+    const ac = new AbortController();
+    const done = informer.start(ac.signal);
+    const result = await applied;
+    expect(result.branch).toBe('staging');
+    // main's Deployment was never applied: only its Node, which moved the source.
+    expect(store.list('Deployment').map((d) => d.metadata.name)).toEqual(['stage']);
+    expect(informer.source()).toBe(source);
+    expect(source.branch).toBe('staging');
+    ac.abort();
+    await done;
+  });
+});
+
 /** One agent run on the remote's tip: the Deployments the store holds once it is applied. */
 async function runOnce(client: FakeGitClient, lastGood: LastGoodStore): Promise<string[]> {
   const h = start(client, lastGood);
@@ -130,7 +175,7 @@ describe('GitInformer: last good objects survive a restart', () => {
     await firstValueFrom(h.informer.applied$);
     const next = firstValueFrom(h.informer.applied$);
     client.push(REMOTE, 'main', 'b', { files: { 'deployments/web.yaml': 'kind: [' } });
-    await (h.informer.source() as GitSource).syncNow();
+    await h.informer.source().syncNow();
     await next;
     expect(h.store.list('Deployment').map((d) => d.metadata.name)).toEqual(['web']);
     await h.stop();

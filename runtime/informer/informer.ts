@@ -5,8 +5,10 @@
  * (see snapshot.ts) that is applied to the store. Per-file problems never stop the snapshot:
  * they are logged, recorded as Warning events on this node's Node and kept for its status.
  *
- * The source can be replaced while running (`reconfigure`): the Node controller does that when
- * the Node manifest changes the branch or the poll interval.
+ * The source is level-based: it reads the branch and poll interval at every poll (the agent reads
+ * them from the Node in the store), so nothing is rebuilt when the Node manifest changes them.
+ * The loader (runtime/manifests) and the SOPS decryptor (runtime/sops) come through the
+ * constructor: the informer is runtime core and calls no edge itself.
  */
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { errorMessage } from '../../apis/errors.ts';
@@ -22,8 +24,8 @@ import type { ManifestError } from '../../apis/run.orcra.dev/v0alpha/manifesterr
 import type { EventSink } from '../events/index.ts';
 import { Redactor, silentLogger, type Logger } from '../log/index.ts';
 import type { SyncingRunnable } from '../manager/index.ts';
-import { loadManifestTree, type ManifestTree } from '../manifests/tree.ts';
-import type { AgeIdentities, SecretString } from '../sops/index.ts';
+import type { ManifestTree } from '../manifests/tree.ts';
+import type { SecretString } from '../sops/secret.ts';
 import type { Store } from '../store/index.ts';
 import {
   buildSnapshot,
@@ -34,14 +36,13 @@ import {
 } from './snapshot.ts';
 import {
   ABSENT,
-  loadRootSecrets,
-  openInlineValues,
+  hideSecretValues,
   SECRETS_FILE,
   secretsFingerprint,
   type RootSecrets,
   type SecretKeys,
 } from './secrets.ts';
-import { decryptManifest, hasSopsBlock, hideSecretValues, ManifestDecryptError } from './sops.ts';
+import type { DecryptSession, ManifestDecryptor, ManifestLoader } from './deps.ts';
 import { hashOf } from '../store/index.ts';
 import type { LastGood, LastGoodStore, SavedLastGood, SealedFile } from './lastgood.ts';
 
@@ -70,12 +71,8 @@ export interface RevisionSource {
   current(): SourceRevision | undefined;
   /** Writes a work tree of `commit` (for what needs files on disk); resolves with its dir. */
   checkout?(commit: string): Promise<string>;
-}
-
-/** Settings a source is built from; changing them replaces the source. */
-export interface SourceSettings {
-  branch: string;
-  pollIntervalMs: number;
+  /** Polls now (the branch it reads may have changed). */
+  syncNow?(): Promise<unknown>;
 }
 
 /** The outcome of the last applied revision. */
@@ -116,21 +113,23 @@ export function unknownNodeRefusal(
 
 export interface GitInformerOptions<S extends RevisionSource = RevisionSource> {
   store: Pick<Store, 'apply'>;
-  /** Builds a source; called at start and on every `reconfigure`. */
-  newSource: (settings: SourceSettings) => S;
-  settings: SourceSettings;
+  /** The source of revisions; it reads its own settings (branch, poll interval) at each poll. */
+  source: S;
+  /** Decodes a revision's manifest files (runtime/manifests `loadManifestTree`). */
+  loader: ManifestLoader;
+  /** Decrypts SOPS files and values (runtime/sops `SopsManifestDecryptor`). */
+  decryptor: ManifestDecryptor;
   nodeName: string;
   /** This node's Node when the repository has none for it. */
   fallbackNode: () => ApiObject;
   /**
    * The branch this node's Node wants the source on (its gitBranch, unless a flag pins one). A
    * revision whose Node names another branch is not reconciled: only the Node is applied and
-   * the source moves, so a node never runs the other branch's objects on its way (e.g. after a
-   * restart, which starts on the default branch). Default: the source's branch (never moves).
+   * the source is asked to poll again (it reads the branch from the Node just applied), so a
+   * node never runs the other branch's objects on its way (e.g. after a restart, which starts on
+   * the default branch). Default: the source's branch (never moves).
    */
   branchOf?: (node: ApiObject) => string;
-  /** Age identities for SOPS files; undefined when none is configured. Default: none. */
-  identities?: () => Promise<AgeIdentities | undefined>;
   /** Warning events go on this node's Node. Default: none. */
   events?: EventSink;
   /** Default: silent. */
@@ -161,9 +160,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   /** Emits after a revision changed the root secrets.yaml's values or their availability. */
   readonly secretsChanged$: Observable<void> = this.#secretsChanged.asObservable();
   #secretsFingerprint = '';
-  #settings: SourceSettings;
-  #source: S | undefined;
-  #restart: (() => void) | undefined;
+  readonly #source: S;
   #memory: SnapshotMemory = EMPTY_MEMORY;
   #fileSecrets = new Map<string, Map<string, SecretString>>();
   #secrets = new Map<string, SecretString>();
@@ -183,7 +180,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
 
   constructor(o: GitInformerOptions<S>) {
     this.#o = o;
-    this.#settings = o.settings;
+    this.#source = o.source;
     this.#log = (o.logger ?? silentLogger()).child({ component: 'git-informer' });
   }
 
@@ -196,8 +193,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     return this.#last;
   }
 
-  /** The current source (replaced on reconfigure). */
-  source(): S | undefined {
+  /** The source. */
+  source(): S {
     return this.#source;
   }
 
@@ -208,14 +205,10 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
    */
   appliedCheckout(): { dir: string; commit: string } | undefined {
     const applied = this.#last;
-    const current = this.#source?.current();
+    const current = this.#source.current();
     return applied === undefined || current?.commit !== applied.commit || this.#workTree !== applied.commit
       ? undefined
       : { dir: current.dir, commit: current.commit };
-  }
-
-  settings(): SourceSettings {
-    return { ...this.#settings };
   }
 
   /** The plaintext of a secret env value the last snapshots decrypted (Deployment controller's resolver). */
@@ -244,58 +237,37 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     },
   };
 
-  /** Replaces the source when the settings differ; the checkout dir is reused. */
-  reconfigure(settings: SourceSettings): boolean {
-    if (
-      settings.branch === this.#settings.branch &&
-      settings.pollIntervalMs === this.#settings.pollIntervalMs
-    )
-      return false;
-    this.#log.info({ from: this.#settings, to: settings }, 'source settings changed; restarting the source');
-    this.#settings = { ...settings };
-    this.#restart?.();
-    return true;
-  }
-
   async start(signal: AbortSignal): Promise<void> {
     await this.#restoreLastGood();
-    while (!signal.aborted) {
-      const run = new AbortController();
-      const onAbort = (): void => run.abort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#restart = () => run.abort();
-      const source = this.#o.newSource(this.#settings);
-      this.#source = source;
-      let chain = Promise.resolve();
-      let retry: NodeJS.Timeout | undefined;
-      let failures = 0;
-      const load = (rev: SourceRevision): void => {
-        clearTimeout(retry);
-        chain = chain.then(async () => {
-          if (run.signal.aborted || source.current()?.commit !== rev.commit) return;
-          if (await this.#process(source, rev)) {
-            failures = 0;
-            return;
-          }
-          // A revision that could not be read (a git failure) is read again, backing off, until
-          // it loads or a newer one replaces it: the poll will not emit it a second time.
-          const delay = Math.min((this.#o.retryMs ?? RETRY_MS) * 2 ** failures++, MAX_RETRY_MS);
-          retry = setTimeout(() => load(rev), delay);
-          retry.unref();
-        });
-      };
-      const sub: Subscription = source.revisions$.subscribe((rev) => {
-        failures = 0;
-        load(rev);
+    const source = this.#source;
+    let chain = Promise.resolve();
+    let retry: NodeJS.Timeout | undefined;
+    let failures = 0;
+    const load = (rev: SourceRevision): void => {
+      clearTimeout(retry);
+      chain = chain.then(async () => {
+        if (signal.aborted || source.current()?.commit !== rev.commit) return;
+        if (await this.#process(source, rev)) {
+          failures = 0;
+          return;
+        }
+        // A revision that could not be read (a git failure) is read again, backing off, until
+        // it loads or a newer one replaces it: the poll will not emit it a second time.
+        const delay = Math.min((this.#o.retryMs ?? RETRY_MS) * 2 ** failures++, MAX_RETRY_MS);
+        retry = setTimeout(() => load(rev), delay);
+        retry.unref();
       });
-      try {
-        await source.start(run.signal);
-      } finally {
-        sub.unsubscribe();
-        signal.removeEventListener('abort', onAbort);
-        await chain;
-        clearTimeout(retry);
-      }
+    };
+    const sub: Subscription = source.revisions$.subscribe((rev) => {
+      failures = 0;
+      load(rev);
+    });
+    try {
+      await source.start(signal);
+    } finally {
+      sub.unsubscribe();
+      await chain;
+      clearTimeout(retry);
     }
     this.#applied.complete();
     this.#secretsChanged.complete();
@@ -325,7 +297,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       if (wanted !== undefined && wanted !== rev.branch && !built.unknownNode) {
         this.#o.store.apply({ kinds: ['Node'], objects: [built.node], revision: rev.revision });
         log.info({ branch: wanted }, 'the Node tracks another branch; moving there before reconciling');
-        this.reconfigure({ ...this.#settings, branch: wanted });
+        void source.syncNow?.();
         return true;
       }
       // Only ServiceGraphs read files on disk; the work tree is written before the store holds
@@ -339,7 +311,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       const winners = new Map<string, FileState>();
       for (const f of files) {
         const state = loaded.states.get(f.path);
-        if (state !== undefined && built.memory.lastGood.get(f.path) === f.objects) winners.set(f.path, state);
+        if (state !== undefined && built.memory.lastGood.get(f.path) === f.objects)
+          winners.set(f.path, state);
       }
       await this.#saveLastGood(this.#persistable(built.memory.lastGood, winners), log);
       const refused =
@@ -424,9 +397,9 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       return;
     }
     const lastGood = new Map(saved.objects);
-    const identities = this.#identities();
+    const sops = this.#o.decryptor.session();
     for (const [path, sealed] of saved.sealed) {
-      const { file, state } = await this.#openSops(path, sealed.text, sealed.commit, identities);
+      const { file, state } = await this.#openSops(path, sealed.text, sealed.commit, sops);
       if (state === undefined) {
         this.#log.error(
           { file: path, code: file.errors[0]?.code },
@@ -470,9 +443,10 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   #openRestoredInline(lastGood: LastGood): void {
     const dataKey = this.#rootSecrets.state === 'ready' ? this.#rootSecrets.dataKey : undefined;
     if (dataKey === undefined) return;
+    const sops = this.#o.decryptor.session();
     for (const [path, objects] of lastGood) {
       if (this.#fileSecrets.has(path) || this.#fileSealed.has(path)) continue;
-      const opened = openInlineValues({ path, objects }, dataKey, () => undefined);
+      const opened = sops.inlineValues({ path, objects }, dataKey, () => undefined);
       if (opened.errors.length === 0) this.#fileSecrets.set(path, opened.secrets);
     }
   }
@@ -498,31 +472,32 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
    * nothing the controllers read: the secrets it opened are returned, for #commit.
    */
   async #load(rev: SourceRevision): Promise<LoadedRevision> {
-    const repo = await loadManifestTree(rev.files, {
+    const repo = await this.#o.loader(rev.files, {
       extraPaths: [SECRETS_FILE],
       ...(this.#o.limits === undefined ? {} : { limits: this.#o.limits }),
     });
     this.#locate = repo.locate;
-    const identities = this.#identities();
+    const sops = this.#o.decryptor.session();
     const files: LoadedFile[] = [];
     const states = new Map<string, FileState>();
     // On failure the last good values stay in use (as a broken manifest keeps its last good
     // objects) and the error is reported against secrets.yaml.
-    const { secrets, error } = await loadRootSecrets(repo.texts.get(SECRETS_FILE), identities);
-    const root = secrets.state === 'failed' && this.#rootSecrets.state === 'ready' ? this.#rootSecrets : secrets;
+    const { secrets, error } = await sops.rootSecrets(repo.texts.get(SECRETS_FILE));
+    const root =
+      secrets.state === 'failed' && this.#rootSecrets.state === 'ready' ? this.#rootSecrets : secrets;
     if (error !== undefined) files.push({ path: SECRETS_FILE, objects: [], errors: [error] });
     const dataKey = root.state === 'ready' ? root.dataKey : undefined;
     for (const f of repo.files) {
       const text = f.errors.length > 0 ? (repo.texts.get(f.path) ?? '') : '';
-      if (f.errors.length === 0 || !hasSopsBlock(text)) {
-        const inline = openInlineValues(f, dataKey, repo.locate);
+      if (f.errors.length === 0 || !sops.isEncrypted(text)) {
+        const inline = sops.inlineValues(f, dataKey, repo.locate);
         const errors = [...f.errors.map(toSourceError), ...inline.errors];
         // A file with errors keeps its last good objects, so it keeps their secrets too.
         if (errors.length === 0) states.set(f.path, { secrets: inline.secrets });
         files.push({ path: f.path, objects: errors.length === 0 ? f.objects : [], errors });
         continue;
       }
-      const { file, state } = await this.#openSops(f.path, text, rev.commit, identities);
+      const { file, state } = await this.#openSops(f.path, text, rev.commit, sops);
       if (state !== undefined) states.set(f.path, state);
       files.push(file);
     }
@@ -534,10 +509,10 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     path: string,
     text: string,
     commit: string,
-    identities: () => Promise<AgeIdentities | undefined>,
+    sops: DecryptSession,
   ): Promise<{ file: LoadedFile; state?: FileState }> {
     try {
-      const plain = await decryptManifest(text, await identities());
+      const plain = await sops.decryptFile(text);
       const decoded = decodeManifestFile(path, plain.text, { commit });
       const errors = decoded.errors.map((e) => hideSecretValues(toSourceError(e), plain));
       const file = { path, objects: decoded.objects, errors };
@@ -545,7 +520,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       const redactions = { paths: plain.secretPaths, plaintexts: plain.plaintexts };
       return { file, state: { secrets: plain.secrets, redactions, sealed: { text, commit } } };
     } catch (err) {
-      const code = err instanceof ManifestDecryptError ? err.code : 'SopsFailed';
+      const code = codeOf(err) ?? 'SopsFailed';
       return {
         file: {
           path,
@@ -568,12 +543,6 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     else this.#fileRedactions.set(path, state.redactions);
     if (state.sealed === undefined) this.#fileSealed.delete(path);
     else this.#fileSealed.set(path, state.sealed);
-  }
-
-  /** Loads the age identities once per revision, only when a SOPS file needs them. */
-  #identities(): () => Promise<AgeIdentities | undefined> {
-    let loaded: Promise<AgeIdentities | undefined> | undefined;
-    return () => (loaded ??= this.#o.identities?.() ?? Promise.resolve(undefined));
   }
 
   /** Logs and records each problem once per distinct message (the recorder dedups repeats too). */
@@ -664,4 +633,10 @@ function withSource(o: ApiObject, source: string | undefined): ApiObject {
 
 function toSourceError(e: ManifestError): SourceError {
   return { file: e.file, line: e.line, col: e.col, path: e.path, code: e.code, message: e.message };
+}
+
+/** The `code` of a typed error (OrunError, or the decryptor's per-file error), if it has one. */
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
 }

@@ -5,7 +5,8 @@ import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { FakeClock } from '../clock/index.ts';
 import { FakeGitClient } from '../git/fake-client.ts';
 import { GitSource } from '../git/source.ts';
-import { encryptSopsDocument, openSopsFile, sealInline } from '../sops/index.ts';
+import { loadManifestTree } from '../manifests/tree.ts';
+import { encryptSopsDocument, openSopsFile, sealInline, SopsManifestDecryptor } from '../sops/index.ts';
 import { Store } from '../store/index.ts';
 import { GitInformer } from './informer.ts';
 import { MemoryLastGoodStore } from './lastgood.ts';
@@ -29,17 +30,16 @@ async function runOnce(client: FakeGitClient, saved: MemoryLastGoodStore, id: st
   const informer = new GitInformer({
     store,
     nodeName: 'n1',
-    settings: { branch: 'main', pollIntervalMs: 1000 },
-    newSource: (s) =>
-      new GitSource({
-        remote: REMOTE,
-        branch: s.branch,
-        dir: '/fake/data/repo',
-        client,
-        clock: new FakeClock(),
-      }),
+    source: new GitSource({
+      remote: REMOTE,
+      branch: 'main',
+      dir: '/fake/data/repo',
+      client,
+      clock: new FakeClock(),
+    }),
+    loader: loadManifestTree,
+    decryptor: new SopsManifestDecryptor(() => Promise.resolve([id])),
     fallbackNode: () => node,
-    identities: () => Promise.resolve([id]),
     lastGood: saved,
     retryMs: 1,
   });

@@ -5,7 +5,8 @@ import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { FakeClock } from '../clock/index.ts';
 import { FakeGitClient } from '../git/fake-client.ts';
 import { GitSource } from '../git/source.ts';
-import { encryptSopsDocument, openSopsFile, sealInline } from '../sops/index.ts';
+import { loadManifestTree } from '../manifests/tree.ts';
+import { encryptSopsDocument, openSopsFile, sealInline, SopsManifestDecryptor } from '../sops/index.ts';
 import { Store } from '../store/index.ts';
 import { GitInformer } from './informer.ts';
 import { MemoryLastGoodStore, type SavedLastGood } from './lastgood.ts';
@@ -35,17 +36,16 @@ function start(client: FakeGitClient, id: string, lastGood?: MemoryLastGoodStore
   const informer = new GitInformer({
     store,
     nodeName: 'n1',
-    settings: { branch: 'main', pollIntervalMs: 1000 },
-    newSource: (s) =>
-      new GitSource({
-        remote: REMOTE,
-        branch: s.branch,
-        dir: '/fake/data/repo',
-        client,
-        clock: new FakeClock(),
-      }),
+    source: new GitSource({
+      remote: REMOTE,
+      branch: 'main',
+      dir: '/fake/data/repo',
+      client,
+      clock: new FakeClock(),
+    }),
+    loader: loadManifestTree,
+    decryptor: new SopsManifestDecryptor(() => Promise.resolve([id])),
     fallbackNode: () => node,
-    identities: () => Promise.resolve([id]),
     retryMs: 1,
     ...(lastGood === undefined ? {} : { lastGood }),
   });
@@ -103,7 +103,7 @@ describe('GitInformer: secrets.yaml and inline values', () => {
     client.push(REMOTE, 'main', 'b', {
       files: { 'secrets.yaml': secrets2, 'deployments/web.yaml': dep('web', `    TOKEN: ${tampered}\n`) },
     });
-    await h.informer.source()?.syncNow();
+    await h.informer.source().syncNow();
     const [, second] = await results;
     expect(second?.errors.map((e) => [e.file, e.path, e.code])).toEqual([
       ['deployments/web.yaml', 'spec.env.TOKEN', 'SopsMacMismatch'],

@@ -1,8 +1,14 @@
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
-import { encryptSopsDocument, openSopsFile, sealInline } from '../sops/index.ts';
-import { loadRootSecrets, openInlineValues, secretsFingerprint } from './secrets.ts';
+import {
+  encryptSopsDocument,
+  loadRootSecrets,
+  openInlineValues,
+  openSopsFile,
+  sealInline,
+} from '../sops/index.ts';
+import { secretsFingerprint } from './secrets.ts';
 
 let id = '';
 let text = '';

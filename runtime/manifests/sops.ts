@@ -19,8 +19,8 @@ import {
   ManifestErrorCode,
   decodeManifestFile,
 } from '../../apis/run.orcra.dev/v0alpha/index.ts';
-import { SECRETS_FILE, loadRootSecrets, openInlineValues } from '../informer/secrets.ts';
-import { decryptManifest, hasSopsBlock, hideSecretValues } from '../informer/sops.ts';
+import { SECRETS_FILE, hideSecretValues } from '../informer/secrets.ts';
+import { decryptManifest, hasSopsBlock, loadRootSecrets, openInlineValues } from '../sops/manifest.ts';
 import { type AgeIdentities, checkSopsStructure, isEncryptedValue } from '../sops/index.ts';
 import type { LoadOptions, ManifestFile } from './load.ts';
 

@@ -33,3 +33,12 @@ export { loadNodeSecretKey, nodeSecretKeyPath } from './nodekey.ts';
 export { type SopsProblem, type SopsStructure, checkSopsStructure } from './structure.ts';
 export { type PlainSopsFile, decryptToYaml } from './plaintext.ts';
 export { type CreationRule, creationRuleFor, findSopsConfig } from './config.ts';
+export {
+  type DecryptedManifest,
+  decryptManifest,
+  hasSopsBlock,
+  loadRootSecrets,
+  ManifestDecryptError,
+  openInlineValues,
+  SopsManifestDecryptor,
+} from './manifest.ts';

@@ -1,4 +1,7 @@
 /**
+ * SOPS in manifest repositories: whole encrypted manifest files, the root `secrets.yaml` and the
+ * inline `ENC[...]` values of plain files; `SopsManifestDecryptor` offers them to the informer.
+ *
  * SOPS-encrypted manifest files. A file with a `sops:` block is decrypted (MAC verified); its
  * `spec.env` values stay as their `ENC[...]` ciphertext in the decoded objects (so the store,
  * logs and the API only ever hold ciphertext) and their plaintext is kept as SecretStrings for
@@ -9,27 +12,22 @@
 import { isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { errorMessage, isOrunError } from '../../apis/errors.ts';
 import { formatPath } from '../../apis/run.orcra.dev/v0alpha/manifesterror.ts';
-import { Redactor } from '../log/index.ts';
-import { decryptSopsDocuments, isEncryptedValue, SecretString, type AgeIdentities } from '../sops/index.ts';
+import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/index.ts';
+import type { DecryptedManifest, DecryptSession, ManifestDecryptor } from '../informer/deps.ts';
+import { ABSENT, SECRETS_FILE, type RootSecrets } from '../informer/secrets.ts';
+import type { SourceError } from '../informer/snapshot.ts';
+import type { AgeIdentities } from './age.ts';
+import { isEncryptedValue } from './cipher.ts';
+import { decryptSopsDocuments, openSopsFile } from './decrypt.ts';
+import { openInline } from './inline.ts';
+import { SecretString } from './secret.ts';
 
 /** True when the text has a top-level `sops:` block (cheap test before parsing). */
 export function hasSopsBlock(text: string): boolean {
   return /^sops:/m.test(text);
 }
 
-export interface DecryptedManifest {
-  /** The text to decode: same lines as the original. */
-  text: string;
-  /** `ENC[...]` ciphertext of each secret env value → its plaintext. */
-  secrets: Map<string, SecretString>;
-  /**
-   * Paths (`metadata.annotations.db`, `spec.ports[0].port`) of the values that were
-   * encrypted and are decrypted in place, by object (`Kind/name`): outputs redact them.
-   */
-  secretPaths: Map<string, string[]>;
-  /** Those values' plaintexts, for redacting free text (messages that quote a value). */
-  plaintexts: string[];
-}
+export type { DecryptedManifest } from '../informer/deps.ts';
 
 /** Object identity fields: needed in clear to address the object, so never redacted. */
 const IDENTITY_PATHS = new Set(['apiVersion', 'kind', 'metadata.name']);
@@ -148,18 +146,115 @@ function walk(
 }
 
 /**
- * An error about a value that was encrypted in Git never quotes it: the message of an error at
- * (or under) a decrypted path is replaced, and any decrypted value in other messages is masked.
+ * Decrypts the text of the root `secrets.yaml` (undefined: the commit has none). Never throws: a
+ * failure is a `failed` state plus a SourceError for the Node's status (messages never hold
+ * plaintext).
  */
-export function hideSecretValues<E extends { path: string; message: string }>(
-  e: E,
-  plain: Pick<DecryptedManifest, 'secretPaths' | 'plaintexts'>,
-): E {
-  const encrypted = [...plain.secretPaths.values()]
-    .flat()
-    .some((p) => e.path === p || e.path.startsWith(`${p}.`) || e.path.startsWith(`${p}[`));
-  if (encrypted) return { ...e, message: 'invalid value (encrypted in Git; not shown)' };
-  const r = new Redactor();
-  r.add(...plain.plaintexts);
-  return { ...e, message: r.redact(e.message) };
+export async function loadRootSecrets(
+  text: string | undefined,
+  identities: () => Promise<AgeIdentities | undefined>,
+): Promise<{ secrets: RootSecrets; error?: SourceError }> {
+  if (text === undefined) return { secrets: ABSENT };
+  const ids = await identities();
+  if (ids === undefined) {
+    return failed(
+      'SopsNoKey',
+      'secrets.yaml is sops-encrypted but no age key is configured (--age-key-path, SOPS_AGE_KEY_FILE or <dataDir>/keys/age.key)',
+    );
+  }
+  try {
+    const opened = await openSopsFile(text, ids, { secrets: true });
+    if (opened.documents.length !== 1) {
+      return failed('SopsMalformed', `expected one YAML document, found ${opened.documents.length}`);
+    }
+    return {
+      secrets: { state: 'ready', values: topLevelValues(opened.documents[0]), dataKey: opened.dataKey },
+    };
+  } catch (err) {
+    return failed(isOrunError(err) ? err.code : 'SopsFailed', `cannot decrypt: ${errorMessage(err)}`);
+  }
+}
+
+function failed(code: string, message: string): { secrets: RootSecrets; error: SourceError } {
+  return {
+    secrets: { state: 'failed', code, message },
+    error: { file: SECRETS_FILE, line: 1, col: 1, path: 'sops', code, message },
+  };
+}
+
+/** Top-level keys with a scalar value; maps and lists are not offered. */
+function topLevelValues(doc: unknown): Map<string, SecretString> {
+  const out = new Map<string, SecretString>();
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return out;
+  for (const [k, v] of Object.entries(doc)) {
+    if (v instanceof SecretString) out.set(k, v);
+    else if (
+      typeof v === 'string' ||
+      typeof v === 'number' ||
+      typeof v === 'boolean' ||
+      typeof v === 'bigint'
+    )
+      out.set(k, new SecretString(String(v)));
+  }
+  return out;
+}
+
+/**
+ * Opens the inline `ENC[...]` env values of a plain file's Deployments with the root data key.
+ * Returns their plaintexts (by ciphertext) and one error per value that fails authentication.
+ * Without a data key nothing is opened and nothing is an error (the Deployments stall instead).
+ */
+export function openInlineValues<O extends ApiObject>(
+  file: { path: string; objects: readonly O[] },
+  dataKey: Buffer | undefined,
+  locate: (obj: O, path: readonly PropertyKey[]) => { line: number; col: number } | undefined,
+): { secrets: Map<string, SecretString>; errors: SourceError[] } {
+  const secrets = new Map<string, SecretString>();
+  const errors: SourceError[] = [];
+  if (dataKey === undefined) return { secrets, errors };
+  for (const obj of file.objects) {
+    if (obj.kind !== 'Deployment') continue;
+    const env = (obj.spec as { env?: Record<string, unknown> }).env ?? {};
+    for (const [key, value] of Object.entries(env)) {
+      if (!isEncryptedValue(value)) continue;
+      const place = { kind: obj.kind, name: obj.metadata.name, path: ['spec', 'env', key] };
+      try {
+        secrets.set(value, openInline(value, dataKey, place));
+      } catch (err) {
+        const at = locate(obj, ['spec', 'env', key]) ?? { line: 1, col: 1 };
+        errors.push({
+          file: file.path,
+          line: at.line,
+          col: at.col,
+          path: `spec.env.${key}`,
+          code: isOrunError(err) ? err.code : 'SopsFailed',
+          message: `${obj.kind}/${obj.metadata.name} env ${key}: ${errorMessage(err).replace(/^sops: [^:]*: /, '')}`,
+        });
+      }
+    }
+  }
+  return { secrets, errors };
+}
+
+/**
+ * The informer's decryptor (runtime/informer deps.ts): SOPS with age. `identities` is read at
+ * most once per revision, and only when a file needs a key.
+ */
+export class SopsManifestDecryptor implements ManifestDecryptor {
+  readonly #identities: () => Promise<AgeIdentities | undefined>;
+
+  constructor(identities: () => Promise<AgeIdentities | undefined>) {
+    this.#identities = identities;
+  }
+
+  session(): DecryptSession {
+    let loaded: Promise<AgeIdentities | undefined> | undefined;
+    const identities = (): Promise<AgeIdentities | undefined> => (loaded ??= this.#identities());
+    return {
+      isEncrypted: hasSopsBlock,
+      decryptFile: async (text) => decryptManifest(text, await identities()),
+      rootSecrets: (text) => loadRootSecrets(text, identities),
+      inlineValues: openInlineValues,
+    };
+  }
 }

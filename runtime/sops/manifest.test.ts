@@ -1,8 +1,8 @@
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { describe, expect, it } from 'vitest';
 import { decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
-import { encryptSopsDocument } from '../sops/index.ts';
-import { decryptManifest, hasSopsBlock, ManifestDecryptError } from './sops.ts';
+import { encryptSopsDocument } from './index.ts';
+import { decryptManifest, hasSopsBlock, ManifestDecryptError } from './manifest.ts';
 
 const PLAIN = {
   apiVersion: 'run.orcra.dev/v0alpha',
