@@ -2,6 +2,7 @@
  * Value formats from the Orchfile grammar, and helpers that turn the kept text into numbers.
  * Check functions return an error message, or undefined when the value is fine.
  */
+import { portFromText } from '../ports.ts';
 
 const SERVICE_NAME_MAX = 63;
 
@@ -76,8 +77,7 @@ export function parseIoWeight(v: string): number | string {
 
 /** A port, 1–65535; `which` is `host` or `container`. */
 export function parsePort(which: string, v: string): number | string {
-  const n = INTEGER.test(v) ? Number(v) : NaN;
-  return n >= 1 && n <= 65535 ? n : `invalid ${which} port '${v}' in PUBLISH (expected 1-65535)`;
+  return portFromText(v) ?? `invalid ${which} port '${v}' in PUBLISH (expected 1-65535)`;
 }
 
 export function parseBool(directive: string, v: string): boolean | string {

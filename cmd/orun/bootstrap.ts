@@ -15,6 +15,7 @@ import {
 } from '../../runtime/provision/index.ts';
 import { installSignalHandlers } from '../../runtime/manager/signals.ts';
 import type { BootstrapRequest } from '../../runtime/provision/index.ts';
+import { portFromText } from '../../apis/ports.ts';
 
 export interface BootstrapFlags {
   host?: string;
@@ -258,8 +259,8 @@ function absolute(p: string): string {
 }
 
 function parsePort(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new InvalidArgumentError('expected a port 1-65535');
+  const n = portFromText(text);
+  if (n === undefined) throw new InvalidArgumentError('expected a port 1-65535');
   return n;
 }
 

@@ -18,6 +18,7 @@
  *   so switching an upstream needs no reload (a reload resets queued connections, see upstreams.ts).
  */
 import { OrunError } from '../../apis/errors.ts';
+import { isPort } from '../../apis/ports.ts';
 import { splitUpstream, UPSTREAM_REFRESH_MS, upstreamHostName } from './upstreams.ts';
 
 /** Let's Encrypt's production directory: the default ACME CA. */
@@ -200,8 +201,7 @@ function validate(input: CaddyConfigInput, httpPort: number, httpsPort: number):
     ['httpPort', httpPort],
     ['httpsPort', httpsPort],
   ] as const) {
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-      fail(`${name}: expected integer 1-65535, got ${port}`);
+    if (!isPort(port)) fail(`${name}: expected integer 1-65535, got ${port}`);
   }
   if (httpPort === httpsPort) fail(`httpPort and httpsPort are both ${httpPort}`);
   const resolver = input.upstreamResolver?.address;
@@ -223,8 +223,7 @@ function validate(input: CaddyConfigInput, httpPort: number, httpsPort: number):
     hosts.set(r.host, r.id);
     if (r.upstream !== undefined) {
       const m = UPSTREAM.exec(r.upstream);
-      const port = Number(m?.[3]);
-      if (!m || port < 1 || port > 65535)
+      if (!m || !isPort(Number(m[3])))
         fail(`${at}: upstream: expected "ip:port", got ${JSON.stringify(r.upstream)}`, { route: r.id });
     }
   }

@@ -12,6 +12,7 @@ import { parseDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
 import { DEFAULT_MANIFEST_LIMITS } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
 import { LETS_ENCRYPT_PRODUCTION } from '../caddy/index.ts';
 import { parseEndpoint, type Endpoint } from '../notify/index.ts';
+import { portFromText } from '../../apis/ports.ts';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -330,8 +331,8 @@ function bytes(what: string, text: string | undefined, fallback: number): number
 
 function port(what: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < 1 || n > 65_535)
+  const n = portFromText(text.trim());
+  if (n === undefined)
     throw new OrunError('orun.bad_setting', `start: ${what} "${text}": expected a port number 1-65535`);
   return n;
 }

@@ -22,6 +22,7 @@ import type { OutputSink } from './host.ts';
 import { defaultNetworkName, LABELS, MANAGED_BY } from './labels.ts';
 import { splitWords, type PreparedService } from './prepare.ts';
 import type { Instance } from './types.ts';
+import { MAX_PORT } from '../../apis/ports.ts';
 
 export interface ContainerDriverOptions {
   readonly engine: ContainerEngine;
@@ -401,7 +402,7 @@ export function containerFields(
 export function offsetPort(host: number, s: PreparedService): number {
   const offset = Number(s.vars.get('PORT_OFFSET') ?? '0');
   const port = host + (Number.isInteger(offset) ? offset : 0);
-  if (port > 65535) {
+  if (port > MAX_PORT) {
     throw new OrunError('PortOutOfRange', `PUBLISH host port ${host} + PORT_OFFSET ${offset} is over 65535`, {
       context: { service: s.name, port: host, offset },
     });

@@ -5,6 +5,7 @@ import type { Registry } from '../metrics/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
 import { runChecks, type Checker } from './healthz.ts';
 import type { SyncingRunnable } from './runnable.ts';
+import { isPort } from '../../apis/ports.ts';
 
 export interface ProbeServerOptions {
   /** `host:port` or `:port` (all interfaces); port 0 picks a free port. */
@@ -21,7 +22,8 @@ export interface ProbeServerOptions {
 export function parseAddress(address: string): { host: string | undefined; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || !Number.isInteger(port) || port > 65535) {
+  // Port 0 is allowed here: listen on a port the system picks.
+  if (!m || (port !== 0 && !isPort(port))) {
     throw new OrunError(
       'manager.bad_address',
       `probe server: address ${JSON.stringify(address)}: expected host:port`,

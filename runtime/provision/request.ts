@@ -6,6 +6,7 @@
 import { stringify } from 'yaml';
 import { OrunError } from '../../apis/errors.ts';
 import { API_VERSION, decodeManifestFile } from '../../apis/run.orcra.dev/v0alpha/index.ts';
+import { isPort } from '../../apis/ports.ts';
 
 /** Error codes of `orun bootstrap` (OrunError.code). */
 export const BootstrapErrorCode = {
@@ -93,8 +94,7 @@ export function checkRequest(req: BootstrapRequest): void {
       throw invalid(`${flag}: control characters are not allowed`);
   if (req.host.startsWith('-') || req.user.startsWith('-'))
     throw invalid('--host/--user must not start with "-"');
-  if (!Number.isInteger(req.port) || req.port < 1 || req.port > 65535)
-    throw invalid(`--port: expected 1-65535, got ${req.port}`);
+  if (!isPort(req.port)) throw invalid(`--port: expected 1-65535, got ${req.port}`);
 }
 
 /** `k=v` → [k, v] (for `--label`). */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from './duration.ts';
+import { MAX_PORT, MIN_PORT } from '../../ports.ts';
 
 /** A short, quoted rendering of a bad value for error messages. */
 export function showValue(value: unknown): string {
@@ -53,8 +54,8 @@ export const Dns1123Subdomain = z
 /** A TCP/UDP port number. */
 export const Port = z
   .int({ error: expected('integer 1-65535') })
-  .min(1, { error: expected('integer 1-65535') })
-  .max(65535, { error: expected('integer 1-65535') });
+  .min(MIN_PORT, { error: expected('integer 1-65535') })
+  .max(MAX_PORT, { error: expected('integer 1-65535') });
 
 /** A Go-style duration greater than zero: `5s`, `1m30s`, `250ms`. */
 export const Duration = z

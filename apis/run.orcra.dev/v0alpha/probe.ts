@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { expected } from './fields.ts';
+import { isPort } from '../../ports.ts';
 
 /** A parsed `http` probe target. */
 export interface HttpProbeTarget {
@@ -32,7 +33,7 @@ const TCP_TARGET = new RegExp(String.raw`^(?:(${HOST}):)?([0-9]{1,5})$`);
 
 function portOf(text: string | undefined): number | undefined {
   const port = Number(text);
-  return Number.isInteger(port) && port >= 1 && port <= 65535 ? port : undefined;
+  return isPort(port) ? port : undefined;
 }
 
 function hostOf(text: string | undefined): string {
