@@ -37,7 +37,12 @@ export interface SecretFileStore {
   write(
     deployment: string,
     hash: string,
-    files: readonly { name: string; value: { reveal(): string } }[],
+    files: readonly {
+      name: string;
+      value: { reveal(): string };
+      /** Without it: root's, mode 0400. */
+      owner?: { uid: number; gid: number; mode: number };
+    }[],
   ): Promise<void>;
   prune(deployment: string, keepHash?: string): Promise<void>;
 }

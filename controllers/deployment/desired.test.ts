@@ -267,6 +267,21 @@ describe('desiredContainer: secrets from secrets.yaml', () => {
     expect(changed.hash).not.toBe(d.hash);
   });
 
+  it('a secret file’s owner and mode are passed to the writer and hashed only when set', () => {
+    const opts = { secretKeys: keys({ pw: 'x' }), secretFilesDir: () => '/run/x' };
+    const plain = desiredContainer(dep({ ...base, secretFiles: [{ key: 'pw' }] }), opts);
+    expect(plain.secretFiles[0]?.owner).toBeUndefined();
+    const owned = desiredContainer(
+      dep({ ...base, secretFiles: [{ key: 'pw', uid: '999', gid: 999, mode: '0440' }] }),
+      opts,
+    );
+    expect(owned.secretFiles[0]?.owner).toEqual({ uid: 999, gid: 999, mode: 0o440 });
+    expect(owned.hash).not.toBe(plain.hash);
+    const other = desiredContainer(dep({ ...base, secretFiles: [{ key: 'pw', uid: 998 }] }), opts);
+    expect(other.hash).not.toBe(owned.hash);
+    expect(other.secretFiles[0]?.owner).toEqual({ uid: 998, gid: 0, mode: 0o400 });
+  });
+
   it('without a secret files directory, a Deployment with secretFiles stalls', () => {
     const spec: DeploymentSpecView = { ...base, secretFiles: [{ key: 'tls' }] };
     const d = desiredContainer(dep(spec), { secretKeys: keys({ tls: 'PEM' }) });

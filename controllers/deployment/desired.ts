@@ -7,7 +7,11 @@ import { createHash, createHmac } from 'node:crypto';
 import path from 'node:path';
 import { SOURCE_ANNOTATION } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ContainerSpec } from '../../runtime/docker/engine.ts';
-import { effectiveImagePullPolicy, SECRET_FILES_DIR } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
+import {
+  effectiveImagePullPolicy,
+  SECRET_FILES_DIR,
+  secretFileOwnership,
+} from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
 import { parseDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
 import {
   DEFAULT_STOP_GRACE_PERIOD,
@@ -79,7 +83,7 @@ export interface DesiredContainer {
    */
   undecryptable: string[];
   /** Files to write to the tmpfs secret directory before the container is created. */
-  secretFiles: { name: string; value: SecretValue }[];
+  secretFiles: SecretFileContent[];
   /**
    * The engine's create request. This is the one place secret env values are revealed: call it
    * right before `createContainer` and never log or store the result.
@@ -105,6 +109,13 @@ export interface DesiredOptions {
    * none (the engine's default bridge, no alias).
    */
   networkName?: string;
+}
+
+/** One secret file as the writer needs it; without `owner`: root's, mode 0400. */
+export interface SecretFileContent {
+  name: string;
+  value: SecretValue;
+  owner?: { uid: number; gid: number; mode: number };
 }
 
 /** Looks up the plaintext of a SOPS `ENC[...]` value the loader decrypted (undefined: unknown). */
@@ -172,6 +183,8 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
   const files = (spec.secretFiles ?? []).map((f) => ({
     name: f.name ?? f.key,
     value: resolveKey(f.key, opts.secretKeys),
+    owner:
+      f.uid === undefined && f.gid === undefined && f.mode === undefined ? undefined : secretFileOwnership(f),
   }));
   const undecryptable = [
     ...problems,
@@ -187,7 +200,14 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
     env: env.map(([k, v]) => [k, digest(k, v, key)]),
     ...(files.length === 0
       ? {}
-      : { files: files.map((f) => [f.name, digest(`file:${f.name}`, f.value, key)]) }),
+      : {
+          // The owner and mode are hashed only when set, so specs written before they existed keep their hash.
+          files: files.map((f) => [
+            f.name,
+            digest(`file:${f.name}`, f.value, key),
+            ...(f.owner === undefined ? [] : [f.owner]),
+          ]),
+        }),
     // Absent fields add no key, so specs written before they existed keep their hash (adoption).
     ...proc,
   };
@@ -199,7 +219,9 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
     [Label.sourceCommit]: sourceCommit(d),
   };
   const secretFiles = files.flatMap((f) =>
-    f.value.kind === 'secret' ? [{ name: f.name, value: f.value.value }] : [],
+    f.value.kind === 'secret'
+      ? [{ name: f.name, value: f.value.value, ...(f.owner === undefined ? {} : { owner: f.owner }) }]
+      : [],
   );
   const filesBind =
     files.length === 0 || opts.secretFilesDir === undefined

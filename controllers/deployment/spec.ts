@@ -78,7 +78,14 @@ export interface DeploymentSpecView {
   /** `[{secretRef: 'secrets.yaml'}]`: every top-level key of secrets.yaml as env. */
   readonly envFrom?: readonly { readonly secretRef: string }[];
   /** secrets.yaml keys mounted as files under /run/secrets. */
-  readonly secretFiles?: readonly { readonly key: string; readonly name?: string }[];
+  readonly secretFiles?: readonly {
+    readonly key: string;
+    readonly name?: string;
+    /** Owner and permissions (numeric ids, octal mode text); apis `secretFileOwnership` fills defaults. */
+    readonly uid?: number | string;
+    readonly gid?: number | string;
+    readonly mode?: string;
+  }[];
   readonly health?: { readonly readiness?: ProbeSpec; readonly liveness?: ProbeSpec };
   readonly resources?: {
     readonly limits?: { readonly memory?: string | number; readonly cpu?: string | number };

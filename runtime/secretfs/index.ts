@@ -1,12 +1,13 @@
 /**
- * Secret files for containers, on a tmpfs of the node: `<root>/<deployment>/<hash>/<name>`, mode
- * 0400, directories 0700, bind-mounted read-only at `/run/secrets` in the container. The root
+ * Secret files for containers, on a tmpfs of the node: `<root>/<deployment>/<hash>/<name>`, root's
+ * with mode 0400 unless the entry sets `owner` (uid, gid, mode: Compose's secrets long syntax),
+ * directories 0700, bind-mounted read-only at `/run/secrets` in the container. The root
  * must be on tmpfs (or ramfs), checked before anything is written, so a secret never reaches
  * persistent disk. One directory per spec hash: a replacement gets a fresh one, and the old
  * container's files go when it does (`prune`).
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OrunError } from '../../apis/errors.ts';
 
@@ -23,16 +24,28 @@ export interface SecretContent {
   reveal(): string;
 }
 
+/** A file's owner and permission bits. Default: uid 0, gid 0, mode 0o400. */
+export interface SecretFileOwner {
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/** One file to write. */
+export interface SecretFileEntry {
+  name: string;
+  value: SecretContent;
+  owner?: SecretFileOwner;
+}
+
+const DEFAULT_MODE = 0o400;
+
 /** What the Deployment controller needs (its own interface, satisfied structurally). */
 export interface SecretFileStore {
   /** The host directory of one spec hash's files (what the container bind-mounts). */
   dir(deployment: string, hash: string): string;
   /** Writes the files unless that directory already exists. Throws OrunError (codes above). */
-  write(
-    deployment: string,
-    hash: string,
-    files: readonly { name: string; value: SecretContent }[],
-  ): Promise<void>;
+  write(deployment: string, hash: string, files: readonly SecretFileEntry[]): Promise<void>;
   /** Removes the deployment's directories, except `keepHash`'s. */
   prune(deployment: string, keepHash?: string): Promise<void>;
 }
@@ -54,11 +67,7 @@ export class TmpfsSecretFiles implements SecretFileStore {
     return join(this.root, deployment, hash);
   }
 
-  async write(
-    deployment: string,
-    hash: string,
-    files: readonly { name: string; value: SecretContent }[],
-  ): Promise<void> {
+  async write(deployment: string, hash: string, files: readonly SecretFileEntry[]): Promise<void> {
     const dir = this.dir(deployment, hash);
     if (await exists(dir)) return;
     await this.#checkRoot();
@@ -68,11 +77,13 @@ export class TmpfsSecretFiles implements SecretFileStore {
       await mkdir(tmp, { mode: 0o700 });
       for (const f of files) {
         const path = join(tmp, f.name);
-        await writeFile(path, f.value.reveal(), { mode: 0o400, flag: 'wx' });
-        await chmod(path, 0o400);
+        await writeFile(path, f.value.reveal(), { mode: DEFAULT_MODE, flag: 'wx' });
+        if (f.owner !== undefined) await chown(path, f.owner.uid, f.owner.gid);
+        await chmod(path, f.owner?.mode ?? DEFAULT_MODE);
       }
-      // The container reads through the bind mount as its own user; the dir must be traversable.
-      await chmod(tmp, 0o500);
+      // The bind mount's root is this directory: a container user other than root must be able
+      // to traverse it to reach a file given to it (never to list it).
+      await chmod(tmp, files.some((f) => f.owner !== undefined) ? 0o511 : 0o500);
       await rename(tmp, dir);
     } catch (cause) {
       await rm(tmp, { recursive: true, force: true });
@@ -128,6 +139,8 @@ export class TmpfsSecretFiles implements SecretFileStore {
 /** In memory, for controller tests. Passes the same contract suite as the real one. */
 export class FakeSecretFiles implements SecretFileStore {
   readonly files = new Map<string, Map<string, string>>();
+  /** `<dir>/<name>` → its owner and mode. */
+  readonly owners = new Map<string, SecretFileOwner>();
   readonly root: string;
 
   constructor(root = '/fake/secrets') {
@@ -138,13 +151,12 @@ export class FakeSecretFiles implements SecretFileStore {
     return join(this.root, deployment, hash);
   }
 
-  write(
-    deployment: string,
-    hash: string,
-    files: readonly { name: string; value: SecretContent }[],
-  ): Promise<void> {
+  write(deployment: string, hash: string, files: readonly SecretFileEntry[]): Promise<void> {
     const dir = this.dir(deployment, hash);
-    if (!this.files.has(dir)) this.files.set(dir, new Map(files.map((f) => [f.name, f.value.reveal()])));
+    if (this.files.has(dir)) return Promise.resolve();
+    this.files.set(dir, new Map(files.map((f) => [f.name, f.value.reveal()])));
+    for (const f of files)
+      this.owners.set(join(dir, f.name), f.owner ?? { uid: 0, gid: 0, mode: DEFAULT_MODE });
     return Promise.resolve();
   }
 

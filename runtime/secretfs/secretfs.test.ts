@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import type { SecretFileOwner } from './index.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,7 @@ async function shmRoot(): Promise<string> {
 interface Subject {
   store: SecretFileStore;
   read: (dir: string, name: string) => Promise<string | undefined>;
+  owner: (dir: string, name: string) => Promise<SecretFileOwner>;
 }
 
 const subjects: [string, () => Promise<Subject>][] = [
@@ -26,7 +28,14 @@ const subjects: [string, () => Promise<Subject>][] = [
     'TmpfsSecretFiles',
     async () => {
       const store = new TmpfsSecretFiles(await shmRoot());
-      return { store, read: (dir, name) => readFile(join(dir, name), 'utf8').catch(() => undefined) };
+      return {
+        store,
+        read: (dir, name) => readFile(join(dir, name), 'utf8').catch(() => undefined),
+        owner: async (dir, name) => {
+          const st = await stat(join(dir, name));
+          return { uid: st.uid, gid: st.gid, mode: st.mode & 0o777 };
+        },
+      };
     },
   ],
   [
@@ -36,6 +45,8 @@ const subjects: [string, () => Promise<Subject>][] = [
       return Promise.resolve({
         store,
         read: (dir, name) => Promise.resolve(store.files.get(dir)?.get(name)),
+        owner: (dir, name) =>
+          Promise.resolve(store.owners.get(join(dir, name)) ?? { uid: -1, gid: -1, mode: -1 }),
       });
     },
   ],
@@ -54,6 +65,16 @@ describe.each(subjects)('%s contract', (_name, make) => {
     await store.prune('web');
     expect(await read(store.dir('web', 'h2'), 'db')).toBeUndefined();
   });
+
+  it('a file is root’s, 0400, unless its entry sets an owner and mode (Compose uid/gid/mode)', async () => {
+    const { store, owner } = await make();
+    await store.write('pg', 'h1', [
+      { name: 'plain', value: secret('a') },
+      { name: 'pg-password', value: secret('b'), owner: { uid: 999, gid: 998, mode: 0o440 } },
+    ]);
+    expect(await owner(store.dir('pg', 'h1'), 'plain')).toEqual({ uid: 0, gid: 0, mode: 0o400 });
+    expect(await owner(store.dir('pg', 'h1'), 'pg-password')).toEqual({ uid: 999, gid: 998, mode: 0o440 });
+  });
 });
 
 describe('TmpfsSecretFiles', () => {
@@ -64,6 +85,14 @@ describe('TmpfsSecretFiles', () => {
     expect((await stat(join(dir, 'tls.key'))).mode & 0o777).toBe(0o400);
     expect((await stat(dir)).mode & 0o777).toBe(0o500);
     expect(await readdir(join(dir, '..'))).toEqual(['h1']); // no temp dir left behind
+  });
+
+  it('a directory holding a file given to another user is traversable (0511), never listable', async () => {
+    const store = new TmpfsSecretFiles(await shmRoot());
+    await store.write('pg', 'h1', [
+      { name: 'p', value: secret('k'), owner: { uid: 999, gid: 999, mode: 0o400 } },
+    ]);
+    expect((await stat(store.dir('pg', 'h1'))).mode & 0o777).toBe(0o511);
   });
 
   it('refuses a root that is not on a tmpfs, writing nothing', async () => {

@@ -27,19 +27,21 @@ import {
 import { TestGitRepo } from '../support/git-repo.ts';
 import { freePort } from '../support/net.ts';
 import { orunctl } from '../support/orunctl.ts';
-import { requireTestImage } from '../support/services.ts';
+import { requireAppImage, requireTestImage } from '../support/services.ts';
 
 const prefix = uniquePrefix('sec');
 const node = `${prefix}-node`;
 const web = `${prefix}-web`;
 const other = `${prefix}-other`;
 const annotated = `${prefix}-annot`;
+const pg = `${prefix}-pg`;
 const P = {
   fromFile: `db-${prefix}-from-secrets-yaml`,
   changed: `db-${prefix}-changed-value`,
   inline: `inline-${prefix}-token`,
   file: `tls-${prefix}-private-key`,
   annotation: `annot-${prefix}-encrypted`,
+  pg: `pg-${prefix}-password`,
 };
 let repo: TestGitRepo;
 let dataDir: string;
@@ -53,10 +55,11 @@ let recipient: string;
 let dataKey: Buffer | undefined;
 let annotatedYaml: string;
 let webInline: string;
+let pgOwner: { uid: string; gid: string };
 
 /** secrets.yaml; a rotation keeps the data key, as `orun secrets edit` and `sops edit` do. */
 const secretsYaml = (db: string) =>
-  encryptSopsDocument(`DB_PASSWORD: ${db}\nTLS_KEY: ${P.file}\n`, {
+  encryptSopsDocument(`DB_PASSWORD: ${db}\nTLS_KEY: ${P.file}\nPG_PASSWORD: ${P.pg}\n`, {
     recipients: [recipient],
     ...(dataKey === undefined ? {} : { dataKey }),
   });
@@ -68,6 +71,33 @@ function webYaml(inline: string, plain = 'visible'): string {
     '  health:',
     `  env:\n    FROM_FILE: {secretKeyRef: DB_PASSWORD}\n    INLINE: ${inline}\n    PLAIN: ${plain}\n  secretFiles:\n    - key: TLS_KEY\n      name: tls.key\n  health:`,
   );
+}
+
+/** The real postgres, as its own user (uid/gid from the image), reading its password from a secret file. */
+function pgYaml(uid: string, gid: string): string {
+  return [
+    'apiVersion: run.orcra.dev/v0alpha',
+    'kind: Deployment',
+    'metadata:',
+    `  name: ${pg}`,
+    'spec:',
+    '  image: orun-test/postgres:1',
+    '  user: postgres',
+    '  command: [sh, -c]',
+    '  args:',
+    '    - |',
+    '      set -e',
+    '      B=$(ls -d /usr/lib/postgresql/*/bin | head -1)',
+    '      "$B/initdb" -D /tmp/pgdata -U postgres --auth=scram-sha-256 --pwfile=/run/secrets/pg-password >/dev/null',
+    '      exec "$B/postgres" -D /tmp/pgdata -k /tmp -c listen_addresses=127.0.0.1',
+    '  secretFiles:',
+    `    - {key: PG_PASSWORD, name: pg-password, uid: ${uid}, gid: "${gid}", mode: "0400"}`,
+    '    - {key: PG_PASSWORD, name: root-only}',
+    '  health:',
+    '    readiness:',
+    '      exec: {command: [pg_isready, -h, 127.0.0.1, -U, postgres]}',
+    '',
+  ].join('\n');
 }
 
 /** `printenv` is not in the busybox test image: read one variable through the shell. */
@@ -93,6 +123,12 @@ async function ready(name: string, since?: string): Promise<string> {
 
 beforeAll(async () => {
   requireTestImage();
+  requireAppImage('orun-test/postgres:1');
+  const ids = (flag: string): string =>
+    execFileSync('docker', ['run', '--rm', '--entrypoint', 'id', 'orun-test/postgres:1', flag, 'postgres'], {
+      encoding: 'utf8',
+    }).trim();
+  pgOwner = { uid: ids('-u'), gid: ids('-g') };
   repo = new TestGitRepo('orun-sec-');
   dataDir = mkdtempSync(join(tmpdir(), 'orun-sec-data-'));
   secretsDir = mkdtempSync('/dev/shm/orun-sec-');
@@ -121,13 +157,14 @@ beforeAll(async () => {
       [`deployments/${web}.yaml`]: webYaml(inline),
       [`deployments/${other}.yaml`]: deploymentYaml(other, { COLOR: 'blue' }),
       [`deployments/${annotated}.yaml`]: annotatedYaml,
+      [`deployments/${pg}.yaml`]: pgYaml(pgOwner.uid, pgOwner.gid),
     })
     .commit('secrets three ways');
   const metrics = `127.0.0.1:${await freePort()}`;
   metricsUrl = `http://${metrics}`;
   agentArgs = ['--age-key-path', keyPath, '--metrics-address', metrics, '--secrets-dir', secretsDir];
   agent = startAgent();
-  for (const n of [web, other, annotated]) await ready(n);
+  for (const n of [web, other, annotated, pg]) await ready(n);
 });
 
 afterAll(async () => {
@@ -156,6 +193,24 @@ describe('secrets end to end', () => {
     expect(mounts).toContainEqual(expect.objectContaining({ Destination: '/run/secrets', RW: false }));
     expect(mounts.find((m) => m.Destination === '/run/secrets')?.Source.startsWith(secretsDir)).toBe(true);
     expect(exec(c, getenv('TLS_KEY'))).toBe('absent');
+  });
+
+  it('secretFiles uid/gid/mode: postgres, running as its own user, reads its password file; other users cannot', () => {
+    const c = containerNameOf(pg) ?? '';
+    const as = (user: string, cmd: string, env: string[] = []): string =>
+      execFileSync('docker', ['exec', '-u', user, ...env.flatMap((e) => ['-e', e]), c, 'sh', '-c', cmd], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }).trim();
+    expect(as('root', 'stat -c "%u %g %a" /run/secrets/pg-password /run/secrets/root-only')).toBe(
+      `${pgOwner.uid} ${pgOwner.gid} 400\n0 0 400`,
+    );
+    // initdb read the file as postgres: the server accepts that password, and only that one.
+    const psql = 'psql -h 127.0.0.1 -U postgres -tAc "select 41 + 1"';
+    expect(as('postgres', psql, [`PGPASSWORD=${P.pg}`])).toBe('42');
+    expect(() => as('postgres', psql, ['PGPASSWORD=wrong'])).toThrow(/password authentication failed/);
+    expect(() => as('postgres', 'cat /run/secrets/root-only')).toThrow(/Permission denied/);
+    expect(() => as('nobody', 'cat /run/secrets/pg-password')).toThrow(/Permission denied/);
   });
 
   // One commit changes a secrets.yaml value and the manifest of the Deployment that uses it. The
@@ -206,7 +261,7 @@ describe('secrets end to end', () => {
 
   it('a restart while a whole-file SOPS manifest is broken prunes nothing and restarts nothing', async () => {
     const before = new Map<string, string | undefined>();
-    for (const n of [web, other, annotated])
+    for (const n of [web, other, annotated, pg])
       before.set(n, (await agent.object('deployments', n))?.status?.containerID);
     const path = `deployments/${annotated}.yaml`;
     repo
@@ -235,7 +290,7 @@ describe('secrets end to end', () => {
     await waitFor('the new agent applied the broken revision', () =>
       agent.lines.some((l) => l.msg === 'applied revision'),
     );
-    for (const n of [web, other, annotated]) expect(await ready(n), n).toBe(before.get(n));
+    for (const n of [web, other, annotated, pg]) expect(await ready(n), n).toBe(before.get(n));
     const restored = await agent.object('deployments', annotated);
     expect(JSON.stringify(restored)).toContain('"token":{"secret":true}');
     expect(agent.lines.filter((l) => l['reason'] === 'Pruned' || String(l.msg).includes('pruned'))).toEqual(

@@ -211,6 +211,16 @@ describe('decodeManifestFile: invalid manifests', () => {
       text: dep('  image: nginx:1\n  env:\n    A: "x\\0y"\n'),
       errors: ['deployments/web.yaml:8:5: spec.env.A: must not contain a NUL character (\\0)'],
     },
+    // YAML 1.2 reads an unquoted 0440 as the decimal 440: a mode must be quoted octal text.
+    {
+      name: 'secret file mode not quoted, and a uid that is a name',
+      file: 'deployments/web.yaml',
+      text: dep('  image: nginx:1\n  secretFiles:\n    - key: pw\n      uid: postgres\n      mode: 0440\n'),
+      errors: [
+        'deployments/web.yaml:9:7: spec.secretFiles[0].uid: expected a numeric uid, like 999 or "999", got "postgres"',
+        'deployments/web.yaml:10:7: spec.secretFiles[0].mode: expected an octal mode in quotes, like "0440" (YAML reads an unquoted 0440 as the number 440), got 440',
+      ],
+    },
     // Issue 9 bug 4: a key file symlinked in was quoted (41 of its 58 characters) in the error.
     {
       name: 'a document that is one string is not echoed',

@@ -121,15 +121,57 @@ const FileName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, {
   error: expected('a file name (letters, digits, "_", "-" and ".", no "/")'),
 });
 
+/** Default mode of a secret file: read by its owner only. */
+export const DEFAULT_SECRET_FILE_MODE = 0o400;
+
+const OwnerId = (what: 'uid' | 'gid') => {
+  const error = expected(`a numeric ${what}, like 999 or "999"`);
+  return z.union(
+    [
+      z.number({ error }).int({ error }).min(0, { error }).max(4294967294, { error }),
+      z.string({ error }).regex(/^[0-9]{1,10}$/, { error }),
+    ],
+    { error },
+  );
+};
+
+const FileMode = z
+  .string({
+    error: expected('an octal mode in quotes, like "0440" (YAML reads an unquoted 0440 as the number 440)'),
+  })
+  .regex(/^0?[0-7]{3}$/, { error: expected('an octal mode in quotes, like "0440"') });
+
 export const SecretFileSchema = z.strictObject(
   {
     key: SecretKey.describe('The secrets.yaml key whose value is the file content (required).'),
     name: FileName.optional().describe(
       `File name under ${SECRET_FILES_DIR}/ in the container. Default: the key.`,
     ),
+    uid: OwnerId('uid')
+      .optional()
+      .describe(
+        "The file's owner, a numeric user id as in Compose's secrets long syntax. Default: 0 (root).",
+      ),
+    gid: OwnerId('gid').optional().describe("The file's group, a numeric group id. Default: 0 (root)."),
+    mode: FileMode.optional().describe(
+      'The file\'s permissions, octal in quotes (e.g. "0440"). Default: "0400" (its owner reads it).',
+    ),
   },
   { error: expected('a mapping with key') },
 );
+
+/** A `secretFiles` entry's owner and mode, numeric (defaults applied). */
+export function secretFileOwnership(f: Pick<SecretFile, 'uid' | 'gid' | 'mode'>): {
+  uid: number;
+  gid: number;
+  mode: number;
+} {
+  return {
+    uid: f.uid === undefined ? 0 : Number(f.uid),
+    gid: f.gid === undefined ? 0 : Number(f.gid),
+    mode: f.mode === undefined ? DEFAULT_SECRET_FILE_MODE : parseInt(f.mode, 8),
+  };
+}
 export type SecretFile = z.output<typeof SecretFileSchema>;
 
 export const BuildSchema = z.strictObject(
@@ -260,10 +302,10 @@ export const DeploymentSpecSchema = z
           'Orcra\'s "all of secrets.yaml as env": every top-level key of the root secrets.yaml. Default: none (only what env references).',
         ),
       secretFiles: z
-        .array(SecretFileSchema, { error: expected('a list of {key, name?}') })
+        .array(SecretFileSchema, { error: expected('a list of {key, name?, uid?, gid?, mode?}') })
         .optional()
         .describe(
-          `secrets.yaml keys mounted read-only as files (mode 0400) at ${SECRET_FILES_DIR}/<name>, from a tmpfs on the node. Default: none.`,
+          `secrets.yaml keys mounted read-only as files at ${SECRET_FILES_DIR}/<name>, from a tmpfs on the node (owner uid/gid 0 and mode 0400 unless set). Default: none.`,
         ),
       health: z
         .strictObject(
