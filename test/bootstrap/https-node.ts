@@ -6,7 +6,8 @@
  * so pebble validates HTTP-01 against the node's Caddy on :80). The node's orun.service gets the
  * CA through a systemd drop-in (`/etc/systemd/system/orun.service.d/acme.conf`), the documented way
  * to point a node at another ACME CA; bootstrap leaves drop-ins alone. The manifest repository on
- * this host holds the Node, a Deployment `web` (nginx) and a Service `web` with `ssl: true`, and is
+ * this host holds the Node, a Deployment `web` (nginx) and a Service `web` with `ssl: true` (on
+ * `web.<node>.test`, and `<branch>.web.<node>.test` off main), and is
  * pushed to a bare repository on the node that the agent tracks.
  */
 import { execFileSync } from 'node:child_process';
@@ -38,8 +39,8 @@ export interface HttpsNode {
   nodeDocker(...args: string[]): Promise<string>;
   /** `bootstrap nodes/<name>.yaml --yes --known-hosts …`. */
   bootstrapArgs(): string[];
-  /** An HTTPS GET to the node's :443 as the Service's domain, verified against pebble's root only. */
-  get(): Promise<Answer>;
+  /** An HTTPS GET to the node's :443 as `domain` (default: the Service's), verified against pebble's root only. */
+  get(domain?: string): Promise<Answer>;
   /** `git …` in the manifest repository (commit as t@t; pushes over SSH with the test key). */
   git(...args: string[]): string;
   cleanup(): Promise<void>;
@@ -136,7 +137,7 @@ export async function prepareHttpsNode(name: string): Promise<HttpsNode> {
         'metadata: {name: web}',
         'spec:',
         '  deployment: web',
-        `  ingress: {domain: {default: ${domain}}, ssl: true}`,
+        `  ingress: {domain: {default: ${domain}, environment: $ENV.${domain}}, ssl: true}`,
         '',
       ].join('\n'),
     };
@@ -169,7 +170,7 @@ export async function prepareHttpsNode(name: string): Promise<HttpsNode> {
         '--known-hosts',
         knownHosts,
       ],
-      get: () => httpsGet(443, domain, p.rootPem, n.ip),
+      get: (d = domain) => httpsGet(443, d, p.rootPem, n.ip),
       git,
       cleanup,
     };

@@ -3,8 +3,12 @@
  * systemd node container (no Node.js; the single executable, git and Caddy from apt) from a
  * repository with a Node, a Deployment (nginx, a real app image) and a Service with `ssl: true`;
  * the node's own Caddy then gets a certificate from pebble (the ACME CA, on the host) and answers
- * HTTPS 200 with the app's page, verified against pebble's root only. Fixture: https-node.ts.
+ * HTTPS 200 with the app's page, verified against pebble's root only. A commit then changes the
+ * app and the new page is served; a commit of another gitBranch moves the node, and the Service
+ * answers on that environment's domain with its own certificate. Fixture: https-node.ts.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/agent.ts';
 import { ensureSea } from '../support/sea.ts';
@@ -54,5 +58,47 @@ describe('a bootstrapped node serves HTTPS', () => {
     ) as { status?: { url?: string; certificate?: { issuer?: string } } };
     expect(svc.status?.url).toBe(`https://${n.domain}`);
     expect(svc.status?.certificate?.issuer).toContain('Pebble');
+  });
+
+  it('a commit changes the app; HTTPS serves the new page', async () => {
+    const file = join(n.repo, 'deployments', 'web.yaml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8') +
+        `  command: [sh, -c]\n  args: ["echo '<h1>web v2</h1>' > /var/www/html/index.html && exec nginx -g 'daemon off;'"]\n`,
+    );
+    n.git('commit', '-qam', 'web v2');
+    n.git('push', '-q', `ssh://root@${n.node.ip}/srv/manifests.git`, 'main');
+    const answer = await waitFor(
+      'HTTPS 200 with the v2 page',
+      async () => {
+        const a = await n.get().catch(() => undefined);
+        return a?.status === 200 && a.body.includes('web v2') ? a : undefined;
+      },
+      120_000,
+    );
+    expect(answer.cert?.issuer).toMatch(/^Pebble Intermediate CA/);
+  });
+
+  it("a commit to gitBranch moves the node; the Service answers on that environment's domain", async () => {
+    const text = readFileSync(n.manifest, 'utf8');
+    writeFileSync(n.manifest, text.replace('  gitRepo:', '  gitBranch: staging\n  gitRepo:'));
+    n.git('commit', '-qam', 'edge-https tracks staging');
+    n.git('push', '-q', `ssh://root@${n.node.ip}/srv/manifests.git`, 'main', 'main:staging');
+    const staging = `staging.${n.domain}`;
+    const answer = await waitFor(
+      `HTTPS 200 from https://${staging}`,
+      async () => {
+        const a = await n.get(staging).catch(() => undefined);
+        return a?.status === 200 ? a : undefined;
+      },
+      120_000,
+    );
+    expect(answer.body).toContain('web v2');
+    expect(answer.cert?.issuer).toMatch(/^Pebble Intermediate CA/);
+    const svc = JSON.parse(
+      await n.node.exec('orunctl', '--socket', '/opt/orun/orun.sock', 'get', 'svc', 'web', '-o', 'json'),
+    ) as { status?: { url?: string } };
+    expect(svc.status?.url).toBe(`https://${staging}`);
   });
 });

@@ -1,11 +1,11 @@
 /**
  * Bootstrap refuses, clearly and before changing anything, on real hosts: a systemd node
  * container that does not authorize the key (authentication refused: the error names user, host,
- * port and key), and a container whose PID 1 is sshd, not systemd (check remote lists systemd as
+ * port and key) or whose host key is not the one known_hosts remembers, and a container whose PID 1 is sshd, not systemd (check remote lists systemd as
  * missing, before any install step). In both, nothing of orun is on the node and no manifest is
  * written on this host.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,9 +40,16 @@ afterAll(() => {
 });
 
 describe('orun bootstrap refuses before changing anything', () => {
-  it('a key the node does not authorize: authentication refused, naming user, host, port and key', async () => {
-    const node = await startNode({ authorizedKey: readFileSync(`${key}.pub`, 'utf8').trim() });
-    try {
+  describe('on a systemd node', () => {
+    let node: NodeContainer;
+    beforeAll(async () => {
+      node = await startNode({ authorizedKey: readFileSync(`${key}.pub`, 'utf8').trim() });
+    });
+    afterAll(async () => {
+      await node?.remove();
+    });
+
+    it('a key the node does not authorize: authentication refused, naming user, host, port and key', async () => {
       const out = join(root, 'repo-key');
       const r = await orun([
         'bootstrap', 'wrong-key-1', '--host', node.ip, '--identity', stranger,
@@ -56,9 +63,28 @@ describe('orun bootstrap refuses before changing anything', () => {
       expect(r.stderr).not.toMatch(/^bootstrap: check remote/m);
       await expectNothingOfOrun(node);
       expect(existsSync(out)).toBe(false);
-    } finally {
-      await node.remove();
-    }
+    });
+
+    it('a host key other than the one known: refused as changed, known_hosts kept as it was', async () => {
+      const kh = join(root, 'kh-changed');
+      // What known_hosts remembers for the node: another key (as after a reinstall, or an impostor).
+      const [type, b64] = readFileSync(`${stranger}.pub`, 'utf8').split(' ');
+      const remembered = `${node.ip} ${type} ${b64}\n`;
+      writeFileSync(kh, remembered);
+      const out = join(root, 'repo-changed');
+      const r = await orun([
+        'bootstrap', 'changed-1', '--host', node.ip, '--identity', key,
+        '--known-hosts', kh, '--repo', 'file:///srv/none.git', '--out', out, '--yes',
+      ]); // prettier-ignore
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        `orun: bootstrap: connect: ssh: connect root@${node.ip}:22: REMOTE HOST KEY CHANGED for ${node.ip}: it presented `,
+      );
+      expect(r.stderr).toContain(kh);
+      expect(readFileSync(kh, 'utf8')).toBe(remembered);
+      await expectNothingOfOrun(node);
+      expect(existsSync(out)).toBe(false);
+    });
   });
 
   it('a host without systemd as PID 1: check remote lists it; no install step runs', async () => {
