@@ -112,8 +112,9 @@ async function main(): Promise<void> {
       String(since),
       '--until',
       String(until),
+      // `docker events` has no name filter (it ignored it and counted every engine event): the node label.
       '--filter',
-      `name=orun-${w0.prefix}`,
+      `label=run.orcra.dev/node=${w0.node}`,
       '--format',
       '{{.Type}} {{.Action}}',
     ],
