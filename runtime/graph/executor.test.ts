@@ -169,7 +169,7 @@ REQUIRES migrate
     });
   });
 
-  it('a dependant is stopped when its required service dies, and blocked when it will not come back', async () => {
+  it('a dependant keeps running when its required service ends for good (systemd Requires=)', async () => {
     const t = setup(`
 SERVICE db
 RUN db
@@ -182,9 +182,34 @@ REQUIRES db
     t.runner.exit('db', 1);
     await t.clock.advance(0);
     expect(t.state('db')).toBe('failed');
-    expect(t.state('web')).toBe('blocked');
-    expect(t.runner.running('web')).toEqual([]);
-    expect(t.runner.latest('web')!.signals).toEqual(['SIGTERM']);
+    expect(t.state('web')).toBe('running');
+    expect(t.runner.latest('web')!.signals).toEqual([]);
+    await t.ex.stop();
+  });
+
+  it('a dependant comes back with a restarting required service, and keeps running when that one then gives up', async () => {
+    const t = setup(`
+SERVICE db
+RUN db
+RESTART on-failure
+RESTART_DELAY 1s
+START_LIMIT_BURST 2
+SERVICE web
+RUN serve
+REQUIRES db
+`);
+    await t.ex.start();
+    t.runner.exit('db', 1);
+    await t.clock.advance(0);
+    expect(t.state('db')).toBe('restarting');
+    expect(t.state('web')).toBe('pending');
+    await t.clock.advance(1000);
+    expect(t.state('web')).toBe('running');
+    t.runner.exit('db', 1);
+    await t.clock.advance(0);
+    expect(t.state('db')).toBe('gave-up');
+    expect(t.state('web')).toBe('running');
+    expect(t.runner.processes.map((p) => p.spec.name)).toEqual(['db', 'web', 'db', 'web']);
     await t.ex.stop();
   });
 

@@ -648,12 +648,18 @@ export class GraphExecutor {
     }
   }
 
-  /** Resolves with a reason once a required (non-ONESHOT) service leaves `running`; undefined on abort. */
+  /**
+   * Resolves with a reason once a required (non-ONESHOT) service leaves `running` to come back
+   * (restarting, stopping, starting again): systemd's Requires= restarts a dependant with its
+   * dependency. One that ended for good (exited, failed, gave up) leaves the dependant running,
+   * as Requires= does (docs/design/orch-systemd.md). Undefined on abort.
+   */
   async #dependencyLost(n: Node, signal: AbortSignal): Promise<string | undefined> {
     for (;;) {
       for (const r of n.requires) {
         const d = this.#nodes.get(r)!;
-        if (!d.spec.oneshot && d.state !== 'running') return `required service ${r} is ${d.state}`;
+        if (!d.spec.oneshot && d.state !== 'running' && !TERMINAL_STATES.has(d.state))
+          return `required service ${r} is ${d.state}`;
       }
       if ((await this.#nextChange(signal)) === ABORTED) return undefined;
     }

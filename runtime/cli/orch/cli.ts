@@ -71,7 +71,9 @@ export function runOrch(argv: readonly string[], io: OrchIO): number {
     });
 
   withArgs(program.command('render'))
-    .description('write one systemd unit or launchd plist per service')
+    .description(
+      'write one systemd unit per service plus <prefix>orch.target (systemctl start|stop it), or one launchd plist per service',
+    )
     .addOption(
       new Option('--platform <platform>', 'target platform')
         .choices(['systemd', 'launchd'])
