@@ -20,7 +20,7 @@ let n: HttpsNode;
 beforeAll(async () => {
   ensureSea();
   n = await prepareHttpsNode('edge-https');
-});
+}, 300_000);
 
 afterAll(async () => {
   await n?.cleanup();
@@ -58,7 +58,7 @@ describe('a bootstrapped node serves HTTPS', () => {
     ) as { status?: { url?: string; certificate?: { issuer?: string } } };
     expect(svc.status?.url).toBe(`https://${n.domain}`);
     expect(svc.status?.certificate?.issuer).toContain('Pebble');
-  });
+  }, 240_000);
 
   it('a commit changes the app; HTTPS serves the new page', async () => {
     const file = join(n.repo, 'deployments', 'web.yaml');
@@ -78,7 +78,7 @@ describe('a bootstrapped node serves HTTPS', () => {
       120_000,
     );
     expect(answer.cert?.issuer).toMatch(/^Pebble Intermediate CA/);
-  });
+  }, 240_000);
 
   it("a commit to gitBranch moves the node; the Service answers on that environment's domain", async () => {
     const text = readFileSync(n.manifest, 'utf8');
@@ -100,5 +100,5 @@ describe('a bootstrapped node serves HTTPS', () => {
       await n.node.exec('orunctl', '--socket', '/opt/orun/orun.sock', 'get', 'svc', 'web', '-o', 'json'),
     ) as { status?: { url?: string } };
     expect(svc.status?.url).toBe(`https://${staging}`);
-  });
+  }, 240_000);
 });

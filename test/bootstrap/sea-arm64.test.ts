@@ -81,5 +81,5 @@ describe('the arm64 single executable under qemu', () => {
     const bad = qemu('orch', 'validate', orchfile);
     expect(bad.code).not.toBe(0);
     expect(bad.out).toContain(`${orchfile}:3:`);
-  });
+  }, 300_000); // emulated: each start takes seconds, more on a loaded machine
 });
