@@ -2,7 +2,8 @@
  * Deploying without dropping requests, end to end: the built agent with its real Caddy, real
  * dockerd, nginx from Debian's package (orun-test/nginx:1), a bounded load loop through Caddy.
  *
- * - RollingUpdate (an internal port, the default): 5 rollouts under load, 0 failed requests.
+ * - RollingUpdate (an internal port, the default): 5 rollouts under load, 0 failed requests, 0
+ *   connection resets, and no Caddy config load (the upstream moves by name).
  * - A new version that never becomes ready: removed at its progress deadline, the old one keeps
  *   serving (0 failed requests); status and events name the probe's failure.
  * - Recreate (a fixed host port): the route never answers 503 while the old container still runs.
@@ -99,7 +100,7 @@ describe('rollouts behind the ingress (e2e: dist/orun.js, caddy, dockerd, nginx)
     if (dataDir !== '') rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('RollingUpdate: 5 rollouts under load through Caddy, 0 failed requests', async () => {
+  it('RollingUpdate: 5 rollouts under load through Caddy, 0 failed requests, 0 connection resets', async () => {
     const name = `${prefix}-web`;
     const host = `${name}.orun.test`;
     const spec = (round: number) => ({
