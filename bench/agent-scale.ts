@@ -210,7 +210,7 @@ async function main(): Promise<void> {
     row(p2, p1, 'vs 50 added'),
     row(p3, p2c, 'vs 50 changed'),
     '',
-    `After the last phase: workqueue_depth{name="deployment"} ${end.depth} (the queue drained), ${running} containers running.`,
+    `After the last phase (and ${QUIET_MS / 1000} s): workqueue_depth{name="deployment"} ${end.depth}${end.depth === 0 ? ' (the queue drained)' : ' (NOT drained)'}, ${running} containers running.`,
     'Reconciles above one per Deployment are requeues by design (readiness retries until the first success,',
     'the drain before the old container is stopped), not a second reconcile of one change: the queue holds a key once.',
   ]);

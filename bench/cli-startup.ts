@@ -5,8 +5,17 @@
 // after 3 warm-ups; medians. Run: node_modules/.bin/node bench/cli-startup.ts
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { build, fmt, machine, percentile, writeSection } from './support/agent-bench.ts';
+import { readFileSync } from 'node:fs';
+import { build, clockTicks, fmt, machine, percentile, writeSection } from './support/agent-bench.ts';
+
+/** CPU (user + system, clock ticks) of this process's reaped children so far. */
+function reapedTicks(): number {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(f[13]) + Number(f[14]);
+}
 
 const RUNS = Number(process.env.CLI_RUNS ?? 25);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -33,13 +42,19 @@ if (sea) {
   );
 }
 const times = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+// CPU time is steadier than wall time on a shared machine: summed over the runs (10 ms ticks).
+const cpuTicks = new Map<string, number>(cases.map((c) => [c.name, 0]));
 for (let i = 0; i < RUNS + 3; i++) {
   for (const c of cases) {
     const t0 = performance.now();
+    const ticks0 = reapedTicks();
     const r = spawnSync(c.cmd, c.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const ms = performance.now() - t0;
     if (r.status !== 0) throw new Error(`${c.name}: exit ${r.status}: ${r.stderr.toString()}`);
-    if (i >= 3) times.get(c.name)!.push(ms);
+    if (i >= 3) {
+      times.get(c.name)!.push(ms);
+      cpuTicks.set(c.name, cpuTicks.get(c.name)! + reapedTicks() - ticks0);
+    }
   }
 }
 const med = (n: string) =>
@@ -48,17 +63,27 @@ const med = (n: string) =>
     50,
   );
 const base = med(cases[0]!.name);
+const cpuMs = (n: string) => (cpuTicks.get(n)! * 1000) / clockTicks() / RUNS;
+const baseCpu = cpuMs(cases[0]!.name);
 writeSection('cli-startup', [
   '### CLI start-up (`bench/cli-startup.ts`)',
   '',
-  `Whole processes, ${RUNS} alternating runs after 3 warm-ups, medians; ratio against \`node -e ''\` (same Node, same run).`,
+  `Whole processes, ${RUNS} alternating runs after 3 warm-ups: wall time (median) and CPU time (user + system, mean per run),`,
+  "each with its ratio against `node -e ''` (same Node, same run). CPU time varies less with the machine's load than wall time.",
   sea
     ? 'The single executable (`npm run dist`, V8 code cache built in) measured as well.'
     : 'No single executable in dist/ (run `npm run dist` first to measure it as well).',
   'The machine was shared with seven other engineers running tests.',
   machine(),
   '',
-  '| | median | ratio |',
-  '|---|---:|---:|',
-  ...cases.map((c) => `| ${c.name} | ${fmt(med(c.name), 1)} ms | ${fmt(med(c.name) / base, 2)}× |`),
+  `Load average at the end: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(', ')}.`,
+  '',
+  '| | wall (median) | ratio | CPU per run | ratio |',
+  '|---|---:|---:|---:|---:|',
+  ...cases.map(
+    (c) =>
+      `| ${c.name} | ${fmt(med(c.name), 1)} ms | ${fmt(med(c.name) / base, 2)}× | ${fmt(cpuMs(c.name), 1)} ms | ${fmt(cpuMs(c.name) / baseCpu, 2)}× |`,
+  ),
 ]);
