@@ -1,17 +1,19 @@
 // `orch render --platform systemd` under a real systemd: the node image (hack/node-image.sh) boots
-// systemd 252 as PID 1 in a container; the units rendered from one Orchfile (host services) are
+// systemd 252 as PID 1 in a container; the units rendered from one Orchfile (host services, and a
+// container service on this machine's engine, whose socket and CLI the node borrows) are
 // installed there and run through their grouping target. The graph is the executor's
 // (runtime/graph): start order, health gating, a ONESHOT that runs once, RESTART always after a
 // kill, a dependant restarted with its dependency (Requires=, not BindsTo=), a dependency that
 // ends for good leaving its dependant running, an explicit stop stopping dependants, and
 // TimeoutStopSec= escalating to SIGKILL. docs/design/orch-systemd.md holds the decisions.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { docker, startNode } from '../bootstrap/support.ts';
-import { waitFor } from '../support/agent.ts';
+import { uniquePrefix, waitFor } from '../support/agent.ts';
+import { requireTestImage } from '../support/services.ts';
 
 const ORCH = resolve('dist/orch.js');
 /** ORCH_PROJECT inside the node: host services run there, so the files below are relative to it. */
@@ -33,9 +35,14 @@ RUN test -e db.healthy && echo migrate-run >> events
 REQUIRES db
 ONESHOT true
 
+SERVICE web
+FROM orun-test/busybox:1
+HEALTHCHECK docker exec \${CONTAINER_PREFIX}web wget -q -O /dev/null http://127.0.0.1/health
+TIMEOUT_STOP 2s
+
 SERVICE app
 RUN echo app-start >> events; exec sleep 100000
-REQUIRES db cache migrate
+REQUIRES db cache migrate web
 
 SERVICE side
 RUN echo side-start >> events; exec sleep 100000
@@ -55,10 +62,18 @@ describe('rendered systemd units under a real systemd (node container)', () => {
   it('run the graph the way the executor does', async () => {
     const t0 = Date.now();
     const timings: Record<string, number> = {};
+    requireTestImage();
+    // Container services run on this machine's engine: its socket and CLI are lent to the node.
+    const dockerCli = execFileSync('sh', ['-c', 'command -v docker'], { encoding: 'utf8' }).trim();
     const node = await startNode({
       authorizedKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e orch-systemd-e2e',
+      dockerSocket: '/var/run/docker.sock',
+      mounts: [`${dockerCli}:/usr/bin/docker:ro`],
     });
     cleanups.push(() => node.remove());
+    const containerPrefix = `${uniquePrefix('osd')}-`;
+    const webContainer = `${containerPrefix}web`;
+    cleanups.push(() => void spawnSync('docker', ['rm', '-f', webContainer], { stdio: 'ignore' }));
     timings.boot = Date.now() - t0;
 
     // Render on this machine, install in the node.
@@ -68,13 +83,14 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     const r = spawnSync(
       process.execPath,
       [ORCH, 'render', '--platform', 'systemd', '--prefix', PREFIX, '--var', `ORCH_PROJECT=${DIR}`,
+        '--var', `CONTAINER_PREFIX=${containerPrefix}`, '--container-runtime', 'docker',
         '-o', join(out, 'units'), join(out, 'Orchfile')],
       { encoding: 'utf8' },
     ); // prettier-ignore
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     const files = readdirSync(join(out, 'units')).sort();
     expect(files).toEqual(
-      ['app', 'cache', 'db', 'migrate', 'side', 'stubborn'].map((s) => `${PREFIX}${s}.service`).concat(`${PREFIX}orch.target`).sort(),
+      ['app', 'cache', 'db', 'migrate', 'side', 'stubborn', 'web'].map((s) => `${PREFIX}${s}.service`).concat(`${PREFIX}orch.target`).sort(),
     ); // prettier-ignore
     await node.exec('mkdir', '-p', DIR);
     for (const f of files) await docker('cp', join(out, 'units', f), `${node.name}:/etc/systemd/system/${f}`);
@@ -112,14 +128,18 @@ describe('rendered systemd units under a real systemd (node container)', () => {
       ['app', 'db'],
       ['app', 'cache'],
       ['app', 'migrate'],
+      ['app', 'web'],
       ['side', 'app'],
     ])
       expect(await after(s!, dep!)).toEqual([s, dep, true]);
     const ev = await events();
     expect(ev.indexOf('migrate-run')).toBeGreaterThan(ev.indexOf('db-start'));
     expect(count(ev, 'migrate-run')).toBe(1);
-    for (const s of ['db', 'cache', 'migrate', 'app', 'side', 'stubborn'])
+    for (const s of ['db', 'cache', 'migrate', 'web', 'app', 'side', 'stubborn'])
       expect([s, await state(s)]).toEqual([s, 'active']);
+    // The container service runs on the engine under its CONTAINER_PREFIX name.
+    const webId = (await docker('inspect', '-f', '{{.Id}} {{.State.Running}}', webContainer)).trim();
+    expect(webId).toMatch(/ true$/);
 
     // 2. RESTART always: db killed comes back; app (REQUIRES db) is restarted once db is healthy
     //    again (Requires=; BindsTo= would leave it stopped); side (AFTER only) and cache are not
@@ -148,6 +168,7 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     expect(count(ev2, 'migrate-run')).toBe(1);
     expect(await pid('side')).toBe(before.side);
     expect(await pid('cache')).toBe(before.cache);
+    expect((await docker('inspect', '-f', '{{.Id}} {{.State.Running}}', webContainer)).trim()).toBe(webId);
 
     // 3. A dependency that ends for good (cache, RESTART no, killed) leaves its dependant running,
     //    as the executor does (Requires=; BindsTo= would stop app).
@@ -170,7 +191,7 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     await node.exec('systemctl', 'stop', `${PREFIX}orch.target`);
     const down = async (s: string) => /^(inactive|failed)$/.test(await state(s));
     await waitFor('every service stopped', async () => {
-      for (const s of ['db', 'cache', 'migrate', 'app', 'side', 'stubborn']) if (!(await down(s))) return false;
+      for (const s of ['db', 'cache', 'migrate', 'web', 'app', 'side', 'stubborn']) if (!(await down(s))) return false;
       return true;
     }, 30_000, dump); // prettier-ignore
     timings.stop = Date.now() - t;
@@ -178,9 +199,12 @@ describe('rendered systemd units under a real systemd (node container)', () => {
       'timeout',
     );
 
+    // The container was stopped and removed (docker run --rm).
+    expect(spawnSync('docker', ['inspect', webContainer], { stdio: 'ignore' }).status).not.toBe(0);
+
     // 6. Started again: everything comes back, the ONESHOT still ran once in all.
     await node.exec('systemctl', 'start', `${PREFIX}orch.target`);
-    for (const s of ['db', 'cache', 'app', 'side']) expect([s, await state(s)]).toEqual([s, 'active']);
+    for (const s of ['db', 'cache', 'web', 'app', 'side']) expect([s, await state(s)]).toEqual([s, 'active']);
     expect(count(await events(), 'migrate-run')).toBe(1);
 
     // 7. Why not orchd's BindsTo=: the same kill with app bound to db leaves app stopped for good.
