@@ -147,8 +147,14 @@ describe('orun start (e2e: real git, real dockerd, dist/orun.js)', () => {
       (l) => l.msg === 'manifest error' && String(l.error).startsWith(`${broken}:`),
     );
     expect(logged, agent.dump()).toBeDefined();
-    // A few polls later nothing was touched.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Three polls later nothing was touched (waited on the agent's own poll counter, not on time).
+    const polls = (await agent.metric('orun_git_polls_total')) ?? 0;
+    await waitFor(
+      'three more git polls',
+      async () => ((await agent.metric('orun_git_polls_total')) ?? 0) >= polls + 3,
+      30_000,
+      () => agent.dump(),
+    );
     expect(byName(s.prefix).get(s.a)).toEqual(second.get(s.a));
     expect(condition(await agent.object('deployments', s.a), 'Ready')?.status).toBe('True');
 

@@ -30,8 +30,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () => {
   it('a failing liveness probe restarts the container in place; once it passes again it stays up', async () => {
     requireTestImage();
@@ -72,6 +70,19 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
     const deployment = (): Promise<ApiObjectView | undefined> => agent.object('deployments', name);
     const events = () => deploymentEvents(agent.socket, name);
     const cname = (): string => containerNameOf(name) ?? `orun-${name}`;
+    /** Waits until `n` more liveness probes ran (the count of the agent's probe-duration histogram). */
+    const probesPass = async (n: number): Promise<void> => {
+      const count = async (): Promise<number> =>
+        (await agent.metric('orun_probe_duration_seconds_count', { deployment: name, probe: 'liveness' })) ??
+        0;
+      const from = await count();
+      await waitFor(
+        `${n} more liveness probes`,
+        async () => (await count()) >= from + n,
+        60_000,
+        () => agent.dump(),
+      );
+    };
 
     await waitFor(
       `Deployment ${name} Ready=True`,
@@ -81,8 +92,9 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
     );
     const first = inspectContainer(cname());
     expect(first?.running, agent.dump()).toBe(true);
-    // Several liveness periods pass with the probe succeeding: nothing is restarted.
-    await sleep(3000);
+    // Several liveness periods pass with the probe succeeding (counted on the agent's probe
+    // metric, not timed): nothing is restarted.
+    await probesPass(3);
     const healthy = await deployment();
     expect(inspectContainer(cname())?.startedAt).toBe(first?.startedAt);
     expect(healthy?.status?.restarts).toBe(0);
@@ -158,7 +170,7 @@ describe('orun start: liveness (e2e: real git, real dockerd, dist/orun.js)', () 
 
     // It stays up: several more periods, liveness passing, no further restart or failure.
     const unhealthyAfter = eventCount(evs, 'Unhealthy');
-    await sleep(5000);
+    await probesPass(5);
     const settled = await deployment();
     expect(inspectContainer(cname())).toMatchObject({
       id: first?.id,

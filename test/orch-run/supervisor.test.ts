@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,25 +41,42 @@ function state(dir: string, name: string): RunState {
   return JSON.parse(readFileSync(join(dir, '.orch/state', `${name}.json`), 'utf8')) as RunState;
 }
 
-/** Polls the run state (written by the supervisor at every change) until `done`; returns when. */
+/**
+ * Waits until the run state matches `done`: it is checked now and at every change of the state
+ * directory (the supervisor writes the state at every change, by temporary file and rename), never
+ * on a timer. Returns when it matched.
+ */
 async function until(
   dir: string,
   name: string,
   done: (s: RunState) => boolean,
   timeoutMs = 30_000,
 ): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let s: RunState | undefined;
+  let last: RunState | undefined;
+  const matches = (): boolean => {
     try {
-      s = state(dir, name);
+      last = state(dir, name);
     } catch {
-      // Between the temporary file and its rename.
+      return false; // between the temporary file and its rename
     }
-    if (s !== undefined && done(s)) return Date.now();
-    if (Date.now() > deadline) throw new Error(`run state never matched; last: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+    return done(last);
+  };
+  return new Promise((resolve, reject) => {
+    const finish = (err?: Error): void => {
+      clearTimeout(timer);
+      watcher.close();
+      if (err === undefined) resolve(Date.now());
+      else reject(err);
+    };
+    const watcher = watch(join(dir, '.orch/state'), () => {
+      if (matches()) finish();
+    });
+    const timer = setTimeout(
+      () => finish(new Error(`run state never matched; last: ${JSON.stringify(last)}`)),
+      timeoutMs,
+    );
+    if (matches()) finish();
+  });
 }
 
 const svc = (s: RunState, name: string) => s.services.find((x) => x.name === name)!;

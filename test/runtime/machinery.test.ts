@@ -1,5 +1,6 @@
 // The controller machinery end to end, in-process: a fake source applies snapshots to the
 // store, the manager runs it and a controller, and a fake reconciler sets conditions.
+import { filter, firstValueFrom, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { ApiObject, ObjectStatus } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import {
@@ -44,12 +45,15 @@ class FakeSource implements SyncingRunnable {
   }
 }
 
-async function until(what: string, fn: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+/** Emits after every reconcile the test's reconciler logs: tests wait on it, never on time. */
+const logged = new Subject<void>();
+
+/** Resolves when `fn` holds, checked after each logged reconcile (the test's timeout bounds it). */
+async function until(what: string, fn: () => boolean): Promise<void> {
+  if (fn()) return;
+  await firstValueFrom(logged.pipe(filter(fn)), { defaultValue: undefined }).then(() => {
+    if (!fn()) throw new Error(`gave up waiting for ${what}`);
+  });
 }
 
 describe('controller machinery', () => {
@@ -74,9 +78,11 @@ describe('controller machinery', () => {
         const obj = store.get<ApiObject<'Deployment', { image: string }>>('Deployment', name);
         if (!obj) {
           log.push(`${key} gone`);
+          logged.next();
           return;
         }
         log.push(`${key} ${obj.spec.image} gen=${obj.metadata.generation}`);
+        logged.next();
         const gen = obj.metadata.generation;
         store.updateStatus<ObjectStatus>('Deployment', name, (old) => ({
           observedGeneration: gen,
@@ -115,8 +121,12 @@ describe('controller machinery', () => {
     await until('update reconcile', () => log.length === 3);
     source.push({ kinds: KINDS, objects: [dep('web', 'web:2')], revision: 'c3' });
     await until('delete reconcile', () => log.length === 4);
-    // Give any (wrong) status-triggered reconcile a chance to show up.
-    await new Promise((r) => setTimeout(r, 30));
+    // A status-only write never re-triggers the controller: the queue saw exactly one add per
+    // change (a wrong status-triggered reconcile is an add, made in the same synchronous step as
+    // the status write, so it would already be counted here).
+    expect(await registry.getSingleMetricAsString('workqueue_adds_total')).toContain(
+      'workqueue_adds_total{name="deployment"} 4',
+    );
     expect(log.slice(2)).toEqual(['Deployment/web web:2 gen=2', 'Deployment/db gone']);
     expect(store.get('Deployment', 'web')?.status?.conditions?.[0]).toMatchObject({
       message: 'running web:2',

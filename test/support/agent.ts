@@ -115,6 +115,33 @@ export class AgentProcess {
     });
   }
 
+  /**
+   * A metric's value on the agent's /metrics (at the address its 'Serving health probes and
+   * metrics' log line names): the sum of the samples of `name` that carry every label given, e.g.
+   * `metric('orun_git_polls_total')`. Undefined before the agent serves, or when no sample matches.
+   */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+    const served = this.lines.find((l) => l.msg === 'Serving health probes and metrics');
+    const port = (served?.address as { port?: number } | undefined)?.port;
+    if (port === undefined) return undefined;
+    const text = await new Promise<string>((res, rej) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (r) => {
+          let body = '';
+          r.setEncoding('utf8').on('data', (c: string) => (body += c));
+          r.on('end', () => res(body));
+        })
+        .on('error', rej);
+    });
+    const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    const values = text
+      .split('\n')
+      .map((l) => /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(l))
+      .filter((m) => m !== null && m[1] === name && wanted.every((w) => (m[2] ?? '').includes(w)))
+      .map((m) => Number(m?.[3]));
+    return values.length === 0 ? undefined : values.reduce((a, v) => a + v, 0);
+  }
+
   object(kind: 'nodes' | 'deployments' | 'services', name: string): Promise<ApiObjectView | undefined> {
     return this.get<ApiObjectView>(`/apis/run.orcra.dev/v0alpha/${kind}/${name}`);
   }
