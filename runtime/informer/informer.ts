@@ -321,13 +321,6 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       // with its objects, in one synchronous step: a reconcile never mixes one revision's secrets
       // with another's objects (which would roll a container to a spec no commit had).
       this.#commit(loaded.root, winners);
-      // Refused: only the Node (status needs a home); the rest keeps what was last reconciled.
-      const applied = this.#o.store.apply({
-        kinds: refused ? ['Node'] : SNAPSHOT_KINDS,
-        objects: refused ? [built.node] : built.objects,
-        revision: rev.revision,
-      });
-      this.#memory = built.memory;
       const kept = [...built.memory.lastGood.keys()];
       for (const p of [...this.#fileRedactions.keys()]) if (!kept.includes(p)) this.#fileRedactions.delete(p);
       for (const p of [...this.#fileSealed.keys()]) if (!kept.includes(p)) this.#fileSealed.delete(p);
@@ -338,6 +331,13 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         ...kept.flatMap((p) => this.#fileRedactions.get(p) ?? []),
         { paths: new Map(), plaintexts: [...this.#secrets.values(), ...root].map((v) => v.reveal()) },
       ]);
+      // Refused: only the Node (status needs a home); the rest keeps what was last reconciled.
+      const applied = this.#o.store.apply({
+        kinds: refused ? ['Node'] : SNAPSHOT_KINDS,
+        objects: refused ? [built.node] : built.objects,
+        revision: rev.revision,
+      });
+      this.#memory = built.memory;
       this.#last = {
         revision: rev.revision,
         commit: rev.commit,
