@@ -111,3 +111,34 @@ describe('splitUpstream', () => {
     ['[fd00::5]:8080', { ip: 'fd00::5', port: '8080' }],
   ])('%s', (u, parts) => expect(splitUpstream(u)).toEqual(parts));
 });
+
+describe('UpstreamDNS robustness', () => {
+  it('a malformed or truncated query gets FORMERR or nothing, and the server keeps answering', async () => {
+    const { createSocket } = await import('node:dgram');
+    const dns = new UpstreamDNS();
+    try {
+      dns.set('web', '10.2.2.2');
+      const port = Number((await dns.address()).split(':').pop());
+      const client = createSocket('udp4');
+      const replies: Buffer[] = [];
+      const first = new Promise<void>((r) => client.once('message', () => r()));
+      client.on('message', (m) => replies.push(m));
+      await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+      const send = (b: Buffer): Promise<void> =>
+        new Promise((r) => client.send(b, port, '127.0.0.1', () => r()));
+      await send(Buffer.from([1, 2, 3])); // too short: no answer
+      const header = Buffer.from([0xab, 0xcd, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]);
+      await send(Buffer.concat([header, Buffer.from([200, 1, 2])])); // a label running past the end
+      const r = new Resolver({ timeout: 2000, tries: 1 });
+      r.setServers([`127.0.0.1:${port}`]);
+      expect(await r.resolve4(upstreamHostName('web'))).toEqual(['10.2.2.2']);
+      await first; // the answer to the bad label (the short packet got none)
+      expect(replies).toHaveLength(1);
+      expect(replies[0]!.readUInt16BE(0)).toBe(0xabcd);
+      expect(replies[0]!.readUInt8(3) & 0x0f).toBe(1); // FORMERR
+      client.close();
+    } finally {
+      await dns.close();
+    }
+  });
+});

@@ -152,12 +152,14 @@ export class UpstreamDNS extends UpstreamNames implements UpstreamTable {
       return Promise.reject(new OrunError('caddy.upstream_dns_closed', 'caddy: upstream DNS: closed'));
     this.#socket ??= new Promise<Socket>((resolve, reject) => {
       const s = createSocket('udp4');
-      s.once('error', (err) =>
+      // Before the bind, an error fails it; after, a socket error must not crash the agent (the
+      // asker retries; Caddy keeps its cached answer meanwhile), so it is ignored.
+      s.on('error', (err) =>
         reject(new OrunError('caddy.upstream_dns_failed', `caddy: upstream DNS: bind: ${err.message}`)),
       );
       s.on('message', (msg, from) => {
         const reply = this.#reply(msg);
-        if (reply !== undefined) s.send(reply, from.port, from.address);
+        if (reply !== undefined) s.send(reply, from.port, from.address, () => undefined);
       });
       s.bind(0, '127.0.0.1', () => resolve(s));
     });
