@@ -39,6 +39,7 @@ import { realClock } from '../../runtime/clock/index.ts';
 import type { Controller } from '../../runtime/controller/index.ts';
 import { VERSION } from '../../runtime/version/index.ts';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
+import { EngineHealth, monitorEngine } from '../../runtime/docker/health.ts';
 import { EventRecorder, type EventSink } from '../../runtime/events/index.ts';
 import { GitSource } from '../../runtime/git/index.ts';
 import { FileLastGoodStore, GitInformer } from '../../runtime/informer/index.ts';
@@ -79,7 +80,10 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   const metrics = new RuntimeMetrics(registry);
   const store = new Store({ clock });
   const recorder = new EventRecorder({ clock, redact: (m) => redactText(m) });
-  const engine = new DockerEngine();
+  // Every engine call reports to the health tracker: the Node's RuntimeReady, /readyz, recovery.
+  const engineHealth = new EngineHealth({ ping: () => docker.ping(), clock, logger });
+  const docker = new DockerEngine();
+  const engine = monitorEngine(docker, engineHealth);
   const nodeEvents = recorder.for('node-controller');
   const informer = newInformer(settings, store, nodeEvents, registry, logger);
   redactText = informer.redactText;
@@ -88,6 +92,7 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   const { deployments, serviceGraphs, ingress, nodes, branch } = newControllers(settings, {
     ...common,
     engine,
+    engineHealth,
     recorder,
     informer,
     nodeEvents,
@@ -118,6 +123,8 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
 
   const manager = new Manager({ logger, clock, syncTimeoutMs: 2 ** 31 - 1 });
   manager.serveProbes(settings.metricsAddress, registry);
+  manager.addServer(engineHealthRunnable(engineHealth));
+  manager.addReadyCheck('engine', engineHealth.check);
   manager.addServer(suspend.loader);
   const logs = agentLogs(engine, settings.node, serviceGraphs.reconciler);
   manager.addServer(localApi(settings, { store, recorder, informer, logs, manager, suspend, logger }));
@@ -195,6 +202,7 @@ interface ControllerParts {
   controllerMetrics: RuntimeMetrics;
   metrics: RuntimeMetrics;
   engine: DockerEngine;
+  engineHealth: EngineHealth;
   recorder: EventRecorder;
   informer: GitInformer<GitSource>;
   nodeEvents: EventSink;
@@ -202,7 +210,7 @@ interface ControllerParts {
 
 /** The four controllers (the Service controller only with `--ingress caddy`), built eagerly. */
 function newControllers(settings: AgentSettings, p: ControllerParts) {
-  const { store, clock, registry, logger, metrics, engine, recorder, informer, nodeEvents } = p;
+  const { store, clock, registry, logger, metrics, engine, engineHealth, recorder, informer, nodeEvents } = p;
   const common = { store, clock, registry, logger, controllerMetrics: metrics };
   const node = () => store.get<Node>('Node', settings.node);
   const deployments = newDeploymentController({
@@ -212,6 +220,7 @@ function newControllers(settings: AgentSettings, p: ControllerParts) {
     resolveSecret: informer.resolveSecret,
     secretKeys: informer.secretKeys,
     secretsChanged$: informer.secretsChanged$,
+    engineRecovered$: engineHealth.recovered$,
     secretFiles: new TmpfsSecretFiles(join(settings.secretsDir, settings.node)),
     secretHashKey: loadNodeSecretKey(settings.dataDir),
     nodeName: settings.node,
@@ -244,6 +253,8 @@ function newControllers(settings: AgentSettings, p: ControllerParts) {
     gitStatus: () => informer.source().status(),
     lastApplied: () => informer.lastResult(),
     applied$: informer.applied$,
+    engineStatus: () => engineHealth.status(),
+    engineChanged$: engineHealth.changed$,
     onSpec: liveSettings(settings, informer.source(), logger),
     events: nodeEvents,
     clock,
@@ -261,6 +272,11 @@ function agentLogs(engine: DockerEngine, node: string, graphs: ServiceGraphRecon
   const graph = serviceGraphLogs({ targets: (name) => graphs.logTargets(name), engine });
   return (kind, name, options, signal) =>
     kind === 'ServiceGraph' ? graph(name, options, signal) : deployment(name, options, signal);
+}
+
+/** The engine's health pings as a server runnable (up before the controllers, down after them). */
+function engineHealthRunnable(health: EngineHealth): Runnable {
+  return { name: 'engine-health', start: (signal) => health.start(signal) };
 }
 
 function enqueue(controller: Controller, key: string): true {

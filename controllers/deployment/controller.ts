@@ -42,6 +42,11 @@ export interface DeploymentControllerOptions
    * every Deployment is reconciled, and those whose secrets' HMACs changed roll. Default: none.
    */
   secretsChanged$?: Observable<unknown>;
+  /**
+   * Emits when the engine answers again after an outage (EngineHealth.recovered$): every
+   * Deployment is reconciled at once instead of at its next recheck. Default: none.
+   */
+  engineRecovered$?: Observable<unknown>;
 }
 
 export class DeploymentController {
@@ -68,6 +73,7 @@ export class DeploymentController {
       .withOptions({ workers: o.workers ?? 4 });
     // Root secrets changed: every Deployment is reconciled; those whose secrets' HMACs changed roll.
     if (o.secretsChanged$ !== undefined) builder.watchesChannel(o.secretsChanged$, all);
+    if (o.engineRecovered$ !== undefined) builder.watchesChannel(o.engineRecovered$, all);
     this.controller = builder.complete(this.reconciler);
   }
 

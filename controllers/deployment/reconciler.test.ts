@@ -2,6 +2,7 @@ import { mkdtempSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { OrunError } from '../../apis/errors.ts';
 import { FakeSecretFiles, TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
 import { SecretString } from '../../runtime/sops/secret.ts';
 import { desiredContainer, Label } from './desired.ts';
@@ -668,11 +669,70 @@ describe('secrets', () => {
 });
 
 describe('errors', () => {
-  it('an engine outage throws (rate-limited retry by the queue) with the step named', async () => {
+  it('an engine outage: Ready=Unknown/EngineUnavailable over the last known facts, nothing pruned, not Stalled', async () => {
     const h = new Harness();
     h.apply('web', webSpec());
+    await h.reconcile('web');
+    const before = h.status('web');
     h.engine.setDown(true);
-    await expect(h.reconcile('web')).rejects.toMatchObject({ code: 'DockerUnavailable' });
+    h.delete('other'); // a prune would need the engine: none is attempted
+    expect(await h.reconcile('web')).toEqual({ requeueAfter: 10_000 });
+    expect(h.condition('web', 'Ready')).toMatchObject({ status: 'Unknown', reason: 'EngineUnavailable' });
+    expect(h.condition('web', 'Ready')?.message).toMatch(
+      /does not answer \(docker: .*\); the last known state is shown and nothing is changed/,
+    );
+    expect(h.condition('web', 'Stalled')).toBeUndefined();
+    expect(h.status('web')).toMatchObject({ ready: true, containerID: before.containerID, ip: before.ip });
+    const writes = h.statusWrites.length;
+    await h.reconcile('web'); // same outage, same status: no write
+    expect(h.statusWrites).toHaveLength(writes);
+
+    // back: the same container, Ready again, nothing restarted
+    h.engine.setDown(false);
+    await h.reconcile('web');
+    expect(h.condition('web', 'Ready')).toMatchObject({ status: 'True', reason: 'ContainerReady' });
+    expect(h.status('web').containerID).toBe(before.containerID);
+    expect(
+      h.callsOf(MUTATIONS).filter((c) => !c.startsWith('createContainer') && !c.startsWith('startContainer')),
+    ).toEqual([]);
+  });
+
+  it('a spec the engine refuses (1 MiB memory) is Stalled/ContainerSpecInvalid, terminal, and not retried until the spec changes', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec({ resources: { limits: { memory: '1Mi' } } }));
+    await expect(h.reconcile('web')).rejects.toMatchObject({ name: 'TerminalError' });
+    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'ContainerSpecInvalid' });
+    expect(h.condition('web', 'Ready')?.message).toMatch(/Minimum memory limit allowed is 6MB/);
+    expect(h.condition('web', 'Reconciling')).toBeUndefined();
+    expect(h.reasons('Warning')).toEqual(['Failed']);
+
+    // wake-ups (engine events, resyncs) do not touch the engine
+    h.clock.step(60_000);
+    await h.reconcile('web');
+    expect(h.callsOf(['createContainer'])).toHaveLength(1);
+
+    h.apply('web', webSpec({ resources: { limits: { memory: '64Mi' } } }));
+    await h.reconcile('web');
+    expect(h.condition('web', 'Ready')).toMatchObject({ status: 'True' });
+    expect(h.condition('web', 'Stalled')).toBeUndefined();
+  });
+
+  it('a process that cannot start (no such user) is Stalled/ContainerCannotRun; the old version keeps serving', async () => {
+    const h = new Harness();
+    h.apply('web', webSpec({ ports: [{ containerPort: 80 }] }));
+    await h.reconcile('web');
+    const serving = h.status('web').containerID;
+    h.apply('web', webSpec({ ports: [{ containerPort: 80 }], user: 'nosuchuser' }));
+    h.engine.injectError(
+      'startContainer',
+      new OrunError(
+        'ContainerCannotRun',
+        'docker: start container x: unable to find user nosuchuser: no matching entries in passwd file',
+      ),
+    );
+    await expect(h.reconcile('web')).rejects.toMatchObject({ name: 'TerminalError' });
+    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'ContainerCannotRun' });
+    expect(h.status('web')).toMatchObject({ ready: true, containerID: serving });
   });
 });
 

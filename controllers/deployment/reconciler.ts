@@ -14,21 +14,27 @@
  * stall gates) is keyed by container id or object key and lost on restart, which only ever makes
  * orun more patient, never restart anything.
  */
-import { errorMessage } from '../../apis/errors.ts';
+import { errorMessage, isOrunError, type OrunError } from '../../apis/errors.ts';
 import { splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
-import type { ContainerInfo } from '../../runtime/docker/engine.ts';
-import type { ReconcileContext, ReconcileResult } from '../../runtime/controller/index.ts';
+import { DockerErrorCode, PERMANENT_DOCKER_ERRORS, type ContainerInfo } from '../../runtime/docker/engine.ts';
+import {
+  terminalError,
+  type ReconcileContext,
+  type ReconcileResult,
+} from '../../runtime/controller/index.ts';
 import type { DeploymentDeps } from './deps.ts';
 import { deploymentSelector, desiredContainer, Label, MANAGED_BY, managedSelector } from './desired.ts';
-import { ensureImage, isAlive, retire, stall, writeSecretFiles } from './rollout.ts';
+import { ensureImage, isAlive, permanentFailure, retire, stall, writeSecretFiles } from './rollout.ts';
 import { Memory, resolveDeps, type Outcome, type Resolved, type Run } from './run.ts';
 import type { DeploymentView } from './spec.ts';
-import { buildStatus, Reason, sameStatus } from './status.ts';
+import { buildStatus, engineUnavailableStatus, Reason, sameStatus } from './status.ts';
 import { bestOld, keepAfterFailedRollout, progress, recreate, startBeside } from './strategy.ts';
 import { containerIP, supervise } from './supervise.ts';
 
 /** Until the store has its first snapshot, look again this soon instead of pruning. */
 const NOT_SYNCED_RECHECK_MS = 1_000;
+/** While the engine does not answer, look again this often (its return also enqueues every key). */
+const ENGINE_RECHECK_MS = 10_000;
 
 export class DeploymentReconciler {
   readonly #deps: Resolved;
@@ -40,12 +46,36 @@ export class DeploymentReconciler {
   }
 
   async reconcile(ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    try {
+      return await this.#reconcile(ctx);
+    } catch (err) {
+      if (isOrunError(err, DockerErrorCode.Unavailable)) return this.#engineUnavailable(ctx, err);
+      throw err;
+    }
+  }
+
+  async #reconcile(ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const { name } = splitKey(ctx.key);
     const obj = this.#deps.store.get(ctx.key);
     const observed = await this.#deps.engine.listContainers(deploymentSelector(name, this.#deps.nodeName));
     if (obj === undefined) return this.#prune(ctx, name, observed);
 
     const run = this.#run(ctx, name, obj, observed);
+    try {
+      return await this.#converge(ctx, run, observed);
+    } catch (err) {
+      if (!isOrunError(err) || !PERMANENT_DOCKER_ERRORS.has(err.code)) throw err;
+      // No retry fixes it: say Stalled with the engine's reason, and let the queue forget the key.
+      await this.#finish(run, permanentFailure(run, err));
+      throw terminalError(err);
+    }
+  }
+
+  async #converge(
+    ctx: ReconcileContext,
+    run: Run,
+    observed: readonly ContainerInfo[],
+  ): Promise<ReconcileResult | void> {
     const gated = this.#mem.gates.check(ctx.key, run.desired.hash, this.#deps.clock.now());
     if (gated !== undefined)
       return this.#finish(run, { verdict: gated.verdict, requeueAfter: gated.remainingMs });
@@ -72,6 +102,22 @@ export class DeploymentReconciler {
     }
     if (outcome.held !== true) this.#mem.gates.clear(ctx.key);
     return this.#finish(run, outcome);
+  }
+
+  /**
+   * The engine does not answer: nothing can be observed or changed (and nothing is pruned). The
+   * status says Ready=Unknown/EngineUnavailable over the last known facts; the key is looked at
+   * again later, and at once when the engine answers again (the controller's recovered$ watch).
+   */
+  async #engineUnavailable(ctx: ReconcileContext, err: OrunError): Promise<ReconcileResult> {
+    const obj = this.#deps.store.get(ctx.key);
+    if (obj !== undefined) {
+      const message = `the container engine does not answer (${errorMessage(err)}); the last known state is shown and nothing is changed until it answers`;
+      const status = engineUnavailableStatus(obj.status, message, this.#deps.clock.now());
+      if (!sameStatus(obj.status, status)) await this.#deps.store.updateStatus(ctx.key, status);
+    }
+    ctx.log.debug({ err: errorMessage(err) }, 'engine unavailable; nothing changed');
+    return { requeueAfter: ENGINE_RECHECK_MS };
   }
 
   /** No container with the desired hash: image first (old one keeps running if that fails). */

@@ -157,6 +157,22 @@ export function stall(run: Run, verdict: Verdict): Outcome {
   return { verdict, requeueAfter: ms, held: true };
 }
 
+/**
+ * A failure no retry fixes (the engine refuses the configuration, or the process cannot start:
+ * PERMANENT_DOCKER_ERRORS): Stalled with the error's code as the reason and the engine's message.
+ * The gate holds this spec hash for `stalledRetryMs`, so engine events do not hammer it; the
+ * caller throws a TerminalError so the work queue forgets the key. A new spec hash opens the gate.
+ */
+export function permanentFailure(run: Run, err: OrunError): Outcome {
+  const { clock, stalledRetryMs } = run.deps;
+  const message = errorMessage(err);
+  const verdict: Verdict = { kind: 'stalled', reason: err.code, message };
+  run.mem.gates.hold(run.key, run.desired.hash, verdict, clock.now(), () => stalledRetryMs);
+  run.event('Warning', 'Failed', message);
+  run.log.warn({ reason: err.code }, 'deployment stalled: no retry fixes this spec');
+  return { verdict, held: true };
+}
+
 function retryWithBackoff(run: Run, reason: string, message: string): Outcome {
   const { clock, backoff } = run.deps;
   const verdict: Verdict = { kind: 'stalled', reason, message };

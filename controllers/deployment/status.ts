@@ -6,7 +6,12 @@
  *                 pull failure, port conflict, bad mount, crash loop, readiness timeout)
  * Pure; `lastTransitionTime` moves only when a condition's status flips.
  */
-import { verdictConditions, type Verdict as KstatusVerdict } from '../../runtime/conditions/index.ts';
+import {
+  READY,
+  setCondition,
+  verdictConditions,
+  type Verdict as KstatusVerdict,
+} from '../../runtime/conditions/index.ts';
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
 import type { ProbeResult } from './probes.ts';
 import type { DeepReadonly } from '../../runtime/store/freeze.ts';
@@ -42,6 +47,12 @@ export const Reason = {
   CrashLoopBackOff: 'CrashLoopBackOff',
   Restarting: 'Restarting',
   EngineError: 'EngineError',
+  /** The engine does not answer: Ready=Unknown, the last known facts kept, nothing changed. */
+  EngineUnavailable: 'EngineUnavailable',
+  /** The engine refuses the configuration (DockerErrorCode.InvalidSpec): Stalled until the spec changes. */
+  ContainerSpecInvalid: 'ContainerSpecInvalid',
+  /** The process cannot start (user, executable, env; DockerErrorCode.CannotRun): Stalled until the spec or image changes. */
+  ContainerCannotRun: 'ContainerCannotRun',
 } as const;
 
 export interface StatusInput {
@@ -116,4 +127,35 @@ export function sameStatus(
   b: DeploymentStatusView,
 ): boolean {
   return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The status while the engine does not answer: what was last known (container, ready, ip: the
+ * ingress keeps routing to a container that most likely still runs), with Ready=Unknown saying
+ * the truth. Reconciling and Stalled stay as they were: an outage is neither progress nor a
+ * failure of the Deployment.
+ */
+export function engineUnavailableStatus(
+  previous: DeepReadonly<DeploymentStatusView> | undefined,
+  message: string,
+  now: number,
+): DeploymentStatusView {
+  const prev = structuredClone(previous ?? {}) as DeploymentStatusView;
+  const generation = previous?.conditions?.find((c) => c.type === READY)?.observedGeneration;
+  return {
+    ...prev,
+    ready: prev.ready ?? false,
+    restarts: prev.restarts ?? 0,
+    conditions: setCondition(
+      previous?.conditions,
+      {
+        type: READY,
+        status: 'Unknown',
+        reason: Reason.EngineUnavailable,
+        message,
+        ...(generation === undefined ? {} : { observedGeneration: generation }),
+      },
+      now,
+    ),
+  };
 }

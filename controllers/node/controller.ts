@@ -16,6 +16,8 @@ export interface NodeControllerOptions
   store: Pick<Store, 'get' | 'updateStatus' | 'watch'>;
   /** Emits after each applied revision (GitInformer.applied$). */
   applied$?: Observable<unknown>;
+  /** Emits when the engine goes away or comes back (EngineHealth.changed$): status at once. */
+  engineChanged$?: Observable<unknown>;
   events: EventSink;
   clock: Clock;
 }
@@ -33,6 +35,7 @@ export class NodeController {
       predicate: (ev) => !ev.statusOnly && ev.object.metadata.name === o.nodeName,
     });
     if (o.applied$ !== undefined) builder.watchesChannel(o.applied$, () => [this.key]);
+    if (o.engineChanged$ !== undefined) builder.watchesChannel(o.engineChanged$, () => [this.key]);
     this.controller = builder.complete(this.reconciler);
   }
 

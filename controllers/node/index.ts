@@ -14,6 +14,8 @@ export {
   MANIFESTS_VALID,
   NodeReason,
   nodeStatus,
+  RUNTIME_READY,
   type AppliedView,
+  type EngineView,
   type GitStatusView,
 } from './status.ts';

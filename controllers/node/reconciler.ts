@@ -11,7 +11,14 @@ import type { Clock } from '../../runtime/clock/index.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtime/controller/index.ts';
 import type { RecordEvent } from '../../runtime/events/index.ts';
 import type { Store } from '../../runtime/store/index.ts';
-import { GIT_SYNCED, nodeStatus, type AppliedView, type GitStatusView } from './status.ts';
+import {
+  GIT_SYNCED,
+  nodeStatus,
+  RUNTIME_READY,
+  type AppliedView,
+  type EngineView,
+  type GitStatusView,
+} from './status.ts';
 
 export interface NodeReconcilerDeps {
   nodeName: string;
@@ -20,6 +27,8 @@ export interface NodeReconcilerDeps {
   gitStatus: () => GitStatusView;
   /** The informer's last applied revision. */
   lastApplied: () => AppliedView | undefined;
+  /** Whether the container engine answers (EngineHealth.status()). Default: no RuntimeReady condition. */
+  engineStatus?: () => EngineView;
   /** Receives the Node every reconcile; applies live settings. Errors become a Warning event. */
   onSpec?: (node: Readonly<Node>) => void;
   recordEvent: RecordEvent;
@@ -54,6 +63,7 @@ export class NodeReconciler implements Reconciler {
       d.recordEvent(name, 'Warning', 'SettingsNotApplied', errorMessage(err));
     }
     const before = node.status?.conditions?.find((c) => c.type === GIT_SYNCED);
+    const runtimeBefore = node.status?.conditions?.find((c) => c.type === RUNTIME_READY);
     const updated = d.store.updateStatus<NodeStatus>('Node', d.nodeName, (old) =>
       nodeStatus(
         old as NodeStatus | undefined,
@@ -61,6 +71,7 @@ export class NodeReconciler implements Reconciler {
         d.lastApplied(),
         node.metadata.generation,
         d.clock.now(),
+        d.engineStatus?.(),
       ),
     );
     const status = updated.status as NodeStatus | undefined;
@@ -68,6 +79,12 @@ export class NodeReconciler implements Reconciler {
     if (after && after.status !== before?.status) {
       if (after.status === 'False') d.recordEvent(name, 'Warning', after.reason, after.message);
       else if (before?.status === 'False') d.recordEvent(name, 'Normal', 'GitSyncRecovered', after.message);
+    }
+    const runtime = status?.conditions?.find((c) => c.type === RUNTIME_READY);
+    if (runtime && runtimeBefore && runtime.status !== runtimeBefore.status) {
+      if (runtime.status === 'False') d.recordEvent(name, 'Warning', runtime.reason, runtime.message);
+      else if (runtimeBefore.status === 'False')
+        d.recordEvent(name, 'Normal', runtime.reason, runtime.message);
     }
     const rev = status?.revision;
     if (rev !== undefined && rev !== node.status?.revision)

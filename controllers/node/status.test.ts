@@ -65,6 +65,31 @@ describe('nodeStatus', () => {
     expect(conds(nodeStatus(undefined, git, a, 1, T0))).toEqual(want);
   });
 
+  it.each([
+    {
+      engine: { available: true, message: 'ok' },
+      want: ['RuntimeReady=True/EngineAvailable', 'Ready=True/Synced'],
+    },
+    {
+      engine: { available: false, message: 'docker: ping: connect ENOENT /run/x.sock' },
+      want: ['RuntimeReady=False/EngineUnavailable', 'Ready=False/EngineUnavailable'],
+    },
+    {
+      engine: { available: undefined, message: '' },
+      want: ['RuntimeReady=Unknown/Progressing', 'Ready=True/Synced'],
+    },
+  ])('engine available=$engine.available → $want', ({ engine, want }) => {
+    const got = conds(nodeStatus(undefined, okGit, applied(), 1, T0, engine));
+    expect(got.filter((c) => c.startsWith('RuntimeReady') || c.startsWith('Ready'))).toEqual(want);
+  });
+
+  it('engine down: the message says nothing is changed, and names the error', () => {
+    const s = nodeStatus(undefined, okGit, applied(), 1, T0, { available: false, message: 'connect ENOENT' });
+    expect(s.conditions?.find((c) => c.type === 'RuntimeReady')?.message).toBe(
+      'the container engine does not answer (connect ENOENT); containers are left as they are and nothing is changed until it answers',
+    );
+  });
+
   it('carries revision, environment, last sync and source errors with file:line in the message', () => {
     const s = nodeStatus(undefined, okGit, applied(1), 2, T0);
     expect(s).toMatchObject({

@@ -9,6 +9,8 @@ import { READY, setCondition } from '../../runtime/conditions/index.ts';
 
 export const GIT_SYNCED = 'GitSynced';
 export const MANIFESTS_VALID = 'ManifestsValid';
+/** The container engine answers (CRI's RuntimeReady; the kubelet's "container runtime is down"). */
+export const RUNTIME_READY = 'RuntimeReady';
 
 export const NodeReason = {
   Succeeded: 'Succeeded',
@@ -16,7 +18,16 @@ export const NodeReason = {
   ManifestErrors: 'ManifestErrors',
   AllManifestsValid: 'AllManifestsValid',
   Synced: 'Synced',
+  EngineAvailable: 'EngineAvailable',
+  EngineUnavailable: 'EngineUnavailable',
 } as const;
+
+/** What the agent knows of the container engine (runtime/docker EngineHealth.status()). */
+export interface EngineView {
+  /** Undefined until the first answer. */
+  available: boolean | undefined;
+  message: string;
+}
 
 /** What GitSource.status() reports (runtime/git). */
 export interface GitStatusView {
@@ -52,6 +63,7 @@ export function nodeStatus(
   applied: AppliedView | undefined,
   generation: number | undefined,
   now: number,
+  engine?: EngineView,
 ): NodeStatus {
   const g = generation === undefined ? {} : { observedGeneration: generation };
   let conditions: Condition[] = setCondition(
@@ -84,21 +96,26 @@ export function nodeStatus(
               formatError(errors[0] as SourceError),
           };
   conditions = setCondition(conditions, { type: MANIFESTS_VALID, ...manifests, ...g }, now);
+  const runtime = engine === undefined ? undefined : runtimeCondition(engine);
+  if (runtime !== undefined)
+    conditions = setCondition(conditions, { type: RUNTIME_READY, ...runtime, ...g }, now);
   const ready = applied?.refused
     ? { status: 'False' as const, reason: applied.refused.reason, message: applied.refused.message }
-    : !git.ready
-      ? { status: 'False' as const, reason: git.reason, message: git.message }
-      : manifests.status !== 'True'
-        ? {
-            status: manifests.status === 'False' ? ('False' as const) : ('Unknown' as const),
-            reason: manifests.reason,
-            message: manifests.message,
-          }
-        : {
-            status: 'True' as const,
-            reason: NodeReason.Synced,
-            message: `applied ${applied?.revision ?? ''}`,
-          };
+    : runtime?.status === 'False'
+      ? runtime
+      : !git.ready
+        ? { status: 'False' as const, reason: git.reason, message: git.message }
+        : manifests.status !== 'True'
+          ? {
+              status: manifests.status === 'False' ? ('False' as const) : ('Unknown' as const),
+              reason: manifests.reason,
+              message: manifests.message,
+            }
+          : {
+              status: 'True' as const,
+              reason: NodeReason.Synced,
+              message: `applied ${applied?.revision ?? ''}`,
+            };
   conditions = setCondition(conditions, { type: READY, ...ready, ...g }, now);
   const branch = applied?.branch;
   return {
@@ -110,6 +127,26 @@ export function nodeStatus(
     ...(git.lastAttemptTime ? { lastAttemptTime: iso(git.lastAttemptTime) } : {}),
     ...(errors.length > 0 ? { sourceErrors: errors.map((e) => ({ ...e })) } : {}),
   };
+}
+
+function runtimeCondition(e: EngineView): {
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+} {
+  if (e.available === undefined)
+    return {
+      status: 'Unknown',
+      reason: NodeReason.Progressing,
+      message: 'the container engine was not reached yet',
+    };
+  return e.available
+    ? { status: 'True', reason: NodeReason.EngineAvailable, message: 'the container engine answers' }
+    : {
+        status: 'False',
+        reason: NodeReason.EngineUnavailable,
+        message: `the container engine does not answer (${e.message}); containers are left as they are and nothing is changed until it answers`,
+      };
 }
 
 /** `deployments/a.yaml, services/b.yaml` (the first five, then `and N more files`). */

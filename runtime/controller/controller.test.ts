@@ -6,7 +6,7 @@ import { newRegistry, RuntimeMetrics, type Registry } from '../metrics/index.ts'
 import { Store } from '../store/index.ts';
 import { ItemExponentialFailureRateLimiter } from '../workqueue/index.ts';
 import { Controller } from './controller.ts';
-import { reconcilerFunc, type ReconcileContext, type ReconcileResult } from './reconcile.ts';
+import { reconcilerFunc, terminalError, type ReconcileContext, type ReconcileResult } from './reconcile.ts';
 
 async function metricValues(registry: Registry, name: string): Promise<Record<string, number>> {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name) as
@@ -76,6 +76,27 @@ describe('Controller', () => {
     });
     expect(await metricValues(registry, 'controller_runtime_reconcile_errors_total')).toEqual({ test: 3 });
     expect(await metricValues(registry, 'workqueue_retries_total')).toEqual({ test: 3 });
+    await stop();
+  });
+
+  it('a TerminalError is counted and logged once, then the key is forgotten: no retry storm', async () => {
+    const { clock, calls, c, registry, stop } = setup(() => {
+      throw terminalError(
+        new OrunError('ContainerSpecInvalid', 'docker: create: Minimum memory limit allowed is 6MB'),
+      );
+    });
+    c.enqueue('Deployment/web');
+    await clock.advance(60_000);
+    expect(calls).toHaveLength(1);
+    expect(c.queue.numRequeues('Deployment/web')).toBe(0);
+    expect(await metricValues(registry, 'controller_runtime_terminal_reconcile_errors_total')).toEqual({
+      test: 1,
+    });
+    expect(await metricValues(registry, 'workqueue_retries_total')).toEqual({ test: 0 });
+    // A new event (a spec change, a person asking) reconciles it again.
+    c.enqueue('Deployment/web');
+    await clock.advance(10);
+    expect(calls).toHaveLength(2);
     await stop();
   });
 

@@ -17,7 +17,7 @@ import {
   type ControllerMetrics,
   type ControllerMetricsProvider,
 } from './metrics.ts';
-import type { ReconcileResult, Reconciler } from './reconcile.ts';
+import { TerminalError, type ReconcileResult, type Reconciler } from './reconcile.ts';
 
 /** Anything that can be watched like the store: list-then-watch events for some kinds. */
 export interface WatchSource {
@@ -243,9 +243,16 @@ export class Controller {
       result = (await this.#reconciler.reconcile({ key, signal, log, reconcileID })) ?? {};
     } catch (err) {
       this.#metrics.reconcileTime((this.#clock.now() - started) / 1000);
-      this.queue.addRateLimited(key);
       this.#metrics.reconcileError();
       this.#metrics.reconcileTotal('error');
+      if (err instanceof TerminalError) {
+        // No retry fixes it: the key waits for a new event (spec change, a person asking).
+        this.#metrics.reconcileTerminal();
+        this.queue.forget(key);
+        log.warn({ err: err.cause }, 'Reconciler error is terminal; not requeued');
+        return;
+      }
+      this.queue.addRateLimited(key);
       if (!(err instanceof Error)) this.#metrics.reconcilePanic();
       const ignored = requeueAfterOf(err);
       if (ignored !== undefined) {

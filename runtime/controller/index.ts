@@ -10,7 +10,15 @@ export {
   type WatchSource,
 } from './controller.ts';
 export { controllerFor, ControllerBuilder, type ControllerCommon } from './builder.ts';
-export { reconcilerFunc, type ReconcileContext, type ReconcileResult, type Reconciler } from './reconcile.ts';
+export {
+  reconcilerFunc,
+  TERMINAL_ERROR,
+  TerminalError,
+  terminalError,
+  type ReconcileContext,
+  type ReconcileResult,
+  type Reconciler,
+} from './reconcile.ts';
 export {
   noopControllerMetricsProvider,
   type ControllerMetrics,

@@ -7,6 +7,8 @@ export interface ControllerMetrics {
   reconcileError(): void;
   /** A reconcile threw something that is not an Error (the closest thing to a Go panic). */
   reconcilePanic(): void;
+  /** A reconcile failed with a TerminalError (not requeued). */
+  reconcileTerminal(): void;
   reconcileTime(seconds: number): void;
   setMaxConcurrentReconciles(n: number): void;
   addActiveWorkers(delta: number): void;
@@ -21,6 +23,7 @@ const noop: ControllerMetrics = {
   reconcileTotal() {},
   reconcileError() {},
   reconcilePanic() {},
+  reconcileTerminal() {},
   reconcileTime() {},
   setMaxConcurrentReconciles() {},
   addActiveWorkers() {},

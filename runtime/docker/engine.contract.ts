@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
 import {
   DockerErrorCode,
+  PERMANENT_DOCKER_ERRORS,
   type ContainerEngine,
   type ContainerEvent,
   type ContainerSpec,
@@ -328,9 +329,19 @@ export function describeEngineContract(name: string, setup: () => Promise<Engine
       });
       const err = await expectCode(
         h.engine.createContainer(spec({ cpuQuota: 50_000, nanoCpus: 500_000_000 })),
-        DockerErrorCode.RequestFailed,
+        DockerErrorCode.InvalidSpec,
       );
       expect(err.message).toContain('Conflicting options');
+    });
+
+    it('refuses a configuration it never accepts with the permanent InvalidSpec (a 1 MiB memory limit)', async () => {
+      await harness();
+      const err = await expectCode(
+        h.engine.createContainer(spec({ memoryBytes: 2 ** 20 })),
+        DockerErrorCode.InvalidSpec,
+      );
+      expect(err.message).toContain('Minimum memory limit');
+      expect(PERMANENT_DOCKER_ERRORS.has(DockerErrorCode.InvalidSpec)).toBe(true);
     });
 
     it('creates a named volume on create and keeps it when the container is removed', async () => {

@@ -31,10 +31,31 @@ export const DockerErrorCode = {
    * (`blkioWeight`) when known; the caller may retry without it and warn.
    */
   ResourceUnsupported: 'ContainerResourceUnsupported',
+  /**
+   * `createContainer`/`startContainer`: the engine refused the container's configuration (HTTP
+   * 400: a memory limit under 6 MB, more CPUs than the host has, conflicting options). Permanent:
+   * no retry fixes it until the spec changes.
+   */
+  InvalidSpec: 'ContainerSpecInvalid',
+  /**
+   * `startContainer`: the runtime cannot start the process: the user is not in the image's
+   * passwd, the executable is missing, an env value holds a NUL. Permanent for this spec and image.
+   */
+  CannotRun: 'ContainerCannotRun',
   /** Any other engine error (message carries the engine's text and HTTP status in context). */
   RequestFailed: 'DockerRequestFailed',
 } as const;
 export type DockerErrorCode = (typeof DockerErrorCode)[keyof typeof DockerErrorCode];
+
+/**
+ * Codes no retry can fix (the same spec and image fail the same way): a caller reports them as
+ * Stalled and stops retrying until the input changes. Every other code is transient (retried
+ * with backoff) or has its own handling (`Unavailable`: the engine is down, state unknown).
+ */
+export const PERMANENT_DOCKER_ERRORS: ReadonlySet<string> = new Set([
+  DockerErrorCode.InvalidSpec,
+  DockerErrorCode.CannotRun,
+]);
 
 /** Docker's container states. */
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';

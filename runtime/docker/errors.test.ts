@@ -53,7 +53,30 @@ describe('classify', () => {
     ],
     [
       engineError(400, 'Conflicting options: Nano CPUs and CPU Period cannot both be set'),
-      DockerErrorCode.RequestFailed,
+      DockerErrorCode.InvalidSpec,
+    ],
+    [engineError(400, 'Minimum memory limit allowed is 6MB'), DockerErrorCode.InvalidSpec],
+    [
+      engineError(400, 'Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available'),
+      DockerErrorCode.InvalidSpec,
+    ],
+    [
+      engineError(500, 'unable to find user nosuchuser: no matching entries in passwd file'),
+      DockerErrorCode.CannotRun,
+    ],
+    [
+      engineError(
+        400,
+        'failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: unknown',
+      ),
+      DockerErrorCode.CannotRun,
+    ],
+    [
+      engineError(
+        500,
+        'failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: environment variable value can\'t contain null(\\x00): "A=x\\x00y": unknown',
+      ),
+      DockerErrorCode.CannotRun,
     ],
     [engineError(404, 'No such image: orun-test/nope:1'), DockerErrorCode.ImageNotFound],
     [engineError(404, 'No such container: abc'), DockerErrorCode.ContainerNotFound],

@@ -49,9 +49,18 @@ export function classify(err: unknown): DockerErrorCode {
   if (/blkio\.(bfq\.)?weight|io\.(bfq\.)?weight|block i\/o weight/i.test(msg)) {
     return DockerErrorCode.ResourceUnsupported;
   }
+  if (
+    /unable to find user|no matching entries in passwd|executable file not found|exec: "[^"]*": stat [^:]*: no such file or directory|exec format error|can't contain null/i.test(
+      msg,
+    )
+  ) {
+    return DockerErrorCode.CannotRun;
+  }
   if (status === 409 && /already in use/i.test(msg)) return DockerErrorCode.NameConflict;
   if (status === 404 && /no such image/i.test(msg)) return DockerErrorCode.ImageNotFound;
   if (status === 404 && /no such container/i.test(msg)) return DockerErrorCode.ContainerNotFound;
+  // Docker answers 400 (errdefs.InvalidParameter) for a configuration it will never accept.
+  if (status === 400) return DockerErrorCode.InvalidSpec;
   return DockerErrorCode.RequestFailed;
 }
 

@@ -60,13 +60,13 @@ describe('FakeEngine knobs', () => {
         name: 'io',
         image,
         blkioWeight: 500,
-        memoryBytes: 1024,
+        memoryBytes: 64 * 2 ** 20,
         volumes: [{ name: 'p_data', containerPath: '/d' }],
       },
       { onWarning: (w) => seen.push(w) },
     );
     expect(engine.specOf(id)).toMatchObject({
-      memoryBytes: 1024,
+      memoryBytes: 64 * 2 ** 20,
       volumes: [{ name: 'p_data', containerPath: '/d' }],
     });
     expect(engine.specOf(id)?.blkioWeight).toBe(recorded);

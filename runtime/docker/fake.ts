@@ -61,6 +61,8 @@ export interface FakeEngineOptions {
 /** dockerd's warning when the host cannot apply a blkio weight. */
 export const BLKIO_DISCARDED_WARNING =
   'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.';
+/** dockerd refuses a memory limit under 6 MB (HTTP 400). */
+const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** A recorded call, for assertions (`fake.calls.filter(c => c.method === 'createContainer')`). */
@@ -324,9 +326,18 @@ export class FakeEngine implements ContainerEngine {
         { context: { container: spec.name, image: spec.image, httpStatus: 404 } },
       );
     }
+    if (spec.memoryBytes !== undefined && spec.memoryBytes < MIN_MEMORY_BYTES) {
+      throw new OrunError(
+        DockerErrorCode.InvalidSpec,
+        `docker: ${step}: Minimum memory limit allowed is 6MB`,
+        {
+          context: { container: spec.name, image: spec.image, httpStatus: 400 },
+        },
+      );
+    }
     if (spec.nanoCpus !== undefined && (spec.cpuQuota !== undefined || spec.cpuPeriod !== undefined)) {
       throw new OrunError(
-        DockerErrorCode.RequestFailed,
+        DockerErrorCode.InvalidSpec,
         `docker: ${step}: Conflicting options: Nano CPUs and CPU Period cannot both be set`,
         { context: { container: spec.name, image: spec.image, httpStatus: 400 } },
       );

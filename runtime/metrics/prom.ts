@@ -33,6 +33,7 @@ export class RuntimeMetrics implements QueueMetricsProvider, ControllerMetricsPr
   readonly #reconcileTotal: Counter<'controller' | 'result'>;
   readonly #reconcileErrors: Counter<'controller'>;
   readonly #reconcilePanics: Counter<'controller'>;
+  readonly #reconcileTerminal: Counter<'controller'>;
   readonly #reconcileTime: Histogram<'controller'>;
   readonly #maxConcurrent: Gauge<'controller'>;
   readonly #activeWorkers: Gauge<'controller'>;
@@ -104,6 +105,11 @@ export class RuntimeMetrics implements QueueMetricsProvider, ControllerMetricsPr
     this.#reconcilePanics = new Counter({
       name: 'controller_runtime_reconcile_panics_total',
       help: 'Total number of reconciliation panics per controller',
+      ...c,
+    });
+    this.#reconcileTerminal = new Counter({
+      name: 'controller_runtime_terminal_reconcile_errors_total',
+      help: 'Total number of terminal reconciliation errors per controller',
       ...c,
     });
     this.#reconcileTime = new Histogram({
@@ -196,11 +202,13 @@ export class RuntimeMetrics implements QueueMetricsProvider, ControllerMetricsPr
     for (const r of RESULTS) this.#reconcileTotal.labels(name, r).inc(0);
     this.#reconcileErrors.labels(name).inc(0);
     this.#reconcilePanics.labels(name).inc(0);
+    this.#reconcileTerminal.labels(name).inc(0);
     this.#activeWorkers.labels(name).set(0);
     return {
       reconcileTotal: (result) => this.#reconcileTotal.labels(name, result).inc(),
       reconcileError: () => this.#reconcileErrors.labels(name).inc(),
       reconcilePanic: () => this.#reconcilePanics.labels(name).inc(),
+      reconcileTerminal: () => this.#reconcileTerminal.labels(name).inc(),
       reconcileTime: (s) => this.#reconcileTime.labels(name).observe(s),
       setMaxConcurrentReconciles: (n) => this.#maxConcurrent.labels(name).set(n),
       addActiveWorkers: (d) => this.#activeWorkers.labels(name).inc(d),

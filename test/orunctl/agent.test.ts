@@ -137,7 +137,7 @@ describe('orunctl against a running agent (e2e: real git, dockerd, dist/orun.js 
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
       new RegExp(
-        `^NAME {3,}BRANCH {3}REVISION {12}SYNCED {3,}SUSPENDED {3}AGE\\n${node} {3}main {5}main@sha1:${firstCommit.slice(0, 7)} {3}\\d+s ago {3,}False {7}\\d+s\\n$`,
+        `^NAME {3,}STATUS {3}BRANCH {3}REVISION {12}SYNCED {3,}SUSPENDED {3}AGE\\n${node} {3}\\S+ +main {5}main@sha1:${firstCommit.slice(0, 7)} {3}\\d+s ago {3,}False {7}\\d+s\\n$`,
       ),
     );
   });

@@ -79,7 +79,7 @@ describe('orunctl against a local API', () => {
   it.each([['no'], ['nodes'], ['node']])('get %s', async (kind) => {
     const r = await orunctl(['get', kind]);
     expect(r.stdout).toMatch(
-      /^NAME {5}BRANCH {3}REVISION {3}SYNCED {4}SUSPENDED {3}AGE\nedge-1 {3}main {5}0123456 {4}1\ds ago {3}False {7}2d4h\n$/,
+      /^NAME {5}STATUS +BRANCH {3}REVISION {3}SYNCED {4}SUSPENDED {3}AGE\nedge-1 {3}\w+ +main {5}0123456 {4}1\ds ago {3}False {7}2d4h\n$/,
     );
   });
 

@@ -34,11 +34,13 @@ export function deploymentState(o: WireObject): string {
   // of the status still describes the previous generation, as kstatus reads it.
   const generation = o.metadata.generation;
   const observed = d.status?.observedGeneration;
+  // The engine does not answer: the rest of the status is what was last known.
+  const ready = condition(o, 'Ready');
+  if (ready?.status === 'Unknown' && ready.reason === 'EngineUnavailable') return ready.reason;
   if (generation !== undefined && observed !== undefined && observed < generation) return 'Progressing';
   if (condition(o, 'Ready')?.status === 'True' || d.status?.ready === true) return 'Running';
   const reconciling = condition(o, 'Reconciling');
   if (reconciling?.status === 'True') return reconciling.reason;
-  const ready = condition(o, 'Ready');
   if (ready?.status === 'False' && ready.reason !== '') return ready.reason;
   return d.status?.containerID === undefined ? 'Pending' : 'NotReady';
 }
@@ -111,8 +113,16 @@ const serviceColumns: Column[] = [
   { header: 'NODE', wide: true, cell: (o) => placement((o as unknown as Service).spec) },
 ];
 
+/** A Node's STATUS, as `kubectl get nodes` shows Ready: `Ready`, else why not (EngineUnavailable …). */
+export function nodeState(o: WireObject): string {
+  const ready = condition(o, 'Ready');
+  if (ready?.status === 'True') return 'Ready';
+  return ready?.status === 'False' && ready.reason !== '' ? ready.reason : 'Unknown';
+}
+
 const nodeColumns: Column[] = [
   name,
+  { header: 'STATUS', cell: (o) => nodeState(o) },
   {
     header: 'BRANCH',
     cell: (o) => {

@@ -50,7 +50,7 @@ describe('get tables', () => {
       'Node',
       [sampleNode(now)],
       false,
-      'NAME     BRANCH   REVISION   SYNCED    SUSPENDED   AGE\nedge-1   main     0123456    12s ago   False       2d4h\n',
+      'NAME     STATUS    BRANCH   REVISION   SYNCED    SUSPENDED   AGE\nedge-1   Unknown   main     0123456    12s ago   False       2d4h\n',
     ],
     [
       'nodes with a Flux revision',
@@ -65,7 +65,7 @@ describe('get tables', () => {
         },
       ],
       false,
-      'NAME     BRANCH   REVISION            SYNCED   SUSPENDED   AGE\nedge-1   main     main@sha1:f92cd55   0s ago   False       2d4h\n',
+      'NAME     STATUS    BRANCH   REVISION            SYNCED   SUSPENDED   AGE\nedge-1   Unknown   main     main@sha1:f92cd55   0s ago   False       2d4h\n',
     ],
     [
       'servicegraphs',
@@ -134,6 +134,25 @@ describe('get tables', () => {
     ],
     ['created, not ready', { status: { containerID: 'abc', ready: false } }, 'NotReady'],
     [
+      'the engine does not answer (the rest is the last known status, ready included)',
+      {
+        status: {
+          ...sampleDeployment(now).status,
+          observedGeneration: 1,
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'Unknown',
+              reason: 'EngineUnavailable',
+              message: '',
+              lastTransitionTime: '',
+            },
+          ],
+        },
+      },
+      'EngineUnavailable',
+    ],
+    [
       'a new generation not yet acted on (status of the previous one)',
       { status: { ...sampleDeployment(now).status, observedGeneration: 1 } },
       'Progressing',
@@ -142,6 +161,18 @@ describe('get tables', () => {
     expect(printTable('Deployment', [sampleDeployment(now, 'x', extra)], { now }).split('\n')[1]).toContain(
       ` ${expected} `,
     );
+  });
+
+  it.each([
+    ['True', 'Synced', 'Ready'],
+    ['False', 'EngineUnavailable', 'EngineUnavailable'],
+    ['False', 'GitOperationFailed', 'GitOperationFailed'],
+  ])('node STATUS when Ready=%s/%s is %s', (status, reason, expected) => {
+    const node = {
+      ...sampleNode(now),
+      status: { conditions: [{ type: 'Ready', status, reason, message: '', lastTransitionTime: '' }] },
+    } as WireObject;
+    expect(printTable('Node', [node], { now }).split('\n')[1]).toMatch(new RegExp(`^edge-1 +${expected} `));
   });
 
   it('keeps watch rows aligned under the header', () => {
