@@ -18,9 +18,9 @@ rewritten by the scenario that measured it. Bounded by default; enlarge with \`C
 
 const LIMITS = `## Known limits
 
-- Not covered by this suite yet: restarting dockerd (a private engine) under the agent, and killing
-  the supervised Caddy; the agent's handling of both is covered by the e2e tests of
-  \`test/agent\` and \`test/ingress\` only.
+- The engine scenario restarts a private dockerd run with \`--live-restore\` (containers outlive
+  it, as on a production node); without it dockerd stops every container on the way down, and that
+  case (the agent restarting them) is not measured here.
 - The fuzzers check that decoding never throws and that every error is positioned; they do not
   check that each message is the best one.
 - A hostile manifest is judged by file: \`orun validate\` and the agent must both refuse it (or
