@@ -41,7 +41,7 @@ import { VERSION } from '../../runtime/version/index.ts';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
 import { EngineHealth, monitorEngine } from '../../runtime/docker/health.ts';
 import { EventRecorder, type EventSink } from '../../runtime/events/index.ts';
-import { GitSource } from '../../runtime/git/index.ts';
+import { CommitTrust, GitSource } from '../../runtime/git/index.ts';
 import { FileLastGoodStore, GitInformer } from '../../runtime/informer/index.ts';
 import { createLogger, type Logger } from '../../runtime/log/index.ts';
 import { Manager, type Runnable } from '../../runtime/manager/index.ts';
@@ -85,7 +85,14 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   const docker = new DockerEngine();
   const engine = monitorEngine(docker, engineHealth);
   const nodeEvents = recorder.for('node-controller');
-  const informer = newInformer(settings, store, nodeEvents, registry, logger);
+  // Signed commits: the --allowed-signers flag, else the signers of the last applied Node.
+  const trust = new CommitTrust({
+    ...(settings.allowedSignersFile === undefined ? {} : { flagFile: settings.allowedSignersFile }),
+    stateFile: join(settings.dataDir, 'state', 'allowed_signers'),
+    logger,
+  });
+  const informer = newInformer(settings, store, nodeEvents, registry, logger, trust);
+  informer.applied$.subscribe(() => adoptTrust(trust, store, settings.node, logger));
   redactText = informer.redactText;
   const common = { store, clock, registry, logger, controllerMetrics: metrics };
 
@@ -313,6 +320,7 @@ function newInformer(
   events: EventSink,
   registry: Registry,
   logger: Logger,
+  trust: CommitTrust,
 ): GitInformer<GitSource> {
   const live = () => liveSourceSettings(settings, store.get<Node>('Node', settings.node));
   return new GitInformer({
@@ -324,9 +332,7 @@ function newInformer(
       dir: join(settings.dataDir, 'repo'),
       pollInterval: () => live().pollIntervalMs,
       ...(settings.sshKeyPath === undefined ? {} : { sshKeyPath: settings.sshKeyPath }),
-      ...(settings.allowedSignersFile === undefined
-        ? {}
-        : { verify: { allowedSignersFile: settings.allowedSignersFile } }),
+      verify: () => trust.verify(),
       logger,
       registry,
     }),
@@ -341,6 +347,16 @@ function newInformer(
     limits: { maxFileBytes: settings.maxManifestBytes, maxRepoBytes: settings.maxRepoBytes },
     dataDir: settings.dataDir,
   });
+}
+
+/** The applied Node's `spec.verifyCommits` becomes the trust for the next commit (runtime/git/trust.ts). */
+function adoptTrust(trust: CommitTrust, store: Store, node: string, log: Logger): void {
+  try {
+    trust.adopt(store.get<Node>('Node', node)?.spec);
+  } catch (err) {
+    // e.g. the data dir is full: the trust in force stays (the file was replaced atomically or not at all).
+    log.error({ err: errorMessage(err) }, 'keeping the allowed signers in force failed');
+  }
 }
 
 /** Runs the agent until `signal` aborts. */

@@ -115,7 +115,7 @@ export const START_FLAGS: readonly SettingFlag[] = [
   {
     setting: 'allowedSignersFile',
     flags: '--allowed-signers <file>',
-    help: `SSH allowed-signers file: apply only commits signed by one of its keys; others are refused and reported on the Node (GitSynced=False, InvalidCommitSignature); default: commits are not verified ${env('allowedSignersFile')}`,
+    help: `SSH allowed-signers file: apply only commits signed by one of its keys; others are refused and reported on the Node (GitSynced=False, InvalidCommitSignature); the repository cannot change or turn it off (the Node's spec.verifyCommits is then ignored); default: the Node's spec.verifyCommits, else commits are not verified ${env('allowedSignersFile')}`,
   },
   {
     setting: 'maxManifestBytes',

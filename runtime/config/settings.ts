@@ -60,7 +60,7 @@ export interface AgentSettings {
   /**
    * An SSH allowed-signers file (`git config gpg.ssh.allowedSignersFile` format): only commits
    * signed by one of its keys are applied; any other tip is refused and reported on the Node
-   * (GitSynced=False, InvalidCommitSignature). Default: none (commits are not verified).
+   * (GitSynced=False, InvalidCommitSignature). Default: none (the Node's spec.verifyCommits, else not verified).
    */
   allowedSignersFile: string | undefined;
   /** Largest manifest file read, in bytes; a larger one is an error of that file. Default 1 MiB. */

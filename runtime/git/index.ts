@@ -24,4 +24,5 @@ export { GitMetrics } from './metrics.ts';
 export type { GitOperation } from './metrics.ts';
 export { redactUrls } from './redact.ts';
 export { GitSource, GitSourceErrorCode, GitSourceReason } from './source.ts';
-export type { GitRevision, GitSourceOptions, GitSourceStatus } from './source.ts';
+export type { CommitVerification, GitRevision, GitSourceOptions, GitSourceStatus } from './source.ts';
+export { CommitTrust, type CommitTrustOptions, type NodeTrustSettings } from './trust.ts';

@@ -329,6 +329,24 @@ describe('GitSource', () => {
     expect(h.source.current()?.commit).toBe(c.sha);
   });
 
+  it('with verify as a function, asks it at every fetched commit (trust set by the last applied Node)', async () => {
+    const client = new FakeGitClient();
+    client.allowedSigners.set('/data/state/allowed_signers', new Set(['alice']));
+    let trust: { allowedSignersFile: string } | undefined = undefined;
+    const a = client.push(REMOTE, 'main', 'unsigned, trust on first use');
+    const h = start({ client, verify: () => trust });
+    await h.source.synced;
+    expect(h.source.current()?.commit).toBe(a.sha);
+    trust = { allowedSignersFile: '/data/state/allowed_signers' }; // the applied Node turned it on
+    client.push(REMOTE, 'main', 'unsigned');
+    await tick(h);
+    expect(h.source.status()).toMatchObject({ reason: GitSourceReason.InvalidCommitSignature });
+    expect(h.source.current()?.commit).toBe(a.sha);
+    const c = client.push(REMOTE, 'main', 'signed by alice', { signedBy: 'alice' });
+    await tick(h);
+    expect(h.source.current()?.commit).toBe(c.sha);
+  });
+
   it('checks out a work tree only on demand, once per commit, one at a time', async () => {
     const client = new FakeGitClient();
     const a = client.push(REMOTE, 'main', 'a');

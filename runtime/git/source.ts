@@ -50,8 +50,12 @@ export interface GitSourceOptions {
   sshKeyPath?: string;
   /** known_hosts for ssh:// remotes (new hosts accepted once, changed keys refused). Default `<dirname(dir)>/known_hosts`. */
   knownHostsFile?: string;
-  /** Refuse commits not signed (SSH signatures) by a key in this allowed signers file. Default: no verification. */
-  verify?: { allowedSignersFile: string };
+  /**
+   * Refuse commits not signed (SSH signatures) by a key in this allowed signers file. A function
+   * is asked at every fetched commit (CommitTrust.verify: the flag, or the signers the last applied
+   * Node declared). Default: no verification.
+   */
+  verify?: CommitVerification | (() => CommitVerification | undefined);
   /** Default: a GitCliClient configured with sshKeyPath and knownHostsFile. */
   client?: GitClient;
   /** Default: the system clock. */
@@ -60,6 +64,11 @@ export interface GitSourceOptions {
   logger?: Logger;
   /** Registry for the `orun_git_*` metrics. Default: a private registry (never the global one). */
   registry?: Registry;
+}
+
+/** How a fetched commit is verified: `git verify-commit` with this allowed signers file. */
+export interface CommitVerification {
+  allowedSignersFile: string;
 }
 
 /** One fetched commit. */
@@ -127,7 +136,7 @@ export class GitSource {
   /** The branch the last poll tracked (read from `branch` at each poll). */
   #tracked: string;
   readonly #maxBackoff: number;
-  readonly #verify: { allowedSignersFile: string } | undefined;
+  readonly #verify: GitSourceOptions['verify'];
   readonly #revisions = new ReplaySubject<GitRevision>(1);
   #resolveSynced!: () => void;
   #rejectSynced!: (err: unknown) => void;
@@ -325,7 +334,9 @@ export class GitSource {
       head = await this.#timed('fetch', () => client.cloneOrFetch(this.remote, branch, this.dir, signal));
     }
     const sha = head.sha;
-    if (this.#verify) await this.#verifyCommit(sha, this.#verify.allowedSignersFile, signal);
+    const verify = typeof this.#verify === 'function' ? this.#verify() : this.#verify;
+    if (verify) await this.#verifyCommit(sha, verify.allowedSignersFile, signal);
+    else this.#rejectedSha = undefined;
     const rev: GitRevision = {
       revision: formatRevision(branch, sha),
       commit: sha,

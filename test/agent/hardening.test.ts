@@ -157,4 +157,112 @@ describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
     expect(condition(n, 'GitSynced')?.status).toBe('True');
     expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
+
+  // Issue 9 item 7: signed commits as a Node setting, bootstrapped so a commit cannot lower the trust.
+  it('Node spec.verifyCommits: trust from the last applied Node, kept across a restart; unsigned or wrongly signed commits cannot turn it off; a trusted one can', async () => {
+    requireTestImage();
+    const prefix = uniquePrefix('nsign');
+    const repo = new TestGitRepo('orun-nsign-');
+    const dataDir = mkdtempSync(join(tmpdir(), 'orun-data-nsign-'));
+    const node = `${prefix}-node`;
+    const [a, b, c] = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`];
+    cleanups.push(() => {
+      removeContainers(prefix);
+      repo.cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const keygen = (who: string): string => {
+      const key = join(repo.root, who);
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', key]);
+      return key;
+    };
+    const alice = keygen('alice');
+    const mallory = keygen('mallory');
+    const aliceLine = `alice@orun.invalid ${readFileSync(`${alice}.pub`, 'utf8').trim()}`;
+    const verifying = `${nodeYaml(node, repo.bare)}  verifyCommits:\n    allowedSigners:\n      - ${JSON.stringify(aliceLine)}\n`;
+    const commit = (message: string, key?: string): string => {
+      const git = (...args: string[]) => execFileSync('git', ['-C', repo.work, ...args]);
+      if (key === undefined) git('config', 'commit.gpgsign', 'false');
+      else {
+        git('config', 'gpg.format', 'ssh');
+        git('config', 'user.signingkey', key);
+        git('config', 'commit.gpgsign', 'true');
+      }
+      return repo.commit(message);
+    };
+    const refused = async (agent: AgentProcess, what: string): Promise<void> => {
+      await waitFor(
+        `${what}: refused, GitSynced=False/InvalidCommitSignature`,
+        async () => {
+          const g = condition(await agent.object('nodes', node), 'GitSynced');
+          return g?.status === 'False' && g.reason === 'InvalidCommitSignature';
+        },
+        60_000,
+        () => agent.dump(),
+      );
+      expect(containersWithPrefix(prefix).map((x) => x.deployment)).toEqual([a]);
+    };
+    const ready = (agent: AgentProcess, name: string) =>
+      waitFor(
+        `Deployment ${name} Ready=True`,
+        async () => condition(await agent.object('deployments', name), 'Ready')?.status === 'True',
+        60_000,
+        () => agent.dump(),
+      );
+
+    // The first commit is trusted as it is (no trust on disk yet) and turns verification on.
+    repo.write({ [`nodes/${node}.yaml`]: verifying, [`deployments/${a}.yaml`]: deploymentYaml(a) });
+    commit('verify commits signed by alice (unsigned: trust on first use)');
+    let agent = new AgentProcess({ repo: repo.bare, node, dataDir });
+    cleanups.push(async () => {
+      await agent.stop('SIGKILL');
+    });
+    await ready(agent, a);
+    const aContainer = containersWithPrefix(prefix)[0]?.id;
+
+    // An unsigned commit that also drops verifyCommits is not applied: it is verified against
+    // the signers in force, never against its own Node manifest.
+    repo.write({
+      [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
+      [`deployments/${b}.yaml`]: deploymentYaml(b),
+    });
+    commit('unsigned: turn verification off and add b');
+    await refused(agent, 'unsigned');
+    commit('signed by a key the Node does not list', mallory);
+    await refused(agent, "mallory's signature");
+
+    // A restart keeps the trust (state/allowed_signers), and restarts nothing. (Until a commit
+    // applies, a restarted agent does not start its controllers: the refusal is in its log.)
+    expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    agent = new AgentProcess({ repo: repo.bare, node, dataDir });
+    await waitFor(
+      'after a restart: refused against the signers in force',
+      () =>
+        agent.lines.some(
+          (l) => l['code'] === 'GitSignatureInvalid' && String(l['err']).includes('state/allowed_signers'),
+        ),
+      60_000,
+      () => agent.dump(),
+    );
+    expect(containersWithPrefix(prefix).map((x) => x.id)).toEqual([aContainer]);
+
+    // alice signs: applied; then alice turns verification off, and an unsigned commit applies.
+    repo.write({ [`nodes/${node}.yaml`]: verifying });
+    commit('alice: add b, keep verification', alice);
+    await ready(agent, b);
+    repo.write({ [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare) });
+    const off = commit('alice: verification off', alice);
+    // Only the tip is verified (as Flux does): wait until alice's commit is the one applied.
+    await waitFor(
+      "alice's commit applied",
+      async () => (await agent.object('nodes', node))?.status?.revision?.endsWith(off) === true,
+      60_000,
+      () => agent.dump(),
+    );
+    repo.write({ [`deployments/${c}.yaml`]: deploymentYaml(c) });
+    commit('unsigned, after alice turned verification off');
+    await ready(agent, c);
+    expect(condition(await agent.object('nodes', node), 'GitSynced')?.status).toBe('True');
+    expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
 });

@@ -15,6 +15,14 @@ describe('decodeManifestFile: invalid manifests', () => {
       errors: ['deployments/web.yaml:7:5: spec.ports[0].containerPort: expected integer 1-65535, got "http"'],
     },
     {
+      name: 'an allowed signer that is not an SSH public key line',
+      file: 'nodes/n.yaml',
+      text: `${HEAD}kind: Node\nmetadata:\n  name: n\nspec:\n  host: h\n  gitRepo: r\n  verifyCommits:\n    allowedSigners:\n      - alice@example.com\n`,
+      errors: [
+        'nodes/n.yaml:10:9: spec.verifyCommits.allowedSigners[0]: expected an allowed-signers line: "principal ssh-ed25519 AAAA... [comment]", got "alice@example.com"',
+      ],
+    },
+    {
       name: 'port out of range',
       file: 'deployments/web.yaml',
       text: dep('  image: nginx:1\n  ports:\n    - containerPort: 80\n      port: 70000\n'),
@@ -252,6 +260,24 @@ describe('decodeManifestFile: valid manifests', () => {
         gitBranch: 'main',
         pollInterval: '5s',
         dataDir: '/opt/orun/',
+      },
+    },
+    {
+      name: 'node that verifies commits',
+      file: 'nodes/demo.yaml',
+      text: `${HEAD}kind: Node\nmetadata:\n  name: demo\nspec:\n  host: 10.0.0.1\n  gitRepo: r\n  verifyCommits:\n    allowedSigners:\n      - alice@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEx+1= alice\n`,
+      spec: {
+        host: '10.0.0.1',
+        user: 'root',
+        sshPort: 22,
+        sshKeyPath: '~/.ssh/id_ed25519',
+        gitRepo: 'r',
+        gitBranch: 'main',
+        pollInterval: '5s',
+        dataDir: '/opt/orun/',
+        verifyCommits: {
+          allowedSigners: ['alice@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEx+1= alice'],
+        },
       },
     },
     {

@@ -11,6 +11,28 @@ const AbsPath = NonEmpty.regex(/^(\/|~\/)/, {
   error: expected('an absolute path (or one starting with ~/)'),
 });
 
+const SSH_KEY_TYPES = new Set([
+  'ssh-ed25519',
+  'ssh-rsa',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'sk-ssh-ed25519@openssh.com',
+  'sk-ecdsa-sha2-nistp256@openssh.com',
+]);
+
+/** `principal [options] key-type base64-key [comment]` on one line (checked in linear time). */
+function isAllowedSignerLine(line: string): boolean {
+  if (line.length > 16_384 || /[\n\r]/.test(line)) return false;
+  const words = line.trim().split(/\s+/);
+  const i = words.findIndex((w, n) => n > 0 && SSH_KEY_TYPES.has(w));
+  return i > 0 && /^[A-Za-z0-9+/]+={0,3}$/.test(words[i + 1] ?? '');
+}
+
+const AllowedSigner = NonEmpty.refine(isAllowedSignerLine, {
+  error: expected('an allowed-signers line: "principal ssh-ed25519 AAAA... [comment]"'),
+});
+
 export const NodeSpecSchema = z.strictObject(
   {
     host: NonEmpty.describe('Host name or IP address used to reach the node over SSH (required).'),
@@ -37,6 +59,22 @@ export const NodeSpecSchema = z.strictObject(
       .optional()
       .describe(
         'Host paths Deployments may mount (each path and what is under it). Default: any path except /, /boot, /dev, /etc, /proc, /root, /sys, the Docker and containerd sockets and state, the data dir, and their parents.',
+      ),
+    verifyCommits: z
+      .strictObject(
+        {
+          allowedSigners: z
+            .array(AllowedSigner, { error: expected('a list of allowed-signers lines') })
+            .min(1, { error: 'needs at least one signer' })
+            .describe(
+              'Lines of an SSH allowed-signers file (`principal [options] key-type base64-key [comment]`, as `git config gpg.ssh.allowedSignersFile` reads it).',
+            ),
+        },
+        { error: expected('a mapping with allowedSigners') },
+      )
+      .optional()
+      .describe(
+        'Apply only commits signed (SSH signatures) by one of these keys. The signers in force are those of the Node at the last applied commit, so only an already trusted key can change them or remove this (turning verification off). `orun start --allowed-signers` overrides it. Default: commits are not verified.',
       ),
   },
   { error: expected('a mapping') },
