@@ -35,7 +35,7 @@ import {
 import type { ApiBackend } from '../../runtime/api/backend.ts';
 import { apiServerRunnable } from '../../runtime/api/runnable.ts';
 import { storeBackend } from '../../runtime/api/store-backend.ts';
-import { realClock } from '../../runtime/clock/index.ts';
+import { realClock, type Clock } from '../../runtime/clock/index.ts';
 import type { Controller } from '../../runtime/controller/index.ts';
 import { VERSION } from '../../runtime/version/index.ts';
 import { DockerEngine } from '../../runtime/docker/dockerode.ts';
@@ -80,19 +80,9 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   const metrics = new RuntimeMetrics(registry);
   const store = new Store({ clock });
   const recorder = new EventRecorder({ clock, redact: (m) => redactText(m) });
-  // Every engine call reports to the health tracker: the Node's RuntimeReady, /readyz, recovery.
-  const engineHealth = new EngineHealth({ ping: () => docker.ping(), clock, logger });
-  const docker = new DockerEngine();
-  const engine = monitorEngine(docker, engineHealth);
+  const { engine, engineHealth } = monitoredEngine(clock, logger);
   const nodeEvents = recorder.for('node-controller');
-  // Signed commits: the --allowed-signers flag, else the signers of the last applied Node.
-  const trust = new CommitTrust({
-    ...(settings.allowedSignersFile === undefined ? {} : { flagFile: settings.allowedSignersFile }),
-    stateFile: join(settings.dataDir, 'state', 'allowed_signers'),
-    logger,
-  });
-  const informer = newInformer(settings, store, nodeEvents, registry, logger, trust);
-  informer.applied$.subscribe(() => adoptTrust(trust, store, settings.node, logger));
+  const informer = newInformer(settings, store, nodeEvents, registry, logger);
   redactText = informer.redactText;
   const common = { store, clock, registry, logger, controllerMetrics: metrics };
 
@@ -130,8 +120,7 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
 
   const manager = new Manager({ logger, clock, syncTimeoutMs: 2 ** 31 - 1 });
   manager.serveProbes(settings.metricsAddress, registry);
-  manager.addServer(engineHealthRunnable(engineHealth));
-  manager.addReadyCheck('engine', engineHealth.check);
+  manager.addServer(engineHealthRunnable(engineHealth, manager));
   manager.addServer(suspend.loader);
   const logs = agentLogs(engine, settings.node, serviceGraphs.reconciler);
   manager.addServer(localApi(settings, { store, recorder, informer, logs, manager, suspend, logger }));
@@ -281,8 +270,16 @@ function agentLogs(engine: DockerEngine, node: string, graphs: ServiceGraphRecon
     kind === 'ServiceGraph' ? graph(name, options, signal) : deployment(name, options, signal);
 }
 
-/** The engine's health pings as a server runnable (up before the controllers, down after them). */
-function engineHealthRunnable(health: EngineHealth): Runnable {
+/** The Docker engine, every call of which reports to the health tracker (RuntimeReady, /readyz, recovery). */
+function monitoredEngine(clock: Clock, logger: Logger): { engine: DockerEngine; engineHealth: EngineHealth } {
+  const docker = new DockerEngine();
+  const engineHealth = new EngineHealth({ ping: () => docker.ping(), clock, logger });
+  return { engine: monitorEngine(docker, engineHealth), engineHealth };
+}
+
+/** The engine's health pings as a server runnable (up before the controllers), and the `engine` ready check. */
+function engineHealthRunnable(health: EngineHealth, manager: Manager): Runnable {
+  manager.addReadyCheck('engine', health.check);
   return { name: 'engine-health', start: (signal) => health.start(signal) };
 }
 
@@ -320,10 +317,15 @@ function newInformer(
   events: EventSink,
   registry: Registry,
   logger: Logger,
-  trust: CommitTrust,
 ): GitInformer<GitSource> {
   const live = () => liveSourceSettings(settings, store.get<Node>('Node', settings.node));
-  return new GitInformer({
+  // Signed commits: the --allowed-signers flag, else the signers of the last applied Node.
+  const trust = new CommitTrust({
+    ...(settings.allowedSignersFile === undefined ? {} : { flagFile: settings.allowedSignersFile }),
+    stateFile: join(settings.dataDir, 'state', 'allowed_signers'),
+    logger,
+  });
+  const informer = new GitInformer({
     store,
     nodeName: settings.node,
     source: new GitSource({
@@ -347,6 +349,8 @@ function newInformer(
     limits: { maxFileBytes: settings.maxManifestBytes, maxRepoBytes: settings.maxRepoBytes },
     dataDir: settings.dataDir,
   });
+  informer.applied$.subscribe(() => adoptTrust(trust, store, settings.node, logger));
+  return informer;
 }
 
 /** The applied Node's `spec.verifyCommits` becomes the trust for the next commit (runtime/git/trust.ts). */
