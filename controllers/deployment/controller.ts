@@ -43,10 +43,11 @@ export interface DeploymentControllerOptions
    */
   secretsChanged$?: Observable<unknown>;
   /**
-   * Emits when the engine answers again after an outage (EngineHealth.recovered$): every
-   * Deployment is reconciled at once instead of at its next recheck. Default: none.
+   * Emits when the engine goes away or answers again (EngineHealth.changed$): every Deployment
+   * is reconciled at once (its status says EngineUnavailable, then it converges again) instead
+   * of at its next resync, which is minutes for a settled one. Default: none.
    */
-  engineRecovered$?: Observable<unknown>;
+  engineChanged$?: Observable<unknown>;
 }
 
 export class DeploymentController {
@@ -73,7 +74,7 @@ export class DeploymentController {
       .withOptions({ workers: o.workers ?? 4 });
     // Root secrets changed: every Deployment is reconciled; those whose secrets' HMACs changed roll.
     if (o.secretsChanged$ !== undefined) builder.watchesChannel(o.secretsChanged$, all);
-    if (o.engineRecovered$ !== undefined) builder.watchesChannel(o.engineRecovered$, all);
+    if (o.engineChanged$ !== undefined) builder.watchesChannel(o.engineChanged$, all);
     this.controller = builder.complete(this.reconciler);
   }
 

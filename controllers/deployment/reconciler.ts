@@ -107,7 +107,7 @@ export class DeploymentReconciler {
   /**
    * The engine does not answer: nothing can be observed or changed (and nothing is pruned). The
    * status says Ready=Unknown/EngineUnavailable over the last known facts; the key is looked at
-   * again later, and at once when the engine answers again (the controller's recovered$ watch).
+   * again later, and at once when the engine answers again (the controller's engineChanged$ watch).
    */
   async #engineUnavailable(ctx: ReconcileContext, err: OrunError): Promise<ReconcileResult> {
     const obj = this.#deps.store.get(ctx.key);
