@@ -25,7 +25,7 @@ import {
   newDeploymentController,
   nodeNetworkName,
 } from '../../controllers/deployment/index.ts';
-import { NodeController } from '../../controllers/node/index.ts';
+import { NodeController, type AppliedView } from '../../controllers/node/index.ts';
 import { INGRESS_KEY } from '../../controllers/service/index.ts';
 import {
   newServiceGraphController,
@@ -216,7 +216,7 @@ function newControllers(settings: AgentSettings, p: ControllerParts) {
     resolveSecret: informer.resolveSecret,
     secretKeys: informer.secretKeys,
     secretsChanged$: informer.secretsChanged$,
-    engineRecovered$: engineHealth.recovered$,
+    engineChanged$: engineHealth.changed$,
     secretFiles: new TmpfsSecretFiles(join(settings.secretsDir, settings.node)),
     secretHashKey: loadNodeSecretKey(settings.dataDir),
     nodeName: settings.node,
@@ -247,7 +247,7 @@ function newControllers(settings: AgentSettings, p: ControllerParts) {
     nodeName: settings.node,
     store,
     gitStatus: () => informer.source().status(),
-    lastApplied: () => informer.lastResult(),
+    lastApplied: () => appliedView(informer),
     applied$: informer.applied$,
     engineStatus: () => engineHealth.status(),
     engineChanged$: engineHealth.changed$,
@@ -260,6 +260,13 @@ function newControllers(settings: AgentSettings, p: ControllerParts) {
   });
 
   return { deployments, serviceGraphs, ingress, nodes, branch };
+}
+
+/** The informer's last applied revision, with why the last good objects could not be saved (StateSaved). */
+function appliedView(informer: GitInformer): AppliedView | undefined {
+  const last = informer.lastResult();
+  const saveError = informer.saveError();
+  return last === undefined || saveError === undefined ? last : { ...last, saveError };
 }
 
 /** `orunctl logs`: a Deployment's container, or a ServiceGraph's services (their files and containers). */

@@ -15,6 +15,7 @@ export {
   NodeReason,
   nodeStatus,
   RUNTIME_READY,
+  STATE_SAVED,
   type AppliedView,
   type EngineView,
   type GitStatusView,

@@ -15,6 +15,7 @@ import {
   GIT_SYNCED,
   nodeStatus,
   RUNTIME_READY,
+  STATE_SAVED,
   type AppliedView,
   type EngineView,
   type GitStatusView,
@@ -64,6 +65,7 @@ export class NodeReconciler implements Reconciler {
     }
     const before = node.status?.conditions?.find((c) => c.type === GIT_SYNCED);
     const runtimeBefore = node.status?.conditions?.find((c) => c.type === RUNTIME_READY);
+    const stateBefore = node.status?.conditions?.find((c) => c.type === STATE_SAVED);
     const updated = d.store.updateStatus<NodeStatus>('Node', d.nodeName, (old) =>
       nodeStatus(
         old as NodeStatus | undefined,
@@ -80,6 +82,9 @@ export class NodeReconciler implements Reconciler {
       if (after.status === 'False') d.recordEvent(name, 'Warning', after.reason, after.message);
       else if (before?.status === 'False') d.recordEvent(name, 'Normal', 'GitSyncRecovered', after.message);
     }
+    const saved = status?.conditions?.find((c) => c.type === STATE_SAVED);
+    if (saved && saved.status !== stateBefore?.status)
+      d.recordEvent(name, saved.status === 'False' ? 'Warning' : 'Normal', saved.reason, saved.message);
     const runtime = status?.conditions?.find((c) => c.type === RUNTIME_READY);
     if (runtime && runtimeBefore && runtime.status !== runtimeBefore.status) {
       if (runtime.status === 'False') d.recordEvent(name, 'Warning', runtime.reason, runtime.message);

@@ -83,6 +83,26 @@ describe('nodeStatus', () => {
     expect(got.filter((c) => c.startsWith('RuntimeReady') || c.startsWith('Ready'))).toEqual(want);
   });
 
+  it('a failed save of the last good objects shows as StateSaved=False until a save works', () => {
+    const failed = nodeStatus(
+      undefined,
+      okGit,
+      { ...applied(), saveError: 'last good: write /d/state/last-good.json: ENOSPC' },
+      1,
+      T0,
+    );
+    expect(failed.conditions?.find((c) => c.type === 'StateSaved')).toMatchObject({
+      status: 'False',
+      reason: 'StateWriteFailed',
+      message: expect.stringContaining('ENOSPC') as unknown,
+    });
+    const back = nodeStatus(failed, okGit, applied(), 1, T0);
+    expect(back.conditions?.find((c) => c.type === 'StateSaved')?.status).toBe('True');
+    expect(
+      nodeStatus(undefined, okGit, applied(), 1, T0).conditions?.some((c) => c.type === 'StateSaved'),
+    ).toBe(false);
+  });
+
   it('engine down: the message says nothing is changed, and names the error', () => {
     const s = nodeStatus(undefined, okGit, applied(), 1, T0, { available: false, message: 'connect ENOENT' });
     expect(s.conditions?.find((c) => c.type === 'RuntimeReady')?.message).toBe(

@@ -11,6 +11,8 @@ export const GIT_SYNCED = 'GitSynced';
 export const MANIFESTS_VALID = 'ManifestsValid';
 /** The container engine answers (CRI's RuntimeReady; the kubelet's "container runtime is down"). */
 export const RUNTIME_READY = 'RuntimeReady';
+/** The last good objects are saved in the data dir (False: a full disk; the previous copy is kept). */
+export const STATE_SAVED = 'StateSaved';
 
 export const NodeReason = {
   Succeeded: 'Succeeded',
@@ -44,6 +46,8 @@ export interface AppliedView {
   branch: string;
   errors: readonly SourceError[];
   keptFiles: readonly string[];
+  /** Why the last good objects could not be saved in the data dir (e.g. ENOSPC); unset when saved. */
+  saveError?: string;
   /** Set when the revision was not reconciled (e.g. UnknownNode: no nodes/<name>.yaml). */
   refused?: { reason: string; message: string };
 }
@@ -96,6 +100,8 @@ export function nodeStatus(
               formatError(errors[0] as SourceError),
           };
   conditions = setCondition(conditions, { type: MANIFESTS_VALID, ...manifests, ...g }, now);
+  const saved = stateSaved(applied, old);
+  if (saved !== undefined) conditions = setCondition(conditions, { type: STATE_SAVED, ...saved, ...g }, now);
   const runtime = engine === undefined ? undefined : runtimeCondition(engine);
   if (runtime !== undefined)
     conditions = setCondition(conditions, { type: RUNTIME_READY, ...runtime, ...g }, now);
@@ -127,6 +133,22 @@ export function nodeStatus(
     ...(git.lastAttemptTime ? { lastAttemptTime: iso(git.lastAttemptTime) } : {}),
     ...(errors.length > 0 ? { sourceErrors: errors.map((e) => ({ ...e })) } : {}),
   };
+}
+
+/** Shown once a save failed (and from then on), so a full data dir is seen on the Node. */
+function stateSaved(
+  applied: AppliedView | undefined,
+  old: Readonly<NodeStatus> | undefined,
+): { status: 'True' | 'False'; reason: string; message: string } | undefined {
+  if (applied?.saveError !== undefined) {
+    return {
+      status: 'False',
+      reason: 'StateWriteFailed',
+      message: `saving the last good objects in the data dir failed (${applied.saveError}); the previous copy on disk is kept, and the save is retried until it works`,
+    };
+  }
+  if (!old?.conditions?.some((c) => c.type === STATE_SAVED)) return undefined;
+  return { status: 'True', reason: 'Saved', message: 'the last good objects are saved in the data dir' };
 }
 
 function runtimeCondition(e: EngineView): {

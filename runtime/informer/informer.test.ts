@@ -36,6 +36,7 @@ function start(client: FakeGitClient, lastGood?: LastGoodStore) {
     decryptor: new SopsManifestDecryptor(() => Promise.resolve(undefined)),
     fallbackNode: () => node,
     retryMs: 1,
+    saveRetryMs: 1,
     ...(lastGood === undefined ? {} : { lastGood }),
   });
   const ac = new AbortController();
@@ -48,6 +49,11 @@ function start(client: FakeGitClient, lastGood?: LastGoodStore) {
       await done;
     },
   };
+}
+
+async function waitUntil(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !ok(); i++) await new Promise((r) => setTimeout(r, 2));
+  expect(ok()).toBe(true);
 }
 
 describe('GitInformer', () => {
@@ -178,6 +184,11 @@ describe('GitInformer: last good objects survive a restart', () => {
     await h.informer.source().syncNow();
     await next;
     expect(h.store.list('Deployment').map((d) => d.metadata.name)).toEqual(['web']);
+    expect(h.informer.saveError()).toMatch(/disk full|ENOSPC|write/i);
+    // Space comes back: the save is tried again on its own, and the error clears.
+    saved.failing = false;
+    await waitUntil(() => h.informer.saveError() === undefined);
+    expect([...(await saved.load()).objects.keys()]).toEqual(['deployments/web.yaml']);
     await h.stop();
   });
 

@@ -46,6 +46,8 @@ import type { DecryptSession, ManifestDecryptor, ManifestLoader } from './deps.t
 import { hashOf } from '../store/index.ts';
 import type { LastGood, LastGoodStore, SavedLastGood, SealedFile } from './lastgood.ts';
 
+/** How often a failed save of the last good objects is tried again. */
+const SAVE_RETRY_MS = 5_000;
 const RETRY_MS = 1000;
 const MAX_RETRY_MS = 60_000;
 
@@ -138,6 +140,8 @@ export interface GitInformerOptions<S extends RevisionSource = RevisionSource> {
   now?: () => number;
   /** First pause before reading a revision again after a read failed (doubles up to 60 s). Default 1000. */
   retryMs?: number;
+  /** Pause before saving the last good objects again after a save failed (a full data dir). Default 5000. */
+  saveRetryMs?: number;
   /**
    * Where each file's last good objects are kept between runs, so a restart with a broken file
    * never prunes its objects. Default: none (memory only). The agent uses `<dataDir>/state/last-good.json`.
@@ -172,6 +176,11 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   #last: InformerResult | undefined;
   #reported = new Set<string>();
   #savedHash: string | undefined;
+  /** The last save's failure (a full data dir), until a save succeeds. */
+  #saveError: string | undefined;
+  #saveRetry: NodeJS.Timeout | undefined;
+  #saveSeq = 0;
+  #saveChain: Promise<void> = Promise.resolve();
   /** Positions of the fields of the revision being loaded (for the host-path policy's errors). */
   #locate: Locator | undefined;
   /** The commit the source's work tree holds (checked out for ServiceGraphs), if any. */
@@ -269,6 +278,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       await chain;
       clearTimeout(retry);
     }
+    clearTimeout(this.#saveRetry);
     this.#applied.complete();
     this.#secretsChanged.complete();
   }
@@ -451,20 +461,48 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     }
   }
 
-  /** Saves when changed. A failure (a full disk) is logged: the copy in memory still holds. */
-  async #saveLastGood(saved: SavedLastGood, log: Logger): Promise<void> {
+  /**
+   * Saves when changed. A failure (a full data dir) leaves the previous copy on disk intact (the
+   * store writes a temporary file and renames it), is logged and reported (`saveError()`: the
+   * Node's StateSaved condition), and the save is tried again every SAVE_RETRY_MS until it works.
+   */
+  #saveLastGood(saved: SavedLastGood, log: Logger): Promise<void> {
+    // One save at a time, newest wins: a retry never writes over a newer revision's objects.
+    const seq = ++this.#saveSeq;
+    const run = this.#saveChain.then(() => (seq === this.#saveSeq ? this.#trySave(saved, log) : undefined));
+    this.#saveChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #trySave(saved: SavedLastGood, log: Logger): Promise<void> {
     if (this.#o.lastGood === undefined) return;
+    clearTimeout(this.#saveRetry);
     const hash = hashOf(savedForm(saved));
     if (hash === this.#savedHash) return;
     try {
       await this.#o.lastGood.save(saved);
       this.#savedHash = hash;
+      if (this.#saveError !== undefined) log.info('saving the last good objects works again');
+      this.#saveError = undefined;
     } catch (err) {
-      log.error(
-        { err: errorMessage(err) },
-        'saving the last good objects failed; a restart now would forget them',
+      const first = this.#saveError === undefined;
+      this.#saveError = errorMessage(err);
+      if (first)
+        log.error(
+          { err: this.#saveError },
+          'saving the last good objects failed; the previous copy on disk is kept, retrying',
+        );
+      this.#saveRetry = setTimeout(
+        () => void this.#saveLastGood(saved, log),
+        this.#o.saveRetryMs ?? SAVE_RETRY_MS,
       );
+      this.#saveRetry.unref();
     }
+  }
+
+  /** Why the last good objects could not be saved (e.g. `ENOSPC`); undefined when the last save worked. */
+  saveError(): string | undefined {
+    return this.#saveError;
   }
 
   /**
