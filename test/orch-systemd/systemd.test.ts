@@ -1,11 +1,12 @@
 // `orch render --platform systemd` under a real systemd: the node image (hack/node-image.sh) boots
 // systemd 252 as PID 1 in a container; the units rendered from one Orchfile (host services, and a
 // container service on this machine's engine, whose socket and CLI the node borrows) are
-// installed there and run through their grouping target. The graph is the executor's
-// (runtime/graph): start order, health gating, a ONESHOT that runs once, RESTART always after a
-// kill, a dependant restarted with its dependency (Requires=, not BindsTo=), a dependency that
-// ends for good leaving its dependant running, an explicit stop stopping dependants, and
-// TimeoutStopSec= escalating to SIGKILL. docs/design/orch-systemd.md holds the decisions.
+// installed there and run through their grouping target. The graph means what the executor
+// (runtime/graph) does: start order and health gating, a ONESHOT that runs once, RESTART always
+// after a kill, the start limit, a dependant restarted with its dependency (Requires=, not
+// BindsTo=), a dependency that ends for good leaving its dependant running, an explicit stop
+// stopping dependants, and TimeoutStopSec= escalating to SIGKILL. docs/design/orch-systemd.md
+// holds the decisions.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,13 @@ REQUIRES db cache migrate web
 SERVICE side
 RUN echo side-start >> events; exec sleep 100000
 AFTER app
+
+SERVICE flaky
+RUN echo flaky-start >> events; exit 3
+RESTART on-failure
+RESTART_DELAY 1s
+START_LIMIT_BURST 2
+START_LIMIT_INTERVAL 60s
 
 SERVICE stubborn
 RUN trap '' TERM; echo stubborn-start >> events; while :; do sleep 1; done
@@ -90,7 +98,7 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     const files = readdirSync(join(out, 'units')).sort();
     expect(files).toEqual(
-      ['app', 'cache', 'db', 'migrate', 'side', 'stubborn', 'web'].map((s) => `${PREFIX}${s}.service`).concat(`${PREFIX}orch.target`).sort(),
+      ['app', 'cache', 'db', 'flaky', 'migrate', 'side', 'stubborn', 'web'].map((s) => `${PREFIX}${s}.service`).concat(`${PREFIX}orch.target`).sort(),
     ); // prettier-ignore
     await node.exec('mkdir', '-p', DIR);
     for (const f of files) await docker('cp', join(out, 'units', f), `${node.name}:/etc/systemd/system/${f}`);
@@ -140,6 +148,14 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     // The container service runs on the engine under its CONTAINER_PREFIX name.
     const webId = (await docker('inspect', '-f', '{{.Id}} {{.State.Running}}', webContainer)).trim();
     expect(webId).toMatch(/ true$/);
+
+    // The start limit: flaky (exit 3, RESTART on-failure) is started START_LIMIT_BURST (2) times
+    // within START_LIMIT_INTERVAL, then given up (the executor's `gave-up`).
+    // (systemd 252 keeps Result=exit-code when an automatic restart hits the limit; its journal says so.)
+    const journal = async (s: string) => node.exec('journalctl', '--no-pager', '-o', 'cat', '-u', unit(s));
+    await waitFor('flaky given up', async () => (await journal('flaky')).includes('Start request repeated too quickly'), 30_000, dump); // prettier-ignore
+    expect(await state('flaky')).toBe('failed');
+    expect(count(await events(), 'flaky-start')).toBe(2);
 
     // 2. RESTART always: db killed comes back; app (REQUIRES db) is restarted once db is healthy
     //    again (Requires=; BindsTo= would leave it stopped); side (AFTER only) and cache are not
