@@ -20,6 +20,7 @@ import { formatDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
 import { API_VERSION, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { Node } from '../../apis/run.orcra.dev/v0alpha/node.ts';
 import {
+  defaultBackoffPolicy,
   deploymentKey,
   deploymentLogs,
   newDeploymentController,
@@ -221,6 +222,7 @@ function newControllers(settings: AgentSettings, p: ControllerParts) {
     secretHashKey: loadNodeSecretKey(settings.dataDir),
     nodeName: settings.node,
     codeDir: () => node()?.spec.codeDir,
+    backoff: { ...defaultBackoffPolicy, initialMs: settings.crashBackoffMs },
     networkName: nodeNetworkName(settings.node),
     // A start-first rollout drains the old container once Caddy proxies to the new one.
     ingress: { upstreamsOf: (d) => ingress?.services.reconciler.upstreamsOf(d) ?? [] },

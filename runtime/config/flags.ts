@@ -138,6 +138,11 @@ export const START_FLAGS: readonly SettingFlag[] = [
     help: `the webhook secret (GitHub/Gitea/Forgejo HMAC key, GitLab token, generic bearer/HMAC key) ${env('webhookSecretFile')}`,
   },
   {
+    setting: 'crashBackoffMs',
+    flags: '--crash-backoff <duration>',
+    help: `delay before the first restart of a crashed container (and the first image pull/build retry), doubling up to 5m; default ${DEFAULTS.crashBackoff} ${env('crashBackoffMs')}`,
+  },
+  {
     setting: 'notify',
     flags: '--notify <type=url>',
     help: `send rollout succeeded/failed, stalled and sync failed messages: generic=URL (JSON) or slack=URL (Slack-compatible); repeatable; comma-separated in env and config ${env('notify')}`,

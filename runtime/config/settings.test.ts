@@ -5,6 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { envSettings, fileSettings, nodeOverrides, resolveSettings } from './settings.ts';
 
 describe('orun start settings', () => {
+  it('reads the crash back-off (a flag, ORUN_CRASH_BACKOFF or crashBackoff:) and refuses a bad one', () => {
+    expect(resolveSettings([{ repo: 'r', crashBackoffMs: '1s' }], 'h').crashBackoffMs).toBe(1000);
+    expect(envSettings({ ORUN_CRASH_BACKOFF: '2s' })).toEqual({ crashBackoffMs: '2s' });
+    expect(() => resolveSettings([{ repo: 'r', crashBackoffMs: '0s' }], 'h')).toThrow(
+      /crash back-off "0s": expected a duration/,
+    );
+  });
+
   it('applies defaults in one place', () => {
     const s = resolveSettings([{ repo: '/r' }], 'myhost');
     expect({ ...s, pinned: [...s.pinned] }).toEqual({
@@ -32,6 +40,7 @@ describe('orun start settings', () => {
       webhookAddress: undefined,
       webhookSecretFile: undefined,
       notify: [],
+      crashBackoffMs: 10_000,
       pinned: ['repo'],
     });
   });

@@ -73,6 +73,8 @@ export interface AgentSettings {
   webhookSecretFile: string | undefined;
   /** Notification endpoints (`generic=URL`, `slack=URL`) for rollout/stall/sync messages. Default: none. */
   notify: Endpoint[];
+  /** Delay before the first restart of a crashed container (and the first image pull/build retry), doubling up to 5 min. Default 10 s (kubelet's). */
+  crashBackoffMs: number;
   /** Settings set by a flag, the environment or the config file: the Node manifest does not override them. */
   pinned: ReadonlySet<SettingName>;
 }
@@ -93,6 +95,7 @@ export const DEFAULTS = {
   secretsDir: '/run/orun/secrets',
   maxManifestBytes: DEFAULT_MANIFEST_LIMITS.maxFileBytes,
   maxRepoBytes: DEFAULT_MANIFEST_LIMITS.maxRepoBytes,
+  crashBackoff: '10s',
 } as const;
 
 /** Raw string values as given by one source. */
@@ -124,6 +127,7 @@ export const ENV_NAMES: Readonly<Record<SettingName, string>> = {
   webhookAddress: 'ORUN_WEBHOOK_ADDRESS',
   webhookSecretFile: 'ORUN_WEBHOOK_SECRET_FILE',
   notify: 'ORUN_NOTIFY',
+  crashBackoffMs: 'ORUN_CRASH_BACKOFF',
 };
 
 /** Config-file key of each setting (camelCase, as in the Node manifest). */
@@ -152,6 +156,7 @@ const FILE_KEYS: Readonly<Record<string, SettingName>> = {
   webhookAddress: 'webhookAddress',
   webhookSecretFile: 'webhookSecretFile',
   notify: 'notify',
+  crashBackoff: 'crashBackoffMs',
 };
 
 /** Joins the items of a list setting (`acmeCaRoot`) in env and config-file values (a YAML list works too). */
@@ -226,14 +231,7 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
     );
   }
   const dataDir = pick('dataDir') ?? DEFAULTS.dataDir;
-  const pollText = pick('pollIntervalMs') ?? DEFAULTS.pollInterval;
-  const pollIntervalMs = parseDuration(pollText);
-  if (pollIntervalMs === undefined || pollIntervalMs <= 0) {
-    throw new OrunError(
-      'orun.bad_setting',
-      `start: poll interval "${pollText}": expected a duration like 5s, 500ms or 1m`,
-    );
-  }
+  const pollIntervalMs = duration('poll interval', pick('pollIntervalMs') ?? DEFAULTS.pollInterval);
   const logLevel = pick('logLevel') ?? DEFAULTS.logLevel;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new OrunError(
@@ -307,6 +305,7 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
     webhookAddress,
     webhookSecretFile,
     notify,
+    crashBackoffMs: duration('crash back-off', pick('crashBackoffMs') ?? DEFAULTS.crashBackoff),
     pinned,
   };
 }
@@ -323,6 +322,17 @@ export function parseBytes(what: string, text: string): number {
       `start: ${what} "${text}": expected a size like 1048576, 512KiB or 1MiB`,
     );
   return n;
+}
+
+/** A positive duration (`5s`, `500ms`, `1m`). Throws `orun.bad_setting`. */
+function duration(what: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0)
+    throw new OrunError(
+      'orun.bad_setting',
+      `start: ${what} "${text}": expected a duration like 5s, 500ms or 1m`,
+    );
+  return ms;
 }
 
 function bytes(what: string, text: string | undefined, fallback: number): number {
