@@ -10,6 +10,8 @@
  *   POST /apis/run.orcra.dev/v0alpha/{plural}/{name}/reconcile
  *   POST /apis/run.orcra.dev/v0alpha/{plural}/{name}/suspend|resume
  *   GET  /apis/run.orcra.dev/v0alpha/deployments/{name}/log[?follow=true&tailLines=N]
+ *   GET  /apis/run.orcra.dev/v0alpha/servicegraphs/{name}/log[?container=SERVICE&follow=true&tailLines=N]
+ *        (without container: every service, lines prefixed `[service] `; an unknown one: 400)
  *   GET  /api/v1/events[?watch=true]
  *   POST /apis/source/reconcile
  *   POST /apis/diff  {"dir": "/abs/path", "label"?: "..."}  → DiffResult

@@ -105,7 +105,7 @@ export function status(code: number, message: string, reason?: string, details?:
   };
 }
 
-/** Options of `GET .../deployments/NAME/log`. */
+/** Options of `GET .../deployments/NAME/log` and `.../servicegraphs/NAME/log`. */
 export interface LogOptions {
   /** Keep streaming new lines. Default false. */
   follow?: boolean;
