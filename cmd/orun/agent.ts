@@ -131,17 +131,8 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   manager.addController(deployments);
   manager.addController(nodes);
   manager.addController(serviceGraphs);
-  if (settings.notify.length > 0) {
-    const notifier = new Notifier({
-      endpoints: settings.notify,
-      nodeName: settings.node,
-      revision: () => store.revision(),
-      clock,
-      logger,
-      registry,
-    });
-    manager.addController(notificationsRunnable({ store, notifier, nodeName: settings.node }));
-  }
+  const notifications = notificationsFor(settings, { store, clock, logger, registry });
+  if (notifications !== undefined) manager.addController(notifications);
   if (ingress !== undefined) manager.addController(ingress.services);
   manager.handleReconcile('Deployment', (name) => enqueue(deployments.controller, deploymentKey(name)));
   manager.handleReconcile('Node', (name) => name === settings.node && enqueue(nodes.controller, nodes.key));
@@ -150,6 +141,23 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   if (ingress !== undefined)
     manager.handleReconcile('Service', () => enqueue(ingress.services.controller, INGRESS_KEY));
   return { manager, store, recorder, informer, logger };
+}
+
+/** Rollout, stall and sync-failure notifications, when `--notify` names endpoints. */
+function notificationsFor(
+  settings: AgentSettings,
+  p: { store: Store; clock: typeof realClock; logger: Logger; registry: Registry },
+): Runnable | undefined {
+  if (settings.notify.length === 0) return undefined;
+  const notifier = new Notifier({
+    endpoints: settings.notify,
+    nodeName: settings.node,
+    revision: () => p.store.revision(),
+    clock: p.clock,
+    logger: p.logger,
+    registry: p.registry,
+  });
+  return notificationsRunnable({ store: p.store, notifier, nodeName: settings.node });
 }
 
 /** The local API on the unix socket: the store's objects, suspension, secrets redacted. */

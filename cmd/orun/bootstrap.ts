@@ -156,7 +156,7 @@ export async function resolveRequest(
   const fromFile = node !== undefined && /\.ya?ml$/.test(node) ? readNode(node) : undefined;
   const s = fromFile?.spec;
   const out = resolve(f.out ?? (fromFile ? dirname(dirname(resolve(node ?? '.'))) : BOOTSTRAP_DEFAULTS.out));
-  const v = {
+  const v: AskedValues = {
     name: fromFile?.metadata.name ?? node,
     host: f.host ?? s?.host,
     user: f.user ?? s?.user,
@@ -169,20 +169,7 @@ export async function resolveRequest(
     codeDir: f.codeDir ?? s?.codeDir,
   };
   try {
-    if (prompt && fromFile === undefined) {
-      v.name ??= (await prompt.ask('Node name (metadata.name)')) || undefined;
-      v.host ??= (await prompt.ask('Host (spec.host: name or IP reached over SSH)')) || undefined;
-      v.user ??= await prompt.ask('SSH user (spec.user)', BOOTSTRAP_DEFAULTS.user);
-      v.port ??= Number(await prompt.ask('SSH port (spec.sshPort)', String(BOOTSTRAP_DEFAULTS.port)));
-      v.identity ??= await prompt.ask('SSH key (spec.sshKeyPath)', BOOTSTRAP_DEFAULTS.identity);
-      v.repo ??= (await prompt.ask('Manifest repository (spec.gitRepo)', originOf(out))) || undefined;
-      v.branch ??= await prompt.ask('Branch (spec.gitBranch; main is production)', BOOTSTRAP_DEFAULTS.branch);
-      v.pollInterval ??= await prompt.ask(
-        'Poll interval (spec.pollInterval)',
-        BOOTSTRAP_DEFAULTS.pollInterval,
-      );
-      v.dataDir ??= await prompt.ask('Data dir (spec.dataDir)', BOOTSTRAP_DEFAULTS.dataDir);
-    }
+    if (prompt && fromFile === undefined) await askMissing(v, out, prompt);
     const missing = [
       ...(v.name ? [] : ['a node name or nodes/<name>.yaml']),
       ...(v.host ? [] : ['--host']),
@@ -224,6 +211,33 @@ export async function resolveRequest(
   } finally {
     prompt?.close();
   }
+}
+
+/** What neither the flags nor a nodes/<name>.yaml gave, asked on the terminal. */
+async function askMissing(v: AskedValues, out: string, prompt: Prompt): Promise<void> {
+  v.name ??= (await prompt.ask('Node name (metadata.name)')) || undefined;
+  v.host ??= (await prompt.ask('Host (spec.host: name or IP reached over SSH)')) || undefined;
+  v.user ??= await prompt.ask('SSH user (spec.user)', BOOTSTRAP_DEFAULTS.user);
+  v.port ??= Number(await prompt.ask('SSH port (spec.sshPort)', String(BOOTSTRAP_DEFAULTS.port)));
+  v.identity ??= await prompt.ask('SSH key (spec.sshKeyPath)', BOOTSTRAP_DEFAULTS.identity);
+  v.repo ??= (await prompt.ask('Manifest repository (spec.gitRepo)', originOf(out))) || undefined;
+  v.branch ??= await prompt.ask('Branch (spec.gitBranch; main is production)', BOOTSTRAP_DEFAULTS.branch);
+  v.pollInterval ??= await prompt.ask('Poll interval (spec.pollInterval)', BOOTSTRAP_DEFAULTS.pollInterval);
+  v.dataDir ??= await prompt.ask('Data dir (spec.dataDir)', BOOTSTRAP_DEFAULTS.dataDir);
+}
+
+/** The request's fields before defaults: from the flags, else the nodes/<name>.yaml, else asked. */
+interface AskedValues {
+  name: string | undefined;
+  host: string | undefined;
+  user: string | undefined;
+  port: number | undefined;
+  identity: string | undefined;
+  repo: string | undefined;
+  branch: string | undefined;
+  pollInterval: string | undefined;
+  dataDir: string | undefined;
+  codeDir: string | undefined;
 }
 
 /** The Node in a nodes/<name>.yaml, decoded as the agent does (defaults applied). */
