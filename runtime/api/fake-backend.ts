@@ -3,6 +3,7 @@
  * events are set directly; watchers see the changes live.
  */
 import { Observable, Subject, concat, defer, from, takeUntil, fromEvent } from 'rxjs';
+import { OrunError } from '../../apis/errors.ts';
 import type { ApiObject, KindName } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { objectKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ApiBackend, EventFilter, LogKind } from './backend.ts';
@@ -127,7 +128,21 @@ export class FakeApiBackend implements ApiBackend {
     this.reconciled.push('source');
   }
 
-  logs(_kind: LogKind, name: string, options: LogOptions, signal: AbortSignal): Observable<string> {
+  /** Every `logs` call, for tests. */
+  readonly logRequests: { kind: LogKind; name: string; options: LogOptions }[] = [];
+
+  /**
+   * A Deployment's lines are `log(name, …)`'s; a ServiceGraph service's are `log('<name>/<service>', …)`'s,
+   * and a service without any is unknown (`UnknownService`, as the agent answers).
+   */
+  logs(kind: LogKind, graph: string, options: LogOptions, signal: AbortSignal): Observable<string> {
+    this.logRequests.push({ kind, name: graph, options });
+    const name = kind === 'ServiceGraph' ? `${graph}/${options.container ?? ''}` : graph;
+    if (kind === 'ServiceGraph' && !this.logLines.has(name))
+      throw new OrunError(
+        'UnknownService',
+        `servicegraph "${graph}" has no service "${options.container ?? ''}"`,
+      );
     return untilAborted(
       defer(() => {
         const lines = this.logLines.get(name) ?? [];

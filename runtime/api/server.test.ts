@@ -244,6 +244,30 @@ describe('local API routes', () => {
     expect(out).toEqual(lines);
   });
 
+  it("a ServiceGraph's logs: the service goes as `container`; an unknown one is a 400", async () => {
+    const graphs = resolveResource('sg') as ResourceType;
+    backend.set({
+      apiVersion: 'run.orcra.dev/v0alpha',
+      kind: 'ServiceGraph',
+      metadata: { name: 'g' },
+      spec: {},
+    });
+    backend.log('g/db', 'db ready');
+    const out: string[] = [];
+    for await (const l of client.logs(graphs, 'g', { container: 'db', tailLines: 5 })) out.push(l);
+    expect(out).toEqual(['db ready']);
+    expect(backend.logRequests.at(-1)).toMatchObject({
+      kind: 'ServiceGraph',
+      name: 'g',
+      options: { container: 'db', tailLines: 5 },
+    });
+    const err: unknown = await (async () => {
+      for await (const _ of client.logs(graphs, 'g', { container: 'web' })) void _;
+    })().catch((e: unknown) => e);
+    expect(isOrunError(err, 'ApiBadRequest')).toBe(true);
+    expect((err as Error).message).toContain('servicegraph "g" has no service "web"');
+  });
+
   it('follows logs', async () => {
     const lines = await take(client.logs(deployments, 'web', { follow: true, tailLines: 1 }), 2, () =>
       backend.log('web', 'line 4'),

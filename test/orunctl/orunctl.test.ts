@@ -171,6 +171,32 @@ describe('orunctl against a local API', () => {
     backend.log('web', 'hello');
     backend.log('web', 'world');
     expect((await orunctl(['logs', 'web', '--tail', '1'])).stdout).toBe('world\n');
+    // A ServiceGraph's: SERVICE or -c, an unknown one named by the server; usage mistakes exit 2.
+    backend.set({
+      apiVersion: 'run.orcra.dev/v0alpha',
+      kind: 'ServiceGraph',
+      metadata: { name: 'g' },
+      spec: {},
+    });
+    backend.log('g/db', 'db ready');
+    expect(await orunctl(['logs', 'sg/g', 'db'])).toMatchObject({ code: 0, stdout: 'db ready\n' });
+    expect(await orunctl(['logs', 'servicegraph/g', '-c', 'db'])).toMatchObject({
+      code: 0,
+      stdout: 'db ready\n',
+    });
+    expect(await orunctl(['logs', 'sg/g', 'nope'])).toMatchObject({
+      code: 1,
+      stderr: 'Error from server (BadRequest): servicegraph "g" has no service "nope"\n',
+    });
+    for (const [args, message] of [
+      [['logs', 'svc/web'], 'error: logs: services have no logs; use deploy/NAME or sg/NAME\n'],
+      [
+        ['logs', 'deploy/web', 'db'],
+        'error: logs deploy/web: a Deployment has one container; SERVICE is for sg/NAME\n',
+      ],
+      [['logs', 'sg/g', 'db', '-c', 'web'], 'error: logs sg/g: service "db" and -c "web" differ\n'],
+    ] as const)
+      expect([args, await orunctl([...args])]).toMatchObject([args, { code: 2, stderr: message }]);
     const ev = await orunctl(['events']);
     expect(ev.stdout.split('\n')[0]).toMatch(/^LAST SEEN +TYPE {6}REASON {4}OBJECT {11}MESSAGE$/);
     expect((await orunctl(['version'])).stdout).toMatch(
