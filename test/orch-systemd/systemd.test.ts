@@ -23,8 +23,8 @@ const PREFIX = 'e2e-';
 
 const ORCHFILE = `
 SERVICE db
-RUN rm -f db.healthy; echo db-start >> events; sleep 1; touch db.healthy; exec sleep 100000
-HEALTHCHECK test -e db.healthy
+RUN echo db-start >> events; sleep 1; echo $$ > db.healthy; exec sleep 100000
+HEALTHCHECK kill -0 $(cat db.healthy)
 RESTART always
 RESTART_DELAY 1s
 
@@ -32,7 +32,7 @@ SERVICE cache
 RUN echo cache-start >> events; exec sleep 100000
 
 SERVICE migrate
-RUN test -e db.healthy && echo migrate-run >> events
+RUN kill -0 $(cat db.healthy) && echo migrate-run >> events
 REQUIRES db
 ONESHOT true
 
@@ -120,6 +120,7 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     let t = Date.now();
     await node.exec('systemctl', 'start', `${PREFIX}orch.target`);
     timings.start = Date.now() - t;
+    // (db's HEALTHCHECK: the pid its RUN wrote once up is alive, so a killed instance's is not.)
     // Order as systemd saw it: a unit began activating (InactiveExit) only after what it waits
     // for became active (ActiveEnter; db's only once healthy, migrate's once it exited 0).
     const mono = async (s: string, p: string) =>
@@ -181,6 +182,7 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     timings.restart = Date.now() - t;
     const ev2 = await events();
     expect(ev2.slice(ev.length)).toEqual(['db-start', 'app-start']);
+    expect(await after('app', 'db')).toEqual(['app', 'db', true]); // after db was healthy again
     expect(count(ev2, 'migrate-run')).toBe(1);
     expect(await pid('side')).toBe(before.side);
     expect(await pid('cache')).toBe(before.cache);
