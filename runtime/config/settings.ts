@@ -233,19 +233,9 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
   const dataDir = pick('dataDir') ?? DEFAULTS.dataDir;
   const pollIntervalMs = duration('poll interval', pick('pollIntervalMs') ?? DEFAULTS.pollInterval);
   const logLevel = pick('logLevel') ?? DEFAULTS.logLevel;
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new OrunError(
-      'orun.bad_setting',
-      `start: log level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`,
-    );
-  }
+  oneOf('log level', logLevel, LOG_LEVELS);
   const ingress = pick('ingress') ?? DEFAULTS.ingress;
-  if (!(INGRESS_MODES as readonly string[]).includes(ingress)) {
-    throw new OrunError(
-      'orun.bad_setting',
-      `start: ingress "${ingress}": expected one of ${INGRESS_MODES.join(', ')}`,
-    );
-  }
+  oneOf('ingress', ingress, INGRESS_MODES);
   const httpPort = port('HTTP port', pick('httpPort'), DEFAULTS.httpPort);
   const httpsPort = port('HTTPS port', pick('httpsPort'), DEFAULTS.httpsPort);
   if (httpPort === httpsPort)
@@ -256,23 +246,9 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
       'orun.bad_setting',
       `start: ACME CA "${acmeCa}": expected the directory URL, e.g. ${LETS_ENCRYPT_PRODUCTION}`,
     );
-  const roots = pick('acmeCaRoot')
-    ?.split(LIST_SEPARATOR)
-    .map((f) => f.trim())
-    .filter((f) => f !== '');
-  const notify = (pick('notify') ?? '')
-    .split(LIST_SEPARATOR)
-    .map((e) => e.trim())
-    .filter((e) => e !== '')
-    .map((e) => {
-      const ep = parseEndpoint(e);
-      if (ep === undefined)
-        throw new OrunError(
-          'orun.bad_setting',
-          `start: notify "${e.slice(0, e.indexOf('=') + 1)}…": expected generic=URL or slack=URL (http or https)`,
-        );
-      return ep;
-    });
+  const rootsText = pick('acmeCaRoot');
+  const roots = rootsText === undefined ? undefined : listItems(rootsText);
+  const notify = listItems(pick('notify') ?? '').map(notifyEndpoint);
   const webhookAddress = pick('webhookAddress');
   const webhookSecretFile = pick('webhookSecretFile');
   if (webhookAddress !== undefined && webhookSecretFile === undefined)
@@ -322,6 +298,34 @@ export function parseBytes(what: string, text: string): number {
       `start: ${what} "${text}": expected a size like 1048576, 512KiB or 1MiB`,
     );
   return n;
+}
+
+/** Throws `orun.bad_setting` unless `value` is one of `allowed`. */
+function oneOf(what: string, value: string, allowed: readonly string[]): void {
+  if (!allowed.includes(value))
+    throw new OrunError(
+      'orun.bad_setting',
+      `start: ${what} "${value}": expected one of ${allowed.join(', ')}`,
+    );
+}
+
+/** The non-empty items of a list setting (LIST_SEPARATOR between them), trimmed. */
+function listItems(text: string): string[] {
+  return text
+    .split(LIST_SEPARATOR)
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+}
+
+/** `generic=URL` or `slack=URL`. Throws `orun.bad_setting` (naming the type, never the URL). */
+function notifyEndpoint(e: string): Endpoint {
+  const ep = parseEndpoint(e);
+  if (ep === undefined)
+    throw new OrunError(
+      'orun.bad_setting',
+      `start: notify "${e.slice(0, e.indexOf('=') + 1)}…": expected generic=URL or slack=URL (http or https)`,
+    );
+  return ep;
 }
 
 /** A positive duration (`5s`, `500ms`, `1m`). Throws `orun.bad_setting`. */

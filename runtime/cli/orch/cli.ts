@@ -53,11 +53,6 @@ export function runOrch(argv: readonly string[], io: OrchIO): number {
         'Exit codes: 0 ok, 1 Orchfile errors, 2 usage errors.',
     );
 
-  const withArgs = (cmd: Command): Command =>
-    cmd
-      .argument('<files...>', 'Orchfiles: the base, then overlays')
-      .option('--arg <name=value>', 'override an ARG default (repeatable)', collect, []);
-
   withArgs(program.command('parse'))
     .description('print the merged, resolved Orchfile as JSON on stdout')
     .action((files: string[], o: { arg: string[] }) => {
@@ -70,6 +65,23 @@ export function runOrch(argv: readonly string[], io: OrchIO): number {
       exitCode = withGraph(files, o.arg, io, () => io.stderr('valid\n'));
     });
 
+  renderCommand(program, io, (code) => (exitCode = code));
+
+  try {
+    program.parse([...argv], { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UsageError) {
+      io.stderr(`error: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+/** `orch render`: one systemd unit or launchd plist per service, printed or written to a directory. */
+function renderCommand(program: Command, io: OrchIO, setExitCode: (code: number) => void): void {
   withArgs(program.command('render'))
     .description(
       'write one systemd unit per service plus <prefix>orch.target (systemctl start|stop it), or one launchd plist per service',
@@ -96,37 +108,35 @@ export function runOrch(argv: readonly string[], io: OrchIO): number {
           containerRuntime?: string;
         },
       ) => {
-        exitCode = withGraph(files, o.arg, io, (graph) => {
-          const vars = { ORCH_PROJECT: dirname(resolve(io.cwd, files[0]!)), ...pairs(o.var, '--var') };
-          const opts = {
-            vars,
-            prefix: o.prefix,
-            containerRuntime: o.containerRuntime,
-            readEnvFile: (path: string): string | undefined => {
-              try {
-                return io.readFile(path);
-              } catch {
-                return undefined;
-              }
-            },
-          };
-          const rendered = o.platform === 'systemd' ? renderSystemd(graph, opts) : renderLaunchd(graph, opts);
-          writeRendered(rendered, o.output, io);
-        });
+        setExitCode(
+          withGraph(files, o.arg, io, (graph) => {
+            const vars = { ORCH_PROJECT: dirname(resolve(io.cwd, files[0]!)), ...pairs(o.var, '--var') };
+            const opts = {
+              vars,
+              prefix: o.prefix,
+              containerRuntime: o.containerRuntime,
+              readEnvFile: (path: string): string | undefined => {
+                try {
+                  return io.readFile(path);
+                } catch {
+                  return undefined;
+                }
+              },
+            };
+            const rendered =
+              o.platform === 'systemd' ? renderSystemd(graph, opts) : renderLaunchd(graph, opts);
+            writeRendered(rendered, o.output, io);
+          }),
+        );
       },
     );
+}
 
-  try {
-    program.parse([...argv], { from: 'user' });
-    return exitCode;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof UsageError) {
-      io.stderr(`error: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+/** The Orchfiles argument and `--arg` of parse, validate and render. */
+function withArgs(cmd: Command): Command {
+  return cmd
+    .argument('<files...>', 'Orchfiles: the base, then overlays')
+    .option('--arg <name=value>', 'override an ARG default (repeatable)', collect, []);
 }
 
 /** Reads and parses the files, prints any Orchfile errors (exit 1), else calls `onGraph` (exit 0). */

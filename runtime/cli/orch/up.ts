@@ -270,22 +270,9 @@ async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<numbe
   const send = (m: SupervisorMessage): void => {
     if (supervisor && process.connected) process.send?.(m);
   };
-  let selected;
-  try {
-    selected = selectServices(graph, p.services);
-  } catch (err) {
-    throw new RunUsageError(errorMessage(err));
-  }
-  let engine: ContainerEngine | undefined;
-  if (selected.some((s) => s.mode === 'container')) {
-    engine = io.engine?.() ?? new DockerEngine();
-    try {
-      await engine.ping();
-    } catch (err) {
-      io.stderr(`error: container engine: ${errorMessage(err)}\n`);
-      return 1;
-    }
-  }
+  const selected = selectedServices(graph, p.services);
+  const engine = await containerEngine(selected, io);
+  if (engine === false) return 1;
   const logDir = join(loc.stateDir, 'logs');
   const width = Math.max(...selected.map((s) => s.name.length));
   const tee = new LogTee(logDir);
@@ -328,21 +315,7 @@ async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<numbe
     });
   };
 
-  let signals = 0;
-  let first!: () => void;
-  let second!: () => void;
-  const firstSignal = new Promise<void>((r) => (first = r));
-  const secondSignal = new Promise<void>((r) => (second = r));
-  const off = io.onStopSignal((sig) => {
-    signals++;
-    if (signals === 1) {
-      io.stderr(`orch: ${sig}: stopping services in reverse dependency order (again to exit at once)\n`);
-      first();
-    } else {
-      io.stderr(`orch: ${sig} again: exiting without waiting\n`);
-      second();
-    }
-  });
+  const { firstSignal, secondSignal, signals, off } = stopSignals(io);
   const control = new AbortController();
   const serving = serveControl(
     controlSocketPath(loc.stateDir, loc.name),
@@ -363,7 +336,52 @@ async function up(positionals: string[], o: UpOptions, io: RunIO): Promise<numbe
     tee.close();
   }
   save(true);
-  return signals === 0 && ex.failed ? 1 : 0;
+  return signals() === 0 && ex.failed ? 1 : 0;
+}
+
+/** The services to run (the named ones and what they need); an unknown name is a usage error. */
+function selectedServices(graph: OrchGraph, names: readonly string[]): ReturnType<typeof selectServices> {
+  try {
+    return selectServices(graph, [...names]);
+  } catch (err) {
+    throw new RunUsageError(errorMessage(err));
+  }
+}
+
+/** The engine when a selected service is a container (pinged); false when it does not answer. */
+async function containerEngine(
+  selected: readonly { mode: string }[],
+  io: RunIO,
+): Promise<ContainerEngine | undefined | false> {
+  if (!selected.some((s) => s.mode === 'container')) return undefined;
+  const engine = io.engine?.() ?? new DockerEngine();
+  try {
+    await engine.ping();
+    return engine;
+  } catch (err) {
+    io.stderr(`error: container engine: ${errorMessage(err)}\n`);
+    return false;
+  }
+}
+
+/** The first SIGINT/SIGTERM stops the services in order; a second exits without waiting. */
+function stopSignals(io: RunIO) {
+  let count = 0;
+  let first!: () => void;
+  let second!: () => void;
+  const firstSignal = new Promise<void>((r) => (first = r));
+  const secondSignal = new Promise<void>((r) => (second = r));
+  const off = io.onStopSignal((sig) => {
+    count++;
+    if (count === 1) {
+      io.stderr(`orch: ${sig}: stopping services in reverse dependency order (again to exit at once)\n`);
+      first();
+    } else {
+      io.stderr(`orch: ${sig} again: exiting without waiting\n`);
+      second();
+    }
+  });
+  return { firstSignal, secondSignal, signals: () => count, off };
 }
 
 /** One supervisor per project: a second `orch up` while one runs is refused. */

@@ -28,7 +28,20 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     client: clientFor(program.opts<{ socket?: string }>().socket, io.env),
     palette: paletteFor(io.stdout, io.env),
   });
+  readCommands(program, ctx);
+  operateCommands(program, ctx);
+  program.version(CLIENT_VERSION, '--version', 'print the client version');
 
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+/** get, describe, events, logs: what reads the agent's objects, events and logs. */
+function readCommands(program: Command, ctx: () => Context): void {
   program
     .command('get')
     .description('List objects (KIND: nodes|no, deployments|deploy, services|svc, servicegraphs|sg, all)')
@@ -73,6 +86,10 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
         opts: { follow?: boolean; tail?: string; container?: string },
       ) => logs(ctx(), target, service, opts),
     );
+}
+
+/** reconcile, suspend, resume, version: what asks the agent to act (or who it is). */
+function operateCommands(program: Command, ctx: () => Context): void {
   program
     .command('reconcile')
     .description(
@@ -100,14 +117,6 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     .description('Print the client and agent versions')
     .option('--client', 'only the client version')
     .action((opts: { client?: boolean }) => version(ctx(), opts));
-  program.version(CLIENT_VERSION, '--version', 'print the client version');
-
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return 0;
-  } catch (err) {
-    return report(err, io);
-  }
 }
 
 /** Prints `err` like kubectl and returns the exit code. */
