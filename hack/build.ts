@@ -11,6 +11,7 @@ import { chmod, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   builtinsViaRequire,
+  lazyChildProcessInCommander,
   lazyDebugInDockerModem,
   lazySessionInDockerode,
   lazySsh2InDockerModem,
@@ -69,6 +70,7 @@ await Promise.all(
         lazySsh2InDockerModem,
         lazySessionInDockerode,
         lazyDebugInDockerModem,
+        lazyChildProcessInCommander,
         ...(cjs ? [] : [builtinsViaRequire]),
       ],
       define: {

@@ -31,7 +31,12 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { lazyDebugInDockerModem, lazySessionInDockerode, lazySsh2InDockerModem } from './esbuild-plugins.ts';
+import {
+  lazyChildProcessInCommander,
+  lazyDebugInDockerModem,
+  lazySessionInDockerode,
+  lazySsh2InDockerModem,
+} from './esbuild-plugins.ts';
 import { buildVersion } from './version.ts';
 
 const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -77,7 +82,12 @@ await build({
   keepNames: true,
   legalComments: 'none',
   charset: 'ascii',
-  plugins: [lazySsh2InDockerModem, lazySessionInDockerode, lazyDebugInDockerModem],
+  plugins: [
+    lazySsh2InDockerModem,
+    lazySessionInDockerode,
+    lazyDebugInDockerModem,
+    lazyChildProcessInCommander,
+  ],
   // cpu-features and ssh2's crypto binding are optional native addons; ssh2 works without them.
   external: ['cpu-features', '*.node'],
   define: {
