@@ -4,6 +4,7 @@
  */
 import { basename, dirname, join, resolve } from 'node:path';
 import type { OrchGraph } from '../../apis/orchfile/index.ts';
+import { cleanProjectName } from '../../apis/orchfile/render/index.ts';
 
 export interface ProjectLocation {
   /** Absolute directory of the first Orchfile: ORCH_PROJECT. */
@@ -20,7 +21,7 @@ export function locateProject(
 ): ProjectLocation {
   const dir = dirname(resolve(opts.cwd, firstFile));
   const raw = opts.projectName ?? opts.env.ORCH_PROJECT_NAME ?? basename(dir);
-  const name = raw.toLowerCase().replace(/[^a-z0-9_-]/g, '') || 'orch';
+  const name = cleanProjectName(raw);
   const stateDir =
     opts.env.ORCH_STATE_DIR !== undefined
       ? resolve(opts.cwd, opts.env.ORCH_STATE_DIR)

@@ -41,6 +41,12 @@ FROM orun-test/busybox:1
 HEALTHCHECK docker exec \${CONTAINER_PREFIX}web wget -q -O /dev/null http://127.0.0.1/health
 TIMEOUT_STOP 2s
 
+SERVICE probe
+FROM orun-test/busybox:1
+CMD wget -q -O /dev/null http://web/health
+REQUIRES web
+ONESHOT true
+
 SERVICE app
 RUN echo app-start >> events; exec sleep 100000
 REQUIRES db cache migrate web
@@ -81,7 +87,13 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     cleanups.push(() => node.remove());
     const containerPrefix = `${uniquePrefix('osd')}-`;
     const webContainer = `${containerPrefix}web`;
-    cleanups.push(() => void spawnSync('docker', ['rm', '-f', webContainer], { stdio: 'ignore' }));
+    // The project network: <CONTAINER_PREFIX><directory of ORCH_PROJECT>_default.
+    const network = `${containerPrefix}orch-e2e_default`;
+    cleanups.push(() => void spawnSync('docker', ['network', 'rm', network], { stdio: 'ignore' }));
+    cleanups.push(
+      () =>
+        void spawnSync('docker', ['rm', '-f', webContainer, `${containerPrefix}probe`], { stdio: 'ignore' }),
+    );
     timings.boot = Date.now() - t0;
 
     // Render on this machine, install in the node.
@@ -98,7 +110,7 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     const files = readdirSync(join(out, 'units')).sort();
     expect(files).toEqual(
-      ['app', 'cache', 'db', 'flaky', 'migrate', 'side', 'stubborn', 'web'].map((s) => `${PREFIX}${s}.service`).concat(`${PREFIX}orch.target`).sort(),
+      ['app', 'cache', 'db', 'flaky', 'migrate', 'probe', 'side', 'stubborn', 'web'].map((s) => `${PREFIX}${s}.service`).concat(`${PREFIX}orch.target`).sort(),
     ); // prettier-ignore
     await node.exec('mkdir', '-p', DIR);
     for (const f of files) await docker('cp', join(out, 'units', f), `${node.name}:/etc/systemd/system/${f}`);
@@ -138,13 +150,15 @@ describe('rendered systemd units under a real systemd (node container)', () => {
       ['app', 'cache'],
       ['app', 'migrate'],
       ['app', 'web'],
+      ['probe', 'web'],
       ['side', 'app'],
     ])
       expect(await after(s!, dep!)).toEqual([s, dep, true]);
     const ev = await events();
     expect(ev.indexOf('migrate-run')).toBeGreaterThan(ev.indexOf('db-start'));
     expect(count(ev, 'migrate-run')).toBe(1);
-    for (const s of ['db', 'cache', 'migrate', 'web', 'app', 'side', 'stubborn'])
+    // probe (a container ONESHOT) reached web by its service name on the project network.
+    for (const s of ['db', 'cache', 'migrate', 'web', 'probe', 'app', 'side', 'stubborn'])
       expect([s, await state(s)]).toEqual([s, 'active']);
     // The container service runs on the engine under its CONTAINER_PREFIX name.
     const webId = (await docker('inspect', '-f', '{{.Id}} {{.State.Running}}', webContainer)).trim();
@@ -209,7 +223,7 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     await node.exec('systemctl', 'stop', `${PREFIX}orch.target`);
     const down = async (s: string) => /^(inactive|failed)$/.test(await state(s));
     await waitFor('every service stopped', async () => {
-      for (const s of ['db', 'cache', 'migrate', 'web', 'app', 'side', 'stubborn']) if (!(await down(s))) return false;
+      for (const s of ['db', 'cache', 'migrate', 'web', 'probe', 'app', 'side', 'stubborn']) if (!(await down(s))) return false;
       return true;
     }, 30_000, dump); // prettier-ignore
     timings.stop = Date.now() - t;

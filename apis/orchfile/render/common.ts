@@ -23,6 +23,13 @@ export interface RenderOptions {
   readonly containerRuntime?: string;
   /** Prefix of unit file names and launchd labels. Default `''` (systemd) and `orch.` (launchd). */
   readonly prefix?: string;
+  /**
+   * systemd: the project's name. As under `orch up`, container services join the network
+   * `<CONTAINER_PREFIX><project>_default` with their service names as aliases, and a named VOLUME
+   * is `<CONTAINER_PREFIX><project>_<name>`. Default: ORCH_PROJECT's directory name (lowercased,
+   * [a-z0-9_-] only, else `orch`).
+   */
+  readonly project?: string;
   /** launchd inlines ENV_FILE contents: called with each resolved path; undefined skips it. Default none. */
   readonly readEnvFile?: (path: string) => string | undefined;
 }
@@ -66,10 +73,15 @@ export function projectPath(path: string, vars: Vars): string {
   return `${base}/${p.replace(/^\.\//, '')}`;
 }
 
-/** `exec <runtime> run ...` as one shell command: CMD is appended as written so its quoting holds. */
-export function containerCommand(s: OrchService, runtime: string, vars: Vars): string {
+/**
+ * `exec <runtime> run ...` as one shell command: CMD is appended as written so its quoting holds.
+ * With `project` (projectName), the container joins `<project>_default` with its service name as
+ * an alias and named volumes are `<project>_<name>`, as under `orch up`.
+ */
+export function containerCommand(s: OrchService, runtime: string, vars: Vars, project?: string): string {
   const name = `${vars.get('CONTAINER_PREFIX') ?? ''}${s.name}`;
   const args: string[] = [runtime, 'run', '--rm', '--name', name];
+  if (project !== undefined) args.push('--network', `${project}_default`, '--network-alias', s.name);
   for (const p of s.publish) {
     const addr =
       p.address === undefined
@@ -80,7 +92,8 @@ export function containerCommand(s: OrchService, runtime: string, vars: Vars): s
     args.push('-p', `${addr}${p.host}:${p.container}`);
   }
   for (const v of s.volumes) {
-    const source = v.isNamed ? subst(v.source, vars) : projectPath(v.source, vars);
+    const named = project === undefined ? subst(v.source, vars) : `${project}_${subst(v.source, vars)}`;
+    const source = v.isNamed ? named : projectPath(v.source, vars);
     args.push('-v', `${source}:${subst(v.destination, vars)}`);
   }
   for (const f of s.envFiles) args.push('--env-file', projectPath(f, vars));
@@ -98,6 +111,18 @@ export function containerCommand(s: OrchService, runtime: string, vars: Vars): s
   args.push(s.image ?? '');
   const cmd = s.cmd === undefined ? '' : ` ${subst(s.cmd, vars)}`;
   return `exec ${args.map((a) => shellQuote(a)).join(' ')}${cmd}`;
+}
+
+/** `<CONTAINER_PREFIX><project>`: what rendered container networks and volumes are named after (as orch up's). */
+export function projectName(opts: RenderOptions, vars: Vars): string {
+  const dir = (vars.get('ORCH_PROJECT') ?? '.').replace(/\/+$/, '');
+  const raw = opts.project ?? dir.slice(dir.lastIndexOf('/') + 1);
+  return `${vars.get('CONTAINER_PREFIX') ?? ''}${cleanProjectName(raw)}`;
+}
+
+/** A project name as orch uses it: lowercased, [a-z0-9_-] only, else `orch`. */
+export function cleanProjectName(raw: string): string {
+  return raw.toLowerCase().replace(/[^a-z0-9_-]/g, '') || 'orch';
 }
 
 /** Seconds in a `30s`/`5m` duration (already validated by the parser; values.ts parses it). */

@@ -3,5 +3,5 @@ export { renderLaunchd, parseEnvFile } from './launchd.ts';
 export { renderSystemd } from './systemd.ts';
 export type { RenderedFile, RenderOptions } from './common.ts';
 /** Built-in variables (`${ORCH_PROJECT}` …) and their substitution, shared with the graph runner. */
-export { builtinVars, projectPath, subst } from './common.ts';
+export { builtinVars, cleanProjectName, projectPath, subst } from './common.ts';
 export type { Vars } from './common.ts';

@@ -18,6 +18,8 @@
  * - `<prefix>orch.target` groups the project: it Wants= (and is After=) every enabled service and
  *   each service is PartOf= it, so `systemctl start|stop <prefix>orch.target` starts or stops the
  *   project (start returns once every service is up and healthy).
+ * - Containers join `<CONTAINER_PREFIX><project>_default` with their service names as aliases, and
+ *   named volumes are `<CONTAINER_PREFIX><project>_<name>`, as under `orch up`.
  * - RUN, HEALTHCHECK and STOP run under `/bin/sh -c`, as the executor runs them.
  */
 import { createHash } from 'node:crypto';
@@ -25,6 +27,7 @@ import type { OrchGraph, OrchService } from '../types.ts';
 import {
   builtinVars,
   containerCommand,
+  projectName,
   projectPath,
   seconds,
   subst,
@@ -94,8 +97,11 @@ function renderUnit(
   }
   const container = `${vars.get('CONTAINER_PREFIX') ?? ''}${s.name}`;
   if (s.mode === 'container') {
+    const project = projectName(opts, vars);
     set('ExecStartPre', `-/usr/bin/env ${runtime} rm -f ${container}`);
-    set('ExecStart', shell(containerCommand(s, runtime, vars)));
+    // `-`: it exists already (another service made it), which is fine.
+    set('ExecStartPre', `-/usr/bin/env ${runtime} network create ${project}_default`);
+    set('ExecStart', shell(containerCommand(s, runtime, vars, project)));
     const grace = s.timeouts.stop === undefined ? '' : ` -t ${seconds(s.timeouts.stop)}`;
     set('ExecStop', `/usr/bin/env ${runtime} stop${grace} ${container}`);
   } else {

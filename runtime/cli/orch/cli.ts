@@ -95,6 +95,10 @@ function renderCommand(program: Command, io: OrchIO, setExitCode: (code: number)
     .option('--var <name=value>', 'value of a built-in variable such as ORCH_DATA (repeatable)', collect, [])
     .option('--prefix <prefix>', "unit name / label prefix (default: '' for systemd, 'orch.' for launchd)")
     .option('--container-runtime <cmd>', 'container runtime (default: podman / /usr/local/bin/container)')
+    .option(
+      '-p, --project-name <name>',
+      'systemd: container services join <CONTAINER_PREFIX><name>_default (default: $ORCH_PROJECT_NAME, else the directory of the first Orchfile)',
+    )
     .addHelpText('after', '\nORCH_PROJECT defaults to the directory of the first Orchfile.')
     .action(
       (
@@ -106,6 +110,7 @@ function renderCommand(program: Command, io: OrchIO, setExitCode: (code: number)
           var: string[];
           prefix?: string;
           containerRuntime?: string;
+          projectName?: string;
         },
       ) => {
         setExitCode(
@@ -115,6 +120,7 @@ function renderCommand(program: Command, io: OrchIO, setExitCode: (code: number)
               vars,
               prefix: o.prefix,
               containerRuntime: o.containerRuntime,
+              project: o.projectName ?? io.env.ORCH_PROJECT_NAME,
               readEnvFile: (path: string): string | undefined => {
                 try {
                   return io.readFile(path);
