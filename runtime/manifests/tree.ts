@@ -84,12 +84,17 @@ export async function loadManifestTree<E extends TreeFile>(
   const texts = new Map<string, string>();
   for (const [path, data] of blobs) texts.set(path, data.toString('utf8'));
 
-  const loaded = manifests.map((e) => {
+  const loaded: Parameters<typeof assembleRepo>[0][number][] = [];
+  for (const e of manifests) {
     const problem = problems.get(e.path);
     if (problem !== undefined) {
       const file: ManifestFile = { path: e.path, objects: [], errors: [problem], warnings: [] };
-      return { file, locate: () => undefined };
+      loaded.push({ file, locate: () => undefined });
+      continue;
     }
+    // One file at a time, yielding between them: /healthz and the local API are answered while a
+    // large revision loads (a file is bounded by maxFileBytes, so one decode is the longest wait).
+    if (loaded.length > 0) await new Promise<void>((r) => setImmediate(r));
     const decoded = decodeManifestFile(e.path, texts.get(e.path) ?? '', {
       commit: tree.commit,
       maxBytes: limits.maxFileBytes,
@@ -100,8 +105,8 @@ export async function loadManifestTree<E extends TreeFile>(
       errors: decoded.errors,
       warnings: decoded.warnings,
     };
-    return { file, locate: decoded.locate };
-  });
+    loaded.push({ file, locate: decoded.locate });
+  }
   return { ...assembleRepo(loaded), texts };
 }
 
