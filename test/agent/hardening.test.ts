@@ -265,4 +265,67 @@ describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
     expect(condition(await agent.object('nodes', node), 'GitSynced')?.status).toBe('True');
     expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
+
+  // Issue 9 item 8: Stalled (not "Creating" forever, not a retry storm) for errors no retry fixes.
+  it('errors no retry fixes, from the real engine: no such user → ContainerCannotRun, 1Mi memory → ContainerSpecInvalid; Stalled, terminal, retried at once when the spec changes', async () => {
+    requireTestImage();
+    const prefix = uniquePrefix('perm');
+    const repo = new TestGitRepo('orun-perm-');
+    const dataDir = mkdtempSync(join(tmpdir(), 'orun-data-perm-'));
+    const node = `${prefix}-node`;
+    const [a, b, c] = [`${prefix}-nouser`, `${prefix}-tiny`, `${prefix}-ok`];
+    cleanups.push(() => {
+      removeContainers(prefix);
+      repo.cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const spec = (name: string, extra: string): string =>
+      `apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  image: orun-test/busybox:1\n${extra}`;
+    repo
+      .write({
+        [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
+        [`deployments/${a}.yaml`]: spec(a, '  user: nosuchuser\n'),
+        [`deployments/${b}.yaml`]: spec(b, '  resources:\n    limits:\n      memory: 1Mi\n'),
+        [`deployments/${c}.yaml`]: deploymentYaml(c),
+      })
+      .commit('two specs the engine refuses, one good');
+    const agent = new AgentProcess({ repo: repo.bare, node, dataDir });
+    cleanups.push(async () => {
+      await agent.stop('SIGKILL');
+    });
+    const stalled = (name: string) =>
+      waitFor(
+        `${name} Stalled`,
+        async () => {
+          const s = condition(await agent.object('deployments', name), 'Stalled');
+          return s?.status === 'True' ? s : undefined;
+        },
+        60_000,
+        () => agent.dump(),
+      );
+    const sa = await stalled(a);
+    const sb = await stalled(b);
+    expect([sa.reason, sb.reason]).toEqual(['ContainerCannotRun', 'ContainerSpecInvalid']);
+    expect(sa.message).toMatch(/unable to find user nosuchuser/);
+    expect(sb.message).toMatch(/Minimum memory limit/);
+    await waitFor(
+      `${c} Ready`,
+      async () => condition(await agent.object('deployments', c), 'Ready')?.status === 'True',
+      60_000,
+      () => agent.dump(),
+    );
+    // Terminal: logged once each, never requeued with backoff.
+    const terminal = agent.lines.filter((l) => l.msg === 'Reconciler error is terminal; not requeued');
+    expect(terminal.map((l) => l['name']).sort()).toEqual([a, b].sort());
+
+    repo.write({ [`deployments/${a}.yaml`]: spec(a, '') }).commit("a: the image's own user");
+    await waitFor(
+      `${a} Ready after the spec changed`,
+      async () => condition(await agent.object('deployments', a), 'Ready')?.status === 'True',
+      60_000,
+      () => agent.dump(),
+    );
+    expect(condition(await agent.object('deployments', a), 'Stalled')).toBeUndefined();
+    expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
 });
