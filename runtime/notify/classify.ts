@@ -86,7 +86,9 @@ export function classify(prev: StatusView | undefined, next: StatusView): Notice
   const current = next.generation === undefined || next.observedGeneration === next.generation;
   const readyNow = cond(next, 'Ready');
   const readyBefore = cond(prev, 'Ready');
-  if (readyNow?.status === 'True' && current && readyBefore?.status !== 'True' && readyBefore !== undefined)
+  // Ready=Unknown says only that nothing could be observed (the engine was away): its end is no rollout.
+  const observed = readyBefore !== undefined && readyBefore.status !== 'Unknown';
+  if (readyNow?.status === 'True' && current && readyBefore?.status !== 'True' && observed)
     out.push({ ...base, event: 'RolloutSucceeded', reason: readyNow.reason, message: readyNow.message });
   const failed = flipped('Ready', 'False');
   const inProgress = cond(next, 'Reconciling')?.status === 'True';

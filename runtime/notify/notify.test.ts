@@ -42,6 +42,18 @@ describe('classify', () => {
     ],
     ['no status yet, then ready (adopted)', view([]), view([c('Ready', 'True', 'ContainerReady')]), []],
     [
+      'the engine went away: Ready=Unknown is neither a failure',
+      view([c('Ready', 'True', 'ContainerReady')]),
+      view([{ ...c('Ready', 'True', 'EngineUnavailable'), status: 'Unknown' }]),
+      [],
+    ],
+    [
+      '… nor is its return a rollout',
+      view([{ ...c('Ready', 'True', 'EngineUnavailable'), status: 'Unknown' }]),
+      view([c('Ready', 'True', 'ContainerReady')]),
+      [],
+    ],
+    [
       'still ready',
       view([c('Ready', 'True', 'ContainerReady')]),
       view([c('Ready', 'True', 'ContainerReady')]),
