@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   AgentProcess,
   condition,
+  containersWithPrefix,
   deploymentYaml,
   nodeYaml,
   uniquePrefix,
@@ -31,41 +32,7 @@ afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-interface Facts {
-  id: string;
-  deployment: string;
-  running: boolean;
-  startedAt: string;
-  env: string[];
-}
-
-function containers(pd: PrivateDockerd, prefix: string): Facts[] {
-  const ids = pd
-    .docker(['ps', '-aq', '--filter', `name=^/orun-${prefix}`])
-    .split('\n')
-    .filter(Boolean);
-  if (ids.length === 0) return [];
-  let out: string;
-  try {
-    out = pd.docker(['inspect', ...ids]);
-  } catch (err) {
-    out = (err as { stdout?: string }).stdout ?? '[]'; // one went meanwhile
-  }
-  const info = JSON.parse(out) as {
-    Id: string;
-    State: { Running: boolean; StartedAt: string };
-    Config: { Env: string[]; Labels: Record<string, string> | null };
-  }[];
-  return info
-    .map((c) => ({
-      id: c.Id,
-      deployment: c.Config.Labels?.['run.orcra.dev/deployment'] ?? '',
-      running: c.State.Running,
-      startedAt: c.State.StartedAt,
-      env: c.Config.Env,
-    }))
-    .sort((a, b) => a.deployment.localeCompare(b.deployment) || a.id.localeCompare(b.id));
-}
+const containers = (pd: PrivateDockerd, prefix: string) => containersWithPrefix(prefix, pd.host);
 
 describe('chaos: the container engine restarted under the agent (private dockerd)', () => {
   it(`dockerd stopped mid-convergence and started again, ${ROUNDS} rounds: truthful status, nothing pruned, healthy containers kept`, async () => {

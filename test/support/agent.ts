@@ -212,9 +212,15 @@ export interface ContainerFacts {
   env: string[];
 }
 
-/** Every container (running or not) whose name starts with `orun-<prefix>`. */
-export function containersWithPrefix(prefix: string): ContainerFacts[] {
-  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `name=^/orun-${prefix}`], { encoding: 'utf8' })
+/**
+ * Every container (running or not) whose name starts with `orun-<prefix>`, on the machine's engine
+ * or on the one at `dockerHost` (`unix://…`, e.g. a chaos test's private dockerd).
+ */
+export function containersWithPrefix(prefix: string, dockerHost?: string): ContainerFacts[] {
+  const h = dockerHost === undefined ? [] : ['-H', dockerHost];
+  const ids = execFileSync('docker', [...h, 'ps', '-aq', '--filter', `name=^/orun-${prefix}`], {
+    encoding: 'utf8',
+  })
     .split('\n')
     .filter(Boolean);
   if (ids.length === 0) return [];
@@ -222,7 +228,7 @@ export function containersWithPrefix(prefix: string): ContainerFacts[] {
   // what it found and exits 1, so read its stdout either way.
   const inspect = (): string => {
     try {
-      return execFileSync('docker', ['inspect', ...ids], {
+      return execFileSync('docker', [...h, 'inspect', ...ids], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],
       });
