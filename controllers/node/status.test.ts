@@ -56,6 +56,26 @@ describe('nodeStatus', () => {
       want: ['GitSynced=True/Succeeded', 'ManifestsValid=True/AllManifestsValid', 'Ready=False/UnknownNode'],
     },
     {
+      name: 'restored last good, Git unreachable',
+      git: failGit,
+      a: { ...applied(), restored: { message: 'running the last good objects saved at main@sha1:abc' } },
+      want: [
+        'GitSynced=False/GitOperationFailed',
+        'ManifestsValid=Unknown/LastGoodRestored',
+        'Ready=False/GitOperationFailed',
+      ],
+    },
+    {
+      name: 'restored last good, the fetched revision could not be loaded',
+      git: okGit,
+      a: { ...applied(), restored: { message: 'running the last good objects saved at main@sha1:abc' } },
+      want: [
+        'GitSynced=True/Succeeded',
+        'ManifestsValid=Unknown/LastGoodRestored',
+        'Ready=False/LastGoodRestored',
+      ],
+    },
+    {
       name: 'nothing applied yet',
       git: okGit,
       a: undefined,

@@ -19,6 +19,8 @@ export const NodeReason = {
   Progressing: 'Progressing',
   ManifestErrors: 'ManifestErrors',
   AllManifestsValid: 'AllManifestsValid',
+  /** The store holds the last good objects a previous run saved; no revision loaded in this run yet. */
+  LastGoodRestored: 'LastGoodRestored',
   Synced: 'Synced',
   EngineAvailable: 'EngineAvailable',
   EngineUnavailable: 'EngineUnavailable',
@@ -50,6 +52,8 @@ export interface AppliedView {
   saveError?: string;
   /** Set when the revision was not reconciled (e.g. UnknownNode: no nodes/<name>.yaml). */
   refused?: { reason: string; message: string };
+  /** Set when these are the last good objects a previous run saved (no revision of this run applied). */
+  restored?: { message: string };
 }
 
 /** `production` for main, else the branch name (DESIGN.md §2, environments). */
@@ -85,20 +89,26 @@ export function nodeStatus(
   const manifests =
     applied === undefined
       ? { status: 'Unknown' as const, reason: NodeReason.Progressing, message: 'no revision applied yet' }
-      : errors.length === 0
+      : applied.restored !== undefined
         ? {
-            status: 'True' as const,
-            reason: NodeReason.AllManifestsValid,
-            message: `all manifests at ${applied.revision} decoded`,
+            status: 'Unknown' as const,
+            reason: NodeReason.LastGoodRestored,
+            message: applied.restored.message,
           }
-        : {
-            status: 'False' as const,
-            reason: NodeReason.ManifestErrors,
-            message:
-              `${errors.length} manifest error${errors.length === 1 ? '' : 's'} in ${filesOf(errors)} at ${applied.revision}` +
-              `${applied.keptFiles.length > 0 ? ` (keeping the last good objects of ${applied.keptFiles.join(', ')})` : ''}: ` +
-              formatError(errors[0] as SourceError),
-          };
+        : errors.length === 0
+          ? {
+              status: 'True' as const,
+              reason: NodeReason.AllManifestsValid,
+              message: `all manifests at ${applied.revision} decoded`,
+            }
+          : {
+              status: 'False' as const,
+              reason: NodeReason.ManifestErrors,
+              message:
+                `${errors.length} manifest error${errors.length === 1 ? '' : 's'} in ${filesOf(errors)} at ${applied.revision}` +
+                `${applied.keptFiles.length > 0 ? ` (keeping the last good objects of ${applied.keptFiles.join(', ')})` : ''}: ` +
+                formatError(errors[0] as SourceError),
+            };
   conditions = setCondition(conditions, { type: MANIFESTS_VALID, ...manifests, ...g }, now);
   const saved = stateSaved(applied, old);
   if (saved !== undefined) conditions = setCondition(conditions, { type: STATE_SAVED, ...saved, ...g }, now);
@@ -111,17 +121,23 @@ export function nodeStatus(
       ? runtime
       : !git.ready
         ? { status: 'False' as const, reason: git.reason, message: git.message }
-        : manifests.status !== 'True'
+        : applied?.restored !== undefined
           ? {
-              status: manifests.status === 'False' ? ('False' as const) : ('Unknown' as const),
-              reason: manifests.reason,
-              message: manifests.message,
+              status: 'False' as const,
+              reason: NodeReason.LastGoodRestored,
+              message: applied.restored.message,
             }
-          : {
-              status: 'True' as const,
-              reason: NodeReason.Synced,
-              message: `applied ${applied?.revision ?? ''}`,
-            };
+          : manifests.status !== 'True'
+            ? {
+                status: manifests.status === 'False' ? ('False' as const) : ('Unknown' as const),
+                reason: manifests.reason,
+                message: manifests.message,
+              }
+            : {
+                status: 'True' as const,
+                reason: NodeReason.Synced,
+                message: `applied ${applied?.revision ?? ''}`,
+              };
   conditions = setCondition(conditions, { type: READY, ...ready, ...g }, now);
   const branch = applied?.branch;
   return {

@@ -126,6 +126,11 @@ export class GitSource {
   readonly revisions$: Observable<GitRevision>;
   /** Resolves after the first successful sync; rejects with GitSourceStopped if stopped before. */
   readonly synced: Promise<void>;
+  /**
+   * Resolves when the first attempt has finished, whether it fetched a revision or failed (the
+   * remote unreachable, the tip's signature refused), or when the source stops before one.
+   */
+  readonly attempted: Promise<void>;
 
   readonly #client: GitClient;
   readonly #clock: Clock;
@@ -140,6 +145,7 @@ export class GitSource {
   readonly #revisions = new ReplaySubject<GitRevision>(1);
   #resolveSynced!: () => void;
   #rejectSynced!: (err: unknown) => void;
+  #resolveAttempted!: () => void;
 
   #started = false;
   #stopped = false;
@@ -187,6 +193,7 @@ export class GitSource {
     });
     // Nobody may be listening when the source stops before its first sync.
     this.synced.catch(() => undefined);
+    this.attempted = new Promise<void>((res) => (this.#resolveAttempted = res));
   }
 
   /** Polls until `signal` aborts. Call once. Never rejects because of git failures. */
@@ -203,11 +210,13 @@ export class GitSource {
       while (!signal.aborted) {
         const waiters = this.#waiters.splice(0);
         await this.#attempt(signal);
+        this.#resolveAttempted();
         for (const w of waiters) w(this.status());
         await this.#wait(this.#nextDelay(), signal);
       }
     } finally {
       this.#stopped = true;
+      this.#resolveAttempted();
       for (const w of this.#waiters.splice(0)) w(this.status());
       this.#revisions.complete();
       this.#rejectSynced(

@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { firstValueFrom } from 'rxjs';
+import { firstValueFrom, take, toArray } from 'rxjs';
 import { OrunError } from '../../apis/errors.ts';
 import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { FakeClock } from '../clock/index.ts';
 import { FakeGitClient } from '../git/fake-client.ts';
-import { GitSource } from '../git/source.ts';
+import { GitSource, type GitSourceOptions } from '../git/source.ts';
 import { loadManifestTree } from '../manifests/tree.ts';
 import { SopsManifestDecryptor } from '../sops/index.ts';
 import { Store } from '../store/index.ts';
@@ -25,13 +25,13 @@ const node: ApiObject = {
   spec: { host: 'h', gitRepo: REMOTE },
 };
 
-function start(client: FakeGitClient, lastGood?: LastGoodStore) {
+function start(client: FakeGitClient, lastGood?: LastGoodStore, more: Partial<GitSourceOptions> = {}) {
   const store = new Store();
   const clock = new FakeClock();
   const informer = new GitInformer({
     store,
     nodeName: 'n1',
-    source: new GitSource({ remote: REMOTE, branch: 'main', dir: '/fake/data/repo', client, clock }),
+    source: new GitSource({ remote: REMOTE, branch: 'main', dir: '/fake/data/repo', client, clock, ...more }),
     loader: loadManifestTree,
     decryptor: new SopsManifestDecryptor(() => Promise.resolve(undefined)),
     fallbackNode: () => node,
@@ -205,5 +205,80 @@ describe('GitInformer: last good objects survive a restart', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('GitInformer: a restart while Git has no revision to apply runs the last good objects', () => {
+  const deployments = (store: Store): string[] =>
+    store.list('Deployment').map((d) => `${d.metadata.name}:${(d.spec as { image: string }).image}`);
+
+  async function savedRun(client: FakeGitClient): Promise<{ saved: MemoryLastGoodStore; revision: string }> {
+    const saved = new MemoryLastGoodStore();
+    const h = start(client, saved);
+    const first = await firstValueFrom(h.informer.applied$);
+    await h.stop();
+    return { saved, revision: first.revision };
+  }
+
+  it('Git unreachable: the saved objects are applied (said restored), then the next commit replaces them', async () => {
+    const up = new FakeGitClient();
+    up.push(REMOTE, 'main', 'a', {
+      files: { 'deployments/web.yaml': dep('web', 'nginx:2'), 'deployments/api.yaml': dep('api') },
+    });
+    const { saved, revision } = await savedRun(up);
+    const down = new FakeGitClient(); // no remote: unreachable
+    const h = start(down, saved);
+    const restored = await firstValueFrom(h.informer.applied$);
+    expect(h.informer.hasSynced()).toBe(true);
+    expect(restored).toMatchObject({ revision, branch: 'main', errors: [] });
+    expect(restored.restored?.message).toContain('Git has given no revision');
+    expect(h.informer.source().status().ready).toBe(false);
+    expect(deployments(h.store).sort()).toEqual(['api:nginx:1', 'web:nginx:2']);
+    // Git is back with a new commit: it is applied like any other.
+    const next = firstValueFrom(h.informer.applied$);
+    down.push(REMOTE, 'main', 'b', { files: { 'deployments/web.yaml': dep('web', 'nginx:3') } });
+    await h.informer.source().syncNow();
+    const applied = await next;
+    expect(applied.restored).toBeUndefined();
+    expect(deployments(h.store)).toEqual(['web:nginx:3']);
+    await h.stop();
+  });
+
+  it('the tip’s signature refused: the saved objects are applied; nothing else is', async () => {
+    const client = new FakeGitClient();
+    client.allowedSigners.set('/keys/allowed_signers', new Set(['ci']));
+    client.push(REMOTE, 'main', 'a', { files: { 'deployments/web.yaml': dep('web') }, signedBy: 'ci' });
+    const { saved } = await savedRun(client);
+    client.push(REMOTE, 'main', 'b', { files: { 'deployments/evil.yaml': dep('evil') } });
+    const h = start(client, saved, { verify: { allowedSignersFile: '/keys/allowed_signers' } });
+    const restored = await firstValueFrom(h.informer.applied$);
+    expect(restored.restored).toBeDefined();
+    expect(h.informer.source().status().reason).toBe('InvalidCommitSignature');
+    expect(deployments(h.store)).toEqual(['web:nginx:1']);
+    await h.stop();
+  });
+
+  it('the revision cannot be read: the saved objects are applied, and the revision when it reads', async () => {
+    const client = new FakeGitClient();
+    client.push(REMOTE, 'main', 'a', { files: { 'deployments/web.yaml': dep('web') } });
+    const { saved } = await savedRun(client);
+    client.push(REMOTE, 'main', 'b', { files: { 'deployments/web.yaml': dep('web', 'nginx:2') } });
+    client.failNext('readBlobs', new OrunError('GitReadFailed', 'boom'));
+    const h = start(client, saved);
+    const results = h.informer.applied$.pipe(take(2), toArray());
+    const [restored, loaded] = await firstValueFrom(results);
+    expect(restored?.restored?.message).toContain('could not be loaded (boom)');
+    expect(loaded?.restored).toBeUndefined();
+    expect(deployments(h.store)).toEqual(['web:nginx:2']);
+    await h.stop();
+  });
+
+  it('nothing saved: nothing is applied until Git answers (as before)', async () => {
+    const h = start(new FakeGitClient(), new MemoryLastGoodStore());
+    await h.informer.source().attempted;
+    await h.informer.source().syncNow();
+    expect(h.informer.hasSynced()).toBe(false);
+    expect(h.store.list('Deployment')).toEqual([]);
+    await h.stop();
   });
 });

@@ -30,6 +30,7 @@ import type { Store } from '../store/index.ts';
 import {
   buildSnapshot,
   EMPTY_MEMORY,
+  type BuildOptions,
   type LoadedFile,
   type SnapshotMemory,
   type SourceError,
@@ -75,6 +76,8 @@ export interface RevisionSource {
   checkout?(commit: string): Promise<string>;
   /** Polls now (the branch it reads may have changed). */
   syncNow?(): Promise<unknown>;
+  /** Resolves when the first poll has finished, with or without a revision (GitSource.attempted). */
+  readonly attempted?: Promise<unknown>;
 }
 
 /** The outcome of the last applied revision. */
@@ -94,6 +97,12 @@ export interface InformerResult {
    * other object stays as the last reconciled revision left it). Unset when it was.
    */
   refused?: { reason: 'UnknownNode'; message: string; known: string[] };
+  /**
+   * Set when the store holds the last good objects a previous run saved, not a revision loaded
+   * in this run: at start, Git had no revision that could be applied (unreachable, the tip refused,
+   * the revision unreadable). `message` says why; the next revision that loads replaces it.
+   */
+  restored?: { message: string };
 }
 
 /** The refusal for a node name the repository's `nodes/` folder does not have. */
@@ -186,6 +195,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   /** The commit the source's work tree holds (checked out for ServiceGraphs), if any. */
   #workTree: string | undefined;
   #refused: string | undefined;
+  /** What a previous run saved (revision, branch), until it is applied or a revision loads. */
+  #restored: { revision: string; branch: string } | undefined;
 
   constructor(o: GitInformerOptions<S>) {
     this.#o = o;
@@ -256,10 +267,12 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       clearTimeout(retry);
       chain = chain.then(async () => {
         if (signal.aborted || source.current()?.commit !== rev.commit) return;
-        if (await this.#process(source, rev)) {
+        const failed = await this.#process(source, rev);
+        if (failed === undefined) {
           failures = 0;
           return;
         }
+        this.#applyRestored(`revision ${rev.revision} could not be loaded (${failed})`);
         // A revision that could not be read (a git failure) is read again, backing off, until
         // it loads or a newer one replaces it: the poll will not emit it a second time.
         const delay = Math.min((this.#o.retryMs ?? RETRY_MS) * 2 ** failures++, MAX_RETRY_MS);
@@ -270,6 +283,14 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     const sub: Subscription = source.revisions$.subscribe((rev) => {
       failures = 0;
       load(rev);
+    });
+    // The first poll brought no revision (Git unreachable, the tip's signature refused): run the
+    // last good objects a previous run saved, so controllers adopt what runs and status is written.
+    void source.attempted?.then(() => {
+      chain = chain.then(() => {
+        if (!signal.aborted && source.current() === undefined)
+          this.#applyRestored('Git has given no revision that can be applied yet (see GitSynced)');
+      });
     });
     try {
       await source.start(signal);
@@ -283,32 +304,23 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     this.#secretsChanged.complete();
   }
 
-  /** Loads and applies one revision; false when it could not be read (worth another try). */
-  async #process(source: RevisionSource, rev: SourceRevision): Promise<boolean> {
+  /** Loads and applies one revision; the error when it could not be read (worth another try). */
+  async #process(source: RevisionSource, rev: SourceRevision): Promise<string | undefined> {
     const log = this.#log.child({ revision: rev.revision });
     try {
       const loaded = await this.#load(rev);
       const { files } = loaded;
       if (source.current()?.commit !== rev.commit) {
         log.info('a newer revision was fetched while loading; skipping this one');
-        return true;
+        return undefined;
       }
-      const built = buildSnapshot(files, this.#memory, {
-        nodeName: this.#o.nodeName,
-        fallbackNode: this.#o.fallbackNode,
-        objectErrors: (obj, node) =>
-          obj.kind === 'Deployment'
-            ? hostPathErrors(obj as Deployment, node as Node, this.#locate, {
-                ...(this.#o.dataDir === undefined ? {} : { dataDir: this.#o.dataDir }),
-              }).map(toSourceError)
-            : [],
-      });
+      const built = buildSnapshot(files, this.#memory, this.#buildOptions());
       const wanted = this.#o.branchOf?.(built.node);
       if (wanted !== undefined && wanted !== rev.branch && !built.unknownNode) {
         this.#o.store.apply({ kinds: ['Node'], objects: [built.node], revision: rev.revision });
         log.info({ branch: wanted }, 'the Node tracks another branch; moving there before reconciling');
         void source.syncNow?.();
-        return true;
+        return undefined;
       }
       // Only ServiceGraphs read files on disk; the work tree is written before the store holds
       // the revision, so whoever sees it there finds its files.
@@ -324,7 +336,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         if (state !== undefined && built.memory.lastGood.get(f.path) === f.objects)
           winners.set(f.path, state);
       }
-      await this.#saveLastGood(this.#persistable(built.memory.lastGood, winners), log);
+      const at = { revision: rev.revision, branch: rev.branch };
+      await this.#saveLastGood({ ...this.#persistable(built.memory.lastGood, winners), ...at }, log);
       const refused =
         built.unknownNode && unknownNodeRefusal(this.#o.nodeName, built.unknownNode.known, rev.revision);
       // The revision's secrets (secrets.yaml's values, each file's opened values) change together
@@ -335,12 +348,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       for (const p of [...this.#fileRedactions.keys()]) if (!kept.includes(p)) this.#fileRedactions.delete(p);
       for (const p of [...this.#fileSealed.keys()]) if (!kept.includes(p)) this.#fileSealed.delete(p);
       this.#openRestoredInline(built.memory.lastGood);
-      this.#secrets = new Map(kept.flatMap((p) => [...(this.#fileSecrets.get(p) ?? [])]));
-      const root = this.#rootSecrets.state === 'ready' ? [...this.#rootSecrets.values.values()] : [];
-      this.#redactions = mergeRedactions([
-        ...kept.flatMap((p) => this.#fileRedactions.get(p) ?? []),
-        { paths: new Map(), plaintexts: [...this.#secrets.values(), ...root].map((v) => v.reveal()) },
-      ]);
+      this.#useSecretsOf(kept);
       // Refused: only the Node (status needs a home); the rest keeps what was last reconciled.
       const applied = this.#o.store.apply({
         kinds: refused ? ['Node'] : SNAPSHOT_KINDS,
@@ -348,6 +356,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         revision: rev.revision,
       });
       this.#memory = built.memory;
+      this.#restored = undefined;
       this.#last = {
         revision: rev.revision,
         commit: rev.commit,
@@ -382,11 +391,72 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         this.#secretsFingerprint = fingerprint;
         this.#secretsChanged.next();
       }
-      return true;
+      return undefined;
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'loading revision failed; the store keeps the previous one');
-      return false;
+      return errorMessage(err);
     }
+  }
+
+  #buildOptions(): BuildOptions {
+    return {
+      nodeName: this.#o.nodeName,
+      fallbackNode: this.#o.fallbackNode,
+      objectErrors: (obj, node) =>
+        obj.kind === 'Deployment'
+          ? hostPathErrors(obj as Deployment, node as Node, this.#locate, {
+              ...(this.#o.dataDir === undefined ? {} : { dataDir: this.#o.dataDir }),
+            }).map(toSourceError)
+          : [],
+    };
+  }
+
+  /** The secrets and redactions of the files kept (`kept`), plus secrets.yaml's values. */
+  #useSecretsOf(kept: readonly string[]): void {
+    this.#secrets = new Map(kept.flatMap((p) => [...(this.#fileSecrets.get(p) ?? [])]));
+    const root = this.#rootSecrets.state === 'ready' ? [...this.#rootSecrets.values.values()] : [];
+    this.#redactions = mergeRedactions([
+      ...kept.flatMap((p) => this.#fileRedactions.get(p) ?? []),
+      { paths: new Map(), plaintexts: [...this.#secrets.values(), ...root].map((v) => v.reveal()) },
+    ]);
+  }
+
+  /**
+   * No revision of this run could be applied yet (`why`): the store gets the last good objects a
+   * previous run saved, once, so controllers start and adopt what runs (they restart nothing whose
+   * spec is unchanged) and the Node's status is written. These are exactly the objects that run
+   * had in its store (each file's last good ones, selected and deduplicated as then), so nothing
+   * is pruned that it had not pruned already. Not when they name no Node of this node in a
+   * repository with `nodes/` (that run only applied its Node then): nothing is applied.
+   */
+  #applyRestored(why: string): void {
+    const restored = this.#restored;
+    if (restored === undefined || this.#last !== undefined) return;
+    this.#restored = undefined;
+    const files = [...this.#memory.lastGood].map(([path, objects]) => ({ path, objects, errors: [] }));
+    const built = buildSnapshot(files, this.#memory, this.#buildOptions());
+    if (built.unknownNode) {
+      this.#log.warn('the saved last good objects name no Node for this node; not applying them');
+      return;
+    }
+    const kept = [...built.memory.lastGood.keys()];
+    this.#useSecretsOf(kept);
+    this.#o.store.apply({ kinds: SNAPSHOT_KINDS, objects: built.objects, revision: restored.revision });
+    this.#memory = built.memory;
+    const message = `running the last good objects saved at ${restored.revision} by a previous run: ${why}`;
+    this.#last = {
+      revision: restored.revision,
+      commit: commitOf(restored.revision),
+      branch: restored.branch,
+      errors: built.errors,
+      keptFiles: [],
+      objects: built.objects.length,
+      notSelected: built.notSelected,
+      appliedAt: new Date((this.#o.now ?? Date.now)()).toISOString(),
+      restored: { message },
+    };
+    this.#log.warn({ revision: restored.revision, objects: built.objects.length }, message);
+    this.#applied.next(this.#last);
   }
 
   /**
@@ -427,6 +497,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     for (const objects of lastGood.values())
       for (const o of objects) previous.set(objectKey(o.kind, o.metadata.name), o);
     this.#memory = { lastGood, previous };
+    if (lastGood.size > 0)
+      this.#restored = { revision: saved.revision ?? 'unknown', branch: saved.branch ?? '' };
     this.#savedHash = hashOf(savedForm(this.#persistable(lastGood)));
     this.#log.info({ files: lastGood.size }, 'restored the last good objects');
   }
@@ -645,9 +717,18 @@ function mergeRedactions(files: readonly FileRedactions[]): Redactions {
   return { paths, redactor };
 }
 
-/** The saved state in a hashable form (maps as sorted entries). */
+/**
+ * The saved state in a hashable form (maps as entries). Without its revision: a commit that
+ * changes no object does not rewrite the file, which keeps the revision the objects came from.
+ */
 function savedForm(s: SavedLastGood): unknown {
   return { objects: [...s.objects], sealed: [...s.sealed] };
+}
+
+/** The sha of `<branch>@sha1:<sha>` (the whole text when it has no `@sha1:`). */
+function commitOf(revision: string): string {
+  const at = revision.lastIndexOf('@sha1:');
+  return at < 0 ? revision : revision.slice(at + '@sha1:'.length);
 }
 
 /** `Kind/name` → source annotation of each object that has one. */

@@ -4,7 +4,8 @@
  * takes its objects with it; a file that fails to decode, read or verify keeps them.
  *
  * The file is JSON, `{ "version": 1, "files": { "<path>": [objects...] }, "sealed": { "<path>":
- * {text, commit, sources} } }`, written to a temporary file and renamed over the old one, so a
+ * {text, commit, sources} }, "revision": "<branch>@sha1:<sha>", "branch": "<branch>" }` (the revision
+ * the objects were saved at, shown on the Node when a restart runs them before Git answers), written to a temporary file and renamed over the old one, so a
  * crash or a full disk leaves the previous copy intact. What is read back is decoded again with
  * the kind's schema: an object this version of orun no longer accepts is dropped rather than applied.
  *
@@ -36,6 +37,9 @@ export interface SealedFile {
 export interface SavedLastGood {
   readonly objects: LastGood;
   readonly sealed: ReadonlyMap<string, SealedFile>;
+  /** The revision (`<branch>@sha1:<sha>`) and branch these objects were saved at. */
+  readonly revision?: string;
+  readonly branch?: string;
 }
 
 export const EMPTY_SAVED: SavedLastGood = { objects: new Map(), sealed: new Map() };
@@ -52,6 +56,8 @@ interface Saved {
   version: 1;
   files: Record<string, unknown[]>;
   sealed?: Record<string, unknown>;
+  revision?: unknown;
+  branch?: unknown;
 }
 
 function toSaved(s: SavedLastGood): Saved {
@@ -59,6 +65,8 @@ function toSaved(s: SavedLastGood): Saved {
     version: 1,
     files: Object.fromEntries([...s.objects].map(([p, o]) => [p, [...o]])),
     sealed: Object.fromEntries(s.sealed),
+    ...(s.revision === undefined ? {} : { revision: s.revision }),
+    ...(s.branch === undefined ? {} : { branch: s.branch }),
   };
 }
 
@@ -128,7 +136,13 @@ export class MemoryLastGoodStore implements LastGoodStore {
 }
 
 function decodeSaved(saved: Saved): SavedLastGood {
-  return { objects: decodeObjects(saved), sealed: decodeSealed(saved) };
+  const at = saved?.version === 1 ? saved : undefined;
+  return {
+    objects: decodeObjects(saved),
+    sealed: decodeSealed(saved),
+    ...(typeof at?.revision === 'string' ? { revision: at.revision } : {}),
+    ...(typeof at?.branch === 'string' ? { branch: at.branch } : {}),
+  };
 }
 
 function decodeSealed(saved: Saved): Map<string, SealedFile> {
