@@ -16,6 +16,7 @@ import {
   waitFor,
 } from '../support/agent.ts';
 import { TestGitRepo } from '../support/git-repo.ts';
+import { orunctl } from '../support/orunctl.ts';
 import { requireTestImage } from '../support/services.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -97,6 +98,85 @@ describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
       60_000,
       () => second.dump(),
     );
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+
+  // Issue 9: a restart while Git is unreachable left the controllers unstarted and the Node unwritten.
+  it('a restart while Git is unreachable runs the last good objects: the Node says why, nothing is restarted, and the next commit applies when Git returns', async () => {
+    requireTestImage();
+    const prefix = uniquePrefix('down');
+    const repo = new TestGitRepo('orun-down-');
+    const dataDir = mkdtempSync(join(tmpdir(), 'orun-data-down-'));
+    const node = `${prefix}-node`;
+    const [a, b] = [`${prefix}-a`, `${prefix}-b`];
+    cleanups.push(() => {
+      removeContainers(prefix);
+      repo.cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const start = (): AgentProcess => {
+      const agent = new AgentProcess({ repo: repo.bare, node, dataDir });
+      cleanups.push(async () => {
+        await agent.stop('SIGKILL');
+      });
+      return agent;
+    };
+    const ready = async (agent: AgentProcess, name: string): Promise<void> => {
+      await waitFor(
+        `Deployment ${name} Ready=True`,
+        async () => condition(await agent.object('deployments', name), 'Ready')?.status === 'True',
+        60_000,
+        () => agent.dump(),
+      );
+    };
+    repo
+      .write({
+        [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
+        [`deployments/${a}.yaml`]: deploymentYaml(a, { V: '1' }),
+      })
+      .commit('one deployment');
+    const first = start();
+    await ready(first, a);
+    const running = containersWithPrefix(prefix);
+    expect(running).toHaveLength(1);
+    expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+
+    repo.hideRemote();
+    const second = start();
+    const nodeObj = await waitFor(
+      'the Node says Git is unreachable and the last good objects run',
+      async () => {
+        const n = await second.object('nodes', node);
+        return condition(n, 'ManifestsValid')?.reason === 'LastGoodRestored' &&
+          condition(n, 'GitSynced')?.status === 'False'
+          ? n
+          : undefined;
+      },
+      60_000,
+      () => second.dump(),
+    );
+    expect(condition(nodeObj, 'Ready')).toMatchObject({ status: 'False', reason: 'GitOperationFailed' });
+    expect(condition(nodeObj, 'ManifestsValid')?.message).toContain(
+      'running the last good objects saved at main@sha1:',
+    );
+    await ready(second, a);
+    const get = await orunctl(['get', 'no'], { ORUN_SOCKET: second.socket });
+    expect(get.stdout.split('\n')[1]).toMatch(/ GitOperationFailed /);
+    // Adopted, not restarted; nothing pruned.
+    expect(containersWithPrefix(prefix)).toEqual(running);
+    expect(second.lines.filter((l) => l.reason === 'Pruned' || String(l.msg).includes('pruned'))).toEqual([]);
+
+    // Git is back: the next commit applies.
+    repo.restoreRemote();
+    repo.write({ [`deployments/${b}.yaml`]: deploymentYaml(b) }).commit('b arrives');
+    await ready(second, b);
+    await waitFor('the Node says GitSynced=True and ManifestsValid=True', async () => {
+      const n = await second.object('nodes', node);
+      return (
+        condition(n, 'GitSynced')?.status === 'True' && condition(n, 'ManifestsValid')?.status === 'True'
+      );
+    });
+    expect(containersWithPrefix(prefix).find((c) => c.deployment === a)).toEqual(running[0]);
     expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
 
