@@ -9,60 +9,80 @@ import { didYouMean } from '../suggest.ts';
 
 export function checkGraph(services: readonly RawService[]): OrchfileError[] {
   const errors: OrchfileError[] = [];
-  const byName = new Map(services.map((s) => [s.name, s]));
-  const names = [...byName.keys()];
-
-  const edges = new Map<string, Located[]>();
+  // Merged services have unique names; the graph works on their indexes.
+  const index = new Map<string, number>();
+  const names: string[] = [];
   for (const s of services) {
+    index.set(s.name, names.length);
+    names.push(s.name);
+  }
+
+  const edges: number[][] = [];
+  const edgePos: Located[][] = [];
+  for (const s of services) {
+    const to: number[] = [];
+    const at: Located[] = [];
     for (const r of s.requires.entries) {
-      if (!byName.has(r.value)) {
+      const i = index.get(r.value);
+      if (i === undefined) {
         errors.push(
           errorAt(r.pos, 'unknown-service', `REQUIRES references unknown service '${r.value}'`, {
             service: s.name,
             hint: didYouMean(r.value, names),
           }),
         );
+      } else {
+        to.push(i);
+        at.push(r);
       }
     }
-    edges.set(
-      s.name,
-      [...s.requires.entries, ...s.after.entries].filter((d) => byName.has(d.value)),
-    );
+    for (const a of s.after.entries) {
+      const i = index.get(a.value);
+      if (i !== undefined) {
+        to.push(i);
+        at.push(a);
+      }
+    }
+    edges.push(to);
+    edgePos.push(at);
   }
 
   // Iterative DFS (a 10,000-service chain must not overflow the stack), services in file order.
-  const state = new Map<string, 'visiting' | 'done'>();
+  const VISITING = 1;
+  const DONE = 2;
+  const state = new Uint8Array(names.length);
   const reported = new Set<string>();
-  for (const root of names) {
-    if (state.has(root)) continue;
-    const path: string[] = [root];
+  for (let root = 0; root < names.length; root++) {
+    if (state[root] !== 0) continue;
+    const path: number[] = [root];
     const next: number[] = [0];
-    state.set(root, 'visiting');
+    state[root] = VISITING;
     while (path.length > 0) {
       const node = path[path.length - 1]!;
-      const deps = edges.get(node)!;
+      const deps = edges[node]!;
       const i = next[next.length - 1]!;
       if (i >= deps.length) {
-        state.set(node, 'done');
+        state[node] = DONE;
         path.pop();
         next.pop();
         continue;
       }
       next[next.length - 1] = i + 1;
       const dep = deps[i]!;
-      const st = state.get(dep.value);
-      if (st === undefined) {
-        state.set(dep.value, 'visiting');
-        path.push(dep.value);
+      const st = state[dep];
+      if (st === 0) {
+        state[dep] = VISITING;
+        path.push(dep);
         next.push(0);
-      } else if (st === 'visiting') {
-        const cycle = path.slice(path.indexOf(dep.value));
+      } else if (st === VISITING) {
+        const cycle = path.slice(path.indexOf(dep)).map((n) => names[n]!);
         const key = canonical(cycle);
         if (reported.has(key)) continue;
         reported.add(key);
+        const pos = edgePos[node]![i]!;
         errors.push(
-          errorAt(dep.pos, 'cycle', `dependency cycle detected: ${[...cycle, dep.value].join(' -> ')}`, {
-            service: dep.value,
+          errorAt(pos.pos, 'cycle', `dependency cycle detected: ${[...cycle, pos.value].join(' -> ')}`, {
+            service: pos.value,
           }),
         );
       }

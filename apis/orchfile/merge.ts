@@ -9,7 +9,16 @@
  * Values are expanded first (ARGs are final by then), so keys compare as they will be used.
  */
 import { expand } from './args.ts';
-import { newRawService, type Located, type RawFile, type RawList, type RawService } from './raw.ts';
+import {
+  newRawService,
+  type Located,
+  type RawEnv,
+  type RawFile,
+  type RawList,
+  type RawPublish,
+  type RawService,
+  type RawVolume,
+} from './raw.ts';
 
 export function mergeFiles(files: readonly RawFile[], args: ReadonlyMap<string, string>): RawService[] {
   const merged = new Map<string, RawService>();
@@ -17,7 +26,7 @@ export function mergeFiles(files: readonly RawFile[], args: ReadonlyMap<string, 
     for (const svc of f.services) {
       const overlay = expandService(svc, args);
       const base = merged.get(svc.name);
-      if (base === undefined) merged.set(svc.name, mergeService(newRawService(svc.name, svc.pos), overlay));
+      if (base === undefined) merged.set(svc.name, settle(overlay));
       else mergeService(base, overlay);
     }
   }
@@ -36,13 +45,55 @@ function mergeService(base: RawService, o: RawService): RawService {
   }
   for (const [d, v] of o.scalars) s.set(d, v);
 
-  mergeKeyed(base.env, o.env, (e) => e.key, 'last');
-  mergeKeyed(base.publish, o.publish, (p) => p.container, 'all');
-  mergeKeyed(base.volumes, o.volumes, (v) => v.destination, 'all');
+  mergeKeyed(base.env, o.env, envKey, 'last');
+  mergeKeyed(base.publish, o.publish, publishKey, 'all');
+  mergeKeyed(base.volumes, o.volumes, volumeKey, 'all');
   mergeUnique(base.envFiles, o.envFiles);
   mergeUnique(base.requires, o.requires);
   mergeUnique(base.after, o.after);
   return base;
+}
+
+const envKey = (e: RawEnv): string => e.key;
+const publishKey = (p: RawPublish): string => p.container;
+const volumeKey = (v: RawVolume): string => v.destination;
+const same = (s: string): string => s;
+
+/**
+ * A service's first file merged into nothing, in place: the same result as
+ * `mergeService(newRawService(o.name, o.pos), o)` without copying every list. `o` must be this
+ * merge's own copy (expandService makes one). Only a list whose keys repeat is regrouped.
+ */
+function settle(o: RawService): RawService {
+  settleList(o.env, envKey, (l, e) => mergeKeyed(l, e, envKey, 'last'));
+  settleList(o.publish, publishKey, (l, e) => mergeKeyed(l, e, publishKey, 'all'));
+  settleList(o.volumes, volumeKey, (l, e) => mergeKeyed(l, e, volumeKey, 'all'));
+  settleList(o.envFiles, same, mergeUnique);
+  settleList(o.requires, same, mergeUnique);
+  settleList(o.after, same, mergeUnique);
+  return o;
+}
+
+function settleList<T>(
+  list: RawList<T>,
+  keyOf: (v: T) => string,
+  merge: (base: RawList<T>, overlay: RawList<T>) => void,
+): void {
+  list.cleared = false;
+  const entries = list.entries;
+  if (distinctKeys(entries, keyOf)) return;
+  list.entries = [];
+  merge(list, { cleared: false, entries });
+}
+
+function distinctKeys<T>(entries: readonly Located<T>[], keyOf: (v: T) => string): boolean {
+  const n = entries.length;
+  if (n > 8) return new Set(entries.map((e) => keyOf(e.value))).size === n;
+  for (let i = 1; i < n; i++) {
+    const k = keyOf(entries[i]!.value);
+    for (let j = 0; j < i; j++) if (keyOf(entries[j]!.value) === k) return false;
+  }
+  return true;
 }
 
 /**
@@ -90,36 +141,57 @@ function mergeUnique(base: RawList<string>, overlay: RawList<string>): void {
 }
 
 function expandService(svc: RawService, args: ReadonlyMap<string, string>): RawService {
-  const x = (s: string): string => expand(s, args);
   const out = newRawService(svc.name, svc.pos);
   // Entries without `${` are shared, not copied: merging only reads overlay entries.
-  for (const [d, v] of svc.scalars)
-    out.scalars.set(d, v.value.includes('${') ? { value: x(v.value), pos: v.pos } : v);
-  const map = <T>(from: RawList<T>, to: RawList<T>, has: (v: T) => boolean, f: (v: T) => T): void => {
-    to.cleared = from.cleared;
-    to.entries = from.entries.map((e) => (has(e.value) ? { value: f(e.value), pos: e.pos } : e));
-  };
-  const has = (s: string): boolean => s.includes('${');
-  map(
-    svc.env,
-    out.env,
-    (e) => has(e.key) || has(e.value),
-    (e) => ({ key: x(e.key), value: x(e.value) }),
-  );
-  map(
-    svc.publish,
-    out.publish,
-    (p) => has(p.address) || has(p.host) || has(p.container),
-    (p) => ({ address: x(p.address), host: x(p.host), container: x(p.container) }),
-  );
-  map(
-    svc.volumes,
-    out.volumes,
-    (v) => has(v.source) || has(v.destination),
-    (v) => ({ source: x(v.source), destination: x(v.destination) }),
-  );
-  map(svc.envFiles, out.envFiles, has, x);
-  map(svc.requires, out.requires, has, x);
-  map(svc.after, out.after, has, x);
+  for (const [d, v] of svc.scalars) {
+    out.scalars.set(d, v.value.includes('${') ? { value: expand(v.value, args), pos: v.pos } : v);
+  }
+  expandList(svc.env, out.env, args, envExpand);
+  expandList(svc.publish, out.publish, args, publishExpand);
+  expandList(svc.volumes, out.volumes, args, volumeExpand);
+  expandList(svc.envFiles, out.envFiles, args, expand);
+  expandList(svc.requires, out.requires, args, expand);
+  expandList(svc.after, out.after, args, expand);
   return out;
+}
+
+/** Copies `from` into `to`, expanding each entry with `f`, which returns its argument when nothing changes. */
+function expandList<T>(
+  from: RawList<T>,
+  to: RawList<T>,
+  args: ReadonlyMap<string, string>,
+  f: (v: T, args: ReadonlyMap<string, string>) => T,
+): void {
+  to.cleared = from.cleared;
+  const entries = from.entries;
+  const n = entries.length;
+  if (n === 0) return;
+  const copy = new Array<Located<T>>(n);
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    const v = f(e.value, args);
+    copy[i] = v === e.value ? e : { value: v, pos: e.pos };
+  }
+  to.entries = copy;
+}
+
+function envExpand(e: RawEnv, args: ReadonlyMap<string, string>): RawEnv {
+  const key = expand(e.key, args);
+  const value = expand(e.value, args);
+  return key === e.key && value === e.value ? e : { key, value };
+}
+
+function publishExpand(p: RawPublish, args: ReadonlyMap<string, string>): RawPublish {
+  const address = expand(p.address, args);
+  const host = expand(p.host, args);
+  const container = expand(p.container, args);
+  return address === p.address && host === p.host && container === p.container
+    ? p
+    : { address, host, container };
+}
+
+function volumeExpand(v: RawVolume, args: ReadonlyMap<string, string>): RawVolume {
+  const source = expand(v.source, args);
+  const destination = expand(v.destination, args);
+  return source === v.source && destination === v.destination ? v : { source, destination };
 }

@@ -5,7 +5,7 @@
  */
 import { ALL_DIRECTIVES, isListDirective, isScalarDirective } from './directives.ts';
 import { errorAt, type OrchfileError } from './errors.ts';
-import { lex, type DirectiveLine } from './lexer.ts';
+import { Lexer, type DirectiveLine } from './lexer.ts';
 import { listOf, newRawService, type RawArg, type RawFile, type RawService } from './raw.ts';
 import { didYouMean } from '../suggest.ts';
 import { ORCHFILE_SPEC_VERSION, type SourcePos } from './types.ts';
@@ -29,7 +29,7 @@ export function parseFile(path: string, text: string): ParsedFile {
 
   const at = (l: DirectiveLine, col = l.col): SourcePos => ({ file: path, line: l.line, col });
 
-  for (const l of lex(text)) {
+  for (const l = new Lexer(text); l.next();) {
     const { directive: d, value } = l;
     const valuePos = at(l, l.valueCol);
 
