@@ -2,16 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { firstValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, ReplaySubject, take, toArray } from 'rxjs';
 import { OrunError } from '../../apis/errors.ts';
 import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { FakeClock } from '../clock/index.ts';
 import { FakeGitClient } from '../git/fake-client.ts';
 import { GitSource, type GitSourceOptions } from '../git/source.ts';
-import { loadManifestTree } from '../manifests/tree.ts';
+import { loadManifestTree, type ManifestTree } from '../manifests/tree.ts';
 import { SopsManifestDecryptor } from '../sops/index.ts';
 import { Store } from '../store/index.ts';
-import { GitInformer } from './informer.ts';
+import type { ManifestLoader } from './deps.ts';
+import { GitInformer, type RevisionSource, type SourceRevision } from './informer.ts';
 import { FileLastGoodStore, MemoryLastGoodStore, type LastGoodStore } from './lastgood.ts';
 
 const REMOTE = 'file:///fake/informer.git';
@@ -280,5 +281,97 @@ describe('GitInformer: a restart while Git has no revision to apply runs the las
     expect(h.informer.hasSynced()).toBe(false);
     expect(h.store.list('Deployment')).toEqual([]);
     await h.stop();
+  });
+});
+
+describe('GitInformer: a newer commit cuts short a load in progress', () => {
+  /** A commit's files in memory (what runtime/git RevisionFiles reads from Git's objects). */
+  const tree = (commit: string, files: Record<string, string>): ManifestTree => ({
+    commit,
+    list: () =>
+      Promise.resolve(
+        Object.entries(files).map(([path, text]) => ({ path, kind: 'file' as const, size: text.length })),
+      ),
+    read: (entries) =>
+      Promise.resolve(new Map(entries.map((e) => [e.path, Buffer.from(files[e.path] ?? '')]))),
+  });
+
+  class FakeSource implements RevisionSource {
+    readonly revisions = new ReplaySubject<SourceRevision>(1);
+    readonly revisions$ = this.revisions.asObservable();
+    #current: SourceRevision | undefined;
+    current(): SourceRevision | undefined {
+      return this.#current;
+    }
+    emit(commit: string, files: Record<string, string>): void {
+      this.#current = {
+        revision: `main@sha1:${commit}`,
+        commit,
+        branch: 'main',
+        dir: '/x',
+        files: tree(commit, files),
+      };
+      this.revisions.next(this.#current);
+    }
+    start(signal: AbortSignal): Promise<void> {
+      return new Promise((res) => signal.addEventListener('abort', () => res(), { once: true }));
+    }
+  }
+
+  it('abandons the stale load (its signal aborted, nothing of it applied) and applies the newest', async () => {
+    const source = new FakeSource();
+    const store = new Store();
+    const started: { commit: string; signal: AbortSignal | undefined }[] = [];
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((r) => (releaseFirst = r));
+    let firstStarted!: () => void;
+    const firstIsLoading = new Promise<void>((r) => (firstStarted = r));
+    // The real loader, held before its first file for commit c1 (as a large revision is while
+    // it yields between files).
+    const loader: ManifestLoader = async (t, options) => {
+      started.push({ commit: t.commit, signal: options.signal });
+      if (t.commit === 'c1') {
+        firstStarted();
+        await firstHeld;
+      }
+      return loadManifestTree(t, options);
+    };
+    const informer = new GitInformer({
+      store,
+      nodeName: 'n1',
+      source,
+      loader,
+      decryptor: new SopsManifestDecryptor(() => Promise.resolve(undefined)),
+      fallbackNode: () => node,
+    });
+    const results: string[] = [];
+    informer.applied$.subscribe((r) => results.push(r.commit));
+    const ac = new AbortController();
+    const done = informer.start(ac.signal);
+    source.emit('c1', { 'deployments/old.yaml': dep('old'), 'deployments/web.yaml': dep('web', 'nginx:1') });
+    await firstIsLoading;
+    const next = firstValueFrom(informer.applied$);
+    source.emit('c2', { 'deployments/web.yaml': dep('web', 'nginx:2') });
+    expect(started[0]?.signal?.aborted).toBe(true);
+    releaseFirst();
+    const applied = await next;
+    expect(applied.commit).toBe('c2');
+    expect(results).toEqual(['c2']);
+    expect(started.map((s) => s.commit)).toEqual(['c1', 'c2']);
+    expect(started[1]?.signal?.aborted).toBe(false);
+    expect(
+      store.list('Deployment').map((d) => `${d.metadata.name}:${(d.spec as { image: string }).image}`),
+    ).toEqual(['web:nginx:2']);
+    ac.abort();
+    await done;
+  });
+
+  it('the tree loader stops before the next file once its signal aborts (manifests.superseded)', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const err: unknown = await loadManifestTree(tree('c1', { 'deployments/a.yaml': dep('a') }), {
+      signal: ac.signal,
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'manifests.superseded' });
   });
 });

@@ -263,11 +263,15 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     let chain = Promise.resolve();
     let retry: NodeJS.Timeout | undefined;
     let failures = 0;
+    /** Aborts the load in progress: a newer revision was seen (it is loaded next, never a mix). */
+    let loading: AbortController | undefined;
     const load = (rev: SourceRevision): void => {
       clearTimeout(retry);
       chain = chain.then(async () => {
         if (signal.aborted || source.current()?.commit !== rev.commit) return;
-        const failed = await this.#process(source, rev);
+        loading = new AbortController();
+        const failed = await this.#process(source, rev, AbortSignal.any([signal, loading.signal]));
+        loading = undefined;
         if (failed === undefined) {
           failures = 0;
           return;
@@ -282,6 +286,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     };
     const sub: Subscription = source.revisions$.subscribe((rev) => {
       failures = 0;
+      loading?.abort();
       load(rev);
     });
     // The first poll brought no revision (Git unreachable, the tip's signature refused): run the
@@ -305,12 +310,16 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   }
 
   /** Loads and applies one revision; the error when it could not be read (worth another try). */
-  async #process(source: RevisionSource, rev: SourceRevision): Promise<string | undefined> {
+  async #process(
+    source: RevisionSource,
+    rev: SourceRevision,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
     const log = this.#log.child({ revision: rev.revision });
     try {
-      const loaded = await this.#load(rev);
+      const loaded = await this.#load(rev, signal);
       const { files } = loaded;
-      if (source.current()?.commit !== rev.commit) {
+      if (signal.aborted || source.current()?.commit !== rev.commit) {
         log.info('a newer revision was fetched while loading; skipping this one');
         return undefined;
       }
@@ -393,6 +402,11 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       }
       return undefined;
     } catch (err) {
+      if (signal.aborted) {
+        // A newer revision cut this load short (or the agent stops): nothing of it is applied.
+        log.info('a newer revision was fetched while loading; abandoning this one');
+        return undefined;
+      }
       log.error({ err: errorMessage(err) }, 'loading revision failed; the store keeps the previous one');
       return errorMessage(err);
     }
@@ -581,8 +595,9 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
    * Every manifest file of the revision (from the object store), SOPS files decrypted. Changes
    * nothing the controllers read: the secrets it opened are returned, for #commit.
    */
-  async #load(rev: SourceRevision): Promise<LoadedRevision> {
+  async #load(rev: SourceRevision, signal: AbortSignal): Promise<LoadedRevision> {
     const repo = await this.#o.loader(rev.files, {
+      signal,
       extraPaths: [SECRETS_FILE],
       ...(this.#o.limits === undefined ? {} : { limits: this.#o.limits }),
     });
@@ -598,6 +613,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     if (error !== undefined) files.push({ path: SECRETS_FILE, objects: [], errors: [error] });
     const dataKey = root.state === 'ready' ? root.dataKey : undefined;
     for (const f of repo.files) {
+      signal.throwIfAborted();
       const text = f.errors.length > 0 ? (repo.texts.get(f.path) ?? '') : '';
       if (f.errors.length === 0 || !sops.isEncrypted(text)) {
         const inline = sops.inlineValues(f, dataKey, repo.locate);

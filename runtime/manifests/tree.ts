@@ -14,6 +14,7 @@ import {
   decodeManifestFile,
   tooLarge,
 } from '../../apis/run.orcra.dev/v0alpha/index.ts';
+import { OrunError } from '../../apis/errors.ts';
 import { MANIFEST_DIRS, type ManifestFile, type ManifestRepo, assembleRepo, isManifestPath } from './load.ts';
 
 /** One entry of a commit's tree, as runtime/git's `TreeEntry`. */
@@ -38,6 +39,12 @@ export interface TreeLoadOptions {
   limits?: Partial<ManifestLimits>;
   /** More repo-relative paths to read beside the manifests (e.g. `secrets.yaml`); see `texts`. */
   extraPaths?: readonly string[];
+  /**
+   * Aborted when the load is no longer wanted (a newer commit): checked before each file is
+   * decoded, and the load then throws `manifests.superseded`, so no half-decoded revision is
+   * returned. Default: none.
+   */
+  signal?: AbortSignal;
 }
 
 export interface TreeRepo extends ManifestRepo {
@@ -93,8 +100,13 @@ export async function loadManifestTree<E extends TreeFile>(
       continue;
     }
     // One file at a time, yielding between them: /healthz and the local API are answered while a
-    // large revision loads (a file is bounded by maxFileBytes, so one decode is the longest wait).
+    // large revision loads (a file is bounded by maxFileBytes, so one decode is the longest wait),
+    // and a newer commit cuts the load short.
     if (loaded.length > 0) await new Promise<void>((r) => setImmediate(r));
+    if (options.signal?.aborted)
+      throw new OrunError('manifests.superseded', `manifests: load ${tree.commit}: superseded`, {
+        context: { commit: tree.commit },
+      });
     const decoded = decodeManifestFile(e.path, texts.get(e.path) ?? '', {
       commit: tree.commit,
       maxBytes: limits.maxFileBytes,
