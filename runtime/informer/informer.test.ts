@@ -375,3 +375,20 @@ describe('GitInformer: a newer commit cuts short a load in progress', () => {
     expect(err).toMatchObject({ code: 'manifests.superseded' });
   });
 });
+
+describe('GitInformer: duplicate names across a restart', () => {
+  it('the file the running object came from keeps it after a restart, even when the newcomer sorts later', async () => {
+    const client = new FakeGitClient();
+    const saved = new MemoryLastGoodStore();
+    client.push(REMOTE, 'main', 'a', { files: { 'deployments/a-web.yaml': dep('web', 'nginx:1') } });
+    expect(await runOnce(client, saved)).toEqual(['web:nginx:1']);
+    client.push(REMOTE, 'main', 'b', {
+      files: {
+        'deployments/a-web.yaml': dep('web', 'nginx:1'),
+        'deployments/z-web.yaml': dep('web', 'evil:1'),
+      },
+    });
+    expect(await runOnce(client, saved)).toEqual(['web:nginx:1']);
+    expect(await runOnce(client, saved)).toEqual(['web:nginx:1']);
+  });
+});

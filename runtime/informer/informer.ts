@@ -13,7 +13,7 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { errorMessage } from '../../apis/errors.ts';
 import { didYouMean } from '../../apis/suggest.ts';
-import { objectKey, SOURCE_ANNOTATION, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { SOURCE_ANNOTATION, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ManifestLimits } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
 import type { Locator } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
 import type { Deployment } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
@@ -29,7 +29,9 @@ import type { SecretString } from '../sops/secret.ts';
 import type { Store } from '../store/index.ts';
 import {
   buildSnapshot,
+  duplicateOwners,
   EMPTY_MEMORY,
+  restoredMemory,
   type BuildOptions,
   type LoadedFile,
   type SnapshotMemory,
@@ -345,7 +347,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         if (state !== undefined && built.memory.lastGood.get(f.path) === f.objects)
           winners.set(f.path, state);
       }
-      const at = { revision: rev.revision, branch: rev.branch };
+      const at = { revision: rev.revision, branch: rev.branch, owners: duplicateOwners(built.memory) };
       await this.#saveLastGood({ ...this.#persistable(built.memory.lastGood, winners), ...at }, log);
       const refused =
         built.unknownNode && unknownNodeRefusal(this.#o.nodeName, built.unknownNode.known, rev.revision);
@@ -507,13 +509,10 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         file.objects.map((o) => withSource(o, sealed.sources[`${o.kind}/${o.metadata.name}`])),
       );
     }
-    const previous = new Map<string, ApiObject>();
-    for (const objects of lastGood.values())
-      for (const o of objects) previous.set(objectKey(o.kind, o.metadata.name), o);
-    this.#memory = { lastGood, previous };
+    this.#memory = restoredMemory(lastGood, saved.owners ?? {});
     if (lastGood.size > 0)
       this.#restored = { revision: saved.revision ?? 'unknown', branch: saved.branch ?? '' };
-    this.#savedHash = hashOf(savedForm(this.#persistable(lastGood)));
+    this.#savedHash = hashOf(savedForm({ ...this.#persistable(lastGood), owners: saved.owners ?? {} }));
     this.#log.info({ files: lastGood.size }, 'restored the last good objects');
   }
 
@@ -738,7 +737,7 @@ function mergeRedactions(files: readonly FileRedactions[]): Redactions {
  * changes no object does not rewrite the file, which keeps the revision the objects came from.
  */
 function savedForm(s: SavedLastGood): unknown {
-  return { objects: [...s.objects], sealed: [...s.sealed] };
+  return { objects: [...s.objects], sealed: [...s.sealed], owners: s.owners ?? {} };
 }
 
 /** The sha of `<branch>@sha1:<sha>` (the whole text when it has no `@sha1:`). */

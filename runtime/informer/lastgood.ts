@@ -4,9 +4,11 @@
  * takes its objects with it; a file that fails to decode, read or verify keeps them.
  *
  * The file is JSON, `{ "version": 1, "files": { "<path>": [objects...] }, "sealed": { "<path>":
- * {text, commit, sources} }, "revision": "<branch>@sha1:<sha>", "branch": "<branch>" }` (the revision
- * the objects were saved at, shown on the Node when a restart runs them before Git answers), written to a temporary file and renamed over the old one, so a
- * crash or a full disk leaves the previous copy intact. What is read back is decoded again with
+ * {text, commit, sources} }, "revision": "<branch>@sha1:<sha>", "branch": "<branch>", "owners":
+ * { "<Kind/name>": "<path>" } }` (the revision the objects were saved at, shown on the Node when a
+ * restart runs them before Git answers; the file that owns each name several files define),
+ * written to a temporary file and renamed over the old one, so a crash or a full disk leaves the
+ * previous copy intact. What is read back is decoded again with
  * the kind's schema: an object this version of orun no longer accepts is dropped rather than applied.
  *
  * A SOPS-encrypted manifest is never saved as objects (they hold its decrypted values): its last
@@ -40,6 +42,8 @@ export interface SavedLastGood {
   /** The revision (`<branch>@sha1:<sha>`) and branch these objects were saved at. */
   readonly revision?: string;
   readonly branch?: string;
+  /** `Kind/name` → the file that owns it, for names several files define (the running object's file). */
+  readonly owners?: Readonly<Record<string, string>>;
 }
 
 export const EMPTY_SAVED: SavedLastGood = { objects: new Map(), sealed: new Map() };
@@ -58,6 +62,7 @@ interface Saved {
   sealed?: Record<string, unknown>;
   revision?: unknown;
   branch?: unknown;
+  owners?: unknown;
 }
 
 function toSaved(s: SavedLastGood): Saved {
@@ -67,6 +72,7 @@ function toSaved(s: SavedLastGood): Saved {
     sealed: Object.fromEntries(s.sealed),
     ...(s.revision === undefined ? {} : { revision: s.revision }),
     ...(s.branch === undefined ? {} : { branch: s.branch }),
+    ...(s.owners === undefined || Object.keys(s.owners).length === 0 ? {} : { owners: s.owners }),
   };
 }
 
@@ -142,7 +148,15 @@ function decodeSaved(saved: Saved): SavedLastGood {
     sealed: decodeSealed(saved),
     ...(typeof at?.revision === 'string' ? { revision: at.revision } : {}),
     ...(typeof at?.branch === 'string' ? { branch: at.branch } : {}),
+    owners: decodeOwners(at?.owners),
   };
+}
+
+function decodeOwners(raw: unknown): Record<string, string> {
+  if (typeof raw !== 'object' || raw === null) return {};
+  return Object.fromEntries(
+    Object.entries(raw).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
 }
 
 function decodeSealed(saved: Saved): Map<string, SealedFile> {

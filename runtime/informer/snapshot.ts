@@ -154,6 +154,42 @@ export function buildSnapshot(
   };
 }
 
+/**
+ * For each name defined in more than one file's last good objects: the file whose definition the
+ * snapshot kept (the running object's). last-good.json saves it, so a restart keeps the same owner
+ * instead of whichever file happened to be read last.
+ */
+export function duplicateOwners(memory: SnapshotMemory): Record<ObjectKey, string> {
+  const files = new Map<ObjectKey, number>();
+  for (const objects of memory.lastGood.values())
+    for (const key of new Set(objects.map((o) => objectKey(o.kind, o.metadata.name))))
+      files.set(key, (files.get(key) ?? 0) + 1);
+  const owners: Record<ObjectKey, string> = {};
+  for (const [key, n] of files) {
+    const src = memory.previous.get(key)?.metadata.annotations?.[SOURCE_ANNOTATION];
+    if (n > 1 && src !== undefined) owners[key] = pathOf(src);
+  }
+  return owners;
+}
+
+/**
+ * The memory a restart starts from: the saved last good objects, each name's previous object from
+ * its saved owner when several files define it (`duplicateOwners`), else from its only file.
+ */
+export function restoredMemory(
+  lastGood: ReadonlyMap<string, readonly ApiObject[]>,
+  owners: Readonly<Record<ObjectKey, string>>,
+): SnapshotMemory {
+  const previous = new Map<ObjectKey, ApiObject>();
+  for (const [path, objects] of lastGood)
+    for (const o of objects) {
+      const key = objectKey(o.kind, o.metadata.name);
+      const owner = owners[key];
+      if (owner === undefined ? !previous.has(key) : owner === path) previous.set(key, o);
+    }
+  return { lastGood, previous };
+}
+
 /** This node's Node as this snapshot will hold it (from its file, its last good, or the fallback). */
 function ownNode(files: readonly LoadedFile[], memory: SnapshotMemory, opts: BuildOptions): ApiObject {
   for (const f of files) {
