@@ -52,10 +52,27 @@ describe('a bootstrapped node serves HTTPS', () => {
     expect(answer.body).toContain('<h1>orun nginx</h1>');
     expect(answer.cert?.issuer).toMatch(/^Pebble Intermediate CA/);
 
-    // The Service's status says the same, on the node.
-    const svc = JSON.parse(
-      await n.node.exec('orunctl', '--socket', '/opt/orun/orun.sock', 'get', 'svc', 'web', '-o', 'json'),
-    ) as { status?: { url?: string; certificate?: { issuer?: string } } };
+    // The Service's status says the same, on the node, once the controller's certificate check (every
+    // 2 s while pending) has seen what the client just saw.
+    type Svc = { status?: { url?: string; certificate?: { issuer?: string } } };
+    const svc = await waitFor(
+      'status.certificate of service web on the node',
+      async () => {
+        const out = await n.node.exec(
+          'orunctl',
+          '--socket',
+          '/opt/orun/orun.sock',
+          'get',
+          'svc',
+          'web',
+          '-o',
+          'json',
+        );
+        const s = JSON.parse(out) as Svc;
+        return s.status?.certificate?.issuer ? s : undefined;
+      },
+      30_000,
+    );
     expect(svc.status?.url).toBe(`https://${n.domain}`);
     expect(svc.status?.certificate?.issuer).toContain('Pebble');
   }, 240_000);
@@ -96,9 +113,25 @@ describe('a bootstrapped node serves HTTPS', () => {
     );
     expect(answer.body).toContain('web v2');
     expect(answer.cert?.issuer).toMatch(/^Pebble Intermediate CA/);
-    const svc = JSON.parse(
-      await n.node.exec('orunctl', '--socket', '/opt/orun/orun.sock', 'get', 'svc', 'web', '-o', 'json'),
-    ) as { status?: { url?: string } };
-    expect(svc.status?.url).toBe(`https://${staging}`);
+    // The Service's status follows (its status is written by the controller, not by the answer).
+    const url = await waitFor(
+      `status.url https://${staging}`,
+      async () => {
+        const out = await n.node.exec(
+          'orunctl',
+          '--socket',
+          '/opt/orun/orun.sock',
+          'get',
+          'svc',
+          'web',
+          '-o',
+          'json',
+        );
+        const u = (JSON.parse(out) as { status?: { url?: string } }).status?.url;
+        return u === `https://${staging}` ? u : undefined;
+      },
+      30_000,
+    );
+    expect(url).toBe(`https://${staging}`);
   }, 240_000);
 });
