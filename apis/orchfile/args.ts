@@ -28,10 +28,22 @@ function own<T>(rec: Readonly<Record<string, T>> | undefined, key: string): T | 
   return rec !== undefined && Object.hasOwn(rec, key) ? rec[key] : undefined;
 }
 
-const VAR_REF = /\$\{([^}]*)\}/g;
-
-/** Replaces each `${name}` whose name is an ARG; others (and unclosed `${`) stay as written. */
+/**
+ * Replaces each `${name}` whose name is an ARG; others (and unclosed `${`) stay as written. A
+ * reference runs from `${` to the first `}` after it (the RegExp `\$\{([^}]*)\}`, scanned by hand:
+ * this runs on every value of every service).
+ */
 export function expand(text: string, args: ReadonlyMap<string, string>): string {
-  if (!text.includes('${')) return text;
-  return text.replace(VAR_REF, (ref, name: string) => args.get(name) ?? ref);
+  let open = text.indexOf('${');
+  if (open < 0) return text;
+  let out = '';
+  let from = 0;
+  while (open >= 0) {
+    const close = text.indexOf('}', open + 2);
+    if (close < 0) break;
+    out += text.slice(from, open) + (args.get(text.slice(open + 2, close)) ?? text.slice(open, close + 1));
+    from = close + 1;
+    open = text.indexOf('${', from);
+  }
+  return out + text.slice(from);
 }

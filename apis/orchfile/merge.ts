@@ -143,9 +143,10 @@ function mergeUnique(base: RawList<string>, overlay: RawList<string>): void {
 function expandService(svc: RawService, args: ReadonlyMap<string, string>): RawService {
   const out = newRawService(svc.name, svc.pos);
   // Entries without `${` are shared, not copied: merging only reads overlay entries.
-  for (const [d, v] of svc.scalars) {
-    out.scalars.set(d, v.value.includes('${') ? { value: expand(v.value, args), pos: v.pos } : v);
-  }
+  const scalars = out.scalars;
+  svc.scalars.forEach((v, d) => {
+    scalars.set(d, v.value.includes('${') ? { value: expand(v.value, args), pos: v.pos } : v);
+  });
   expandList(svc.env, out.env, args, envExpand);
   expandList(svc.publish, out.publish, args, publishExpand);
   expandList(svc.volumes, out.volumes, args, volumeExpand);

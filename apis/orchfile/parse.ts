@@ -5,7 +5,7 @@
  */
 import { ALL_DIRECTIVES, isListDirective, isScalarDirective } from './directives.ts';
 import { errorAt, type OrchfileError } from './errors.ts';
-import { Lexer, type DirectiveLine } from './lexer.ts';
+import { isWhitespace, Lexer, type DirectiveLine } from './lexer.ts';
 import { listOf, newRawService, type RawArg, type RawFile, type RawService } from './raw.ts';
 import { didYouMean } from '../suggest.ts';
 import { ORCHFILE_SPEC_VERSION, type SourcePos } from './types.ts';
@@ -98,7 +98,8 @@ export function parseFile(path: string, text: string): ParsedFile {
       continue;
     }
 
-    const known = d === 'CLEAR' || isScalarDirective(d) || isListDirective(d);
+    const scalar = isScalarDirective(d);
+    const known = scalar || d === 'CLEAR' || isListDirective(d);
     if (!known) {
       errors.push(
         errorAt(at(l), 'unknown-directive', `unknown directive '${d}'`, {
@@ -125,7 +126,7 @@ export function parseFile(path: string, text: string): ParsedFile {
       errors.push(errorAt(at(l), 'syntax', `${d} requires a value`, { service }));
       continue;
     }
-    if (isScalarDirective(d)) {
+    if (scalar) {
       const prev = svc.scalars.get(d);
       if ((d === 'FROM' || d === 'RUN') && prev !== undefined) {
         errors.push(
@@ -235,8 +236,8 @@ function parseListEntry(
     }
     case 'PUBLISH': {
       // [address:]host:container — the last two `:` parts are the ports, so IPv6 addresses keep theirs.
-      const parts = v.split(':');
-      if (parts.length < 2) {
+      const last = v.lastIndexOf(':');
+      if (last < 0) {
         errors.push(
           errorAt(
             pos,
@@ -249,9 +250,15 @@ function parseListEntry(
         );
         return;
       }
-      const container = parts.pop()!;
-      const host = parts.pop()!;
-      svc.publish.entries.push({ value: { address: parts.join(':'), host, container }, pos });
+      const before = last > 0 ? v.lastIndexOf(':', last - 1) : -1;
+      svc.publish.entries.push({
+        value: {
+          address: before < 0 ? '' : v.slice(0, before),
+          host: v.slice(before + 1, last),
+          container: v.slice(last + 1),
+        },
+        pos,
+      });
       return;
     }
     case 'VOLUME': {
@@ -274,8 +281,16 @@ function parseListEntry(
     case 'REQUIRES':
     case 'AFTER': {
       const list = d === 'REQUIRES' ? svc.requires : svc.after;
-      for (const m of v.matchAll(/\S+/g)) {
-        list.entries.push({ value: m[0], pos: { ...pos, col: pos.col + m.index } });
+      // Whitespace-separated names, each at its own column.
+      for (let i = 0; i < v.length;) {
+        while (i < v.length && isWhitespace(v.charCodeAt(i))) i++;
+        if (i === v.length) break;
+        const start = i;
+        while (i < v.length && !isWhitespace(v.charCodeAt(i))) i++;
+        list.entries.push({
+          value: v.slice(start, i),
+          pos: { file: pos.file, line: pos.line, col: pos.col + start },
+        });
       }
       return;
     }
