@@ -180,6 +180,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   #fileSecrets = new Map<string, Map<string, SecretString>>();
   #secrets = new Map<string, SecretString>();
   #rootSecrets: RootSecrets = ABSENT;
+  /** secrets.yaml's text (ciphertext) whose values #rootSecrets holds; last-good.json keeps it. */
+  #rootText: string | undefined;
   #fileRedactions = new Map<string, FileRedactions>();
   /** Each SOPS file's last good text (ciphertext) and commit: what last-good.json keeps of it. */
   #fileSealed = new Map<string, Omit<SealedFile, 'sources'>>();
@@ -347,14 +349,19 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         if (state !== undefined && built.memory.lastGood.get(f.path) === f.objects)
           winners.set(f.path, state);
       }
-      const at = { revision: rev.revision, branch: rev.branch, owners: duplicateOwners(built.memory) };
+      const at = {
+        revision: rev.revision,
+        branch: rev.branch,
+        owners: duplicateOwners(built.memory),
+        ...(loaded.rootText === undefined ? {} : { secrets: loaded.rootText }),
+      };
       await this.#saveLastGood({ ...this.#persistable(built.memory.lastGood, winners), ...at }, log);
       const refused =
         built.unknownNode && unknownNodeRefusal(this.#o.nodeName, built.unknownNode.known, rev.revision);
       // The revision's secrets (secrets.yaml's values, each file's opened values) change together
       // with its objects, in one synchronous step: a reconcile never mixes one revision's secrets
       // with another's objects (which would roll a container to a spec no commit had).
-      this.#commit(loaded.root, winners);
+      this.#commit(loaded.root, loaded.rootText, winners);
       const kept = [...built.memory.lastGood.keys()];
       for (const p of [...this.#fileRedactions.keys()]) if (!kept.includes(p)) this.#fileRedactions.delete(p);
       for (const p of [...this.#fileSealed.keys()]) if (!kept.includes(p)) this.#fileSealed.delete(p);
@@ -456,6 +463,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       return;
     }
     const kept = [...built.memory.lastGood.keys()];
+    this.#openRestoredInline(built.memory.lastGood);
     this.#useSecretsOf(kept);
     this.#o.store.apply({ kinds: SNAPSHOT_KINDS, objects: built.objects, revision: restored.revision });
     this.#memory = built.memory;
@@ -494,6 +502,17 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     }
     const lastGood = new Map(saved.objects);
     const sops = this.#o.decryptor.session();
+    if (saved.secrets !== undefined) {
+      const { secrets } = await sops.rootSecrets(saved.secrets);
+      if (secrets.state === 'ready') {
+        this.#rootSecrets = secrets;
+        this.#rootText = saved.secrets;
+      } else
+        this.#log.error(
+          { file: SECRETS_FILE, code: secrets.state === 'failed' ? secrets.code : undefined },
+          'the saved copy of secrets.yaml could not be decrypted again; its values are not restored',
+        );
+    }
     for (const [path, sealed] of saved.sealed) {
       const { file, state } = await this.#openSops(path, sealed.text, sealed.commit, sops);
       if (state === undefined) {
@@ -512,7 +531,13 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     this.#memory = restoredMemory(lastGood, saved.owners ?? {});
     if (lastGood.size > 0)
       this.#restored = { revision: saved.revision ?? 'unknown', branch: saved.branch ?? '' };
-    this.#savedHash = hashOf(savedForm({ ...this.#persistable(lastGood), owners: saved.owners ?? {} }));
+    this.#savedHash = hashOf(
+      savedForm({
+        ...this.#persistable(lastGood),
+        owners: saved.owners ?? {},
+        ...(this.#rootText === undefined ? {} : { secrets: this.#rootText }),
+      }),
+    );
     this.#log.info({ files: lastGood.size }, 'restored the last good objects');
   }
 
@@ -626,7 +651,13 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       if (state !== undefined) states.set(f.path, state);
       files.push(file);
     }
-    return { files, root, states };
+    const rootText =
+      root === secrets
+        ? secrets.state === 'ready'
+          ? repo.texts.get(SECRETS_FILE)
+          : undefined
+        : this.#rootText;
+    return { files, root, rootText, states };
   }
 
   /** Decrypts (MAC verified) and decodes one SOPS-encrypted manifest file; `state` when it decodes. */
@@ -657,8 +688,9 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   }
 
   /** Makes a revision's secrets the ones controllers read (call right before `store.apply`). */
-  #commit(root: RootSecrets, winners: ReadonlyMap<string, FileState>): void {
+  #commit(root: RootSecrets, rootText: string | undefined, winners: ReadonlyMap<string, FileState>): void {
     this.#rootSecrets = root;
+    this.#rootText = rootText;
     for (const [path, state] of winners) this.#commitFile(path, state);
   }
 
@@ -713,6 +745,8 @@ interface LoadedRevision {
   files: LoadedFile[];
   /** secrets.yaml as this revision has it (or the last good values when it fails). */
   root: RootSecrets;
+  /** The text of the secrets.yaml `root` came from (undefined: none in use). */
+  rootText: string | undefined;
   /** The state of each file that loaded without error. */
   states: Map<string, FileState>;
 }
@@ -737,7 +771,7 @@ function mergeRedactions(files: readonly FileRedactions[]): Redactions {
  * changes no object does not rewrite the file, which keeps the revision the objects came from.
  */
 function savedForm(s: SavedLastGood): unknown {
-  return { objects: [...s.objects], sealed: [...s.sealed], owners: s.owners ?? {} };
+  return { objects: [...s.objects], sealed: [...s.sealed], owners: s.owners ?? {}, secrets: s.secrets ?? '' };
 }
 
 /** The sha of `<branch>@sha1:<sha>` (the whole text when it has no `@sha1:`). */

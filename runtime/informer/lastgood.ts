@@ -6,7 +6,8 @@
  * The file is JSON, `{ "version": 1, "files": { "<path>": [objects...] }, "sealed": { "<path>":
  * {text, commit, sources} }, "revision": "<branch>@sha1:<sha>", "branch": "<branch>", "owners":
  * { "<Kind/name>": "<path>" } }` (the revision the objects were saved at, shown on the Node when a
- * restart runs them before Git answers; the file that owns each name several files define),
+ * restart runs them before Git answers; the file that owns each name several files define;
+ * `"secrets"`: the root secrets.yaml in use, as its ciphertext),
  * written to a temporary file and renamed over the old one, so a crash or a full disk leaves the
  * previous copy intact. What is read back is decoded again with
  * the kind's schema: an object this version of orun no longer accepts is dropped rather than applied.
@@ -44,6 +45,8 @@ export interface SavedLastGood {
   readonly branch?: string;
   /** `Kind/name` → the file that owns it, for names several files define (the running object's file). */
   readonly owners?: Readonly<Record<string, string>>;
+  /** The root secrets.yaml whose values are in use, as its text in Git (sops ciphertext). */
+  readonly secrets?: string;
 }
 
 export const EMPTY_SAVED: SavedLastGood = { objects: new Map(), sealed: new Map() };
@@ -63,6 +66,7 @@ interface Saved {
   revision?: unknown;
   branch?: unknown;
   owners?: unknown;
+  secrets?: unknown;
 }
 
 function toSaved(s: SavedLastGood): Saved {
@@ -73,6 +77,7 @@ function toSaved(s: SavedLastGood): Saved {
     ...(s.revision === undefined ? {} : { revision: s.revision }),
     ...(s.branch === undefined ? {} : { branch: s.branch }),
     ...(s.owners === undefined || Object.keys(s.owners).length === 0 ? {} : { owners: s.owners }),
+    ...(s.secrets === undefined ? {} : { secrets: s.secrets }),
   };
 }
 
@@ -149,6 +154,7 @@ function decodeSaved(saved: Saved): SavedLastGood {
     ...(typeof at?.revision === 'string' ? { revision: at.revision } : {}),
     ...(typeof at?.branch === 'string' ? { branch: at.branch } : {}),
     owners: decodeOwners(at?.owners),
+    ...(typeof at?.secrets === 'string' ? { secrets: at.secrets } : {}),
   };
 }
 

@@ -293,3 +293,32 @@ describe('GitInformer: a SOPS file’s last good version survives a restart, sea
     expect(informer.resolveSecret(inline)?.reveal()).toBe(PLAIN.inline);
   });
 });
+
+describe('GitInformer: secrets after a restart while Git has no revision to apply', () => {
+  it('secrets.yaml is saved as its ciphertext and opened again: secretKeyRef and inline values resolve from the restored objects', async () => {
+    const f = await fixture();
+    const up = new FakeGitClient();
+    const good = f.inline('web', 'TOKEN', 'inline-secret');
+    up.push(REMOTE, 'main', 'a', {
+      files: {
+        'secrets.yaml': f.secrets,
+        'deployments/web.yaml': dep('web', `    TOKEN: ${good}\n    DB: {secretKeyRef: db_password}\n`),
+      },
+    });
+    const saved = new MemoryLastGoodStore();
+    const first = start(up, f.id, saved);
+    await firstValueFrom(first.informer.applied$);
+    await first.stop();
+    expect(saved.text).toContain('ENC[');
+    expect(saved.text).not.toMatch(/inline-secret|from-secrets-yaml/);
+
+    const h = start(new FakeGitClient(), f.id, saved); // no remote: unreachable
+    const restored = await firstValueFrom(h.informer.applied$);
+    expect(restored.restored).toBeDefined();
+    expect(h.store.list('Deployment').map((d) => d.metadata.name)).toEqual(['web']);
+    expect(h.informer.secretKeys.get('db_password')?.reveal()).toBe('from-secrets-yaml');
+    expect(h.informer.resolveSecret(good)?.reveal()).toBe('inline-secret');
+    expect(h.informer.redactText('a inline-secret b from-secrets-yaml')).toBe('a [REDACTED] b [REDACTED]');
+    await h.stop();
+  });
+});
