@@ -119,14 +119,23 @@ describe('chaos: faults under the agent', () => {
     });
   }, 900_000);
 
-  it('the Git remote gone and back: nothing touched meanwhile, the next commit applied', async () => {
+  it('the Git remote gone and back: nothing touched meanwhile, not even by a restart; the next commit applied', async () => {
     const started = Date.now();
     const s = setup('git');
     s.write('0');
-    const agent = s.start();
+    let agent = s.start();
     await s.converged(agent, '0');
     const steady = containersWithPrefix(s.prefix);
-    const table = [['round', 'GitSynced=False seen', 'containers untouched', 'time to apply after return']];
+    const table = [
+      [
+        'round',
+        'GitSynced=False seen',
+        'containers untouched',
+        'agent restarted while away: the Node says',
+        'containers untouched after the restart',
+        'time to apply after return',
+      ],
+    ];
     for (let r = 1; r <= ROUNDS; r++) {
       const away = `${s.repo.bare}.away`;
       renameSync(s.repo.bare, away);
@@ -141,11 +150,51 @@ describe('chaos: faults under the agent', () => {
       );
       const untouched = JSON.stringify(containersWithPrefix(s.prefix)) === JSON.stringify(steady);
       expect(untouched).toBe(true);
+      // A restart while the remote is away runs the last good objects: adopted, nothing restarted.
+      expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+      agent = s.start();
+      const restarted = agent;
+      const n = await waitFor(
+        'the restarted agent says GitSynced=False and runs the last good objects',
+        async () => {
+          const n = await restarted.object('nodes', `${s.prefix}-node`);
+          return condition(n, 'GitSynced')?.status === 'False' &&
+            condition(n, 'ManifestsValid')?.reason === 'LastGoodRestored'
+            ? n
+            : undefined;
+        },
+        60_000,
+        () => restarted.dump(),
+      );
+      const said = ['GitSynced', 'ManifestsValid', 'Ready']
+        .map((t) => `${t}=${condition(n, t)?.status}/${condition(n, t)?.reason}`)
+        .join(', ');
+      await waitFor(
+        `all ${DEPLOYMENTS} Deployments Ready=True after the restart`,
+        async () => {
+          for (const d of containersWithPrefix(s.prefix)) {
+            const obj = await restarted.object('deployments', d.deployment);
+            if (condition(obj, 'Ready')?.status !== 'True') return false;
+          }
+          return true;
+        },
+        60_000,
+        () => restarted.dump(),
+      );
+      const kept = JSON.stringify(containersWithPrefix(s.prefix)) === JSON.stringify(steady);
+      expect(kept).toBe(true);
       renameSync(away, s.repo.bare);
       const back = Date.now();
       s.write(`g${r}`);
       await s.converged(agent, `g${r}`);
-      table.push([String(r), 'yes', String(untouched), `${((Date.now() - back) / 1000).toFixed(1)} s`]);
+      table.push([
+        String(r),
+        'yes',
+        String(untouched),
+        said,
+        String(kept),
+        `${((Date.now() - back) / 1000).toFixed(1)} s`,
+      ]);
       steady.splice(0, steady.length, ...containersWithPrefix(s.prefix));
     }
     await agent.stop('SIGTERM');
@@ -153,6 +202,7 @@ describe('chaos: faults under the agent', () => {
       name: 'git-down',
       checked: [
         'the bare remote is moved away: the Node says GitSynced=False and no container changes',
+        'the agent is restarted (SIGTERM) while the remote is away: it runs the last good objects saved in the data dir, the Node says why (ManifestsValid=Unknown/LastGoodRestored, GitSynced=False), every Deployment is Ready and no container changes (same ids and StartedAt)',
         'the remote is back and a commit lands: every Deployment reconverges to it',
       ],
       table,
