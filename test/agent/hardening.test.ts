@@ -181,7 +181,7 @@ describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
   });
 
   // Issue 9 bug 11: `orun start` had no way to turn signed-commit verification on.
-  it('--allowed-signers: an unsigned tip is not applied and is reported on the Node; a signed one is', async () => {
+  it('--allowed-signers: an unsigned tip is not applied and is reported on the Node; a signed one is; a restart with an unsigned tip runs the last good objects', async () => {
     requireTestImage();
     const prefix = uniquePrefix('sign');
     const repo = new TestGitRepo('orun-sign-');
@@ -235,7 +235,43 @@ describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
     );
     const n = await agent.object('nodes', node);
     expect(condition(n, 'GitSynced')?.status).toBe('True');
+    const running = containersWithPrefix(prefix);
     expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+
+    // An unsigned tip pushed while the agent is down, then a restart: the refused tip is not
+    // applied, the last good objects run (the container adopted, not restarted) and the Node says why.
+    execFileSync('git', ['-C', repo.work, 'config', 'commit.gpgsign', 'false']);
+    repo.write({ [`deployments/${a}.yaml`]: deploymentYaml(a, { V: 'unsigned' }) }).commit('unsigned change');
+    const again = new AgentProcess({
+      repo: repo.bare,
+      node,
+      dataDir,
+      extraArgs: ['--allowed-signers', allowed],
+    });
+    cleanups.push(async () => {
+      await again.stop('SIGKILL');
+    });
+    const refused = await waitFor(
+      'the Node says InvalidCommitSignature and runs the last good objects',
+      async () => {
+        const n = await again.object('nodes', node);
+        return condition(n, 'GitSynced')?.reason === 'InvalidCommitSignature' &&
+          condition(n, 'ManifestsValid')?.reason === 'LastGoodRestored'
+          ? n
+          : undefined;
+      },
+      60_000,
+      () => again.dump(),
+    );
+    expect(condition(refused, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidCommitSignature' });
+    await waitFor(
+      `Deployment ${a} Ready=True after the restart`,
+      async () => condition(await again.object('deployments', a), 'Ready')?.status === 'True',
+      60_000,
+      () => again.dump(),
+    );
+    expect(containersWithPrefix(prefix)).toEqual(running);
+    expect(await again.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
 
   // Issue 9 item 7: signed commits as a Node setting, bootstrapped so a commit cannot lower the trust.
