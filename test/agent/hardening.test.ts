@@ -24,34 +24,40 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** One test's repo, data dir and node, removed after it; `start` runs an agent, `ready` waits for a Deployment. */
+function scenario(tag: string) {
+  requireTestImage();
+  const prefix = uniquePrefix(tag);
+  const repo = new TestGitRepo(`orun-${tag}-`);
+  const dataDir = mkdtempSync(join(tmpdir(), `orun-data-${tag}-`));
+  const node = `${prefix}-node`;
+  cleanups.push(() => {
+    removeContainers(prefix);
+    repo.cleanup();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const start = (): AgentProcess => {
+    const agent = new AgentProcess({ repo: repo.bare, node, dataDir });
+    cleanups.push(async () => {
+      await agent.stop('SIGKILL');
+    });
+    return agent;
+  };
+  const ready = async (agent: AgentProcess, name: string): Promise<void> => {
+    await waitFor(
+      `Deployment ${name} Ready=True`,
+      async () => condition(await agent.object('deployments', name), 'Ready')?.status === 'True',
+      60_000,
+      () => agent.dump(),
+    );
+  };
+  return { prefix, repo, dataDir, node, start, ready };
+}
+
 describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
   it('a Deployment without spec blocks nothing, is named on the Node, and a restart while it is broken prunes nothing', async () => {
-    requireTestImage();
-    const prefix = uniquePrefix('hard');
-    const repo = new TestGitRepo('orun-hard-');
-    const dataDir = mkdtempSync(join(tmpdir(), 'orun-data-hard-'));
-    const node = `${prefix}-node`;
+    const { prefix, repo, node, start, ready } = scenario('hard');
     const [a, b] = [`${prefix}-a`, `${prefix}-b`];
-    cleanups.push(() => {
-      removeContainers(prefix);
-      repo.cleanup();
-      rmSync(dataDir, { recursive: true, force: true });
-    });
-    const start = (): AgentProcess => {
-      const agent = new AgentProcess({ repo: repo.bare, node, dataDir });
-      cleanups.push(async () => {
-        await agent.stop('SIGKILL');
-      });
-      return agent;
-    };
-    const ready = async (agent: AgentProcess, name: string): Promise<void> => {
-      await waitFor(
-        `Deployment ${name} Ready=True`,
-        async () => condition(await agent.object('deployments', name), 'Ready')?.status === 'True',
-        60_000,
-        () => agent.dump(),
-      );
-    };
     repo
       .write({
         [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
@@ -103,32 +109,8 @@ describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
 
   // Issue 9: a restart while Git is unreachable left the controllers unstarted and the Node unwritten.
   it('a restart while Git is unreachable runs the last good objects: the Node says why, nothing is restarted, and the next commit applies when Git returns', async () => {
-    requireTestImage();
-    const prefix = uniquePrefix('down');
-    const repo = new TestGitRepo('orun-down-');
-    const dataDir = mkdtempSync(join(tmpdir(), 'orun-data-down-'));
-    const node = `${prefix}-node`;
+    const { prefix, repo, node, start, ready } = scenario('down');
     const [a, b] = [`${prefix}-a`, `${prefix}-b`];
-    cleanups.push(() => {
-      removeContainers(prefix);
-      repo.cleanup();
-      rmSync(dataDir, { recursive: true, force: true });
-    });
-    const start = (): AgentProcess => {
-      const agent = new AgentProcess({ repo: repo.bare, node, dataDir });
-      cleanups.push(async () => {
-        await agent.stop('SIGKILL');
-      });
-      return agent;
-    };
-    const ready = async (agent: AgentProcess, name: string): Promise<void> => {
-      await waitFor(
-        `Deployment ${name} Ready=True`,
-        async () => condition(await agent.object('deployments', name), 'Ready')?.status === 'True',
-        60_000,
-        () => agent.dump(),
-      );
-    };
     repo
       .write({
         [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
