@@ -1,14 +1,14 @@
 // Bundles each CLI in cmd/ for dist/, so a CLI starts without resolving hundreds of modules. Run
-// with `npm run build`. orch is one ESM bundle split so that parse and validate load only the parser
-// (its up/down/status code sits in dist/orch-chunks/). orun and orunctl are each one CommonJS file
-// (dist/<cli>.cjs) behind a small entry (dist/<cli>.js) that turns on V8's compile cache first:
+// with `npm run build`. Each CLI is one CommonJS file (dist/<cli>.cjs) behind a small entry
+// (dist/<cli>.js) that turns on V8's compile cache first; orch's up/down/status/logs/restart are a
+// second bundle (dist/orch-run.cjs, from cmd/orch/run.ts) that parse, validate and render never load:
 // CommonJS loads builtins without their ESM facades, and from the second start on the cache spares
 // parsing the bundle (orunctl --help 47 → 36 ms of CPU against 22 ms for `node -e ''`; the idle agent
 // 8 MiB less RSS: no parser zones for 3 MiB of source). Nodes run the single executable
 // (hack/dist.ts, its own code cache built in), not these files.
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { chmod, rm, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   builtinsViaRequire,
   lazyChildProcessInCommander,
@@ -20,7 +20,19 @@ import { buildVersion } from './version.ts';
 
 const clis = ['orun', 'orunctl', 'orch'] as const;
 /** Short-lived CLIs bundled as CommonJS behind a compile-cache entry (see the top of this file). */
-const cached = new Set<string>(['orun', 'orunctl']);
+const cached = new Set<string>(['orun', 'orunctl', 'orch']);
+
+/** cmd/orch/main.ts's `import('./run.ts')` loads the separate bundle dist/orch-run.cjs. */
+const orchRunBundle: Plugin = {
+  name: 'orch-run-bundle',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/run\.ts$/ }, (args) =>
+      args.importer.endsWith(join('cmd', 'orch', 'main.ts'))
+        ? { path: './orch-run.cjs', external: true }
+        : undefined,
+    );
+  },
+};
 
 /**
  * The entry of a cached CLI: the compile cache must be on before the bundle is compiled, so it
@@ -38,21 +50,14 @@ function cachedEntry(bundle: string): string {
 }
 const version = buildVersion(resolve(import.meta.dirname, '..'));
 
+await rm('dist/orch-chunks', { recursive: true, force: true }); // left by an older build
 await Promise.all(
-  clis.map(async (name) => {
-    const cjs = cached.has(name);
+  [...clis, 'orch-run'].map(async (name) => {
+    const cjs = name === 'orch-run' || cached.has(name);
     const outfile = cjs ? `dist/${name}.cjs` : `dist/${name}.js`;
-    const split = name === 'orch';
-    if (split) await rm(`dist/${name}-chunks`, { recursive: true, force: true });
     await build({
-      ...(split
-        ? {
-            entryPoints: { [name]: `cmd/${name}/main.ts` },
-            outdir: 'dist',
-            splitting: true,
-            chunkNames: `${name}-chunks/[name]-[hash]`,
-          }
-        : { entryPoints: [`cmd/${name}/main.ts`], outfile }),
+      entryPoints: [name === 'orch-run' ? 'cmd/orch/run.ts' : `cmd/${name}/main.ts`],
+      outfile,
       bundle: true,
       platform: 'node',
       target: 'node22',
@@ -67,6 +72,7 @@ await Promise.all(
       charset: 'ascii',
       // CommonJS requires builtins directly: no ESM facade to avoid.
       plugins: [
+        orchRunBundle,
         lazySsh2InDockerModem,
         lazySessionInDockerode,
         lazyDebugInDockerModem,
@@ -96,6 +102,7 @@ await Promise.all(
       },
       logLevel: 'warning',
     });
+    if (name === 'orch-run') return;
     if (cjs) {
       await writeFile(`dist/${name}.js`, cachedEntry(`${name}.cjs`));
       await rm(`dist/${name}.js.map`, { force: true }); // left by an ESM build

@@ -1,14 +1,40 @@
 // orch: parse, validate and render Orchfiles (cli.ts); up, down, status, logs and restart run the graph.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '../../apis/errors.ts';
 import { onStopSignals } from '../../runtime/manager/signals.ts';
 import { runOrch, type OrchIO } from '../../runtime/cli/orch/cli.ts';
 import type { RunIO } from '../../runtime/cli/orch/up.ts';
 
+/**
+ * Writes to file descriptor `fd` directly: the first use of process.stdout or process.stderr
+ * builds a stream and loads node:stream, a sixth of `orch validate`'s start-up. Writes stay
+ * synchronous and in order, as the stdio streams are on Linux for files and pipes. If a direct
+ * write fails (a full non-blocking pipe: EAGAIN; a closed one: EPIPE), what is left and every later
+ * write go through the stream, which handles them as before.
+ */
+function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): (text: string) => void {
+  let direct = true;
+  return (text) => {
+    let rest: string | Buffer = text;
+    if (direct) {
+      const buf = Buffer.from(text);
+      let done = 0;
+      try {
+        while (done < buf.length) done += writeSync(fd, buf, done);
+        return;
+      } catch {
+        direct = false;
+        rest = buf.subarray(done);
+      }
+    }
+    stream().write(rest);
+  };
+}
+
 const io: OrchIO = {
-  stdout: (s) => process.stdout.write(s),
-  stderr: (s) => process.stderr.write(s),
+  stdout: fdWriter(1, () => process.stdout),
+  stderr: fdWriter(2, () => process.stderr),
   env: process.env,
   cwd: process.cwd(),
   readFile: (path) => readFileSync(path, 'utf8'),
@@ -20,13 +46,14 @@ const io: OrchIO = {
 
 // Loaded only for the command that runs them: parse/validate/render never load Docker's client.
 type Runner = (argv: readonly string[], io: RunIO) => Promise<number>;
+// hack/build.ts bundles ./run.ts on its own (dist/orch-run.cjs).
 const runners: Record<string, (() => Promise<Runner>) | undefined> = {
-  up: () => import('../../runtime/cli/orch/up.ts').then((m) => m.runUp),
-  down: () => import('../../runtime/cli/orch/down.ts').then((m) => m.runDown),
-  status: () => import('../../runtime/cli/orch/status.ts').then((m) => m.runStatus),
-  ps: () => import('../../runtime/cli/orch/status.ts').then((m) => m.runStatus),
-  logs: () => import('../../runtime/cli/orch/logs.ts').then((m) => m.runLogs),
-  restart: () => import('../../runtime/cli/orch/restart.ts').then((m) => m.runRestart),
+  up: () => import('./run.ts').then((m) => m.runUp),
+  down: () => import('./run.ts').then((m) => m.runDown),
+  status: () => import('./run.ts').then((m) => m.runStatus),
+  ps: () => import('./run.ts').then((m) => m.runStatus),
+  logs: () => import('./run.ts').then((m) => m.runLogs),
+  restart: () => import('./run.ts').then((m) => m.runRestart),
 };
 
 // No top-level await: the single executable (cmd/sea) loads this module as CommonJS.
