@@ -7,7 +7,7 @@
 // 8 MiB less RSS: no parser zones for 3 MiB of source). Nodes run the single executable
 // (hack/dist.ts, its own code cache built in), not these files.
 import { build, type Plugin } from 'esbuild';
-import { chmod, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   builtinsViaRequire,
@@ -42,15 +42,19 @@ const orchRunBundle: Plugin = {
 function cachedEntry(bundle: string): string {
   return [
     '#!/usr/bin/env node',
-    "import module from 'node:module';",
-    'module.enableCompileCache?.();',
-    `module.createRequire(import.meta.url)('./${bundle}');`,
+    "'use strict';",
+    "require('node:module').enableCompileCache?.();",
+    `require('./${bundle}');`,
     '',
   ].join('\n');
 }
 const version = buildVersion(resolve(import.meta.dirname, '..'));
 
 await rm('dist/orch-chunks', { recursive: true, force: true }); // left by an older build
+await mkdir('dist', { recursive: true });
+// The entries are CommonJS too (the package is "type": "module"): Node then never starts its ESM
+// loader (`orch validate` 0.8 ms less, of 25).
+await writeFile('dist/package.json', '{ "type": "commonjs" }\n');
 await Promise.all(
   [...clis, 'orch-run'].map(async (name) => {
     const cjs = name === 'orch-run' || cached.has(name);
