@@ -10,7 +10,6 @@ import { build, type Plugin } from 'esbuild';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
-  builtinsViaRequire,
   lazyChildProcessInCommander,
   lazyDebugInDockerModem,
   lazySessionInDockerode,
@@ -19,8 +18,6 @@ import {
 import { buildVersion } from './version.ts';
 
 const clis = ['orun', 'orunctl', 'orch'] as const;
-/** Short-lived CLIs bundled as CommonJS behind a compile-cache entry (see the top of this file). */
-const cached = new Set<string>(['orun', 'orunctl', 'orch']);
 
 /** cmd/orch/main.ts's `import('./run.ts')` loads the separate bundle dist/orch-run.cjs. */
 const orchRunBundle: Plugin = {
@@ -57,15 +54,13 @@ await mkdir('dist', { recursive: true });
 await writeFile('dist/package.json', '{ "type": "commonjs" }\n');
 await Promise.all(
   [...clis, 'orch-run'].map(async (name) => {
-    const cjs = name === 'orch-run' || cached.has(name);
-    const outfile = cjs ? `dist/${name}.cjs` : `dist/${name}.js`;
     await build({
       entryPoints: [name === 'orch-run' ? 'cmd/orch/run.ts' : `cmd/${name}/main.ts`],
-      outfile,
+      outfile: `dist/${name}.cjs`,
       bundle: true,
       platform: 'node',
       target: 'node22',
-      format: cjs ? 'cjs' : 'esm',
+      format: 'cjs',
       sourcemap: 'linked',
       // Whitespace and comments dropped, non-ASCII escaped: V8 keeps the whole source in memory,
       // now as a one-byte string of 2.6 MiB instead of a two-byte one of 8 MiB. Identifiers stay
@@ -81,36 +76,21 @@ await Promise.all(
         lazySessionInDockerode,
         lazyDebugInDockerModem,
         lazyChildProcessInCommander,
-        ...(cjs ? [] : [builtinsViaRequire]),
       ],
       define: {
         __ORUN_VERSION__: JSON.stringify(version),
         // CommonJS has no import.meta: the bundle's own path stands in for the module URL.
-        ...(cjs ? { 'import.meta.url': '__orunModuleUrl', 'import.meta.dirname': '__dirname' } : {}),
+        'import.meta.url': '__orunModuleUrl',
+        'import.meta.dirname': '__dirname',
       },
       // cpu-features and ssh2's crypto binding are optional native addons; ssh2 works without them.
       external: ['cpu-features', '*.node'],
-      banner: {
-        js: cjs
-          ? "var __orunModuleUrl=require('node:url').pathToFileURL(__filename).href;"
-          : [
-              '#!/usr/bin/env node',
-              "import { createRequire as __orunCreateRequire } from 'node:module';",
-              'const require = __orunCreateRequire(import.meta.url);',
-              // CommonJS dependencies (ssh2 via dockerode) read __dirname; ESM has none.
-              "import { dirname as __orunDirname } from 'node:path';",
-              "import { fileURLToPath as __orunFileURLToPath } from 'node:url';",
-              'const __filename = __orunFileURLToPath(import.meta.url);',
-              'const __dirname = __orunDirname(__filename);',
-            ].join('\n'),
-      },
+      banner: { js: "var __orunModuleUrl=require('node:url').pathToFileURL(__filename).href;" },
       logLevel: 'warning',
     });
     if (name === 'orch-run') return;
-    if (cjs) {
-      await writeFile(`dist/${name}.js`, cachedEntry(`${name}.cjs`));
-      await rm(`dist/${name}.js.map`, { force: true }); // left by an ESM build
-    }
+    await writeFile(`dist/${name}.js`, cachedEntry(`${name}.cjs`));
+    await rm(`dist/${name}.js.map`, { force: true }); // left by an older ESM build
     await chmod(`dist/${name}.js`, 0o755);
   }),
 );

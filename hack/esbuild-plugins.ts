@@ -1,6 +1,5 @@
 // esbuild plugins shared by hack/build.ts (dist/*.js) and hack/dist.ts (the single executable).
 import { readFile } from 'node:fs/promises';
-import { builtinModules } from 'node:module';
 import type { Plugin } from 'esbuild';
 
 /**
@@ -76,31 +75,5 @@ export const lazyChildProcessInCommander: Plugin = {
       const lazy = "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };";
       return { contents: text.replace(eager, lazy), loader: 'js' };
     });
-  },
-};
-
-/**
- * `import … from 'node:<builtin>'` in an ES module goes through Node's ESM facade, which reads
- * every export of the builtin and so runs its lazy getters: node:http's load all of undici (40 % of
- * `orunctl --help`), node:fs's load fs/promises and readline, node:util's parseArgs, styleText
- * and diff, node:process's report. Required as CommonJS (the bundle's banner defines `require`),
- * the getters stay untouched: `orch validate` loads 60 fewer builtins. Only for the ESM bundles
- * (hack/build.ts); `node:module`, which the banner itself imports, stays an import.
- */
-export const builtinsViaRequire: Plugin = {
-  name: 'builtins-via-require',
-  setup(b) {
-    const names = builtinModules.filter((m) => !m.startsWith('_') && m !== 'module');
-    const filter = new RegExp(`^(node:)?(${names.map((m) => m.replace(/[/]/g, '\\/')).join('|')})$`);
-    b.onResolve({ filter }, (args) =>
-      args.namespace === 'builtin-require'
-        ? { path: args.path, external: true }
-        : { path: args.path, namespace: 'builtin-require' },
-    );
-    b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path.startsWith('node:') ? args.path : `node:${args.path}`)});`,
-      loader: 'js',
-      resolveDir: '.',
-    }));
   },
 };
