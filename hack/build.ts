@@ -1,7 +1,8 @@
 // Bundles each CLI in cmd/ for dist/, so a CLI starts without resolving hundreds of modules. Run
 // with `npm run build`. Each CLI is one CommonJS file (dist/<cli>.cjs) behind a small entry
 // (dist/<cli>.js) that turns on V8's compile cache first; orch's up/down/status/logs/restart are a
-// second bundle (dist/orch-run.cjs, from cmd/orch/run.ts) that parse, validate and render never load:
+// second bundle (dist/orch-run.cjs, from cmd/orch/run.ts) that parse, validate and render never load,
+// and orunctl's commander program is one (dist/orunctl-full.cjs) that a plain `get` never loads:
 // CommonJS loads builtins without their ESM facades, and from the second start on the cache spares
 // parsing the bundle (orunctl --help 47 → 36 ms of CPU against 22 ms for `node -e ''`; the idle agent
 // 8 MiB less RSS: no parser zones for 3 MiB of source). Nodes run the single executable
@@ -19,15 +20,28 @@ import { buildVersion } from './version.ts';
 
 const clis = ['orun', 'orunctl', 'orch'] as const;
 
-/** cmd/orch/main.ts's `import('./run.ts')` loads the separate bundle dist/orch-run.cjs. */
-const orchRunBundle: Plugin = {
-  name: 'orch-run-bundle',
+/**
+ * Bundles loaded on demand, each from its own file: `import(spec)` in `importer` loads
+ * dist/<name>.cjs, bundled from `entry`. orch's up/down/status/logs/restart (parse, validate and
+ * render never load them); orunctl's commander program (a plain `get` takes quick.ts instead).
+ */
+const lazyBundles = [
+  { name: 'orch-run', entry: 'cmd/orch/run.ts', importer: join('cmd', 'orch', 'main.ts'), spec: './run.ts' },
+  {
+    name: 'orunctl-full',
+    entry: 'runtime/cli/orunctl/program.ts',
+    importer: join('cmd', 'orunctl', 'main.ts'),
+    spec: '../../runtime/cli/orunctl/program.ts',
+  },
+] as const;
+
+const lazyBundle: Plugin = {
+  name: 'lazy-bundles',
   setup(b) {
-    b.onResolve({ filter: /^\.\/run\.ts$/ }, (args) =>
-      args.importer.endsWith(join('cmd', 'orch', 'main.ts'))
-        ? { path: './orch-run.cjs', external: true }
-        : undefined,
-    );
+    b.onResolve({ filter: /^\.\.?\// }, (args) => {
+      const lazy = lazyBundles.find((l) => l.spec === args.path && args.importer.endsWith(l.importer));
+      return lazy === undefined ? undefined : { path: `./${lazy.name}.cjs`, external: true };
+    });
   },
 };
 
@@ -53,9 +67,10 @@ await mkdir('dist', { recursive: true });
 // loader (`orch validate` 0.8 ms less, of 25).
 await writeFile('dist/package.json', '{ "type": "commonjs" }\n');
 await Promise.all(
-  [...clis, 'orch-run'].map(async (name) => {
+  [...clis, ...lazyBundles.map((l) => l.name)].map(async (name) => {
+    const lazy = lazyBundles.find((l) => l.name === name);
     await build({
-      entryPoints: [name === 'orch-run' ? 'cmd/orch/run.ts' : `cmd/${name}/main.ts`],
+      entryPoints: [lazy?.entry ?? `cmd/${name}/main.ts`],
       outfile: `dist/${name}.cjs`,
       bundle: true,
       platform: 'node',
@@ -71,7 +86,7 @@ await Promise.all(
       charset: 'ascii',
       // CommonJS requires builtins directly: no ESM facade to avoid.
       plugins: [
-        orchRunBundle,
+        lazyBundle,
         lazySsh2InDockerModem,
         lazySessionInDockerode,
         lazyDebugInDockerModem,
@@ -88,7 +103,7 @@ await Promise.all(
       banner: { js: "var __orunModuleUrl=require('node:url').pathToFileURL(__filename).href;" },
       logLevel: 'warning',
     });
-    if (name === 'orch-run') return;
+    if (lazy !== undefined) return;
     await writeFile(`dist/${name}.js`, cachedEntry(`${name}.cjs`));
     await rm(`dist/${name}.js.map`, { force: true }); // left by an older ESM build
     await chmod(`dist/${name}.js`, 0o755);

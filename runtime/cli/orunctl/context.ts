@@ -2,9 +2,15 @@
 import { ApiClient, resolveSocketPath } from '../../api/client.ts';
 import type { Palette } from './printers/color.ts';
 
+/** Where output goes: a stream, or a function that writes to a file descriptor (cmd/orunctl). */
+export interface Output {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
 export interface Io {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream;
+  stdout: Output;
+  stderr: Output;
   env: NodeJS.ProcessEnv;
   /** Ends -w and -f (Ctrl-C). */
   signal: AbortSignal;

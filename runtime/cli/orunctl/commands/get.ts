@@ -38,14 +38,7 @@ export async function get(
   if (kinds.length > 1 && (name !== undefined || options.watch === true)) {
     throw new UsageError(`"all" takes no NAME and no --watch; name one kind`);
   }
-  const objectsByKind = await Promise.all(
-    kinds.map(async (resource) => ({
-      resource,
-      items: (name === undefined
-        ? (await ctx.client.list(resource, { labelSelector: options.selector })).items
-        : [await ctx.client.get(resource, name)]) as WireObject[],
-    })),
-  );
+  const objectsByKind = await fetchObjects(ctx, kinds, name, options.selector);
   const toYaml = format === 'yaml' ? await yamlPrinter() : undefined;
   const printers = printObjects(ctx, objectsByKind, format, name !== undefined, kinds.length > 1, toYaml);
   const [only] = objectsByKind;
@@ -53,7 +46,25 @@ export async function get(
     await watch(ctx, only.resource, only.items, name, options, format, printers, toYaml);
 }
 
-function printObjects(
+/** The objects of each kind: the list (with `selector`), or the one named. */
+export function fetchObjects(
+  ctx: Context,
+  kinds: readonly ResourceType[],
+  name: string | undefined,
+  selector: string | undefined,
+): Promise<{ resource: ResourceType; items: WireObject[] }[]> {
+  return Promise.all(
+    kinds.map(async (resource) => ({
+      resource,
+      items: (name === undefined
+        ? (await ctx.client.list(resource, { labelSelector: selector })).items
+        : [await ctx.client.get(resource, name)]) as WireObject[],
+    })),
+  );
+}
+
+/** Prints the listing as a table per kind, or as one json/yaml document, or names. */
+export function printObjects(
   ctx: Context,
   groups: { resource: ResourceType; items: WireObject[] }[],
   format: OutputFormat,
