@@ -26,12 +26,12 @@ describe('probe state machine', () => {
     expect(nextProbe(s, specs, 0)).toMatchObject({ kind: 'probe', type: 'readiness' });
     const waits: number[] = [];
     let t = 0;
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 6; i++) {
       recordProbe(s, specs, r('readiness', false, t), TIMEOUT);
       waits.push(s.nextProbeAt - t);
       t = s.nextProbeAt;
     }
-    expect(waits).toEqual([500, 1000, 2000, 3000, 3000]);
+    expect(waits).toEqual([100, 200, 400, 800, 1600, 3000]);
     expect(recordProbe(s, specs, r('readiness', true, t), TIMEOUT)).toMatchObject({ becameReady: true });
     expect(nextProbe(s, specs, t)).toEqual({ kind: 'wait', ms: 10_000 });
     expect(nextProbe(s, specs, t + 10_000)).toMatchObject({ kind: 'probe', type: 'liveness' });

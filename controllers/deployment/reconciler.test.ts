@@ -58,10 +58,10 @@ describe('create', () => {
     expect(h.condition('web', 'Ready')).toMatchObject({ status: 'False', reason: 'WaitingForReadiness' });
     expect(h.condition('web', 'Reconciling')?.status).toBe('True');
     expect(h.status('web').lastProbe).toMatchObject({ probe: 'readiness', ok: false });
-    expect(r1?.requeueAfter).toBe(500); // fast retries until the first success
+    expect(r1?.requeueAfter).toBe(100); // fast retries until the first success
 
     h.probeAnswers.set('172.17.0.2:80/health', true);
-    h.clock.step(500);
+    h.clock.step(100);
     await h.reconcile('web');
     expect(h.condition('web', 'Ready')).toMatchObject({ status: 'True' });
     expect(h.status('web').lastProbe).toMatchObject({ probe: 'readiness', ok: true, statusCode: 200 });
@@ -71,8 +71,8 @@ describe('create', () => {
     const h = new Harness({ readinessTimeoutMs: 60_000 });
     h.apply('web', webSpec({ health: { readiness: { http: 'localhost:80/health', periodSeconds: 10 } } }));
     h.probeAnswers.set('172.17.0.2:80/health', false);
-    const delays = await h.follow('web', 12);
-    expect(delays.slice(0, 6)).toEqual([500, 1000, 2000, 4000, 8000, 10_000]);
+    const delays = await h.follow('web', 14);
+    expect(delays.slice(0, 8)).toEqual([100, 200, 400, 800, 1600, 3200, 6400, 10_000]);
     expect(h.condition('web', 'Stalled')).toMatchObject({
       status: 'True',
       reason: 'ProgressDeadlineExceeded',
@@ -109,7 +109,7 @@ describe('create', () => {
 });
 
 describe('update and prune', () => {
-  it('replaces only the Deployment whose spec changed (stop → remove → create)', async () => {
+  it('replaces only the Deployment whose spec changed (create → stop → start → remove)', async () => {
     const h = new Harness();
     h.engine.addImage('orun-test/busybox:2');
     h.apply('a', webSpec());
@@ -130,10 +130,10 @@ describe('update and prune', () => {
     expect(newA?.labels[Label.sourceCommit]).toBe('beef');
     expect(await h.engine.inspectContainer(oldA?.id ?? '')).toBeUndefined();
     expect(h.callsOf(MUTATIONS, from)).toEqual([
-      `stopContainer ${JSON.stringify(oldA?.id)}`,
-      `removeContainer ${JSON.stringify(oldA?.id)}`,
       expect.stringMatching(/^createContainer /),
+      `stopContainer ${JSON.stringify(oldA?.id)}`,
       expect.stringMatching(/^startContainer /),
+      `removeContainer ${JSON.stringify(oldA?.id)}`,
     ]);
     const [b2] = await h.engine.listContainers({ [Label.deployment]: 'b' });
     expect(b2).toMatchObject({ id: b?.id, startedAt: b?.startedAt });
@@ -820,7 +820,7 @@ describe('rollout strategies', () => {
     expect(h.callsOf(['createContainer'], from)).toHaveLength(1);
   });
 
-  it('Recreate (a fixed host port): the old container is stopped before the new one is created', async () => {
+  it('Recreate (a fixed host port): the new container is created, the old stopped, the new started, the old removed', async () => {
     const h = new Harness();
     h.engine.addImage('orun-test/busybox:2');
     h.apply('web', webSpec());
@@ -828,10 +828,26 @@ describe('rollout strategies', () => {
     const from = h.engine.calls.length;
     h.apply('web', webSpec({ image: 'orun-test/busybox:2' }), 'c2');
     await h.reconcile('web');
-    expect(
-      h.callsOf(['stopContainer', 'removeContainer', 'createContainer'], from).map((c) => c.split(' ')[0]),
-    ).toEqual(['stopContainer', 'removeContainer', 'createContainer']);
+    const steps = ['createContainer', 'stopContainer', 'startContainer', 'removeContainer'];
+    expect(h.callsOf(steps, from).map((c) => c.split(' ')[0])).toEqual(steps);
     expect(h.status('web')).toMatchObject({ ready: true, strategy: 'Recreate' });
+    expect(await h.engine.listContainers({ [Label.deployment]: 'web' })).toHaveLength(1);
+  });
+
+  it('Recreate: a new container the engine refuses leaves the old one running and serving', async () => {
+    const h = new Harness();
+    h.engine.addImage('orun-test/busybox:2');
+    h.apply('web', webSpec());
+    await h.reconcile('web');
+    const old = h.status('web').containerID;
+    h.apply('web', webSpec({ image: 'orun-test/busybox:2' }), 'c2');
+    await h.engine.createContainer({ name: desiredContainer(h.get('web')!).name, image: IMAGE });
+    const from = h.engine.calls.length;
+    await h.reconcile('web');
+    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'NameConflict' });
+    expect(h.callsOf(['stopContainer', 'removeContainer'], from)).toEqual([]);
+    expect((await h.engine.inspectContainer(old!))?.state).toBe('running');
+    expect(h.status('web')).toMatchObject({ ready: true, containerID: old });
   });
 });
 

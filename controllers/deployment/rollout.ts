@@ -76,13 +76,31 @@ export function isAlive(c: Pick<ContainerInfo, 'state'>): boolean {
  * that are not (or no longer) wanted. Never their volumes.
  */
 export async function retire(run: Run, containers: readonly ContainerInfo[], why: string): Promise<void> {
+  await stopAlive(run, containers, why);
+  await removeStopped(run, containers, why);
+}
+
+/** The graceful-stop half of {@link retire}: the alive ones among `containers` stop. */
+export async function stopAlive(run: Run, containers: readonly ContainerInfo[], why: string): Promise<void> {
   const { engine } = run.deps;
   for (const c of containers) {
-    if (isAlive(c)) {
-      run.event('Normal', 'Killing', `Stopping container ${c.name} (${c.id.slice(0, 12)}): ${why}`);
-      // No timeout given: the engine uses the container's own (its stopGracePeriod at creation).
-      await engine.stopContainer(c.id);
-    }
+    if (!isAlive(c)) continue;
+    run.event('Normal', 'Killing', `Stopping container ${c.name} (${c.id.slice(0, 12)}): ${why}`);
+    // No timeout given: the engine uses the container's own (its stopGracePeriod at creation).
+    await engine.stopContainer(c.id);
+    run.alive.delete(c.id);
+    run.log.info({ containerID: c.id, why }, 'container stopped');
+  }
+}
+
+/** The remove half of {@link retire}: `containers` (stopped by now) go, never their volumes. */
+export async function removeStopped(
+  run: Run,
+  containers: readonly ContainerInfo[],
+  why: string,
+): Promise<void> {
+  const { engine } = run.deps;
+  for (const c of containers) {
     await engine.removeContainer(c.id);
     run.alive.delete(c.id);
     run.mem.forgetContainer(c.id);
@@ -92,6 +110,12 @@ export async function retire(run: Run, containers: readonly ContainerInfo[], why
 
 /** Creates and starts the desired container. Returns the fresh container, or an outcome on failure. */
 export async function createAndStart(run: Run): Promise<ContainerInfo | Outcome> {
+  const id = await createDesired(run);
+  return typeof id === 'string' ? startExisting(run, id) : id;
+}
+
+/** Creates (does not start) the desired container: its id, or an outcome on failure. */
+export async function createDesired(run: Run): Promise<string | Outcome> {
   const { engine } = run.deps;
   let id: string;
   try {
@@ -101,7 +125,7 @@ export async function createAndStart(run: Run): Promise<ContainerInfo | Outcome>
     return createFailure(run, err);
   }
   run.event('Normal', 'Created', `Created container ${run.desired.name} (${id.slice(0, 12)})`);
-  return startExisting(run, id);
+  return id;
 }
 
 /** Starts a created (or exited) container; a taken host port stalls instead of retrying hot. */

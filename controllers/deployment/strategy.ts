@@ -11,12 +11,20 @@
  *   N not ready within the progress deadline: N is removed, O keeps serving, Stalled /
  *   ProgressDeadlineExceeded with N's last probe failure, and that rollout is not retried until the
  *   spec or the source commit changes.
- * Recreate (stop-first): stop O gracefully (the status keeps naming O until it has stopped, so the
- *   route never answers 503 while O runs) → create + start N → probe N.
+ * Recreate (stop-first): create N → stop O gracefully (the status keeps naming O until it has
+ *   stopped, so the route never answers 503 while O runs) → start N → remove O → probe N.
  */
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
 import { sourceCommit } from './desired.ts';
-import { createAndStart, isAlive, retire } from './rollout.ts';
+import {
+  createAndStart,
+  createDesired,
+  isAlive,
+  removeStopped,
+  retire,
+  startExisting,
+  stopAlive,
+} from './rollout.ts';
 import { formatDuration, type Outcome, type Run } from './run.ts';
 import { Reason, type Verdict } from './status.ts';
 import { containerIP, progressDeadlineMs, supervise } from './supervise.ts';
@@ -51,19 +59,25 @@ export async function keepAfterFailedRollout(run: Run, old: ContainerInfo): Prom
   return { ...o, verdict: failed.verdict, container: old, serving: old };
 }
 
-/** Recreate: stop the old containers (route kept until they stopped), then start the new one. */
+/**
+ * Recreate: create the new container while the old ones still serve (a spec the engine refuses,
+ * or a name a stranger holds, leaves them running), stop them (the route is kept until they have
+ * stopped), start the new one, and only then remove the stopped ones: create and remove are not
+ * part of the outage.
+ */
 export async function recreate(
   run: Run,
   old: readonly ContainerInfo[],
   announce: (o: Outcome) => Promise<void>,
 ): Promise<Outcome> {
+  const created = await createDesired(run);
+  if (typeof created !== 'string') return created;
   const alive = old.filter(isAlive);
+  const why = `replaced by ${run.desired.name} (Recreate)`;
   if (alive.length > 0) {
     const names = alive.map((c) => c.name).join(', ');
     run.event('Normal', 'Recreating', `Recreate: stopping ${names} before starting ${run.desired.name}`);
-  }
-  await retire(run, old, `replaced by ${run.desired.name} (Recreate)`);
-  if (alive.length > 0) {
+    await stopAlive(run, alive, why);
     // Only now does the route stop pointing at the old container.
     await announce({
       verdict: {
@@ -73,7 +87,8 @@ export async function recreate(
       },
     });
   }
-  const r = await createAndStart(run);
+  const r = await startExisting(run, created);
+  await removeStopped(run, old, why);
   if ('verdict' in r) return r;
   await run.deps.secretFiles?.prune(run.name, run.desired.hash);
   return supervise(run, r);
