@@ -120,9 +120,10 @@ export function buildCaddyConfig(input: CaddyConfigInput): CaddyConfig {
   const servers: Record<string, unknown> = {};
   const route = (r: IngressRoute): Record<string, unknown> => routeOf(r, input.upstreamResolver);
   if (secure.length > 0) servers[HTTPS_SERVER] = { listen: [`:${httpsPort}`], routes: secure.map(route) };
-  // Automatic HTTPS never applies to a server on the HTTP port only; saying so explicitly spares
-  // Caddy's WARN "server is listening only on the HTTP port" at every load. The redirects for the
-  // ssl hosts and the HTTP-01 challenges are still served here.
+  // Automatic HTTPS never applies to a server on the HTTP port only; saying so explicitly turns
+  // Caddy's WARN "server is listening only on the HTTP port" into "automatic HTTPS is completely
+  // disabled" (also a WARN in 2.6.2, at every load; the supervisor logs it at debug). The
+  // redirects for the ssl hosts and the HTTP-01 challenges are still served here.
   servers[HTTP_SERVER] = {
     listen: [`:${httpPort}`],
     routes: [...plain.map(route), notFoundRoute()],

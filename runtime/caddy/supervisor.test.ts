@@ -5,7 +5,13 @@ import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
 import { probeCertificate } from './certificate.ts';
-import { caddyPaths, CaddySupervisor, DEFAULT_RESTART_BACKOFF, restartDelay } from './supervisor.ts';
+import {
+  caddyLineLevel,
+  caddyPaths,
+  CaddySupervisor,
+  DEFAULT_RESTART_BACKOFF,
+  restartDelay,
+} from './supervisor.ts';
 
 describe('restartDelay', () => {
   it.each([
@@ -68,5 +74,49 @@ describe('probeCertificate', () => {
     const state = await probeCertificate({ host: 'web.orun.test', port: 1, timeoutMs: 1000 });
     expect(state.issued).toBe(false);
     expect(state.message).toMatch(/^no certificate served for web.orun.test yet \(connect ECONNREFUSED/);
+  });
+});
+
+describe('caddyLineLevel', () => {
+  it.each([
+    [{ level: 'info', logger: 'http.log', msg: 'server running' }, 'debug'],
+    [{ level: 'warn', logger: 'http', msg: 'HTTP/2 skipped because it requires TLS' }, 'warn'],
+    [
+      { level: 'error', logger: 'http.log.error', msg: 'dial tcp 10.0.0.2:80: connect: connection refused' },
+      'error',
+    ],
+    [{ level: 'fatal', msg: 'x' }, 'error'],
+    // Written at every load in orun's normal use (Caddy 2.6.2): debug, so a deploy leaves no WARN/ERROR.
+    [
+      {
+        level: 'warn',
+        logger: 'http',
+        server_name: 'orun-http',
+        msg: 'automatic HTTPS is completely disabled for server',
+      },
+      'debug',
+    ],
+    [
+      {
+        level: 'warn',
+        logger: 'http',
+        server_name: 'other',
+        msg: 'automatic HTTPS is completely disabled for server',
+      },
+      'warn',
+    ],
+    [
+      {
+        level: 'error',
+        logger: 'http',
+        msg: 'server shutdown',
+        error: 'context canceled',
+        addresses: [':80'],
+      },
+      'debug',
+    ],
+    [{ level: 'error', logger: 'http', msg: 'server shutdown', error: 'context deadline exceeded' }, 'error'],
+  ])('%j is logged at %s', (entry, level) => {
+    expect(caddyLineLevel(entry)).toBe(level);
   });
 });

@@ -22,7 +22,7 @@ import { OrunError, errorMessage } from '../../apis/errors.ts';
 import { realClock, type Clock } from '../clock/index.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
 import { CaddyAdminClient, CaddyErrorCode, type CaddyAdmin } from './admin.ts';
-import { adminBlock, type CaddyConfig } from './config.ts';
+import { adminBlock, HTTP_SERVER, type CaddyConfig } from './config.ts';
 
 export interface RestartBackoff {
   /** First delay after a crash. Default 1000 ms. */
@@ -357,10 +357,11 @@ export class CaddySupervisor implements CaddyAdmin {
       this.#log.debug({ line }, 'caddy output');
       return;
     }
-    const { level, msg, ts: _ts, logger, component: _component, ...fields } = entry;
+    const { level: _level, msg, ts: _ts, logger, component: _component, ...fields } = entry;
     const message = typeof msg === 'string' ? msg : 'caddy log';
     const f = { caddyLogger: logger, ...fields };
-    if (level === 'error' || level === 'fatal' || level === 'panic') this.#log.error(f, message);
+    const level = caddyLineLevel(entry);
+    if (level === 'error') this.#log.error(f, message);
     else if (level === 'warn') this.#log.warn(f, message);
     else this.#log.debug(f, message);
   }
@@ -370,6 +371,37 @@ export class CaddySupervisor implements CaddyAdmin {
     this.#chain = run.catch(() => undefined);
     return run;
   }
+}
+
+/**
+ * The agent's level for one of Caddy's JSON log lines: warn and above keep theirs, the rest is
+ * debug. Two lines Caddy 2.6.2 writes at every config load in orun's normal use are debug too,
+ * so a deploy leaves no WARN or ERROR behind:
+ * - `automatic HTTPS is completely disabled for server` (WARN) for `orun-http`, which orun
+ *   configures so on purpose (the other choice, no setting, gives a WARN of its own);
+ * - `server shutdown` with `context canceled` (ERROR): on a reload Caddy's App.Stop cancels the
+ *   old servers' grace context as it returns, without waiting for them (it waits only when the
+ *   process exits); requests in flight on the old server still finish.
+ * Caddy's lines carry no code, so these are told by logger, server and message.
+ */
+export function caddyLineLevel(entry: Record<string, unknown>): 'error' | 'warn' | 'debug' {
+  const { level, logger, msg } = entry;
+  if (
+    logger === 'http' &&
+    level === 'warn' &&
+    entry.server_name === HTTP_SERVER &&
+    msg === 'automatic HTTPS is completely disabled for server'
+  )
+    return 'debug';
+  if (
+    logger === 'http' &&
+    level === 'error' &&
+    msg === 'server shutdown' &&
+    entry.error === 'context canceled'
+  )
+    return 'debug';
+  if (level === 'error' || level === 'fatal' || level === 'panic') return 'error';
+  return level === 'warn' ? 'warn' : 'debug';
 }
 
 /** Resolves when `p` settles or `signal` aborts; the abort listener is removed either way. */

@@ -244,6 +244,19 @@ describe('rollouts behind the ingress (e2e: dist/orun.js, caddy, dockerd, nginx)
     }
   });
 
+  it('a quiet log: the Caddy loads so far (Services added, first readiness, Recreate) left no Caddy WARN or ERROR but proxy errors', () => {
+    const loads = agent.lines.filter((l) => l.msg === 'caddy config applied').length;
+    expect(loads).toBeGreaterThan(3);
+    const loud = agent.lines.filter(
+      (l) =>
+        l.component === 'caddy' &&
+        (l.level === 'warn' || l.level === 'error') &&
+        l.caddyLogger !== 'http.log.error' &&
+        l.caddyLogger !== 'http.handlers.reverse_proxy',
+    );
+    expect(loud).toEqual([]);
+  });
+
   it('the node network goes with the last Deployment (pruned), and comes back with the next', async () => {
     const network = `orun-net-${node}`;
     const exists = (): boolean => {
