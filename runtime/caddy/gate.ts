@@ -13,7 +13,7 @@
  *   naming the port. A busy HTTPS port is logged (it matters only for ssl).
  */
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { OrunError } from '../../apis/errors.ts';
@@ -34,6 +34,8 @@ export interface CaddyGateOptions {
   logger: Logger;
   /** How often a taken HTTP port is checked again. Default 5000 ms. */
   portRetryMs?: number;
+  /** Where the kernel shows net.ipv4.tcp_migrate_req. Default `TCP_MIGRATE_REQ_PATH`. */
+  tcpMigrateReqPath?: string;
 }
 
 /** What the Service controller loads through, and the runnable that starts Caddy. */
@@ -78,6 +80,9 @@ export function gateCaddy(o: CaddyGateOptions): GatedCaddy {
       name: 'caddy',
       start: async (signal) => {
         if (!(await onPath(caddyPath))) log.error({ caddyPath }, missing().message);
+        const migrate = await tcpMigrateReq(o.tcpMigrateReqPath);
+        if (migrate !== 'on')
+          log.warn({ sysctl: 'net.ipv4.tcp_migrate_req', value: migrate }, MIGRATE_REQ_ADVICE[migrate]);
         const previous = new CaddyAdminClient({ socketPath: supervisor.paths.socket });
         const ours = await previous.ping(signal).then(
           () => true,
@@ -100,6 +105,28 @@ export function gateCaddy(o: CaddyGateOptions): GatedCaddy {
     onReady: (listener) => supervisor.onReady(listener),
   };
 }
+
+export const TCP_MIGRATE_REQ_PATH = '/proc/sys/net/ipv4/tcp_migrate_req';
+
+/**
+ * net.ipv4.tcp_migrate_req (Linux >= 5.14, per network namespace): when 1, a connection queued
+ * on a closing SO_REUSEPORT listener moves to another listener of the same port instead of
+ * being reset. Every Caddy config load rebinds its listeners (see docs/design/ingress.md), so
+ * with 0 a load can reset a connection a client just opened. `unsupported`: no such file.
+ */
+export async function tcpMigrateReq(path = TCP_MIGRATE_REQ_PATH): Promise<'on' | 'off' | 'unsupported'> {
+  try {
+    return (await readFile(path, 'utf8')).trim() === '0' ? 'off' : 'on';
+  } catch {
+    return 'unsupported';
+  }
+}
+
+const MIGRATE_REQ_ADVICE = {
+  off: 'net.ipv4.tcp_migrate_req is 0: a Caddy config load (a Service added or removed, a Deployment ready for the first time, a Recreate, an orun restart) may reset a connection queued on its old listener; set it to 1 (orun bootstrap writes /etc/sysctl.d/60-orun.conf; by hand: sysctl -w net.ipv4.tcp_migrate_req=1). RollingUpdate switches never load a config.',
+  unsupported:
+    'this kernel has no net.ipv4.tcp_migrate_req (Linux < 5.14): a Caddy config load (a Service added or removed, a Deployment ready for the first time, a Recreate, an orun restart) may reset a connection queued on its old listener. RollingUpdate switches never load a config.',
+} as const;
 
 /**
  * Can a plain (no SO_REUSEPORT) listener take `port` on all addresses? `in-use` when another

@@ -34,7 +34,15 @@ export {
   type UpstreamDNSOptions,
   type UpstreamTable,
 } from './upstreams.ts';
-export { gateCaddy, onPath, portState, type CaddyGateOptions, type GatedCaddy } from './gate.ts';
+export {
+  gateCaddy,
+  onPath,
+  portState,
+  TCP_MIGRATE_REQ_PATH,
+  tcpMigrateReq,
+  type CaddyGateOptions,
+  type GatedCaddy,
+} from './gate.ts';
 export { probeCertificate, type CertificateProbeOptions, type CertificateState } from './certificate.ts';
 export { FakeCaddyAdmin, FakeUpstreamDNS } from './fake.ts';
 export {
