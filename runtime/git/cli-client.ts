@@ -7,8 +7,15 @@
  * `timeoutMs` is killed. Every non-zero exit is a failure (verify-commit of an unsigned commit exits
  * 1 without a word), reported with git's stderr, URL credentials redacted.
  *
- * Revisions are read from the object store: the fetched tip is kept in `refs/orun/fetched`,
- * `listTree` is `git ls-tree -r -l -z` and `readBlobs` one `git cat-file --batch` for all blobs.
+ * Revisions are read from the object store: the fetched tip is kept in `refs/orun/fetched`; the
+ * commit, its trees, the blobs' sizes and contents are read through one `git cat-file
+ * --batch-command` per repository dir (cat-file.ts), kept while reads come and ended when idle. A
+ * git older than 2.36 (no `--batch-command`) gets `git log`, `git ls-tree -r -l -z` and one
+ * `git cat-file --batch` instead.
+ *
+ * A fetch runs without git's auto maintenance (`--no-auto-gc`: `git maintenance run --auto` is one more process on
+ * the way to a new revision); every MAINTAIN_EVERY-th fetch runs it, so the loose objects and
+ * packs of many small fetches are still repacked.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -21,6 +28,7 @@ import type { GitClient, HeadCommit, TreeEntry } from './client.ts';
 import { redactUrls } from './redact.ts';
 import { shellQuote } from '../../apis/shell.ts';
 import { ShellRunner, type ShellResult } from './shell.ts';
+import { CatFile, CatFileUnsupported, type CatFileObject } from './cat-file.ts';
 
 export interface GitCliClientOptions {
   /** Private key for ssh:// remotes (a deploy key). Default: ssh's own defaults (~/.ssh). */
@@ -34,7 +42,12 @@ export interface GitCliClientOptions {
   timeoutMs?: number;
   /** git binary. Default `git` from PATH. */
   binary?: string;
+  /** End a repository's `git cat-file` after this long without a read (ms). Default 5000. */
+  catFileIdleMs?: number;
 }
+
+/** Fetches between two runs of git's auto maintenance (it decides itself whether to repack). */
+export const MAINTAIN_EVERY = 16;
 
 // These can make git run programs or change where it reads from; the agent sets its own.
 function isGuardedEnvKey(key: string): boolean {
@@ -52,9 +65,16 @@ export class GitCliClient implements GitClient {
   /** The known-hosts dir was made: not again at every poll (a mkdir per second was 6 % of an idle agent). */
   #knownHostsMade = false;
   readonly #shell: ShellRunner;
+  readonly #catFileIdleMs: number;
+  /** One `git cat-file --batch-command` per repository dir. */
+  readonly #catFiles = new Map<string, CatFile>();
+  /** False once git said it has no `--batch-command` (older than 2.36). */
+  #batchCommand = true;
+  #fetches = 0;
 
   constructor(options: GitCliClientOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 120_000;
+    this.#catFileIdleMs = options.catFileIdleMs ?? 5000;
     this.#binary = options.binary ?? 'git';
     this.#knownHostsDir = options.knownHostsFile && dirname(options.knownHostsFile);
     const env: Record<string, string> = {};
@@ -100,9 +120,11 @@ export class GitCliClient implements GitClient {
     });
   }
 
-  /** Ends the shell the polls run in (it also ends with this process). */
+  /** Ends the shell the polls run in and the cat-file readers (they also end with this process). */
   close(): void {
     this.#shell.close();
+    for (const c of this.#catFiles.values()) c.close();
+    this.#catFiles.clear();
   }
 
   async cloneOrFetch(remote: string, branch: string, dir: string, signal?: AbortSignal): Promise<HeadCommit> {
@@ -117,8 +139,10 @@ export class GitCliClient implements GitClient {
       await this.#text(code, `init ${dir}`, dir, signal, ['init', '--quiet']);
     }
     // Fetched by URL into our own ref: no remote config to keep in step, one process.
+    const maintain = ++this.#fetches % MAINTAIN_EVERY === 0;
     await this.#text(code, `fetch ${url} ${branch}`, dir, signal, [
       'fetch',
+      ...(maintain ? [] : ['--no-auto-gc']),
       '--quiet',
       '--depth',
       '1',
@@ -127,7 +151,7 @@ export class GitCliClient implements GitClient {
       url,
       `+refs/heads/${branch}:${FETCHED_REF}`,
     ]);
-    const head = await this.#log(code, dir, FETCHED_REF, signal);
+    const head = await this.#readCommit(code, dir, FETCHED_REF, signal);
     if (head === undefined)
       throw new OrunError(code, `git: fetch ${redactUrls(url)} ${branch}: nothing fetched`);
     return head;
@@ -135,8 +159,17 @@ export class GitCliClient implements GitClient {
 
   async commit(dir: string, rev: string, signal?: AbortSignal): Promise<HeadCommit | undefined> {
     if (!existsSync(join(dir, '.git'))) return undefined;
-    if (rev.startsWith('-'))
+    if (rev.startsWith('-') || rev.includes('\n'))
       throw new OrunError(GitErrorCode.InvalidOptions, `git: invalid revision '${rev}'`);
+    const batch = await this.#batch(GitErrorCode.HeadFailed, `read ${rev} in ${dir}`, dir, (c) =>
+      c.contents([`${rev}^{commit}`], signal),
+    );
+    if (batch !== undefined) {
+      const [obj] = batch;
+      return obj?.data === undefined
+        ? undefined
+        : (parseCommit(obj.oid, obj.data) ?? this.#log(GitErrorCode.HeadFailed, dir, rev, signal));
+    }
     const exists = await this.#text(GitErrorCode.HeadFailed, `read ${rev}`, dir, signal, [
       'rev-parse',
       '--verify',
@@ -147,6 +180,35 @@ export class GitCliClient implements GitClient {
       () => false, // no such commit (no HEAD yet, never fetched) is an answer, not a failure
     );
     return exists ? this.#log(GitErrorCode.HeadFailed, dir, rev, signal) : undefined;
+  }
+
+  /**
+   * Runs `fn` on the dir's cat-file reader; undefined when this git has none (the caller falls
+   * back to one process per step). Any other failure rejects with OrunError(code).
+   */
+  async #batch<T>(
+    code: string,
+    step: string,
+    dir: string,
+    fn: (c: CatFile) => Promise<T>,
+  ): Promise<T | undefined> {
+    if (!this.#batchCommand) return undefined;
+    let c = this.#catFiles.get(dir);
+    if (c === undefined) {
+      c = new CatFile(this.#binary, dir, this.#env, this.#timeoutMs, this.#catFileIdleMs);
+      this.#catFiles.set(dir, c);
+    }
+    try {
+      return await fn(c);
+    } catch (err) {
+      if (err instanceof CatFileUnsupported) {
+        this.#batchCommand = false;
+        return undefined;
+      }
+      throw new OrunError(code, `git: ${redactUrls(step)}: ${redactUrls(errorMessage(err))}`, {
+        cause: redactedCause(err),
+      });
+    }
   }
 
   /** The commit `rev` names, with author, time and message, in one process. */
@@ -164,6 +226,22 @@ export class GitCliClient implements GitClient {
     return { sha, author, time: new Date(time), message: message.replace(/\n+$/, '') };
   }
 
+  /** The commit `rev` names, through the cat-file reader (or `git log`). */
+  async #readCommit(
+    code: string,
+    dir: string,
+    rev: string,
+    signal?: AbortSignal,
+  ): Promise<HeadCommit | undefined> {
+    const batch = await this.#batch(code, `read ${rev} in ${dir}`, dir, (c) =>
+      c.contents([`${rev}^{commit}`], signal),
+    );
+    if (batch === undefined) return this.#log(code, dir, rev, signal);
+    const [obj] = batch;
+    if (obj?.data === undefined) return undefined;
+    return parseCommit(obj.oid, obj.data) ?? this.#log(code, dir, rev, signal);
+  }
+
   async listTree(
     dir: string,
     sha: string,
@@ -172,6 +250,9 @@ export class GitCliClient implements GitClient {
   ): Promise<TreeEntry[]> {
     checkSha(sha);
     if (paths.length === 0) return [];
+    const code = GitErrorCode.ReadFailed;
+    const batch = await this.#batch(code, `list tree of ${sha}`, dir, (c) => walkTree(c, sha, paths, signal));
+    if (batch !== undefined) return batch;
     const out = await this.#run(GitErrorCode.ReadFailed, `list tree of ${sha}`, dir, signal, [
       '--literal-pathspecs',
       'ls-tree',
@@ -205,6 +286,18 @@ export class GitCliClient implements GitClient {
     for (const oid of unique) checkSha(oid);
     const blobs = new Map<string, Buffer>();
     if (unique.length === 0) return blobs;
+    const code = GitErrorCode.ReadFailed;
+    const batch = await this.#batch(code, `read ${unique.length} blob(s)`, dir, (c) =>
+      c.contents(unique, signal),
+    );
+    if (batch !== undefined) {
+      batch.forEach((o, i) => {
+        if (o?.data === undefined)
+          throw new OrunError(code, `git: read blob ${unique[i]}: not in the object store`);
+        blobs.set(o.oid, o.data);
+      });
+      return blobs;
+    }
     const out = await this.#run(
       GitErrorCode.ReadFailed,
       `read ${unique.length} blob(s)`,
@@ -353,6 +446,89 @@ export class GitCliClient implements GitClient {
       });
     });
   }
+}
+
+/**
+ * A raw commit object as `git log --format=%H%x00%an <%ae>%x00%cI%x00%B` gives it: the author's
+ * `Name <email>`, the committer time, the message. Undefined for a message in another encoding
+ * (an `encoding` header: git log re-encodes it; the caller asks git log).
+ */
+export function parseCommit(sha: string, raw: Buffer): HeadCommit | undefined {
+  const text = raw.toString('utf8');
+  const end = text.indexOf('\n\n');
+  const headers = end < 0 ? text : text.slice(0, end);
+  let author = '';
+  let time = new Date(NaN);
+  for (const line of headers.split('\n')) {
+    if (line.startsWith('author ')) author = line.slice(7, line.lastIndexOf('>') + 1);
+    else if (line.startsWith('committer ')) {
+      const [ts = ''] = line.slice(line.lastIndexOf('>') + 2).split(' ');
+      time = new Date(Number(ts) * 1000);
+    } else if (line.startsWith('encoding ') && !/^utf-?8$/i.test(line.slice(9).trim())) return undefined;
+  }
+  const message = end < 0 ? '' : text.slice(end + 2).replace(/\n+$/, '');
+  return { sha, author, time, message };
+}
+
+/**
+ * `git ls-tree -r -l --full-tree <sha> -- <paths>` through the cat-file reader: the trees level by
+ * level (one request per level), then the sizes of all blobs in one request. Sorted by path.
+ */
+async function walkTree(
+  c: CatFile,
+  sha: string,
+  paths: readonly string[],
+  signal?: AbortSignal,
+): Promise<TreeEntry[]> {
+  const wanted = paths.map((p) => p.replace(/\/+$/, ''));
+  const [root] = await c.contents([`${sha}^{tree}`], signal);
+  if (root?.data === undefined) throw new Error(`tree of ${sha}: not in the object store`);
+  const rawOid = root.oid.length / 2;
+  const entries: TreeEntry[] = [];
+  let level: { prefix: string; data: Buffer; full: boolean }[] = [
+    { prefix: '', data: root.data, full: false },
+  ];
+  while (level.length > 0) {
+    const next: { path: string; oid: string; full: boolean }[] = [];
+    for (const t of level) {
+      let at = 0;
+      while (at < t.data.length) {
+        const sp = t.data.indexOf(32, at);
+        const nul = t.data.indexOf(0, sp);
+        if (sp < 0 || nul < 0) throw new Error('malformed tree object');
+        const mode = t.data.toString('latin1', at, sp);
+        const path = t.prefix + t.data.toString('utf8', sp + 1, nul);
+        const oid = t.data.toString('hex', nul + 1, nul + 1 + rawOid);
+        at = nul + 1 + rawOid;
+        const full = t.full || wanted.includes(path);
+        if (mode === '40000') {
+          if (full || wanted.some((w) => w.startsWith(`${path}/`))) next.push({ path, oid, full });
+        } else if (full) {
+          entries.push({ path, mode, kind: treeEntryKind(mode), oid, size: 0 });
+        }
+      }
+    }
+    const trees = await c.contents(
+      next.map((n) => n.oid),
+      signal,
+    );
+    level = next.map((n, i) => {
+      const data = trees[i]?.data;
+      if (data === undefined) throw new Error(`tree ${n.oid} (${n.path}): not in the object store`);
+      return { prefix: `${n.path}/`, data, full: n.full };
+    });
+  }
+  const sized = entries.filter((e) => e.kind !== 'submodule');
+  const infos: (CatFileObject | undefined)[] = await c.info(
+    sized.map((e) => e.oid),
+    signal,
+  );
+  sized.forEach((e, i) => {
+    const info = infos[i];
+    if (info === undefined) throw new Error(`blob ${e.oid} (${e.path}): not in the object store`);
+    e.size = info.size;
+  });
+  return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 function checkArgs(remote: string, branch: string): string {
