@@ -4,7 +4,7 @@ import { isOrunError } from '../../apis/errors.ts';
 import type { Condition } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { DeploymentStatus } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
 import type { ServiceStatus } from '../../apis/run.orcra.dev/v0alpha/service.ts';
-import { FakeCaddyAdmin, FakeUpstreamDNS } from '../../runtime/caddy/index.ts';
+import { FakeCaddyAdmin, FakeUpstreamDNS, UPSTREAM_TRANSPORT } from '../../runtime/caddy/index.ts';
 import { FakeClock } from '../../runtime/clock/index.ts';
 import { EventRecorder } from '../../runtime/events/index.ts';
 import type { Store } from '../../runtime/store/index.ts';
@@ -80,7 +80,13 @@ describe('IngressReconciler', () => {
     expect(w.routesInCaddy()).toContainEqual(
       expect.objectContaining({
         '@id': 'orun-route-web',
-        handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '127.0.0.1:32768' }] }],
+        handle: [
+          {
+            handler: 'reverse_proxy',
+            upstreams: [{ dial: '127.0.0.1:32768' }],
+            transport: UPSTREAM_TRANSPORT,
+          },
+        ],
       }),
     );
     expect(w.cond('web')).toMatchObject({ status: 'False', reason: 'CertificatePending' });
@@ -276,6 +282,7 @@ describe('IngressReconciler', () => {
               port: '80',
               resolver: { addresses: [FakeUpstreamDNS.ADDRESS] },
             }) as unknown,
+            transport: UPSTREAM_TRANSPORT,
           },
         ],
       }),

@@ -91,6 +91,17 @@ export interface CaddyAdminBlock {
   [key: string]: unknown;
 }
 
+/**
+ * The reverse proxy's transport to the container. `compression: false`: Go's transport otherwise
+ * asks the upstream for gzip whenever the client did not send Accept-Encoding and unzips the answer
+ * itself, so the app compresses and Caddy decompresses every such response (nginx gzips text/html
+ * from 20 bytes): measured with bench/ingress.ts, Caddy's CPU per request halved (about 180 → 85 µs)
+ * and nginx's fell from about 40 to 25 µs. The client's own Accept-Encoding still reaches the app
+ * untouched, so a client that asks for gzip gets it as before. Keep-alive stays Caddy's default
+ * (on, 32 idle connections per upstream, 2 min).
+ */
+export const UPSTREAM_TRANSPORT = { protocol: 'http', compression: false } as const;
+
 /** How long in-flight requests may finish when a config replaces servers or Caddy stops. */
 export const GRACE_PERIOD = '10s';
 
@@ -164,7 +175,11 @@ function routeOf(r: IngressRoute, resolver: UpstreamResolverSettings | undefined
           body: `${r.host}: the service is not ready yet\n`,
         }
       : resolver === undefined
-        ? { handler: 'reverse_proxy', upstreams: [{ dial: r.upstream }] }
+        ? {
+            handler: 'reverse_proxy',
+            upstreams: [{ dial: r.upstream }],
+            transport: { ...UPSTREAM_TRANSPORT },
+          }
         : {
             handler: 'reverse_proxy',
             dynamic_upstreams: {
@@ -174,6 +189,7 @@ function routeOf(r: IngressRoute, resolver: UpstreamResolverSettings | undefined
               refresh: `${UPSTREAM_REFRESH_MS}ms`,
               resolver: { addresses: [resolver.address] },
             },
+            transport: { ...UPSTREAM_TRANSPORT },
           };
   return { '@id': routeID(r.id), match: [{ host: [r.host] }], handle: [handle], terminal: true };
 }

@@ -24,6 +24,7 @@ export {
   type CaddyConfigInput,
   type IngressRoute,
   type UpstreamResolverSettings,
+  UPSTREAM_TRANSPORT,
 } from './config.ts';
 export {
   splitUpstream,
