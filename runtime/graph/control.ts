@@ -5,10 +5,10 @@
  * `{"ok":false,"error":"..."}`.
  */
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { errorMessage, OrunError } from '../../apis/errors.ts';
 
 export interface ControlRequest {
@@ -27,12 +27,17 @@ export function controlSocketPath(stateDir: string, project: string): string {
   return join(tmpdir(), `orch-${createHash('sha256').update(path).digest('hex').slice(0, 16)}.sock`);
 }
 
-/** Serves requests until `signal` aborts; then closes the socket and removes its file. */
+/**
+ * Serves requests until `signal` aborts; then closes the socket and removes its file. The
+ * directory is made when missing (a project's first `orch up` starts serving before its run
+ * state is first written).
+ */
 export async function serveControl(
   path: string,
   handle: (req: ControlRequest) => Promise<void>,
   signal: AbortSignal,
 ): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
   rmSync(path, { force: true });
   const server: Server = createServer((conn) => {
     let buf = '';
