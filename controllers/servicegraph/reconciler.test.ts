@@ -189,6 +189,31 @@ describe('ServiceGraphReconciler', () => {
     expect(w.row('web')).toMatchObject({ state: 'Starting', ready: false });
   });
 
+  it('a running service that fails its HEALTHCHECK 3 times in a row is not ready (Unhealthy event), nothing restarted', async () => {
+    const w = await running();
+    const pid = w.row('web')!.pid;
+    w.healthy.delete('http://127.0.0.1:8080/health');
+    for (let i = 0; i < 3; i++) await w.clock.advance(30_000);
+    await w.reconcile();
+    expect(w.condition('Ready')).toMatchObject({ status: 'False' });
+    expect(w.row('web')).toMatchObject({ state: 'Running', ready: false, pid });
+    expect(w.events.filter((e) => e.reason === 'Unhealthy')).toEqual([
+      {
+        name: 'stack',
+        type: 'Warning',
+        reason: 'Unhealthy',
+        message: 'web: unhealthy: HEALTHCHECK failed 3 times in a row: down',
+      },
+    ]);
+    w.healthy.add('http://127.0.0.1:8080/health');
+    await w.clock.advance(30_000);
+    await w.reconcile();
+    expect(w.condition('Ready')).toMatchObject({ status: 'True' });
+    expect(w.row('web')).toMatchObject({ state: 'Running', ready: true, pid });
+    expect(w.events.map((e) => e.reason).slice(-3)).toEqual(['Unhealthy', 'Healthy', 'Ready']);
+    expect(w.runner.processes).toHaveLength(1);
+  });
+
   it('a change to one service restarts it only; a change to its requirement restarts both', async () => {
     const w = await running();
     const db = w.row('db')!.containerID;

@@ -424,6 +424,10 @@ export function eventFor(
   const msg = (what: string): string => `${e.service}: ${what}${e.message === '' ? '' : ` (${e.message})`}`;
   if (e.warning === true)
     return { type: 'Warning', reason: 'ServiceWarning', message: `${e.service}: ${e.message}` };
+  if (e.health === 'unhealthy')
+    return { type: 'Warning', reason: 'Unhealthy', message: `${e.service}: ${e.message}` };
+  if (e.health !== undefined)
+    return { type: 'Normal', reason: 'Healthy', message: `${e.service}: ${e.message}` };
   switch (e.state) {
     case 'running':
       return adopting

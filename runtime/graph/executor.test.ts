@@ -213,6 +213,46 @@ REQUIRES db
     await t.ex.stop();
   });
 
+  it('re-checks a running service: 3 failed HEALTHCHECKs in a row → unhealthy (reported only), a pass → healthy', async () => {
+    const t = setup(`
+SERVICE db
+RUN db
+HEALTHCHECK db-check
+RESTART always
+SERVICE web
+RUN serve
+REQUIRES db
+`);
+    t.healthy.add('db-check');
+    const started = t.ex.start();
+    await t.clock.advance(0);
+    await started;
+    const health = () => t.ex.status().find((s) => s.name === 'db')!.health;
+    expect([t.state('db'), health()]).toEqual(['running', 'healthy']);
+    t.healthy.delete('db-check');
+    await t.clock.advance(30_000);
+    await t.clock.advance(30_000);
+    expect(health()).toBe('healthy'); // two failures: not yet
+    await t.clock.advance(30_000);
+    expect([t.state('db'), health(), t.state('web')]).toEqual(['running', 'unhealthy', 'running']);
+    expect(t.ex.status().find((s) => s.name === 'db')!.message).toBe(
+      'unhealthy: HEALTHCHECK failed 3 times in a row: down',
+    );
+    expect(t.events.filter((e) => e.health !== undefined).map((e) => [e.service, e.state, e.health])).toEqual(
+      [['db', 'running', 'unhealthy']],
+    );
+    t.healthy.add('db-check');
+    await t.clock.advance(30_000);
+    expect(health()).toBe('healthy');
+    // Reported, not acted on: nothing was restarted.
+    expect(t.runner.processes.map((p) => p.spec.name)).toEqual(['db', 'web']);
+    expect(t.events.filter((e) => e.health !== undefined).map((e) => e.health)).toEqual([
+      'unhealthy',
+      'healthy',
+    ]);
+    await t.ex.stop();
+  });
+
   it('a dependant waits for a restarting required service and comes back with it', async () => {
     const t = setup(`
 SERVICE db

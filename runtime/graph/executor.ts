@@ -3,13 +3,16 @@
  * in dependency order and supervises them, the way systemd treats units:
  *
  * - REQUIRES x: x must be running (healthy, when it has a HEALTHCHECK) or, for a ONESHOT, have
- *   exited 0 before this service starts. If x fails, gives up or exits for good, this service is
- *   `blocked`; if x stops while this one runs, this one is stopped and waits for x again
- *   (systemd's BindsTo=).
+ *   exited 0 before this service starts; if x fails or gives up first, this service is `blocked`.
+ *   If x restarts while this one runs, this one is stopped and waits for x again; if x ends for
+ *   good, this one keeps running (systemd's Requires=, docs/design/orch-systemd.md).
  * - AFTER x: ordering only; waits until x's first start attempt has settled, whatever its outcome.
  * - Independent services start in parallel.
  * - RESTART no | always | on-failure, RESTART_DELAY between attempts; more than
  *   START_LIMIT_BURST starts within START_LIMIT_INTERVAL → `gave-up`.
+ * - HEALTHCHECK gates readiness, then is re-checked while the service runs (every 30 s; 3 failures
+ *   in a row → `unhealthy`, one pass → `healthy` again), as Docker's HEALTHCHECK does: it is
+ *   reported (status, events), and neither restarts the service nor stops its dependants.
  * - `stop()` stops services in reverse dependency order (dependants first).
  *
  * All waiting goes through the injected Clock; every loop ends when `stop()`/`detach()` aborts
@@ -82,6 +85,10 @@ export interface GraphExecutorOptions {
   readonly healthChecker?: HealthChecker;
   /** Longest pause between failed readiness checks (they start at 25 ms and double up to it). Default 500. */
   readonly healthIntervalMs?: number;
+  /** Time between HEALTHCHECKs of a running service. Default 30 000 (Docker's default interval). */
+  readonly healthRecheckMs?: number;
+  /** Failed re-checks in a row that make a running service `unhealthy`. Default 3 (Docker's retries). */
+  readonly healthRetries?: number;
   /** State changes and warnings. Default: dropped. */
   readonly onEvent?: (event: GraphEvent) => void;
   /**
@@ -495,6 +502,7 @@ export class GraphExecutor {
     const lost = new AbortController();
     const onAbort = (): void => lost.abort();
     signal.addEventListener('abort', onAbort, { once: true });
+    const watching = this.#watchHealth(n, p, lost.signal);
     try {
       const ended = await this.#race(
         Promise.race([
@@ -517,7 +525,52 @@ export class GraphExecutor {
     } finally {
       lost.abort();
       signal.removeEventListener('abort', onAbort);
+      await watching;
     }
+  }
+
+  /**
+   * Re-runs a running service's HEALTHCHECK until `signal` aborts (the instance ended or is being
+   * stopped): `healthRetries` failures in a row make it `unhealthy`, one pass `healthy` again.
+   * Reported only (status and a health event); RESTART and dependants are not involved.
+   */
+  async #watchHealth(n: Node, p: PreparedService, signal: AbortSignal): Promise<void> {
+    if (p.healthcheck === undefined) return;
+    const every = this.#o.healthRecheckMs ?? 30_000;
+    const retries = this.#o.healthRetries ?? 3;
+    let failures = 0;
+    for (;;) {
+      await this.#clock.sleep(every, signal);
+      if (signal.aborted) return;
+      const r = await this.#checker(p.healthcheck, {
+        env: hostEnv(p, { baseEnv: this.#baseEnv }),
+        cwd: p.spec.mode === 'host' ? p.workdir : this.#o.vars.ORCH_PROJECT,
+        timeoutMs: Math.min(5000, every),
+        signal,
+      });
+      if (signal.aborted) return;
+      if (r.ok) {
+        failures = 0;
+        if (n.health === 'unhealthy') this.#setHealth(n, 'healthy', 'healthy again');
+      } else if (++failures >= retries && n.health !== 'unhealthy') {
+        this.#setHealth(
+          n,
+          'unhealthy',
+          `unhealthy: HEALTHCHECK failed ${failures} times in a row: ${r.message}`,
+        );
+      }
+    }
+  }
+
+  /** A running service's health changed: its state stays, status and listeners hear of it. */
+  #setHealth(n: Node, health: HealthState, message: string): void {
+    n.health = health;
+    n.message = message;
+    if (health === 'unhealthy') n.lastError = message;
+    this.#o.onEvent?.({ time: this.#clock.now(), service: n.spec.name, state: n.state, message, health });
+    const changed = this.#changed;
+    this.#changed = deferred();
+    changed.resolve();
   }
 
   /** The adopt record, once: only the first start may take anything over. */

@@ -74,6 +74,11 @@ export interface GraphEvent {
   readonly message: string;
   /** A warning about something orch cannot do (an unsupported option), not a state change. */
   readonly warning?: boolean;
+  /**
+   * Set on a running service's health change (the HEALTHCHECK re-checked while it runs): the
+   * state stays `running`.
+   */
+  readonly health?: HealthState;
 }
 
 /**
