@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isOrunError } from '../../apis/errors.ts';
+import { renderNodeManifest, sameNode } from '../../runtime/provision/index.ts';
 import { resolveRequest, type Prompt } from './bootstrap.ts';
 
 const flags = { host: 'h', repo: 'https://x/r.git', label: [['a', 'b']] as [string, string][] };
@@ -75,6 +76,45 @@ describe('orun bootstrap request', () => {
       out: dir,
     });
     expect((await resolveRequest(file, { label: [], host: 'other' }, {})).host).toBe('other');
+  });
+
+  it('keeps allowedHostPaths and verifyCommits of nodes/<name>.yaml (the same Node: not refused, not rewritten); flags replace them', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'orun-bs-req-'));
+    mkdirSync(join(dir, 'nodes'));
+    const file = join(dir, 'nodes', 'edge.yaml');
+    const signer =
+      'ops@example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq0n8gGy6a4rW5z0Oa2b8bKq2pQq5J0x3yW7Z1cDe9f';
+    const text = [
+      'apiVersion: run.orcra.dev/v0alpha',
+      'kind: Node',
+      'metadata: {name: edge}',
+      'spec:',
+      '  host: 10.0.0.5',
+      '  gitRepo: https://git/m.git',
+      '  allowedHostPaths: [/srv/data]',
+      `  verifyCommits: {allowedSigners: ["${signer}"]}`,
+      '',
+    ].join('\n');
+    writeFileSync(file, text);
+    const req = await resolveRequest(file, { label: [] }, {});
+    expect(req).toMatchObject({ allowedHostPaths: ['/srv/data'], allowedSigners: [signer] });
+    expect(sameNode(text, renderNodeManifest(req), 'nodes/edge.yaml')).toBe(true);
+    const flagged = await resolveRequest(
+      file,
+      {
+        label: [],
+        allowedHostPath: ['/srv/a', '/srv/b'],
+        allowedSigner: [`dev@example.com ${signer.split(' ').slice(1).join(' ')}`],
+      },
+      {},
+    );
+    expect(flagged.allowedHostPaths).toEqual(['/srv/a', '/srv/b']);
+    expect(renderNodeManifest(flagged)).toContain(
+      'verifyCommits:\n    allowedSigners:\n      - dev@example.com ssh-ed25519',
+    );
+    // Without them anywhere, the manifest has neither.
+    const plain = renderNodeManifest(await resolveRequest('n', flags, {}));
+    expect(plain).not.toMatch(/allowedHostPaths|verifyCommits/);
   });
 
   it('prompts for what no flag gave, with the documented defaults, then asks to go ahead', async () => {

@@ -29,6 +29,8 @@ export interface BootstrapFlags {
   dataDir?: string;
   codeDir?: string;
   label: [string, string][];
+  allowedHostPath?: string[];
+  allowedSigner?: string[];
   out?: string;
   ageKey?: string;
   dryRun?: boolean;
@@ -55,7 +57,7 @@ export const BOOTSTRAP_DEFAULTS = {
  * gave, then asks to go ahead; `--yes` does neither.
  */
 export function bootstrapCommand(): Command {
-  return new Command('bootstrap')
+  return nodeFieldFlags(new Command('bootstrap'))
     .description(
       'provision a node over SSH: install orun (one executable, dist/orun-linux-<x64|arm64> for the node), git and ' +
         'Caddy, the keys and the systemd unit; wait for the first sync. Re-running it upgrades (upgraded A → B) or ' +
@@ -63,26 +65,6 @@ export function bootstrapCommand(): Command {
         'email, ports) go in a drop-in (systemctl edit orun), which bootstrap leaves alone',
     )
     .argument('[node]', 'nodes/<name>.yaml of the manifest repository, or a node name (DNS-1123)')
-    .option('--host <host>', 'host name or IP address of the node (spec.host)')
-    .option('--user <user>', 'SSH user, root or one with passwordless sudo (default: root)')
-    .option('--port <port>', 'SSH port (default: 22)', parsePort)
-    .option(
-      '--identity <file>',
-      'private key for SSH; ssh-agent via SSH_AUTH_SOCK is tried too (default: ~/.ssh/id_ed25519)',
-    )
-    .option(
-      '--known-hosts <file>',
-      'known_hosts: unknown hosts are recorded, changed keys refused (default: ~/.ssh/known_hosts)',
-    )
-    .option(
-      '--repo <url>',
-      'manifest repository the node tracks, spec.gitRepo (default on a terminal: the origin of --out)',
-    )
-    .option('--branch <name>', 'spec.gitBranch: main is production (default: main)')
-    .option('--poll-interval <duration>', 'spec.pollInterval (default: 5s)')
-    .option('--data-dir <dir>', 'spec.dataDir, state directory on the node (default: /opt/orun/)')
-    .option('--code-dir <dir>', 'spec.codeDir, where build contexts resolve on the node (default: none)')
-    .option('--label <key=value>', 'a Node label (repeatable)', collectLabel, [])
     .option(
       '--out <dir>',
       'manifest repository to write nodes/<name>.yaml into (default: the one holding the given file, else .)',
@@ -126,6 +108,42 @@ export function bootstrapCommand(): Command {
         dispose();
       }
     });
+}
+
+/** A flag for every Node field (and the SSH connection's): spec.host ... spec.verifyCommits. */
+function nodeFieldFlags(command: Command): Command {
+  return command
+    .option('--host <host>', 'host name or IP address of the node (spec.host)')
+    .option('--user <user>', 'SSH user, root or one with passwordless sudo (default: root)')
+    .option('--port <port>', 'SSH port (default: 22)', parsePort)
+    .option(
+      '--identity <file>',
+      'private key for SSH; ssh-agent via SSH_AUTH_SOCK is tried too (default: ~/.ssh/id_ed25519)',
+    )
+    .option(
+      '--known-hosts <file>',
+      'known_hosts: unknown hosts are recorded, changed keys refused (default: ~/.ssh/known_hosts)',
+    )
+    .option(
+      '--repo <url>',
+      'manifest repository the node tracks, spec.gitRepo (default on a terminal: the origin of --out)',
+    )
+    .option('--branch <name>', 'spec.gitBranch: main is production (default: main)')
+    .option('--poll-interval <duration>', 'spec.pollInterval (default: 5s)')
+    .option('--data-dir <dir>', 'spec.dataDir, state directory on the node (default: /opt/orun/)')
+    .option('--code-dir <dir>', 'spec.codeDir, where build contexts resolve on the node (default: none)')
+    .option('--label <key=value>', 'a Node label (repeatable)', collectLabel, [])
+    .option(
+      '--allowed-host-path <path>',
+      "spec.allowedHostPaths: a host path Deployments may mount (repeatable; replaces the manifest's list)",
+      collect,
+    )
+    .option(
+      '--allowed-signer <line>',
+      'spec.verifyCommits.allowedSigners: an allowed-signers line whose key may sign commits (repeatable; ' +
+        "replaces the manifest's list)",
+      collect,
+    );
 }
 
 /** Asks one question with a default; an empty answer takes the default. */
@@ -194,6 +212,8 @@ export async function resolveRequest(
       dataDir: v.dataDir ?? BOOTSTRAP_DEFAULTS.dataDir,
       ...(v.codeDir === undefined ? {} : { codeDir: v.codeDir }),
       labels: { ...(fromFile?.metadata.labels ?? {}), ...Object.fromEntries(f.label) },
+      ...optionalList('allowedHostPaths', f.allowedHostPath ?? s?.allowedHostPaths),
+      ...optionalList('allowedSigners', f.allowedSigner ?? s?.verifyCommits?.allowedSigners),
       out,
       dryRun: f.dryRun === true,
       force: f.force === true,
@@ -276,6 +296,15 @@ function parsePort(text: string): number {
   const n = portFromText(text);
   if (n === undefined) throw new InvalidArgumentError('expected a port 1-65535');
   return n;
+}
+
+/** `{ [key]: list }` when there is a list, else nothing (the request leaves the field out). */
+function optionalList<K extends string>(key: K, list: string[] | undefined): Partial<Record<K, string[]>> {
+  return list === undefined ? {} : ({ [key]: list } as Partial<Record<K, string[]>>);
+}
+
+function collect(text: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), text];
 }
 
 function collectLabel(text: string, previous: [string, string][]): [string, string][] {

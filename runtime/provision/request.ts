@@ -51,6 +51,10 @@ export interface BootstrapRequest {
   codeDir?: string;
   /** Node labels. Default: none. */
   labels: Record<string, string>;
+  /** spec.allowedHostPaths. Default: none (the agent's built-in refusals only). */
+  allowedHostPaths?: string[];
+  /** spec.verifyCommits.allowedSigners (allowed-signers lines). Default: none (commits not verified). */
+  allowedSigners?: string[];
   /** The local manifest repository `nodes/<name>.yaml` goes into. Default `.`. */
   out: string;
   /** Plan only: read the node, print what would change, change nothing. Default false. */
@@ -87,6 +91,8 @@ export function checkRequest(req: BootstrapRequest): void {
     ['--data-dir', req.dataDir],
     ['--code-dir', req.codeDir],
     ['--age-key', req.ageKey],
+    ...(req.allowedHostPaths ?? []).map((v): [string, string] => ['--allowed-host-path', v]),
+    ...(req.allowedSigners ?? []).map((v): [string, string] => ['--allowed-signer', v]),
     ...Object.entries(req.labels).map(([k, v]): [string, string] => [`--label ${k}`, `${k}${v}`]),
   ];
   for (const [flag, value] of fields)
@@ -125,6 +131,8 @@ export function renderNodeManifest(req: BootstrapRequest): string {
     dataDir: req.dataDir,
   };
   if (req.codeDir !== undefined) spec.codeDir = req.codeDir;
+  if (req.allowedHostPaths !== undefined) spec.allowedHostPaths = req.allowedHostPaths;
+  if (req.allowedSigners !== undefined) spec.verifyCommits = { allowedSigners: req.allowedSigners };
   const metadata: Record<string, unknown> = { name: req.name };
   if (Object.keys(req.labels).length > 0) metadata.labels = req.labels;
   const text =
