@@ -23,10 +23,17 @@ const clis = ['orun', 'orunctl', 'orch'] as const;
 /**
  * Bundles loaded on demand, each from its own file: `import(spec)` in `importer` loads
  * dist/<name>.cjs, bundled from `entry`. orch's up/down/status/logs/restart (parse, validate and
- * render never load them); orunctl's commander program (a plain `get` takes quick.ts instead).
+ * render never load them), and its commander program (a plain validate/parse takes quick.ts);
+ * orunctl's commander program (a plain `get` takes quick.ts instead).
  */
 const lazyBundles = [
   { name: 'orch-run', entry: 'cmd/orch/run.ts', importer: join('cmd', 'orch', 'main.ts'), spec: './run.ts' },
+  {
+    name: 'orch-cli',
+    entry: 'runtime/cli/orch/cli.ts',
+    importer: join('cmd', 'orch', 'main.ts'),
+    spec: '../../runtime/cli/orch/cli.ts',
+  },
   {
     name: 'orunctl-full',
     entry: 'runtime/cli/orunctl/program.ts',

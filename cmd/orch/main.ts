@@ -3,7 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '../../apis/errors.ts';
 import { onStopSignals } from '../../runtime/manager/signals.ts';
-import { runOrch, type OrchIO } from '../../runtime/cli/orch/cli.ts';
+import type { OrchIO } from '../../runtime/cli/orch/cli.ts';
+import { quickOrch } from '../../runtime/cli/orch/quick.ts';
 import { fdWriter } from '../../runtime/cli/fdwriter.ts';
 import type { RunIO } from '../../runtime/cli/orch/up.ts';
 
@@ -36,7 +37,9 @@ const runners: Record<string, (() => Promise<Runner>) | undefined> = {
 async function main(argv: string[]): Promise<void> {
   const load = runners[argv[0] ?? ''];
   if (load === undefined) {
-    process.exitCode = runOrch(argv, io);
+    // A plain validate/parse never loads commander: hack/build.ts bundles cli.ts on its own.
+    process.exitCode =
+      quickOrch(argv, io) ?? (await import('../../runtime/cli/orch/cli.ts')).runOrch(argv, io);
     return;
   }
   const runIO: RunIO = {

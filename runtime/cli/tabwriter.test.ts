@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DESCRIBE, GET_TABLE, formatCells, tabwrite } from './tabwriter.ts';
+import { DESCRIBE, GET_TABLE, formatCells, tabwrite, visibleWidth } from './tabwriter.ts';
 
 describe('tabwriter', () => {
   it('pads every column but the last by 3, with a minimal width of 6', () => {
@@ -49,5 +49,14 @@ describe('tabwriter', () => {
     ).toBe('NAME   AGE\nweb    1s\n');
     expect(formatCells([['a', '2s']], GET_TABLE, widths)).toBe('a      2s\n');
     expect(formatCells([['verylongname', '3s']], GET_TABLE, widths)).toBe('verylongname   3s\n');
+  });
+});
+
+describe('visibleWidth', () => {
+  it('counts code points without colour codes', () => {
+    expect(visibleWidth('web-1')).toBe(5);
+    expect(visibleWidth('\x1b[32mRunning\x1b[0m')).toBe(7);
+    expect(visibleWidth('café')).toBe(4);
+    expect(visibleWidth('🚀 up')).toBe(4);
   });
 });

@@ -25,7 +25,12 @@ export function stripAnsi(text: string): string {
 }
 
 export function visibleWidth(text: string): number {
-  return [...stripAnsi(text)].length;
+  // Most cells have no escape and no surrogate pair: their width is their length.
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 27 || (c >= 0xd800 && c <= 0xdfff)) return [...stripAnsi(text)].length;
+  }
+  return text.length;
 }
 
 /** Formats `lines` (each a list of cells) like tabwriter. `remembered` widths only grow (watch). */

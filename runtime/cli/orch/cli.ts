@@ -5,15 +5,9 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { dirname, join, resolve } from 'node:path';
-import {
-  formatJSON,
-  formatOrchfileError,
-  ORCHFILE_SPEC_VERSION,
-  parseOrchfiles,
-  type OrchfileSource,
-  type OrchGraph,
-} from '../../../apis/orchfile/index.ts';
+import { formatJSON, ORCHFILE_SPEC_VERSION } from '../../../apis/orchfile/index.ts';
 import { renderLaunchd, renderSystemd, type RenderedFile } from '../../../apis/orchfile/render/index.ts';
+import { pairs, UsageError, withGraph } from './graph.ts';
 
 /** Everything the CLI touches outside itself, so tests can run it in-process. */
 export interface OrchIO {
@@ -26,9 +20,6 @@ export interface OrchIO {
   /** Creates parent directories as needed. */
   readonly writeFile: (path: string, content: string) => void;
 }
-
-/** A usage problem: printed as `error: <message>`, exit code 2. */
-class UsageError extends Error {}
 
 /** Runs `orch` with `argv` (without the node and script paths) and returns the exit code. */
 export function runOrch(argv: readonly string[], io: OrchIO): number {
@@ -145,25 +136,6 @@ function withArgs(cmd: Command): Command {
     .option('--arg <name=value>', 'override an ARG default (repeatable)', collect, []);
 }
 
-/** Reads and parses the files, prints any Orchfile errors (exit 1), else calls `onGraph` (exit 0). */
-function withGraph(files: string[], args: string[], io: OrchIO, onGraph: (g: OrchGraph) => void): number {
-  const overrides = pairs(args, '--arg');
-  const sources: OrchfileSource[] = files.map((path) => {
-    try {
-      return { path, text: io.readFile(resolve(io.cwd, path)) };
-    } catch (err) {
-      throw new UsageError(`cannot read '${path}': ${(err as Error).message}`);
-    }
-  });
-  const result = parseOrchfiles(sources, { args: overrides, env: io.env });
-  if (!result.ok) {
-    io.stderr(result.errors.map((e) => `error: ${formatOrchfileError(e)}\n`).join(''));
-    return 1;
-  }
-  onGraph(result.graph);
-  return 0;
-}
-
 function writeRendered(files: RenderedFile[], output: string | undefined, io: OrchIO): void {
   if (output === undefined) {
     io.stdout(files.map((f) => `# file: ${f.name}\n${f.content}`).join('\n'));
@@ -174,16 +146,4 @@ function writeRendered(files: RenderedFile[], output: string | undefined, io: Or
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-/** `name=value` flags to a record, with the reference tool's wording for bad ones. */
-function pairs(values: readonly string[], flag: string): Record<string, string> {
-  const out = Object.create(null) as Record<string, string>;
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    if (eq < 0) throw new UsageError(`${flag} value must be name=value, got '${v}'`);
-    if (eq === 0) throw new UsageError(`invalid ${flag}: '${v}'`);
-    out[v.slice(0, eq)] = v.slice(eq + 1);
-  }
-  return out;
 }
