@@ -16,7 +16,19 @@ export const REMOTE = {
   environment: '/etc/default/orun',
   unit: '/etc/systemd/system/orun.service',
   service: 'orun',
+  /** Kernel settings for the ingress, applied by systemd-sysctl at every boot. */
+  sysctl: '/etc/sysctl.d/60-orun.conf',
 } as const;
+
+/**
+ * `net.ipv4.tcp_migrate_req=1` (Linux >= 5.14): a connection queued on a closing SO_REUSEPORT
+ * listener moves to the new one instead of being reset, so a Caddy config load (which rebinds
+ * its listeners) drops nothing. Older kernels ignore the file's line (`sysctl -e`).
+ */
+export const SYSCTL_CONF =
+  '# Written by `orun bootstrap`. Each Caddy config load rebinds its SO_REUSEPORT listeners;\n' +
+  '# with this, a connection queued on the closing one moves to the new one instead of being reset.\n' +
+  'net.ipv4.tcp_migrate_req = 1\n';
 
 /** Debian packages the agent needs on the node, by the command that shows they are there. */
 export const PACKAGES = [

@@ -221,6 +221,8 @@ class FakeNode {
         } else return fail(`fake systemctl: ${verb}`);
         return ok();
       }
+      case 'sysctl':
+        return ok();
       case 'journalctl':
         return ok('agent: boom\n');
       case 'env': {
@@ -312,6 +314,7 @@ const STEPS = [
   'age key',
   'write environment',
   'install unit',
+  'kernel settings',
   'start service',
   'first sync',
   'write manifest',
@@ -355,6 +358,7 @@ describe('orun bootstrap (fake node)', () => {
       'install -D', 'mv -f', // age key
       'install -D', 'mv -f', // environment
       'install -D', 'mv -f', // unit
+      'install -D', 'mv -f', 'sysctl -q', // kernel settings
       'systemctl daemon-reload', 'systemctl enable', 'systemctl start',
     ]); // prettier-ignore
     expect(readFileSync(result.manifest, 'utf8')).toContain('kind: Node\nmetadata:\n  name: web-1\n');
@@ -386,6 +390,37 @@ describe('orun bootstrap (fake node)', () => {
     ]);
     expect(node.files.get(REMOTE.environment)?.mode).toBe(0o600);
     expect(node.service.starts).toBe(2);
+  });
+
+  it('writes net.ipv4.tcp_migrate_req = 1 to /etc/sysctl.d and applies it; where /proc/sys is read-only the file waits for the next boot', async () => {
+    node.inject = (argv) =>
+      argv[0] === 'sysctl'
+        ? {
+            code: 255,
+            stdout: '',
+            stderr: 'sysctl: setting key "net.ipv4.tcp_migrate_req": Read-only file system\n',
+          }
+        : undefined;
+    const result = await run();
+    expect(node.text(REMOTE.sysctl)).toMatch(/^net\.ipv4\.tcp_migrate_req = 1$/m);
+    expect(node.files.get(REMOTE.sysctl)?.mode).toBe(0o644);
+    expect(node.ran.find((r) => r.argv[0] === 'sysctl')?.argv).toEqual([
+      'sysctl',
+      '-q',
+      '-e',
+      '-p',
+      REMOTE.sysctl,
+    ]);
+    expect(result.changes.filter((c) => c.step === 'kernel settings').map((c) => c.change)).toEqual([
+      `write ${REMOTE.sysctl}`,
+      `sysctl -p ${REMOTE.sysctl}`,
+    ]);
+    expect(logs).toContain(
+      `bootstrap: kernel settings: write ${REMOTE.sysctl}; sysctl -p ${REMOTE.sysctl} (not applied now (sysctl: setting key "net.ipv4.tcp_migrate_req": Read-only file system); it applies at the next boot)`,
+    );
+    node.inject = undefined;
+    await run();
+    expect(logs).toContain('bootstrap: kernel settings: ok (net.ipv4.tcp_migrate_req = 1)');
   });
 
   it('a dry run on a fresh node plans every change and changes nothing', async () => {

@@ -15,6 +15,7 @@ import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import {
   FACTS_SCRIPT,
   REMOTE,
+  SYSCTL_CONF,
   ageKeyPath,
   canApt,
   deployKeyPath,
@@ -93,6 +94,7 @@ export async function bootstrap(req: BootstrapRequest, deps: BootstrapDeps): Pro
     await run.step('age key', () => ageKey(run));
     await run.step('write environment', () => writeEnvironment(run));
     const { unitChanged } = await run.step('install unit', () => installUnit(run));
+    await run.step('kernel settings', () => kernelSettings(run));
     const { restarted } = await run.step('start service', () => startService(run, facts, unitChanged));
     if (restarted) await run.step('first sync', () => firstSync(run));
     result.upgrade = upgrade;
@@ -340,6 +342,27 @@ async function installUnit(run: StepRunner): Promise<StepOutcome & { unitChanged
     { path: REMOTE.unit, source: Buffer.from(run.deps.assets.unit), mode: 0o644 },
   ]);
   return { unitChanged: changed.length > 0 };
+}
+
+/**
+ * `/etc/sysctl.d/60-orun.conf` (net.ipv4.tcp_migrate_req=1, see SYSCTL_CONF), applied at once
+ * when written. Applying can fail where /proc/sys is read-only (a container); the file still
+ * applies at the next boot, and the agent says at start when the setting is off.
+ */
+async function kernelSettings(run: StepRunner): Promise<StepOutcome> {
+  const changed = await run.ensureFiles([
+    { path: REMOTE.sysctl, source: Buffer.from(SYSCTL_CONF), mode: 0o644 },
+  ]);
+  if (changed.length === 0) return { note: 'net.ipv4.tcp_migrate_req = 1' };
+  let note: string | undefined;
+  await run.change(`sysctl -p ${REMOTE.sysctl}`, async () => {
+    const res = await run.session.exec(shellCommand(run.root(['sysctl', '-q', '-e', '-p', REMOTE.sysctl])), {
+      signal: run.deps.signal,
+    });
+    if (res.code !== 0)
+      note = `not applied now (${(res.stderr.trim() || `exit ${res.code}`).split('\n')[0]}); it applies at the next boot`;
+  });
+  return note === undefined ? {} : { note };
 }
 
 async function startService(

@@ -48,6 +48,7 @@ describe('orun bootstrap --dry-run over real ssh', () => {
       'age key',
       'write environment',
       'install unit',
+      'kernel settings',
       'start service',
       'write manifest',
     ])

@@ -131,6 +131,7 @@ describe('orun bootstrap nodes/edge-1.yaml against a systemd node', () => {
       'age key',
       'write environment',
       'install unit',
+      'kernel settings',
       'start service',
       'first sync',
       'write manifest',
@@ -157,6 +158,7 @@ describe('orun bootstrap nodes/edge-1.yaml against a systemd node', () => {
     expect((await node.exec('systemctl', 'is-active', 'orun')).trim()).toBe('active');
     expect((await node.status('systemctl', 'is-enabled', 'caddy')).stdout.trim()).toBe('disabled');
     expect(await node.exec('readlink', '/usr/local/bin/orunctl')).toBe('orun\n');
+    expect(await node.exec('cat', '/etc/sysctl.d/60-orun.conf')).toMatch(/^net\.ipv4\.tcp_migrate_req = 1$/m);
     // Only what the agent needs to find its repository and keys: the branch lives in Git.
     expect(await node.exec('cat', '/etc/default/orun')).toBe(
       '# Written by `orun bootstrap edge-1`; re-run it to change. Read by orun.service (orun start).\n' +
