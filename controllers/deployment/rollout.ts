@@ -6,7 +6,8 @@
 import { errorMessage, isOrunError, OrunError } from '../../apis/errors.ts';
 import { DockerErrorCode, type ContainerInfo } from '../../runtime/docker/engine.ts';
 import { backoffDelay } from './backoff.ts';
-import { formatDuration, type Outcome, type Run } from './run.ts';
+import { formatDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
+import type { Outcome, Run } from './run.ts';
 import { Reason, type Verdict } from './status.ts';
 
 /** Pulls or builds the desired image as its policy says. Undefined when the image is in place. */
@@ -204,7 +205,7 @@ function retryWithBackoff(run: Run, reason: string, message: string): Outcome {
     backoffDelay(n, backoff),
   );
   run.event('Warning', 'Failed', message);
-  run.event('Normal', 'BackOff', `Back-off ${formatDuration(ms)} before retrying: ${reason}`);
+  run.event('Normal', 'BackOff', `Back-off ${formatDuration(ms, 1000)} before retrying: ${reason}`);
   run.log.warn({ reason, retryInMs: ms }, 'image not ready, backing off');
   return { verdict, requeueAfter: ms, held: true };
 }

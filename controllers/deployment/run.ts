@@ -119,11 +119,3 @@ export interface Outcome {
   /** Set by a step that closed the stall gate; any other outcome opens it. */
   held?: boolean;
 }
-
-/** `90s`, `5m`, `2m30s`: for messages. */
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
-}

@@ -25,7 +25,8 @@ import {
   startExisting,
   stopAlive,
 } from './rollout.ts';
-import { formatDuration, type Outcome, type Run } from './run.ts';
+import { formatDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
+import type { Outcome, Run } from './run.ts';
 import { Reason, type Verdict } from './status.ts';
 import { containerIP, progressDeadlineMs, supervise } from './supervise.ts';
 
@@ -145,7 +146,7 @@ async function giveUp(
 ): Promise<Outcome> {
   const last = run.mem.probes.get(fresh.id)?.last;
   const why = last === undefined ? '' : `; last probe: ${last.message}`;
-  const message = `new container ${fresh.name} was not ready within the progress deadline (${formatDuration(deadlineMs)})${why}; removed it, ${serving.name} keeps serving. The next change in Git tries again`;
+  const message = `new container ${fresh.name} was not ready within the progress deadline (${formatDuration(deadlineMs, 1000)})${why}; removed it, ${serving.name} keeps serving. The next change in Git tries again`;
   run.event('Warning', 'ProgressDeadlineExceeded', message);
   await run.deps.engine.stopContainer(fresh.id, { timeoutSeconds: run.desired.stopGraceSeconds });
   await run.deps.engine.removeContainer(fresh.id);
@@ -194,13 +195,13 @@ async function switchAndDrain(
       run.event(
         'Normal',
         'TrafficSwitched',
-        `Traffic now goes to ${fresh.name}; draining ${oldNames} for ${formatDuration(drainMs)}`,
+        `Traffic now goes to ${fresh.name}; draining ${oldNames} for ${formatDuration(drainMs, 1000)}`,
       );
     else
       run.event(
         'Warning',
         'TrafficSwitched',
-        `The ingress did not route to ${fresh.name} within ${formatDuration(switchTimeoutMs)} (still ${upstreams.join(', ')}); draining ${oldNames} anyway`,
+        `The ingress did not route to ${fresh.name} within ${formatDuration(switchTimeoutMs, 1000)} (still ${upstreams.join(', ')}); draining ${oldNames} anyway`,
       );
   }
   const left = sw.switchedAt + drainMs - now;
@@ -209,7 +210,7 @@ async function switchAndDrain(
       verdict: {
         kind: 'progressing',
         reason: Reason.Draining,
-        message: `traffic moved to ${fresh.name}; draining ${oldNames} (${formatDuration(left)} left) before stopping it`,
+        message: `traffic moved to ${fresh.name}; draining ${oldNames} (${formatDuration(left, 1000)} left) before stopping it`,
       },
       container: fresh,
       serving: fresh,

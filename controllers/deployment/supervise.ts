@@ -18,7 +18,8 @@ import {
   type ProbeType,
 } from './probes.ts';
 import { startExisting } from './rollout.ts';
-import { formatDuration, type Outcome, type Run } from './run.ts';
+import { formatDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
+import type { Outcome, Run } from './run.ts';
 import type { ProbeSpec } from './spec.ts';
 import { Reason } from './status.ts';
 
@@ -68,12 +69,12 @@ async function restartAfterCrash(run: Run, c: ContainerInfo): Promise<Outcome> {
       ? 'was OOM-killed'
       : `exited with code ${c.exitCode}`;
   if (decision.action === 'wait') {
-    const message = `container ${exit}; back-off ${formatDuration(decision.delayMs)} restarting failed container`;
+    const message = `container ${exit}; back-off ${formatDuration(decision.delayMs, 1000)} restarting failed container`;
     if (decision.firstSeen)
       run.event(
         'Warning',
         'BackOff',
-        `Back-off ${formatDuration(decision.delayMs)} restarting failed container (${exit})`,
+        `Back-off ${formatDuration(decision.delayMs, 1000)} restarting failed container (${exit})`,
       );
     return {
       verdict: { kind: 'stalled', reason: Reason.CrashLoopBackOff, message },
@@ -124,7 +125,7 @@ function runningVerdict(run: Run, s: ProbeState, specs: ProbeSpecs): Pick<Outcom
   }
   const target = specs.readiness === undefined ? '' : describeProbe(specs.readiness);
   if (s.readinessTimedOut) {
-    const message = `not ready ${formatDuration(run.deps.clock.now() - s.runningSince)} after start (progress deadline ${formatDuration(progressDeadlineMs(run))}): readiness probe ${target} keeps failing${last}`;
+    const message = `not ready ${formatDuration(run.deps.clock.now() - s.runningSince, 1000)} after start (progress deadline ${formatDuration(progressDeadlineMs(run), 1000)}): readiness probe ${target} keeps failing${last}`;
     return { verdict: { kind: 'stalled', reason: Reason.ProgressDeadlineExceeded, message } };
   }
   return {

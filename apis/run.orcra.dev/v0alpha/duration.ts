@@ -22,13 +22,15 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /**
- * The shortest `1h2m3s`-style text for a number of milliseconds (sub-second rest as `ms`).
+ * The shortest `1h2m3s`-style text for a number of milliseconds (sub-second rest as `ms`), first
+ * rounded to `resolutionMs` (messages use 1000: whole seconds).
  *
  * @example formatDuration(90000) // '1m30s'
+ * @example formatDuration(3_720_400, 1000) // '1h2m'
  */
-export function formatDuration(ms: number): string {
-  if (ms <= 0) return '0s';
-  let rest = Math.round(ms);
+export function formatDuration(ms: number, resolutionMs = 1): string {
+  let rest = Math.round(ms / resolutionMs) * resolutionMs;
+  if (rest <= 0) return '0s';
   let out = '';
   for (const [unit, size] of [
     ['h', 3_600_000],

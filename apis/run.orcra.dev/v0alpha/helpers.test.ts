@@ -26,6 +26,15 @@ describe('durations', () => {
   ])('formatDuration(%j) = %j', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
   });
+  // Messages (back-off, progress deadline, drain) print whole seconds, hours included.
+  it.each([
+    [3_720_400, '1h2m'],
+    [90_400, '1m30s'],
+    [4_600, '5s'],
+    [300, '0s'],
+  ])('formatDuration(%j, 1000) = %j', (ms, text) => {
+    expect(formatDuration(ms, 1000)).toBe(text);
+  });
 });
 
 describe('images', () => {
