@@ -190,7 +190,14 @@ describe('orun start (e2e: real git, real dockerd, dist/orun.js)', () => {
 
     const third = s.start();
     await waitReady(third, [s.a, s.b]);
-    await new Promise((r) => setTimeout(r, 3000)); // several polls and resyncs
+    // Several polls later nothing changed (waited on the agent's poll counter, not on time).
+    const polls = (await third.metric('orun_git_polls_total')) ?? 0;
+    await waitFor(
+      'three more git polls',
+      async () => ((await third.metric('orun_git_polls_total')) ?? 0) >= polls + 3,
+      30_000,
+      () => third.dump(),
+    );
     expect(containersWithPrefix(s.prefix)).toEqual(converged);
     expect(await third.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
