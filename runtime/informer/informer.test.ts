@@ -82,6 +82,20 @@ describe('GitInformer', () => {
     await h.stop();
   });
 
+  it('a kind directory committed as a symlink is an error of that path (as orun validate says), never listed', async () => {
+    const client = new FakeGitClient();
+    client.push(REMOTE, 'main', 'a', {
+      files: { 'deployments/web.yaml': dep('web'), services: { symlink: '/etc' } },
+    });
+    const h = start(client);
+    const applied = await firstValueFrom(h.informer.applied$);
+    expect(h.store.list('Deployment').map((d) => d.metadata.name)).toEqual(['web']);
+    expect(applied.errors.map((e) => [e.file, e.code, e.message])).toEqual([
+      ['services', 'read_failed', 'is a symbolic link; links are never followed (commit the file itself)'],
+    ]);
+    await h.stop();
+  });
+
   it('reads a revision again when reading it failed, until it loads', async () => {
     const client = new FakeGitClient();
     client.push(REMOTE, 'main', 'a', { files: { 'deployments/web.yaml': dep('web') } });

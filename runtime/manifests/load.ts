@@ -194,8 +194,8 @@ async function listKindDir(root: string, sub: string): Promise<Listed[]> {
   return listManifestFiles(root, full);
 }
 
-/** The same error the tree loader gives a symlink (tree.ts), so validate and the agent agree. */
-function symlinkError(path: string): ManifestError {
+/** A symlinked manifest or kind directory: one error for both loaders (validate and the agent agree). */
+export function symlinkError(path: string): ManifestError {
   return fileError(
     path,
     ManifestErrorCode.ReadFailed,

@@ -10,12 +10,18 @@ import {
   DEFAULT_MANIFEST_LIMITS,
   type ManifestLimits,
   ManifestError,
-  ManifestErrorCode,
   decodeManifestFile,
   tooLarge,
 } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 import { OrunError } from '../../apis/errors.ts';
-import { MANIFEST_DIRS, type ManifestFile, type ManifestRepo, assembleRepo, isManifestPath } from './load.ts';
+import {
+  MANIFEST_DIRS,
+  type ManifestFile,
+  type ManifestRepo,
+  assembleRepo,
+  isManifestPath,
+  symlinkError,
+} from './load.ts';
 
 /** One entry of a commit's tree, as runtime/git's `TreeEntry`. */
 export interface TreeFile {
@@ -67,7 +73,13 @@ export async function loadManifestTree<E extends TreeFile>(
   const limits = { ...DEFAULT_MANIFEST_LIMITS, ...options.limits };
   const extra = options.extraPaths ?? [];
   const entries = await tree.list([...MANIFEST_DIRS, ...extra]);
-  const manifests = entries.filter((e) => isManifestPath(e.path) && e.kind !== 'submodule');
+  // A kind directory committed as a symlink (`services -> /etc`) is an error of that path, as
+  // `orun validate` reports it; its target is never listed.
+  const manifests = entries.filter(
+    (e) =>
+      (isManifestPath(e.path) && e.kind !== 'submodule') ||
+      (e.kind === 'symlink' && MANIFEST_DIRS.includes(e.path)),
+  );
 
   const problems = new Map<string, ManifestError>();
   const toRead: E[] = [];
@@ -120,15 +132,4 @@ export async function loadManifestTree<E extends TreeFile>(
     loaded.push({ file, locate: decoded.locate });
   }
   return { ...assembleRepo(loaded), texts };
-}
-
-function symlinkError(path: string): ManifestError {
-  return new ManifestError({
-    file: path,
-    line: 1,
-    col: 1,
-    path: '',
-    message: 'is a symbolic link; links are never followed (commit the file itself)',
-    code: ManifestErrorCode.ReadFailed,
-  });
 }

@@ -28,8 +28,11 @@ const vol = (name: string, hostPath: string) =>
     `  image: orun-test/busybox:1\n  volumes:\n    - hostPath: ${hostPath}\n      containerPath: /x\n`,
   );
 
-/** name → file text (or a symlink target); `refused` is what both must say. */
-const CASES: { name: string; text?: string; symlink?: string; refused: boolean }[] = [
+/**
+ * name → file text (or a symlink target) at `deployments/<name>.yaml`, or at `path`; `refused` is
+ * what both must say.
+ */
+const CASES: { name: string; path?: string; text?: string; symlink?: string; refused: boolean }[] = [
   { name: 'no-spec', text: `${H}kind: Deployment\nmetadata:\n  name: h-no-spec\n`, refused: true },
   { name: 'empty-spec', text: dep('h-empty-spec', ''), refused: true },
   { name: 'scalar-spec', text: dep('h-scalar-spec', '  7\n'), refused: true },
@@ -63,7 +66,20 @@ const CASES: { name: string; text?: string; symlink?: string; refused: boolean }
   { name: 'host-ok', text: vol('h-ok', '/srv/orun-chaos-ok'), refused: false },
   { name: 'symlink-passwd', symlink: '/etc/passwd', refused: true },
   { name: 'symlink-inside', symlink: 'host-ok.yaml', refused: true },
+  // Issue 9 bug 4: a top-level kind directory symlinked to /etc was read.
+  { name: 'symlink-kind-dir', path: 'services', symlink: '/etc', refused: true },
+  // Issue 9 bug 6: an https readiness probe passed `orun validate` and was never run.
+  {
+    name: 'https-probe',
+    text: dep(
+      'h-https',
+      '  image: orun-test/busybox:1\n  health:\n    readiness:\n      http: https://localhost:8443/health\n',
+    ),
+    refused: false,
+  },
 ];
+
+const fileOf = (c: (typeof CASES)[number]): string => c.path ?? `deployments/${c.name}.yaml`;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -91,10 +107,9 @@ describe('chaos: hostile manifests', () => {
       [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
       [`deployments/${good}.yaml`]: deploymentYaml(good),
     };
-    for (const c of CASES) if (c.text !== undefined) files[`deployments/${c.name}.yaml`] = c.text;
+    for (const c of CASES) if (c.text !== undefined) files[fileOf(c)] = c.text;
     repo.write(files);
-    for (const c of CASES)
-      if (c.symlink !== undefined) symlinkSync(c.symlink, join(repo.work, 'deployments', `${c.name}.yaml`));
+    for (const c of CASES) if (c.symlink !== undefined) symlinkSync(c.symlink, join(repo.work, fileOf(c)));
     repo.commit('hostile manifests');
 
     // orun validate on the same tree.
@@ -105,7 +120,7 @@ describe('chaos: hostile manifests', () => {
     const validateRefused = new Set(
       v.stderr
         .split('\n')
-        .map((l) => /^deployments\/([^/:]+)\.yaml:\d+:\d+: (?!warning)/.exec(l)?.[1])
+        .map((l) => /^([^:]+):\d+:\d+: (?!warning)/.exec(l)?.[1])
         .filter((x): x is string => x !== undefined),
     );
 
@@ -123,9 +138,7 @@ describe('chaos: hostile manifests', () => {
       () => agent.dump(),
     );
     const agentErrors = (nodeObj.status?.sourceErrors ?? []) as { file: string; message: string }[];
-    const agentRefused = new Set(
-      agentErrors.map((e) => /^deployments\/([^/]+)\.yaml$/.exec(e.file)?.[1]).filter((x) => x !== undefined),
-    );
+    const agentRefused = new Set(agentErrors.map((e) => e.file));
     await waitFor(
       'the good Deployment is Ready',
       async () => condition(await agent.object('deployments', good), 'Ready')?.status === 'True',
@@ -141,12 +154,12 @@ describe('chaos: hostile manifests', () => {
 
     const table = [['case', 'expected', 'orun validate', 'agent', 'agent message']];
     for (const c of CASES) {
-      const msg = agentErrors.find((e) => e.file === `deployments/${c.name}.yaml`)?.message ?? '';
+      const msg = agentErrors.find((e) => e.file === fileOf(c))?.message ?? '';
       table.push([
         c.name,
         c.refused ? 'refused' : 'accepted',
-        validateRefused.has(c.name) ? 'refused' : 'accepted',
-        agentRefused.has(c.name) ? 'refused' : 'accepted',
+        validateRefused.has(fileOf(c)) ? 'refused' : 'accepted',
+        agentRefused.has(fileOf(c)) ? 'refused' : 'accepted',
         msg.slice(0, 90),
       ]);
     }
