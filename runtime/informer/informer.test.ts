@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { firstValueFrom, ReplaySubject, take, toArray } from 'rxjs';
+import { firstValueFrom, map, ReplaySubject, take, toArray } from 'rxjs';
 import { OrunError } from '../../apis/errors.ts';
 import type { ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { FakeClock } from '../clock/index.ts';
@@ -285,6 +285,61 @@ describe('GitInformer: a restart while Git has no revision to apply runs the las
     expect(restored?.restored?.message).toContain('could not be loaded (boom)');
     expect(loaded?.restored).toBeUndefined();
     expect(deployments(h.store)).toEqual(['web:nginx:2']);
+    await h.stop();
+  });
+
+  // A ServiceGraph reads its Orchfiles from a work tree: the saved revision's is written again
+  // from the objects the previous run fetched, so graphs are adopted instead of waiting.
+  const graph = {
+    'servicegraphs/g.yaml': `${H}kind: ServiceGraph\nmetadata:\n  name: g\nspec:\n  orchfiles: [stack/Orchfile]\n`,
+    'stack/Orchfile': 'SERVICE web\nRUN sleep 100\n',
+  };
+
+  it('Git unreachable, a ServiceGraph saved: the saved revision is checked out again from the local objects', async () => {
+    const client = new FakeGitClient();
+    const a = client.push(REMOTE, 'main', 'a', { files: graph });
+    const { saved } = await savedRun(client);
+    client.remotes.clear(); // unreachable; the objects fetched before are still in the repository
+    const checkouts = client.calls.checkout;
+    const h = start(client, saved);
+    const restored = await firstValueFrom(h.informer.applied$);
+    expect(restored.restored).toBeDefined();
+    expect(h.store.list('ServiceGraph').map((g) => g.metadata.name)).toEqual(['g']);
+    expect(client.calls.checkout).toBe(checkouts + 1);
+    expect(h.informer.appliedCheckout()).toEqual({ commit: a.sha, dir: '/fake/data/repo' });
+    await h.stop();
+  });
+
+  it('the revision cannot be read, a ServiceGraph saved: the saved revision’s work tree serves until one loads', async () => {
+    const client = new FakeGitClient();
+    const a = client.push(REMOTE, 'main', 'a', { files: graph });
+    const { saved } = await savedRun(client);
+    const next = { ...graph, 'stack/Orchfile': 'SERVICE web\nRUN sleep 200\n' };
+    const b = client.push(REMOTE, 'main', 'b', { files: next });
+    client.failNext('readBlobs', new OrunError('GitReadFailed', 'boom'));
+    const h = start(client, saved);
+    // The work tree each applied result comes with, seen as it is emitted.
+    const seen = h.informer.applied$.pipe(
+      map((r) => ({ restored: r.restored !== undefined, tree: h.informer.appliedCheckout() })),
+      take(2),
+      toArray(),
+    );
+    expect(await firstValueFrom(seen)).toEqual([
+      { restored: true, tree: { commit: a.sha, dir: '/fake/data/repo' } },
+      { restored: false, tree: { commit: b.sha, dir: '/fake/data/repo' } },
+    ]);
+    await h.stop();
+  });
+
+  it('the saved revision’s objects are gone: no work tree (graphs wait), the objects still apply', async () => {
+    const client = new FakeGitClient();
+    client.push(REMOTE, 'main', 'a', { files: graph });
+    const { saved } = await savedRun(client);
+    const h = start(new FakeGitClient(), saved); // a new repository: unreachable, nothing fetched
+    const restored = await firstValueFrom(h.informer.applied$);
+    expect(restored.restored).toBeDefined();
+    expect(h.store.list('ServiceGraph').map((g) => g.metadata.name)).toEqual(['g']);
+    expect(h.informer.appliedCheckout()).toBeUndefined();
     await h.stop();
   });
 

@@ -196,8 +196,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   #saveChain: Promise<void> = Promise.resolve();
   /** Positions of the fields of the revision being loaded (for the host-path policy's errors). */
   #locate: Locator | undefined;
-  /** The commit the source's work tree holds (checked out for ServiceGraphs), if any. */
-  #workTree: string | undefined;
+  /** The commit the source's work tree holds (checked out for ServiceGraphs) and its dir, if any. */
+  #workTree: { commit: string; dir: string } | undefined;
   #refused: string | undefined;
   /** What a previous run saved (revision, branch), until it is applied or a revision loads. */
   #restored: { revision: string; branch: string } | undefined;
@@ -225,14 +225,16 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   /**
    * The work tree of the revision the store holds, for what needs files on disk (a ServiceGraph's
    * Orchfiles and project directory): undefined before the first applied revision, when it holds
-   * no ServiceGraph (no work tree is written then) and while a newer revision replaces it.
+   * no ServiceGraph (no work tree is written then) and while a newer revision replaces it. The last
+   * good objects a previous run saved have theirs too (written again from the objects that run
+   * fetched), kept until a revision loads: a newer one that cannot be read replaces nothing.
    */
   appliedCheckout(): { dir: string; commit: string } | undefined {
     const applied = this.#last;
-    const current = this.#source.current();
-    return applied === undefined || current?.commit !== applied.commit || this.#workTree !== applied.commit
-      ? undefined
-      : { dir: current.dir, commit: current.commit };
+    const tree = this.#workTree;
+    if (applied === undefined || tree?.commit !== applied.commit) return undefined;
+    if (applied.restored === undefined && this.#source.current()?.commit !== applied.commit) return undefined;
+    return { dir: tree.dir, commit: tree.commit };
   }
 
   /** The plaintext of a secret env value the last snapshots decrypted (Deployment controller's resolver). */
@@ -280,7 +282,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
           failures = 0;
           return;
         }
-        this.#applyRestored(`revision ${rev.revision} could not be loaded (${failed})`);
+        await this.#applyRestored(`revision ${rev.revision} could not be loaded (${failed})`);
         // A revision that could not be read (a git failure) is read again, backing off, until
         // it loads or a newer one replaces it: the poll will not emit it a second time.
         const delay = Math.min((this.#o.retryMs ?? RETRY_MS) * 2 ** failures++, MAX_RETRY_MS);
@@ -296,9 +298,9 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     // The first poll brought no revision (Git unreachable, the tip's signature refused): run the
     // last good objects a previous run saved, so controllers adopt what runs and status is written.
     void source.attempted?.then(() => {
-      chain = chain.then(() => {
+      chain = chain.then(async () => {
         if (!signal.aborted && source.current() === undefined)
-          this.#applyRestored('Git has given no revision that can be applied yet (see GitSynced)');
+          await this.#applyRestored('Git has given no revision that can be applied yet (see GitSynced)');
       });
     });
     try {
@@ -339,8 +341,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       // the revision, so whoever sees it there finds its files.
       if (source.checkout && built.objects.some((o) => o.kind === 'ServiceGraph')) {
         this.#workTree = undefined;
-        await source.checkout(rev.commit);
-        this.#workTree = rev.commit;
+        const dir = await source.checkout(rev.commit);
+        this.#workTree = { commit: rev.commit, dir };
       }
       // A file's secrets are its new ones only where its new objects are its last good ones.
       const winners = new Map<string, FileState>();
@@ -452,7 +454,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
    * is pruned that it had not pruned already. Not when they name no Node of this node in a
    * repository with `nodes/` (that run only applied its Node then): nothing is applied.
    */
-  #applyRestored(why: string): void {
+  async #applyRestored(why: string): Promise<void> {
     const restored = this.#restored;
     if (restored === undefined || this.#last !== undefined) return;
     this.#restored = undefined;
@@ -462,6 +464,8 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       this.#log.warn('the saved last good objects name no Node for this node; not applying them');
       return;
     }
+    if (built.objects.some((o) => o.kind === 'ServiceGraph'))
+      await this.#checkoutRestored(commitOf(restored.revision));
     const kept = [...built.memory.lastGood.keys()];
     this.#openRestoredInline(built.memory.lastGood);
     this.#useSecretsOf(kept);
@@ -481,6 +485,25 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
     };
     this.#log.warn({ revision: restored.revision, objects: built.objects.length }, message);
     this.#applied.next(this.#last);
+  }
+
+  /**
+   * ServiceGraphs read their Orchfiles from a work tree: the saved revision's is written again from
+   * the objects the previous run fetched (no network needed). If they are gone, graphs wait for a
+   * revision from Git (WaitingForCheckout) with their services left running.
+   */
+  async #checkoutRestored(commit: string): Promise<void> {
+    const source = this.#source;
+    if (source.checkout === undefined || !/^[0-9a-f]{40,64}$/.test(commit)) return;
+    this.#workTree = undefined;
+    try {
+      this.#workTree = { commit, dir: await source.checkout(commit) };
+    } catch (err) {
+      this.#log.warn(
+        { commit, err: errorMessage(err) },
+        'the work tree of the saved revision could not be written; ServiceGraphs wait for a revision from Git',
+      );
+    }
   }
 
   /**
