@@ -244,6 +244,8 @@ function newControllers(settings: AgentSettings, p: ControllerParts) {
     // Orchfiles are read at the revision the store holds; none while a newer one is checked out.
     checkout: () => informer.appliedCheckout(),
     revisions$: informer.applied$,
+    engineStatus: () => engineHealth.status(),
+    engineChanged$: engineHealth.changed$,
     dataDir: settings.dataDir,
     nodeName: settings.node,
   });

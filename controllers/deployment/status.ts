@@ -7,8 +7,7 @@
  * Pure; `lastTransitionTime` moves only when a condition's status flips.
  */
 import {
-  READY,
-  setCondition,
+  markUnknown,
   verdictConditions,
   type Verdict as KstatusVerdict,
 } from '../../runtime/conditions/index.ts';
@@ -141,21 +140,10 @@ export function engineUnavailableStatus(
   now: number,
 ): DeploymentStatusView {
   const prev = structuredClone(previous ?? {}) as DeploymentStatusView;
-  const generation = previous?.conditions?.find((c) => c.type === READY)?.observedGeneration;
   return {
     ...prev,
     ready: prev.ready ?? false,
     restarts: prev.restarts ?? 0,
-    conditions: setCondition(
-      previous?.conditions,
-      {
-        type: READY,
-        status: 'Unknown',
-        reason: Reason.EngineUnavailable,
-        message,
-        ...(generation === undefined ? {} : { observedGeneration: generation }),
-      },
-      now,
-    ),
+    conditions: markUnknown(previous?.conditions, { reason: Reason.EngineUnavailable, message }, now),
   };
 }

@@ -33,6 +33,8 @@ export interface ServiceGraphControllerOptions
   events: EventSink;
   /** Emits after every applied revision (the informer's `applied$`). Default: none. */
   revisions$?: Observable<unknown>;
+  /** Emits when the engine goes away or answers again (EngineHealth `changed$`): every graph is looked at. */
+  engineChanged$?: Observable<unknown>;
   /** Concurrent reconciles of different graphs. Default 2 (a graph's stop can wait TIMEOUT_STOP). */
   workers?: number;
   /** Waiting (readiness, restart delays, stop grace) and the queue's delays go through it. */
@@ -57,11 +59,12 @@ export class ServiceGraphController {
       enqueue: (key) => this.controller.enqueue(key),
     });
     const builder = controllerFor(SERVICEGRAPH_CONTROLLER, o).for(o.store, 'ServiceGraph');
+    const all = (): string[] =>
+      o.store.list('ServiceGraph').map((sg) => objectKey('ServiceGraph', sg.metadata.name));
     // An Orchfile can change without its ServiceGraph: every applied revision re-reconciles all.
-    if (o.revisions$ !== undefined)
-      builder.watchesChannel(o.revisions$, () =>
-        o.store.list('ServiceGraph').map((sg) => objectKey('ServiceGraph', sg.metadata.name)),
-      );
+    if (o.revisions$ !== undefined) builder.watchesChannel(o.revisions$, all);
+    // The engine's outage and return show in every graph's status at once.
+    if (o.engineChanged$ !== undefined) builder.watchesChannel(o.engineChanged$, all);
     this.controller = builder
       // Stopping a graph waits for its services' TIMEOUT_STOP (10 s each by default).
       .withOptions({ workers: o.workers ?? 2, drainTimeoutMs: 120_000 })

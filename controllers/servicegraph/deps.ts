@@ -53,4 +53,12 @@ export interface ServiceGraphDeps {
   adoptPollMs?: number;
   /** Retry while no checkout is available. Default 1000. */
   checkoutRetryMs?: number;
+  /**
+   * Whether the container engine answers (runtime/docker EngineHealth `status`). While it does not,
+   * a graph with container services says Ready=Unknown/EngineUnavailable and nothing is changed.
+   * Default: only a call that fails says so.
+   */
+  engineStatus?: () => { available: boolean | undefined; message: string };
+  /** Look again this often while the engine does not answer. Default 10 000. */
+  engineRecheckMs?: number;
 }

@@ -55,6 +55,8 @@ class World {
   commit = 'c1';
   /** False: a newer revision is being checked out (no checkout matches the store). */
   checkedOut = true;
+  /** What the engine health says (EngineHealth.status().available). */
+  engineAvailable = true;
   reconciler: ServiceGraphReconciler;
 
   constructor() {
@@ -80,6 +82,10 @@ class World {
       healthChecker: (check) =>
         Promise.resolve({ ok: this.healthy.has(check), message: this.healthy.has(check) ? 'ok' : 'down' }),
       adoptPollMs: 100,
+      engineStatus: () => ({
+        available: this.engineAvailable,
+        message: 'connect ENOENT /var/run/docker.sock',
+      }),
     });
     return this.reconciler;
   }
@@ -420,6 +426,46 @@ REQUIRES db
       'Adopting',
       'Updating',
     ]);
+  });
+
+  it('the engine away: Ready=Unknown/EngineUnavailable over the last known services, nothing changed; back: Ready again', async () => {
+    const w = await running();
+    const before = w.status().services;
+    w.engine.setDown(true);
+    w.engineAvailable = false;
+    w.write(GRAPH('serve --port 8080 --v2')); // a change waits for the engine
+    expect(await w.reconcile()).toEqual({ requeueAfter: 10_000 });
+    expect(w.condition('Ready')).toMatchObject({
+      status: 'Unknown',
+      reason: 'EngineUnavailable',
+      message: expect.stringContaining('connect ENOENT') as string,
+    });
+    expect(w.condition('Stalled')?.status).not.toBe('True');
+    expect(w.status().services).toEqual(before);
+    expect(w.runner.processes.map((p) => [p.pid, p.alive])).toEqual([[1000, true]]);
+    w.engine.setDown(false);
+    w.engineAvailable = true;
+    await w.converge();
+    expect(w.condition('Ready')).toMatchObject({ status: 'True', reason: 'ServicesReady' });
+    expect(w.runner.processes.map((p) => [p.pid, p.alive])).toEqual([
+      [1000, false],
+      [1001, true],
+    ]);
+  });
+
+  it('an orun restart while the engine is away: EngineUnavailable, nothing started or stopped, adopted once it answers', async () => {
+    const w = await running();
+    await w.reconciler.detachAll();
+    w.engine.setDown(true);
+    w.newReconciler();
+    expect(await w.reconcile()).toEqual({ requeueAfter: 10_000 });
+    expect(w.condition('Ready')).toMatchObject({ status: 'Unknown', reason: 'EngineUnavailable' });
+    expect(w.runner.processes.map((p) => [p.pid, p.alive, p.signals])).toEqual([[1000, true, []]]);
+    w.engine.setDown(false);
+    await w.converge();
+    expect(w.condition('Ready')?.status).toBe('True');
+    expect(w.events.filter((e) => e.reason === 'Adopted')).toHaveLength(2);
+    expect(w.calls('createContainer')).toBe(1);
   });
 
   it('waits for a checkout before reading anything', async () => {

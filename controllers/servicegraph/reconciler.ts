@@ -9,10 +9,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage } from '../../apis/errors.ts';
+import { errorMessage, isOrunError } from '../../apis/errors.ts';
 import { objectKey, splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ServiceGraph, ServiceGraphStatus } from '../../apis/run.orcra.dev/v0alpha/servicegraph.ts';
 import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtime/controller/index.ts';
+import { DockerErrorCode } from '../../runtime/docker/engine.ts';
 import {
   defaultNetworkName,
   GraphExecutor,
@@ -47,8 +48,18 @@ import {
   type DesiredGraph,
 } from './desired.ts';
 import { GraphMetrics } from './metrics.ts';
-import { buildStatus, Reason, serviceRows, verdictOf, type Verdict } from './status.ts';
+import {
+  buildStatus,
+  engineUnavailableStatus,
+  Reason,
+  serviceRows,
+  verdictOf,
+  type Verdict,
+} from './status.ts';
 import { planTakeover } from './takeover.ts';
+
+/** While the engine does not answer, look again this often (its return also enqueues every graph). */
+const ENGINE_RECHECK_MS = 10_000;
 
 interface RunningGraph {
   readonly executor: GraphExecutor;
@@ -120,6 +131,16 @@ export class ServiceGraphReconciler implements Reconciler {
   }
 
   async reconcile(ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    try {
+      return await this.#reconcile(ctx);
+    } catch (err) {
+      if (isOrunError(err, DockerErrorCode.Unavailable))
+        return this.#engineUnavailable(ctx, errorMessage(err));
+      throw err;
+    }
+  }
+
+  async #reconcile(ctx: ReconcileContext): Promise<ReconcileResult | void> {
     const { name } = splitKey(ctx.key);
     const obj = this.#d.store.getByKey<ServiceGraph>(ctx.key);
     if (obj === undefined) {
@@ -128,6 +149,10 @@ export class ServiceGraphReconciler implements Reconciler {
       return;
     }
     const run = this.#runs.get(name);
+    const engine = this.#d.engineStatus?.();
+    // The executor's view of a container cannot be checked while the engine is away: say so.
+    if (engine?.available === false && run !== undefined && usesEngine(run.desired))
+      return this.#engineUnavailable(ctx, engine.message);
     const checkout = this.#d.checkout();
     if (checkout === undefined) {
       // Between a checkout and its snapshot: a running graph's status stays as it is (no flapping).
@@ -181,6 +206,23 @@ export class ServiceGraphReconciler implements Reconciler {
       }
     }
     this.#runs.clear();
+  }
+
+  /**
+   * The engine does not answer: nothing is started, stopped or taken over; the status says
+   * Ready=Unknown/EngineUnavailable over the last known services, and the key is looked at again
+   * later (and at once when the engine answers: the controller's engineChanged$ watch).
+   */
+  #engineUnavailable(ctx: ReconcileContext, why: string): ReconcileResult {
+    const obj = this.#d.store.getByKey<ServiceGraph>(ctx.key);
+    if (obj !== undefined) {
+      const message = `the container engine does not answer (${why}); the last known state is shown and nothing is changed until it answers`;
+      this.#d.store.updateStatus<ServiceGraphStatus>('ServiceGraph', obj.metadata.name, (previous) =>
+        engineUnavailableStatus(previous, message, this.#d.clock.now()),
+      );
+    }
+    ctx.log.debug({ err: why }, 'engine unavailable; nothing changed');
+    return { requeueAfter: this.#d.engineRecheckMs ?? ENGINE_RECHECK_MS };
   }
 
   // ---- applying a new desired graph -------------------------------------------------------------
@@ -448,6 +490,12 @@ export function eventFor(
     default:
       return undefined;
   }
+}
+
+/** Whether any selected service of the graph runs in a container. */
+function usesEngine(desired: DesiredGraph): boolean {
+  const selected = new Set(desired.services);
+  return desired.graph.services.some((s) => s.mode === 'container' && selected.has(s.name));
 }
 
 function list(names: readonly string[]): string {

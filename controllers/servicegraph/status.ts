@@ -19,6 +19,7 @@ import {
   markReady,
   markReconciling,
   markStalled,
+  markUnknown,
 } from '../../runtime/conditions/index.ts';
 import type { ServiceState, ServiceStatus } from '../../runtime/graph/index.ts';
 import type { DeepReadonly } from '../../runtime/store/index.ts';
@@ -29,6 +30,7 @@ export const Reason = {
   WaitingForCheckout: 'WaitingForCheckout',
   OrchfileInvalid: 'OrchfileInvalid',
   ServiceFailed: 'ServiceFailed',
+  EngineUnavailable: 'EngineUnavailable',
 } as const;
 
 export interface Verdict {
@@ -109,6 +111,24 @@ export function verdictOf(services: readonly ServiceStatus[]): Verdict {
     };
   }
   return { kind: 'ready', reason: Reason.Ready, message: `${services.length} services ready` };
+}
+
+/**
+ * The status while the container engine does not answer (a graph with container services): the
+ * last known services, with Ready=Unknown/EngineUnavailable saying the truth. Reconciling and
+ * Stalled stay as they were: an outage is neither progress nor a failure of the graph (as a
+ * Deployment's status says it, controllers/deployment status.ts).
+ */
+export function engineUnavailableStatus(
+  previous: DeepReadonly<ServiceGraphStatus> | undefined,
+  message: string,
+  now: number,
+): ServiceGraphStatus {
+  const prev = structuredClone(previous ?? {}) as ServiceGraphStatus;
+  return {
+    ...prev,
+    conditions: markUnknown(previous?.conditions, { reason: Reason.EngineUnavailable, message }, now),
+  };
 }
 
 export function buildStatus(f: {

@@ -104,6 +104,29 @@ export function markNotReady(
   return setCondition(conditions, { type: READY, status: 'False', ...m }, now);
 }
 
+/**
+ * The truth is not known (e.g. the container engine does not answer): Ready=Unknown with `m`'s
+ * reason and message, for the generation the last Ready was about; Reconciling and Stalled stay
+ * as they were (an outage is neither progress nor a failure of the object).
+ */
+export function markUnknown(
+  conditions: readonly Condition[] | undefined,
+  m: Omit<Mark, 'observedGeneration'>,
+  now: Date | number | string,
+): Condition[] {
+  const generation = findCondition(conditions, READY)?.observedGeneration;
+  return setCondition(
+    conditions,
+    {
+      type: READY,
+      status: 'Unknown',
+      ...m,
+      ...(generation === undefined ? {} : { observedGeneration: generation }),
+    },
+    now,
+  );
+}
+
 /** Stuck until the input changes (e.g. an invalid spec): Stalled=True, Ready=False, Reconciling removed. */
 export function markStalled(
   conditions: readonly Condition[] | undefined,

@@ -7,6 +7,7 @@ export {
   markReady,
   markReconciling,
   markStalled,
+  markUnknown,
   READY,
   RECONCILING,
   removeCondition,
