@@ -11,6 +11,7 @@ PACKAGES=(
   binutils # strip, for the single executable (npm run dist)
   binutils-aarch64-linux-gnu qemu-user-static # the arm64 single executable: strip it, run it (hack/arm64-sysroot.sh)
   postgresql-client redis-tools python-is-python3 # the Orchfile spec example: pg_isready, redis-cli (host-side HEALTHCHECKs), python
+  wrk # the load generator of bench/ingress.ts
 )
 
 missing=()
