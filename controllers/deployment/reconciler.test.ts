@@ -309,6 +309,31 @@ describe('update and prune', () => {
     const left = await h.engine.listContainers({ [Label.deployment]: 'a' });
     expect(left.map((c) => c.id)).toEqual([keep?.id]);
   });
+
+  it('stops several old containers at once, not one grace period after the other', async () => {
+    const h = new Harness();
+    h.apply('a', webSpec());
+    await h.reconcile('a');
+    const [keep] = await h.engine.listContainers({ [Label.deployment]: 'a' });
+    for (const name of ['orun-a-old1', 'orun-a-old2']) {
+      const id = await h.engine.createContainer({ name, image: IMAGE, labels: { ...keep?.labels } });
+      await h.engine.startContainer(id);
+    }
+    let inFlight = 0;
+    let most = 0;
+    const stop = h.engine.stopContainer.bind(h.engine);
+    h.engine.stopContainer = async (id, o) => {
+      most = Math.max(most, ++inFlight);
+      // A stop takes its time (the app's grace): let the other stops begin meanwhile.
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      await stop(id, o);
+      inFlight--;
+    };
+    await h.reconcile('a');
+    expect(most).toBe(2);
+    const left = await h.engine.listContainers({ [Label.deployment]: 'a' });
+    expect(left.map((c) => c.id)).toEqual([keep?.id]);
+  });
 });
 
 describe('adopt on restart', () => {

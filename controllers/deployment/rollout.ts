@@ -81,17 +81,27 @@ export async function retire(run: Run, containers: readonly ContainerInfo[], why
   await removeStopped(run, containers, why);
 }
 
-/** The graceful-stop half of {@link retire}: the alive ones among `containers` stop. */
+/**
+ * The graceful-stop half of {@link retire}: the alive ones among `containers` stop, all at once
+ * (several old containers are left when commits came during a rollout; one after the other, each
+ * would wait out its grace before the next got its signal). Resolves when all have stopped;
+ * rejects with the first failure after that.
+ */
 export async function stopAlive(run: Run, containers: readonly ContainerInfo[], why: string): Promise<void> {
   const { engine } = run.deps;
-  for (const c of containers) {
-    if (!isAlive(c)) continue;
+  const alive = containers.filter(isAlive);
+  for (const c of alive)
     run.event('Normal', 'Killing', `Stopping container ${c.name} (${c.id.slice(0, 12)}): ${why}`);
-    // No timeout given: the engine uses the container's own (its stopGracePeriod at creation).
-    await engine.stopContainer(c.id);
-    run.alive.delete(c.id);
-    run.log.info({ containerID: c.id, why }, 'container stopped');
-  }
+  const stops = await Promise.allSettled(
+    alive.map(async (c) => {
+      // No timeout given: the engine uses the container's own (its stopGracePeriod at creation).
+      await engine.stopContainer(c.id);
+      run.alive.delete(c.id);
+      run.log.info({ containerID: c.id, why }, 'container stopped');
+    }),
+  );
+  const failed = stops.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** The remove half of {@link retire}: `containers` (stopped by now) go, never their volumes. */
