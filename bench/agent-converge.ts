@@ -2,8 +2,24 @@
 // repo holding 50 Deployments, until all 50 are Ready on its local API), against the baseline of
 // 50 plain sequential `docker run -d` commands of the same containers (image, env, host port), then
 // waiting until every host port's /health answers; both in the same run, cleaned up in between.
-// Also counts the status writes (watch events) per Deployment during and after convergence.
+// Also counts the status writes (watch events) per Deployment during and after convergence, and
+// measures the engine's own throughput curve for exactly the calls the agent makes per Deployment
+// (create with the node network and its alias, then start; through runtime/docker's adapter) with
+// k of them in flight, which is what the agent's worker count is chosen from.
+// Rounds (BENCH_ROUNDS, default 2) alternate baseline → agent → engine curve; the table gives the
+// median of each figure over the rounds and every round's own ratio with its load average.
 // Run: node_modules/.bin/node bench/agent-converge.ts
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { decodeManifestFile } from '../apis/run.orcra.dev/v0alpha/decode.ts';
+import {
+  desiredContainer,
+  Label,
+  MANAGED_BY,
+  nodeNetworkName,
+  type DeploymentView,
+} from '../controllers/deployment/index.ts';
+import { DockerEngine } from '../runtime/docker/dockerode.ts';
 import {
   Agent,
   DeploymentWatch,
@@ -14,11 +30,11 @@ import {
   containerIds,
   deploymentYaml,
   dockerRun,
-  dockerRunAsync,
   fmt,
   freePorts,
   logTimeMs,
   machine,
+  metricValue,
   nodeYaml,
   removeContainers,
   requireDockerAndImage,
@@ -30,8 +46,11 @@ import {
 
 const N = 50;
 const QUIET_MS = 5000;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/** Creates+starts in flight for the engine curve. */
+const IN_FLIGHT = [1, 2, 4, 8, 16];
 
-let ws: Workspace | undefined;
+const workspaces: Workspace[] = [];
 let agent: Agent | undefined;
 let watch: DeploymentWatch | undefined;
 
@@ -43,6 +62,10 @@ interface AgentResult {
   eventsDuring: number;
   eventsAfter: number;
   maxPerDeployment: number;
+  reconciles: number;
+  /** Mean seconds a key waited in the queue, and a reconcile took (controller metrics). */
+  queueWait: number;
+  reconcileTime: number;
 }
 
 async function baseline(prefix: string, ports: number[]): Promise<{ runs: number; total: number }> {
@@ -54,22 +77,60 @@ async function baseline(prefix: string, ports: number[]): Promise<{ runs: number
 }
 
 /**
- * The engine's own throughput: the same N `docker run -d` with `inFlight` at a time, then all
- * healthy. The agent's worker count (4) is chosen from where this stops improving.
+ * The engine's own throughput for the calls the agent makes per Deployment: `createContainer` of
+ * the very spec the agent would send (node network + DNS alias, host port, labels, env), then
+ * `startContainer`, through runtime/docker's adapter, with `inFlight` at a time; then all healthy.
+ * The agent's worker count is chosen from where this curve stops improving.
  */
-async function parallelBaseline(prefix: string, ports: number[], inFlight: number): Promise<number> {
+async function engineCurve(
+  engine: DockerEngine,
+  node: string,
+  names: string[],
+  ports: number[],
+  inFlight: number,
+): Promise<{ total: number; create: number; start: number }> {
+  const network = nodeNetworkName(node);
+  await engine.ensureNetwork(network, { labels: { [Label.managedBy]: MANAGED_BY } });
+  const specs = names.map((n, i) => {
+    const yaml = deploymentYaml(`${n}k${inFlight}`, ports[i], { INDEX: String(i) });
+    const obj = decodeManifestFile(`deployments/${n}.yaml`, yaml, { commit: 'c0ffee' }).objects[0];
+    return desiredContainer(obj as DeploymentView, { nodeName: node, networkName: network }).containerSpec();
+  });
   const t0 = performance.now();
   let next = 0;
+  let create = 0;
+  let start = 0;
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
       while (next < N) {
-        const i = next++;
-        await dockerRunAsync(`orun-${prefix}par${inFlight}-d${i}`, ports[i]!, { INDEX: String(i) });
+        const spec = specs[next++]!;
+        const a = performance.now();
+        const id = await engine.createContainer(spec);
+        const b = performance.now();
+        await engine.startContainer(id);
+        create += b - a;
+        start += performance.now() - b;
       }
     }),
   );
   await Promise.all(ports.map((p) => waitHealthy(p, 20, 120_000)));
-  return performance.now() - t0;
+  return { total: performance.now() - t0, create: create / N, start: start / N };
+}
+
+function loadAvg(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+/** The node network goes when the round's containers are gone (dockerd may lag a moment). */
+async function removeNetwork(node: string): Promise<void> {
+  for (let tries = 0; tries < 20; tries++) {
+    try {
+      execFileSync('docker', ['network', 'rm', nodeNetworkName(node)], { stdio: 'ignore' });
+      return;
+    } catch {
+      await sleep(250);
+    }
+  }
 }
 
 async function agentPhase(w0: Workspace, names: string[], metricsPort: number): Promise<AgentResult> {
@@ -92,7 +153,10 @@ async function agentPhase(w0: Workspace, names: string[], metricsPort: number): 
   const after = w.events.length - during;
   const applied = a.lines.find((l) => l.msg === 'applied revision');
   assertUncontaminated(a, w0.prefix);
-  return {
+  const m = await a.metrics();
+  const ratio = (metric: string, label: string): number =>
+    metricValue(m, `${metric}_sum`, label) / metricValue(m, `${metric}_count`, label);
+  const result = {
     total: tAll - t0,
     apiUp,
     applied: applied === undefined ? NaN : logTimeMs(applied) - wall0,
@@ -100,33 +164,43 @@ async function agentPhase(w0: Workspace, names: string[], metricsPort: number): 
     eventsDuring: during,
     eventsAfter: after,
     maxPerDeployment: Math.max(...perName.values()),
+    reconciles: metricValue(m, 'controller_runtime_reconcile_total', 'controller="deployment"'),
+    queueWait: ratio('workqueue_queue_duration_seconds', 'name="deployment"'),
+    reconcileTime: ratio('controller_runtime_reconcile_time_seconds', 'controller="deployment"'),
   };
+  w.stop();
+  await a.stop();
+  return result;
 }
 
-async function main(): Promise<void> {
-  requireDockerAndImage();
-  build();
-  const w0 = (ws = new Workspace());
+interface Round {
+  load: number;
+  at: string;
+  base: { runs: number; total: number };
+  agent: AgentResult;
+  running: number;
+  curve: { k: number; total: number; create: number; start: number }[];
+}
+
+async function round(i: number, engine: DockerEngine): Promise<Round> {
+  const w0 = new Workspace();
+  workspaces.push(w0);
   const ports = await freePorts(N + 1);
   const metricsPort = ports.pop()!;
-  const names = Array.from({ length: N }, (_, i) => `${w0.prefix}d${i}`);
+  const names = Array.from({ length: N }, (_, j) => `${w0.prefix}d${j}`);
+  const load = loadAvg();
+  const at = new Date().toISOString().slice(11, 16);
 
-  console.error(`baseline: ${N} sequential docker run -d, then wait for every /health`);
+  console.error(`round ${i}: baseline: ${N} sequential docker run -d, then wait for every /health`);
   const base = await baseline(w0.prefix, ports);
   removeContainers(w0.prefix);
-  const parallel: [number, number][] = [];
-  for (const inFlight of [2, 4, 8]) {
-    console.error(`engine: ${N} docker run -d, ${inFlight} in flight`);
-    parallel.push([inFlight, await parallelBaseline(w0.prefix, ports, inFlight)]);
-    removeContainers(w0.prefix);
-  }
 
-  console.error(`agent: converge ${N} Deployments from an empty node`);
+  console.error(`round ${i}: agent: converge ${N} Deployments from an empty node`);
   w0.repo
     .write({
       [`nodes/${w0.node}.yaml`]: nodeYaml(w0.node, w0.repo.bare),
       ...Object.fromEntries(
-        names.map((n, i) => [`deployments/${n}.yaml`, deploymentYaml(n, ports[i], { INDEX: String(i) })]),
+        names.map((n, j) => [`deployments/${n}.yaml`, deploymentYaml(n, ports[j], { INDEX: String(j) })]),
       ),
     })
     .commit(`${N} deployments`);
@@ -134,34 +208,69 @@ async function main(): Promise<void> {
   const running = containerIds(w0.prefix).length;
   // Every Ready Deployment answers on its host port too (the agent probes via the container IP).
   await Promise.all(ports.map((p) => waitHealthy(p, 20, 10_000)));
+  removeContainers(w0.prefix);
+
+  const curve: Round['curve'] = [];
+  for (const k of IN_FLIGHT) {
+    console.error(`round ${i}: engine: ${N}× create (network + alias) + start, ${k} in flight`);
+    curve.push({ k, ...(await engineCurve(engine, w0.node, names, ports, k)) });
+    removeContainers(w0.prefix);
+  }
+  await removeNetwork(w0.node);
+  return { load, at, base, agent: r, running, curve };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function main(): Promise<void> {
+  requireDockerAndImage();
+  build();
+  const engine = new DockerEngine();
+  const rounds: Round[] = [];
+  for (let i = 1; i <= ROUNDS; i++) rounds.push(await round(i, engine));
 
   const s = (ms: number): string => `${fmt(ms / 1000, 2)} s`;
+  const med = (f: (r: Round) => number): number => median(rounds.map(f));
+  const base = med((r) => r.base.total);
+  const row = (label: string, f: (r: Round) => number, ratio = true): string =>
+    `| ${label} | ${s(med(f))} | ${ratio ? `${fmt(med((r) => f(r) / r.base.total), 2)}×` : ''} | ${rounds.map((r) => (ratio ? `${fmt(f(r) / r.base.total, 2)}×` : s(f(r)))).join(' / ')} |`;
+  const curveOf = (r: Round, k: number) => r.curve.find((c) => c.k === k)!;
+  const a = (f: (x: AgentResult) => number) => (r: Round) => f(r.agent);
   writeSection('agent-converge', [
     '### Agent: converge 50 Deployments from an empty node (`bench/agent-converge.ts`)',
     '',
     `${N} Deployments of \`orun-test/busybox:1\` (busybox httpd, one host port each, env, readiness`,
     '`localhost:80/health`). Agent: from spawning `orun start` (poll interval 1 s) against a repo holding',
-    `all ${N} until a local-API watch shows all ${N} Ready. Baseline (same run, same containers): ${N} sequential`,
+    `all ${N} until a local-API watch shows all ${N} Ready. Baseline (same round, same containers): ${N} sequential`,
     '`docker run -d` (as a shell script would), then GET every host port /health every 20 ms until all answer.',
-    'Containers removed between phases.',
+    `Engine curve: the agent's own engine calls per Deployment (create with the node network and its alias, then`,
+    'start, through runtime/docker) with k in flight, then all healthy. Containers removed between phases.',
+    `${ROUNDS} rounds, each baseline → agent → engine curve; the table gives the median and each round's figure.`,
     machine(),
+    `Rounds: ${rounds.map((r, i) => `${i + 1} at ${r.at} UTC, load ${fmt(r.load, 1)}`).join('; ')}.`,
     '',
-    '| | time | ratio vs baseline |',
-    '|---|---:|---:|',
-    `| baseline: ${N}× \`docker run -d\` + all healthy | ${s(base.total)} | 1.00× |`,
-    `| ↳ of which the ${N} \`docker run -d\` | ${s(base.runs)} | |`,
-    ...parallel.map(
-      ([k, ms]) =>
-        `| engine throughput: ${N}× \`docker run -d\`, ${k} in flight, + all healthy | ${s(ms)} | ${fmt(ms / base.total, 2)}× |`,
+    '| | time (median) | ratio vs baseline (median) | per round |',
+    '|---|---:|---:|---|',
+    `| baseline: ${N}× \`docker run -d\` + all healthy | ${s(base)} | 1.00× | ${rounds.map((r) => s(r.base.total)).join(' / ')} |`,
+    row(`↳ of which the ${N} \`docker run -d\``, (r) => r.base.runs, false),
+    ...IN_FLIGHT.map((k) =>
+      row(`engine: ${N}× create + start, ${k} in flight, + all healthy`, (r) => curveOf(r, k).total),
     ),
-    `| **agent: start → all ${N} Ready** | ${s(r.total)} | ${fmt(r.total / base.total, 2)}× |`,
-    `| ↳ start → local API answers | ${s(r.apiUp)} | |`,
-    `| ↳ start → revision applied to the store | ${s(r.applied)} | |`,
-    `| ↳ start → first Deployment Ready | ${s(r.firstReady)} | |`,
-    `| ↳ applied → all Ready (${fmt(N / ((r.total - r.applied) / 1000), 1)} Deployments/s) | ${s(r.total - r.applied)} | ${fmt((r.total - r.applied) / base.total, 2)}× |`,
+    `| ↳ mean create / start per call, by k in flight (median) | ${IN_FLIGHT.map((k) => `${k}: ${fmt(med((r) => curveOf(r, k).create))} / ${fmt(med((r) => curveOf(r, k).start))} ms`).join('; ')} | | |`,
+    row(`**agent: start → all ${N} Ready**`, a((x) => x.total)),
+    row('↳ start → local API answers', a((x) => x.apiUp), false),
+    row('↳ start → revision applied to the store', a((x) => x.applied), false),
+    row('↳ start → first Deployment Ready', a((x) => x.firstReady), false),
+    row('↳ applied → all Ready', a((x) => x.total - x.applied)),
     '',
-    `Status churn: ${r.eventsDuring} watch events for ${N} Deployments until all Ready (max ${r.maxPerDeployment} for one),`,
-    `${r.eventsAfter} in the ${QUIET_MS / 1000} s after; ${running} containers running.`,
+    `Agent (median): ${fmt(med(a((x) => N / ((x.total - x.applied) / 1000))), 1)} Deployments/s after the apply; ${fmt(med(a((x) => x.reconciles)))} reconciles for ${N} Deployments;`,
+    `a key waited ${fmt(med(a((x) => x.queueWait * 1000)))} ms in the queue and a reconcile took ${fmt(med(a((x) => x.reconcileTime * 1000)))} ms (means, controller metrics).`,
+    `Status churn: ${med(a((x) => x.eventsDuring))} watch events for ${N} Deployments until all Ready (max ${Math.max(...rounds.map((r) => r.agent.maxPerDeployment))} for one),`,
+    `${Math.max(...rounds.map((r) => r.agent.eventsAfter))} in the ${QUIET_MS / 1000} s after; ${Math.min(...rounds.map((r) => r.running))} containers running.`,
   ]);
 }
 
@@ -170,7 +279,7 @@ runBench(
   async () => {
     watch?.stop();
     await agent?.stop();
-    ws?.cleanup();
+    for (const w of workspaces) w.cleanup();
   },
   () => agent?.dump() ?? '',
 );
