@@ -7,6 +7,7 @@
 // A random 0–1 s pause precedes each push, so the push lands at a random phase of the poll loop.
 // Run: node_modules/.bin/node bench/agent-latency.ts
 import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import {
   Agent,
   DeploymentWatch,
@@ -46,9 +47,9 @@ interface Sample {
   detect: number;
   /** fetched → 'applied revision' (read from objects, decode, store apply). */
   apply: number;
-  /** applied → 'container removed' (stop with SIGTERM grace, remove). */
+  /** applied → 'container stopped' (list, image check, create the new one, stop the old with SIGTERM grace). */
   retire: number;
-  /** removed → Ready on the new generation (create, start, readiness probe, status). */
+  /** stopped → Ready on the new generation (start the new one while the old is removed, readiness probe, status). */
   start: number;
 }
 
@@ -78,11 +79,13 @@ async function main(): Promise<void> {
   const [basePort, agentPort, metricsPort] = await freePorts(3);
   const name = `${w0.prefix}lat`;
 
+  const loads = [loadavg()[0]!];
   console.error('baseline: docker rm -f + docker run -d + health poll');
   const base = await baseline(`orun-${w0.prefix}base`, basePort!, COMMITS, false);
   console.error('baseline: docker stop + docker rm + docker run -d + health poll');
   const graceful = await baseline(`orun-${w0.prefix}base`, basePort!, GRACEFUL_REPS, true);
 
+  loads.push(loadavg()[0]!);
   console.error(`agent: ${COMMITS} commits`);
   const file = `deployments/${name}.yaml`;
   w0.repo
@@ -134,7 +137,7 @@ async function main(): Promise<void> {
     const ofRev = (l: LogLine): boolean => field(l, 'revision').endsWith(sha);
     const detect = logTimeMs(await logLine('fetched new revision', ofRev)) - wall0;
     const applied = logTimeMs(await logLine('applied revision', ofRev)) - wall0;
-    const removed = logTimeMs(await logLine('container removed', (l) => l['containerID'] === oldID)) - wall0;
+    const removed = logTimeMs(await logLine('container stopped', (l) => l['containerID'] === oldID)) - wall0;
     const total = tReady - t0;
     samples.push({
       total,
@@ -144,10 +147,11 @@ async function main(): Promise<void> {
       start: total - removed,
     });
     console.error(
-      `  commit ${i}: ${total.toFixed(0)} ms (detect ${detect} ms, retire ${removed - applied} ms)`,
+      `  commit ${i}: ${total.toFixed(0)} ms (detect ${detect} ms, stop ${removed - applied} ms, start ${(total - removed).toFixed(0)} ms)`,
     );
   }
   const m1 = await a.metrics();
+  loads.push(loadavg()[0]!);
   w.stop();
   assertUncontaminated(a, w0.prefix);
 
@@ -163,6 +167,12 @@ async function main(): Promise<void> {
   const fetchMs = opMean('fetch');
   const readMs = opMean('read');
   const pollWait = mean(samples.map((s) => s.detect)) - lsRemote - fetchMs;
+  const probeFailures =
+    metricValue(m1, 'orun_probe_failures_total', 'probe="readiness"') -
+    metricValue(m0, 'orun_probe_failures_total', 'probe="readiness"');
+  const probes =
+    metricValue(m1, 'orun_probe_duration_seconds_count', 'probe="readiness"') -
+    metricValue(m0, 'orun_probe_duration_seconds_count', 'probe="readiness"');
 
   const stats = (xs: number[]): [number, number, number] => {
     const s = [...xs].sort((x, y) => x - y);
@@ -209,14 +219,19 @@ async function main(): Promise<void> {
     ),
     row('↳ push → fetched (poll wait + git)', pick('detect')),
     row('↳ fetched → applied to the store (read from objects, decode, apply)', pick('apply')),
-    row('↳ applied → old container removed (stop, SIGTERM grace)', pick('retire')),
     row(
-      '↳ removed → Ready (create, start, probe, status)',
+      '↳ applied → old container stopped (create the new one, stop the old: SIGTERM grace)',
+      pick('retire'),
+    ),
+    row(
+      '↳ stopped → Ready (start the new one while the old is removed, probe, status)',
       pick('start'),
       `${ratios(pick('start'), B)} vs A`,
     ),
     '',
     `Poll-interval component (mean): ${fmt(pollWait)} ms (expected ≈ 500 ms); per poll: ls-remote ${fmt(lsRemote)} ms, fetch ${fmt(fetchMs)} ms, read (ls-tree + cat-file, per call) ${fmt(readMs)} ms (means).`,
+    `Readiness probes: ${probes} for ${COMMITS} new containers, ${probeFailures} failed (the first probe runs right after the start; a failure is retried after 0.1 s).`,
+    `Load average ${loads.map((l) => fmt(l, 1)).join(' → ')} (start of the baselines, of the agent phase, end).`,
   ]);
 }
 

@@ -12,7 +12,7 @@
  *   ProgressDeadlineExceeded with N's last probe failure, and that rollout is not retried until the
  *   spec or the source commit changes.
  * Recreate (stop-first): create N → stop O gracefully (the status keeps naming O until it has
- *   stopped, so the route never answers 503 while O runs) → start N → remove O → probe N.
+ *   stopped, so the route never answers 503 while O runs) → start N while O is removed → probe N.
  */
 import type { ContainerInfo } from '../../runtime/docker/engine.ts';
 import { sourceCommit } from './desired.ts';
@@ -63,7 +63,7 @@ export async function keepAfterFailedRollout(run: Run, old: ContainerInfo): Prom
 /**
  * Recreate: create the new container while the old ones still serve (a spec the engine refuses,
  * or a name a stranger holds, leaves them running), stop them (the route is kept until they have
- * stopped), start the new one, and only then remove the stopped ones: create and remove are not
+ * stopped), then start the new one while the stopped ones are removed: create and remove are not
  * part of the outage.
  */
 export async function recreate(
@@ -88,8 +88,14 @@ export async function recreate(
       },
     });
   }
-  const r = await startExisting(run, created);
-  await removeStopped(run, old, why);
+  // The stopped ones are removed while the new one starts: neither waits for the other.
+  const [started, removed] = await Promise.allSettled([
+    startExisting(run, created),
+    removeStopped(run, old, why),
+  ]);
+  if (started.status === 'rejected') throw started.reason;
+  if (removed.status === 'rejected') throw removed.reason;
+  const r = started.value;
   if ('verdict' in r) return r;
   await run.deps.secretFiles?.prune(run.name, run.desired.hash);
   return supervise(run, r);
