@@ -10,7 +10,7 @@
 // median of each figure over the rounds and every round's own ratio with its load average.
 // Run: node_modules/.bin/node bench/agent-converge.ts
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { decodeManifestFile } from '../apis/run.orcra.dev/v0alpha/decode.ts';
 import {
   desiredContainer,
@@ -117,10 +117,6 @@ async function engineCurve(
   return { total: performance.now() - t0, create: create / N, start: start / N };
 }
 
-function loadAvg(): number {
-  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-}
-
 /** The node network goes when the round's containers are gone (dockerd may lag a moment). */
 async function removeNetwork(node: string): Promise<void> {
   for (let tries = 0; tries < 20; tries++) {
@@ -188,7 +184,7 @@ async function round(i: number, engine: DockerEngine): Promise<Round> {
   const ports = await freePorts(N + 1);
   const metricsPort = ports.pop()!;
   const names = Array.from({ length: N }, (_, j) => `${w0.prefix}d${j}`);
-  const load = loadAvg();
+  const load = loadavg()[0]!;
   const at = new Date().toISOString().slice(11, 16);
 
   console.error(`round ${i}: baseline: ${N} sequential docker run -d, then wait for every /health`);
@@ -237,7 +233,14 @@ async function main(): Promise<void> {
   const med = (f: (r: Round) => number): number => median(rounds.map(f));
   const base = med((r) => r.base.total);
   const row = (label: string, f: (r: Round) => number, ratio = true): string =>
-    `| ${label} | ${s(med(f))} | ${ratio ? `${fmt(med((r) => f(r) / r.base.total), 2)}×` : ''} | ${rounds.map((r) => (ratio ? `${fmt(f(r) / r.base.total, 2)}×` : s(f(r)))).join(' / ')} |`;
+    `| ${label} | ${s(med(f))} | ${
+      ratio
+        ? `${fmt(
+            med((r) => f(r) / r.base.total),
+            2,
+          )}×`
+        : ''
+    } | ${rounds.map((r) => (ratio ? `${fmt(f(r) / r.base.total, 2)}×` : s(f(r)))).join(' / ')} |`;
   const curveOf = (r: Round, k: number) => r.curve.find((c) => c.k === k)!;
   const a = (f: (x: AgentResult) => number) => (r: Round) => f(r.agent);
   writeSection('agent-converge', [
@@ -261,11 +264,29 @@ async function main(): Promise<void> {
       row(`engine: ${N}× create + start, ${k} in flight, + all healthy`, (r) => curveOf(r, k).total),
     ),
     `| ↳ mean create / start per call, by k in flight (median) | ${IN_FLIGHT.map((k) => `${k}: ${fmt(med((r) => curveOf(r, k).create))} / ${fmt(med((r) => curveOf(r, k).start))} ms`).join('; ')} | | |`,
-    row(`**agent: start → all ${N} Ready**`, a((x) => x.total)),
-    row('↳ start → local API answers', a((x) => x.apiUp), false),
-    row('↳ start → revision applied to the store', a((x) => x.applied), false),
-    row('↳ start → first Deployment Ready', a((x) => x.firstReady), false),
-    row('↳ applied → all Ready', a((x) => x.total - x.applied)),
+    row(
+      `**agent: start → all ${N} Ready**`,
+      a((x) => x.total),
+    ),
+    row(
+      '↳ start → local API answers',
+      a((x) => x.apiUp),
+      false,
+    ),
+    row(
+      '↳ start → revision applied to the store',
+      a((x) => x.applied),
+      false,
+    ),
+    row(
+      '↳ start → first Deployment Ready',
+      a((x) => x.firstReady),
+      false,
+    ),
+    row(
+      '↳ applied → all Ready',
+      a((x) => x.total - x.applied),
+    ),
     '',
     `Agent (median): ${fmt(med(a((x) => N / ((x.total - x.applied) / 1000))), 1)} Deployments/s after the apply; ${fmt(med(a((x) => x.reconciles)))} reconciles for ${N} Deployments;`,
     `a key waited ${fmt(med(a((x) => x.queueWait * 1000)))} ms in the queue and a reconcile took ${fmt(med(a((x) => x.reconcileTime * 1000)))} ms (means, controller metrics).`,
