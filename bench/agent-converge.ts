@@ -88,13 +88,15 @@ async function engineCurve(
   names: string[],
   ports: number[],
   inFlight: number,
-): Promise<{ total: number; create: number; start: number }> {
+  nodeNetwork = true,
+): Promise<CurvePoint> {
   const network = nodeNetworkName(node);
-  await engine.ensureNetwork(network, { labels: { [Label.managedBy]: MANAGED_BY } });
+  if (nodeNetwork) await engine.ensureNetwork(network, { labels: { [Label.managedBy]: MANAGED_BY } });
   const specs = names.map((n, i) => {
     const yaml = deploymentYaml(`${n}k${inFlight}`, ports[i], { INDEX: String(i) });
     const obj = decodeManifestFile(`deployments/${n}.yaml`, yaml, { commit: 'c0ffee' }).objects[0];
-    return desiredContainer(obj as DeploymentView, { nodeName: node, networkName: network }).containerSpec();
+    const opts = nodeNetwork ? { nodeName: node, networkName: network } : { nodeName: node };
+    return desiredContainer(obj as DeploymentView, opts).containerSpec();
   });
   const t0 = performance.now();
   let next = 0;
@@ -169,13 +171,22 @@ async function agentPhase(w0: Workspace, names: string[], metricsPort: number): 
   return result;
 }
 
+interface CurvePoint {
+  total: number;
+  /** Mean ms per call. */
+  create: number;
+  start: number;
+}
+
 interface Round {
   load: number;
   at: string;
   base: { runs: number; total: number };
   agent: AgentResult;
   running: number;
-  curve: { k: number; total: number; create: number; start: number }[];
+  curve: ({ k: number } & CurvePoint)[];
+  /** 4 in flight on the default bridge (no node network, no embedded DNS): what the network costs. */
+  bridge: CurvePoint;
 }
 
 async function round(i: number, engine: DockerEngine): Promise<Round> {
@@ -212,8 +223,11 @@ async function round(i: number, engine: DockerEngine): Promise<Round> {
     curve.push({ k, ...(await engineCurve(engine, w0.node, names, ports, k)) });
     removeContainers(w0.prefix);
   }
+  console.error(`round ${i}: engine: ${N}× create + start on the default bridge, 4 in flight`);
+  const bridge = await engineCurve(engine, w0.node, names, ports, 4, false);
+  removeContainers(w0.prefix);
   await removeNetwork(w0.node);
-  return { load, at, base, agent: r, running, curve };
+  return { load, at, base, agent: r, running, curve, bridge };
 }
 
 const median = (xs: number[]): number => {
@@ -263,7 +277,11 @@ async function main(): Promise<void> {
     ...IN_FLIGHT.map((k) =>
       row(`engine: ${N}× create + start, ${k} in flight, + all healthy`, (r) => curveOf(r, k).total),
     ),
-    `| ↳ mean create / start per call, by k in flight (median) | ${IN_FLIGHT.map((k) => `${k}: ${fmt(med((r) => curveOf(r, k).create))} / ${fmt(med((r) => curveOf(r, k).start))} ms`).join('; ')} | | |`,
+    row(
+      `engine: the same, 4 in flight, on the default bridge (no node network), + all healthy`,
+      (r) => r.bridge.total,
+    ),
+    `| ↳ mean create / start per call, by k in flight (median) | ${IN_FLIGHT.map((k) => `${k}: ${fmt(med((r) => curveOf(r, k).create))} / ${fmt(med((r) => curveOf(r, k).start))} ms`).join('; ')}; default bridge, 4: ${fmt(med((r) => r.bridge.create))} / ${fmt(med((r) => r.bridge.start))} ms | | |`,
     row(
       `**agent: start → all ${N} Ready**`,
       a((x) => x.total),
