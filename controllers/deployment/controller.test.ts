@@ -5,7 +5,7 @@ import { FakeClock } from '../../runtime/clock/index.ts';
 import { FakeEngine } from '../../runtime/docker/fake.ts';
 import { EventRecorder } from '../../runtime/events/index.ts';
 import { Store } from '../../runtime/store/index.ts';
-import { deploymentKeyForEvent, managedDeploymentKeys } from './engine-events.ts';
+import { deploymentKeyForEvent, managedDeploymentKeys, watchContainerEvents } from './engine-events.ts';
 import { Label } from './desired.ts';
 import { newDeploymentController } from './controller.ts';
 import type { DeploymentSpecView, DeploymentStatusView } from './spec.ts';
@@ -88,6 +88,26 @@ describe('engine event mapping', () => {
     [{}, undefined],
   ])('labels %j → %s', (labels, key) => {
     expect(deploymentKeyForEvent({ labels })).toBe(key);
+  });
+
+  it("watchContainerEvents drops what `ignore` says (the controller: a reconcile's own starts), keeps the rest", async () => {
+    const engine = new FakeEngine({ images: [IMAGE] });
+    const managed = { [Label.managedBy]: 'orun', [Label.deployment]: 'x' };
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const watching = watchContainerEvents(
+      engine,
+      stop.signal,
+      (key) => seen.push(key),
+      undefined,
+      (e) => e.action === 'start',
+    );
+    const id = await engine.createContainer({ name: 'x1', image: IMAGE, labels: managed });
+    await engine.startContainer(id);
+    engine.crash('x1', 1);
+    await vi.waitFor(() => expect(seen).toEqual(['Deployment/x']));
+    stop.abort();
+    await watching;
   });
 
   it('managedDeploymentKeys lists each owning Deployment once, ignoring unmanaged containers', async () => {

@@ -106,6 +106,8 @@ export class DeploymentController {
           signal,
           (key) => this.controller.enqueue(key),
           this.#o.nodeName,
+          // The start of a container a reconcile started itself (and then looked at) changes nothing.
+          (e) => e.action === 'start' && this.reconciler.startedItself(e.id),
         );
       } catch (err) {
         this.#log.warn({ err: errorMessage(err) }, 'container event stream ended; reopening');

@@ -29,7 +29,7 @@ export function deploymentKeyForEvent(e: Pick<ContainerEvent, 'labels'>): string
 /**
  * Enqueues the Deployment of every managed container event until `signal` aborts. The engine
  * filters by the managed-by label; our own stop/start calls come back here too, which is harmless
- * (the queue dedups and reconcile is idempotent).
+ * (the queue dedups and reconcile is idempotent); `ignore` drops the ones not worth a reconcile.
  *
  * @example void watchContainerEvents(engine, signal, (k) => queue.add(k)).catch((err) => log.error({ err }, 'event watch ended'));
  */
@@ -38,9 +38,12 @@ export async function watchContainerEvents(
   signal: AbortSignal,
   enqueue: (key: string) => void,
   nodeName?: string,
+  /** Events to drop, e.g. the `start` of a container the reconciler started itself. */
+  ignore?: (e: ContainerEvent) => boolean,
 ): Promise<void> {
   const labels = managedSelector(nodeName);
   for await (const e of engine.events(signal, { labels, actions: WATCHED_ACTIONS })) {
+    if (ignore?.(e) === true) continue;
     const key = deploymentKeyForEvent(e);
     if (key !== undefined) enqueue(key);
   }

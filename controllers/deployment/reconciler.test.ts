@@ -47,6 +47,9 @@ describe('create', () => {
     expect(h.reasons()).toEqual(['Created', 'Started']);
     expect(r?.requeueAfter).toBe(300_000); // resync: catches exits even without the event watch
     expect(await h.metric('orun_deployment_ready', { deployment: 'web' })).toBe(1);
+    // Its engine `start` event is its own doing: the controller drops it once (no second reconcile).
+    expect(h.reconciler.startedItself(c!.id)).toBe(true);
+    expect(h.reconciler.startedItself(c!.id)).toBe(false);
   });
 
   it('waits for the readiness probe against the container IP, then turns Ready', async () => {

@@ -45,6 +45,14 @@ export class DeploymentReconciler {
     this.#mem = new Memory(deps, this.#deps.backoff);
   }
 
+  /**
+   * True once for a container this reconciler started (so its engine `start` event need not
+   * enqueue another reconcile: the one that started it has inspected and probed it already).
+   */
+  startedItself(id: string): boolean {
+    return this.#mem.ownStarts.delete(id);
+  }
+
   async reconcile(ctx: ReconcileContext): Promise<ReconcileResult | void> {
     try {
       return await this.#reconcile(ctx);

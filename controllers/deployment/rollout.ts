@@ -142,9 +142,11 @@ export async function createDesired(run: Run): Promise<string | Outcome> {
 /** Starts a created (or exited) container; a taken host port stalls instead of retrying hot. */
 export async function startExisting(run: Run, id: string): Promise<ContainerInfo | Outcome> {
   const { engine, clock } = run.deps;
+  run.mem.ownStarts.add(id); // before the call: its event may come back before the answer
   try {
     await engine.startContainer(id);
   } catch (err) {
+    run.mem.ownStarts.delete(id);
     if (!isOrunError(err, DockerErrorCode.HostPortConflict)) throw err;
     const message = `starting container ${run.desired.name}: ${errorMessage(err)}`;
     run.event('Warning', 'Failed', message);

@@ -70,6 +70,8 @@ export class Memory {
    * readdir was a quarter of an idle agent's CPU). Cleared when a rollout starts.
    */
   readonly secretsPruned = new Map<string, string>();
+  /** Containers started by a reconcile whose engine `start` event has not come back yet. */
+  readonly ownStarts = new Set<string>();
   /** The node network exists (checked once per process). */
   networkReady = false;
   readonly metrics: DeploymentMetrics;
@@ -87,6 +89,7 @@ export class Memory {
     this.livenessKills.delete(id);
     this.rolloutSince.delete(id);
     this.switches.delete(id);
+    this.ownStarts.delete(id);
   }
 }
 
