@@ -110,7 +110,7 @@ describe('rendered systemd units under a real systemd (node container)', () => {
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
     const files = readdirSync(join(out, 'units')).sort();
     expect(files).toEqual(
-      ['app', 'cache', 'db', 'flaky', 'migrate', 'probe', 'side', 'stubborn', 'web'].map((s) => `${PREFIX}${s}.service`).concat(`${PREFIX}orch.target`).sort(),
+      ['app', 'cache', 'db', 'flaky', 'migrate', 'probe', 'side', 'stubborn', 'web', 'orch-network'].map((s) => `${PREFIX}${s}.service`).concat(`${PREFIX}orch.target`).sort(),
     ); // prettier-ignore
     await node.exec('mkdir', '-p', DIR);
     for (const f of files) await docker('cp', join(out, 'units', f), `${node.name}:/etc/systemd/system/${f}`);

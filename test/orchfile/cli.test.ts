@@ -176,6 +176,7 @@ describe('orch render', () => {
       '# file: redis.service',
       '# file: django.service',
       '# file: db-migrate.service',
+      '# file: orch-network.service',
       '# file: orch.target',
     ]);
   });
