@@ -6,11 +6,20 @@
 # The .deb set is the exact closure apt computes in a throwaway node container
 # (`apt-get install --download-only`); Packages is made with dpkg-scanpackages (dpkg-dev).
 # Idempotent: an existing repository is kept (--rebuild replaces it). Needs the Debian mirror once.
+# `--orch` makes a second repository instead (/var/cache/orun-test/orch-debs): the host tools the
+# Orchfile spec example's HEALTHCHECKs and django run on a systemd node (pg_isready, redis-cli,
+# curl, python), for test/orch-systemd/spec-example.test.ts.
 set -euo pipefail
 
 IMAGE=${ORUN_NODE_IMAGE:-orun-test/node:bookworm}
-DIR=${ORUN_NODE_DEBS:-/var/cache/orun-test/node-debs}
-PACKAGES=(caddy)
+if [ "${1:-}" = "--orch" ]; then
+  shift
+  DIR=${ORUN_ORCH_DEBS:-/var/cache/orun-test/orch-debs}
+  PACKAGES=(postgresql-client redis-tools curl python-is-python3)
+else
+  DIR=${ORUN_NODE_DEBS:-/var/cache/orun-test/node-debs}
+  PACKAGES=(caddy)
+fi
 
 if [ "${1:-}" != "--rebuild" ] && [ -s "$DIR/Packages" ]; then
   echo "node-debs: $DIR exists" >&2

@@ -8,6 +8,7 @@ if [ "$(id -u)" = 0 ]; then
   bash hack/images.sh
   bash hack/node-image.sh
   bash hack/node-debs.sh
+  bash hack/node-debs.sh --orch
   bash hack/arm64-sysroot.sh
   bash hack/app-images.sh
 else

@@ -135,6 +135,8 @@ export async function startNode(opts: {
   authorizedKey: string;
   /** Extra `docker run -v` bind mounts (`host:container[:ro]`). */
   mounts?: string[];
+  /** Extra `docker run` flags, e.g. `--network host` (the node then shares this machine's ports). */
+  dockerArgs?: string[];
 }): Promise<NodeContainer> {
   requireDocker();
   requireCommand(`the node image ${NODE_IMAGE} (build it: bash hack/node-image.sh)`, 'docker', [
@@ -152,6 +154,7 @@ export async function startNode(opts: {
     '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--tmpfs', '/run', '--tmpfs', '/run/lock',
     ...(opts.dockerSocket ? ['-v', `${opts.dockerSocket}:/var/run/docker.sock`] : []),
     ...(opts.mounts ?? []).flatMap((m) => ['-v', m]),
+    ...(opts.dockerArgs ?? []),
     '-e', 'container=docker', NODE_IMAGE,
   ).catch(async (err: unknown) => {
     await remove(); // `docker run` can fail after creating the container
