@@ -1,11 +1,12 @@
 // CLI start-up as whole processes, against `node -e ''` in the same run: `orunctl --help`,
 // `orch validate` of the spec example and `orun --help`, from the bundles (dist/*.js, run by the
 // same Node) and from the single executable (dist/orun-linux-<arch>, `npm run dist`: V8 code
-// cache built in), when it is there. Runs alternate so drift hits all alike; CLI_RUNS (default 25)
+// cache built in, run through links named orunctl and orch), when it is there; another build's
+// orch validate with BENCH_BEFORE_DIST. Runs alternate so drift hits all alike; CLI_RUNS (default 25)
 // after 3 warm-ups; medians. Run: node_modules/.bin/node bench/cli-startup.ts
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { build, clockTicks, fmt, machine, percentile, writeSection } from './support/agent-bench.ts';
@@ -35,10 +36,26 @@ const cases: { name: string; cmd: string; args: string[] }[] = [
   { name: '`orun --help` (dist/orun.js)', cmd: NODE, args: [join(ROOT, 'dist/orun.js'), '--help'] },
 ];
 const sea = existsSync(SEA);
-if (sea) {
+// Another build (BENCH_BEFORE_DIST=/path/to/dist, e.g. the previous commit's): a before/after pair.
+const before = process.env.BENCH_BEFORE_DIST;
+if (before !== undefined) {
+  cases.push({
+    name: `\`orch validate\` spec example (${before}/orch.js)`,
+    cmd: NODE,
+    args: [join(before, 'orch.js'), 'validate', SPEC],
+  });
+}
+// The single executable run the documented way: through links named orunctl and orch (argv[0]).
+const links = sea ? mkdtempSync(join(tmpdir(), 'orun-bench-sea-')) : undefined;
+if (links !== undefined) {
+  for (const tool of ['orunctl', 'orch']) symlinkSync(SEA, join(links, tool));
   cases.push(
-    { name: '`orunctl --help` (single executable)', cmd: SEA, args: ['orunctl', '--help'] },
-    { name: '`orch validate` spec example (single executable)', cmd: SEA, args: ['orch', 'validate', SPEC] },
+    { name: '`orunctl --help` (single executable)', cmd: join(links, 'orunctl'), args: ['--help'] },
+    {
+      name: '`orch validate` spec example (single executable)',
+      cmd: join(links, 'orch'),
+      args: ['validate', SPEC],
+    },
   );
 }
 const times = new Map<string, number[]>(cases.map((c) => [c.name, []]));
@@ -57,6 +74,7 @@ for (let i = 0; i < RUNS + 3; i++) {
     }
   }
 }
+if (links !== undefined) rmSync(links, { recursive: true, force: true });
 const med = (n: string) =>
   percentile(
     [...times.get(n)!].sort((a, b) => a - b),
@@ -71,9 +89,9 @@ writeSection('cli-startup', [
   `Whole processes, ${RUNS} alternating runs after 3 warm-ups: wall time (median) and CPU time (user + system, mean per run),`,
   "each with its ratio against `node -e ''` (same Node, same run). CPU time varies less with the machine's load than wall time.",
   sea
-    ? 'The single executable (`npm run dist`, V8 code cache built in) measured as well.'
+    ? 'The single executable (`npm run dist`, V8 code cache built in) measured as well, through links named orunctl and orch.'
     : 'No single executable in dist/ (run `npm run dist` first to measure it as well).',
-  'The machine was shared with seven other engineers running tests.',
+  'The machine was shared with six other engineers running tests.',
   machine(),
   '',
   `Load average at the end: ${loadavg()

@@ -1,18 +1,28 @@
 // `orunctl get deploy` on 50 Deployments as a whole process (dist/orunctl.js: node startup,
 // bundle load, one request over the unix socket to a real agent, the table), against
-// `node -e ''` startup in the same run, plus `orunctl --help` to split load time from the
-// request. Runs alternate so drift hits all alike; N=20 after 2 warm-ups.
+// `node -e ''` startup in the same run, plus `orunctl --help` (the full program, no request).
+// Wall time (median) and CPU time (user + system of the process, mean), each against the
+// baseline's. Runs alternate so drift hits all alike; ORUNCTL_RUNS (default 30) after 3 warm-ups.
+// Also measured when there: another build (BENCH_ORUNCTL_JS=/path/to/dist/orunctl.js, e.g. the
+// previous commit's, for a before/after pair; BENCH_ORUNCTL_LABEL names it) and the single
+// executable (dist/orun-linux-<arch>, run the documented way, through a link named orunctl).
+// The agent's side: request → first and last byte of the list over a raw connection, against
+// GET /version.
 //
 // The agent is the real one (dist/orun.js start) on a bare Git repo with 50 busybox Deployments
 // (host port, env, readiness probe); the runs start once all 50 are Ready. Containers are named
 // `orun-bench-<random>-*` and removed at the end.
 // Run: node_modules/.bin/node bench/orunctl.ts
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   Agent,
   Workspace,
   build,
+  clockTicks,
   deploymentYaml,
   fmt,
   freePorts,
@@ -25,17 +35,30 @@ import {
   writeSection,
 } from './support/agent-bench.ts';
 
-const N = 20;
-const WARMUP = 2;
+const N = Number(process.env.ORUNCTL_RUNS ?? 30);
+const WARMUP = 3;
 const DEPLOYMENTS = 50;
 const NODE = process.execPath;
 const ORUNCTL = join(import.meta.dirname, '../dist/orunctl.js');
+const SEA = join(import.meta.dirname, `../dist/orun-${process.platform}-${process.arch}`);
 
-/** Runs `node args...` to exit; its wall time and stdout. */
-function timed(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
+/** CPU (user + system, clock ticks) of this process's reaped children so far. */
+function reapedTicks(): number {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(f[13]) + Number(f[14]);
+}
+
+/** Runs `cmd args...` (default node) to exit; its wall time, CPU time and stdout. */
+function timed(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cmd = NODE,
+): Promise<{ ms: number; cpuMs: number; stdout: string }> {
   return new Promise((res, rej) => {
+    const ticks0 = reapedTicks();
     const t0 = performance.now();
-    const child = spawn(NODE, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -43,7 +66,8 @@ function timed(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: n
     child.once('error', rej);
     child.once('close', (code) => {
       const ms = performance.now() - t0;
-      if (code === 0) res({ ms, stdout });
+      const cpuMs = ((reapedTicks() - ticks0) * 1000) / clockTicks();
+      if (code === 0) res({ ms, cpuMs, stdout });
       else rej(new Error(`bench: ${args.join(' ')} exited ${code}: ${stderr}`));
     });
   });
@@ -59,8 +83,38 @@ function readyRows(table: string): number {
   return table.split('\n').filter((l) => / 1\/1 +Running /.test(l)).length;
 }
 
+const SERVER_RUNS = 40;
+
+/** Medians of request → first and last byte of `path` over a fresh connection each time. */
+async function serverTimes(
+  socket: string,
+  path: string,
+): Promise<{ first: number; last: number; bytes: number }> {
+  const runs: { first: number; last: number; bytes: number }[] = [];
+  for (let i = 0; i < SERVER_RUNS + 5; i++) {
+    const r = await new Promise<{ first: number; last: number; bytes: number }>((res, rej) => {
+      const t0 = performance.now();
+      let first = 0;
+      let bytes = 0;
+      const s = connect(socket);
+      s.on('data', (c: Buffer) => {
+        if (bytes === 0) first = performance.now() - t0;
+        bytes += c.length;
+      });
+      s.once('error', rej);
+      s.once('end', () => res({ first, last: performance.now() - t0, bytes }));
+      s.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+    });
+    if (i >= 5) runs.push(r);
+    await sleep(20);
+  }
+  const med = (k: 'first' | 'last'): number => stats(runs.map((r) => r[k])).median;
+  return { first: med('first'), last: med('last'), bytes: runs[0]!.bytes };
+}
+
 let ws: Workspace | undefined;
 let agent: Agent | undefined;
+let links: string | undefined;
 
 runBench(
   async () => {
@@ -94,44 +148,78 @@ runBench(
     }
     const converged = performance.now() - t0;
 
-    const base: number[] = [];
-    const ctl: number[] = [];
-    const help: number[] = [];
+    const cases: { name: string; args: string[]; cmd?: string; table?: boolean }[] = [
+      { name: "baseline: `node -e ''`", args: ['-e', ''] },
+      {
+        name: `\`orunctl get deploy\`, ${DEPLOYMENTS} Deployments`,
+        args: [ORUNCTL, 'get', 'deploy'],
+        table: true,
+      },
+      { name: '`orunctl --help` (the full program, no request)', args: [ORUNCTL, '--help'] },
+    ];
+    const before = process.env.BENCH_ORUNCTL_JS;
+    if (before !== undefined)
+      cases.push({
+        name: `\`orunctl get deploy\`, ${process.env.BENCH_ORUNCTL_LABEL ?? before}`,
+        args: [before, 'get', 'deploy'],
+        table: true,
+      });
+    if (existsSync(SEA)) {
+      links = mkdtempSync(join(tmpdir(), 'orun-bench-sea-'));
+      symlinkSync(SEA, join(links, 'orunctl'));
+      cases.push({
+        name: '`orunctl get deploy`, single executable (a link named orunctl)',
+        cmd: join(links, 'orunctl'),
+        args: ['get', 'deploy'],
+        table: true,
+      });
+    }
+    const wall = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+    const cpu = new Map<string, number>(cases.map((c) => [c.name, 0]));
     for (let i = 0; i < WARMUP + N; i++) {
-      const b = (await timed(['-e', ''], env)).ms;
-      const c = await timed([ORUNCTL, 'get', 'deploy'], env);
-      const h = (await timed([ORUNCTL, '--help'], env)).ms;
-      if (c.stdout.trimEnd().split('\n').length !== DEPLOYMENTS + 1)
-        throw new Error(`bench: unexpected output:\n${c.stdout}`);
-      if (i >= WARMUP) {
-        base.push(b);
-        ctl.push(c.ms);
-        help.push(h);
+      for (const c of cases) {
+        const r = await timed(c.args, env, c.cmd);
+        if (c.table === true && r.stdout.trimEnd().split('\n').length !== DEPLOYMENTS + 1)
+          throw new Error(`bench: unexpected output:\n${r.stdout}`);
+        if (i < WARMUP) continue;
+        wall.get(c.name)!.push(r.ms);
+        cpu.set(c.name, cpu.get(c.name)! + r.cpuMs);
       }
     }
-    const sb = stats(base);
-    const sc = stats(ctl);
-    const sh = stats(help);
-    const row = (what: string, s: { median: number; p95: number }): string =>
-      `| ${what} | ${fmt(s.median, 1)} ms | ${fmt(s.p95, 1)} ms | ${fmt(s.median / sb.median, 2)}\u00d7 |`;
+    const list = await serverTimes(agent.socket, '/apis/run.orcra.dev/v0alpha/deployments');
+    const version = await serverTimes(agent.socket, '/version');
+    const base = stats(wall.get(cases[0]!.name)!);
+    const baseCpu = cpu.get(cases[0]!.name)! / N;
+    const row = (c: { name: string }): string => {
+      const s = stats(wall.get(c.name)!);
+      const cpuMs = cpu.get(c.name)! / N;
+      return `| ${c.name} | ${fmt(s.median, 1)} ms | ${fmt(s.p95, 1)} ms | ${fmt(s.median / base.median, 2)}\u00d7 | ${fmt(cpuMs, 1)} ms | ${fmt(cpuMs / baseCpu, 2)}\u00d7 |`;
+    };
     writeSection('orunctl', [
       '### orunctl (`bench/orunctl.ts`)',
       '',
       `Whole-process \`orunctl get deploy\` (dist/orunctl.js) against a real agent running ${DEPLOYMENTS} busybox ` +
         `Deployments (all Ready; the agent converged them in ${fmt(converged / 1000, 1)} s), compared with ` +
-        `\`node -e ''\` startup; N=${N} alternating runs after ${WARMUP} warm-ups. \`orunctl --help\` loads the ` +
-        'same bundle without a request, so the gap between the two is the request and the table.',
+        `\`node -e ''\` startup; N=${N} alternating runs after ${WARMUP} warm-ups: wall time (median, p95) and CPU time ` +
+        '(user + system, mean per run), each with its ratio against the baseline. CPU time varies less with the ' +
+        "machine's load than wall time. `orunctl --help` loads the full program (commander), which `get` no longer does.",
       machine(),
+      `Load average at the end: ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(', ')}.`,
       '',
-      '| measurement | median | p95 | ratio (median) |',
-      '|---|---:|---:|---:|',
-      row("baseline: `node -e ''`", sb),
-      row('`orunctl --help` (load only, no request)', sh),
-      row(`\`orunctl get deploy\`, ${DEPLOYMENTS} Deployments`, sc),
+      '| measurement | wall (median) | p95 | ratio | CPU per run | ratio |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...cases.map(row),
+      '',
+      `The agent's side (${SERVER_RUNS} requests on fresh connections, medians): the list of ${DEPLOYMENTS} ` +
+        `(${fmt(list.bytes / 1024, 1)} KiB) first byte ${fmt(list.first, 2)} ms, last byte ${fmt(list.last, 2)} ms; ` +
+        `\`GET /version\` ${fmt(version.first, 2)} / ${fmt(version.last, 2)} ms.`,
     ]);
   },
   async () => {
     await agent?.stop();
     ws?.cleanup();
+    if (links !== undefined) rmSync(links, { recursive: true, force: true });
   },
 );
