@@ -21,7 +21,12 @@ else
   PACKAGES=(caddy)
 fi
 
-if [ "${1:-}" != "--rebuild" ] && [ -s "$DIR/Packages" ]; then
+# The bootstrap e2e removes git from its node (only the package: its dependencies stay), so
+# bootstrap has to install it: git's own .deb is added beside the closure.
+EXTRA=()
+[ "${PACKAGES[*]}" = caddy ] && EXTRA=(git)
+if [ "${1:-}" != "--rebuild" ] && [ -s "$DIR/Packages" ] &&
+  { [ ${#EXTRA[@]} = 0 ] || grep -q '^Package: git$' "$DIR/Packages"; }; then
   echo "node-debs: $DIR exists" >&2
   exit 0
 fi
@@ -32,7 +37,7 @@ fi
 rm -rf "$DIR"
 mkdir -p "$DIR/partial"
 docker run --rm -v "$DIR:/var/cache/apt/archives" --entrypoint /bin/sh "$IMAGE" -c \
-  "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --download-only --no-install-recommends ${PACKAGES[*]}" >&2
+  "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --download-only --no-install-recommends ${PACKAGES[*]}${EXTRA:+ && cd /var/cache/apt/archives && apt-get download -qq ${EXTRA[*]}}" >&2
 rm -rf "$DIR/partial" "$DIR/lock"
 (cd "$DIR" && dpkg-scanpackages --multiversion . /dev/null >Packages 2>/dev/null)
 echo "node-debs: $(ls "$DIR"/*.deb | wc -l) packages in $DIR" >&2

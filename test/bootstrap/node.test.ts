@@ -1,9 +1,9 @@
 /**
  * The real proof: from a manifest repository on this host, `orun bootstrap nodes/edge-1.yaml
  * --yes` provisions a systemd node in a container over SSH. The node has no Node.js; it gets the
- * single executable, git and Caddy through apt (a local file repository, hack/node-debs.sh, so
- * apt works offline), its keys and orun.service; bootstrap waits for the first sync and prints
- * `orunctl get all`. Running it again says `unchanged`; a newer build says `upgraded A → B` and
+ * single executable, git (removed from the node first) and Caddy through apt (a local file
+ * repository, hack/node-debs.sh, so apt works offline), its keys and orun.service; bootstrap
+ * waits for the first sync and prints `orunctl get all`. Running it again says `unchanged`; a newer build says `upgraded A → B` and
  * leaves every container as it was. A commit then changes the app. Failures (apt cannot install
  * Caddy, an unreachable host) name the step and leave nothing behind. The node's dockerd is an
  * isolated one on this host (support.ts), so its agent never sees other tests' containers.
@@ -104,6 +104,9 @@ beforeAll(async () => {
   git('commit', '-qm', 'edge-1 and web');
   await node.exec('git', 'init', '-q', '--bare', '-b', 'main', '/srv/manifests.git');
   git('push', '-q', `ssh://root@${node.ip}/srv/manifests.git`, 'main');
+  // A node without git (the package only; what it depends on stays): bootstrap must install it,
+  // or the agent could not sync (hack/node-debs.sh puts git's .deb in the local repository).
+  await node.exec('dpkg', '-r', 'git');
 });
 
 afterAll(async () => {
@@ -139,7 +142,7 @@ describe('orun bootstrap nodes/edge-1.yaml against a systemd node', () => {
       // prettier-ignore
       expect(r.stderr).toMatch(new RegExp(`^bootstrap: ${step}: `, 'm'));
     expect(r.stderr).toContain(
-      'bootstrap: install packages: apt-get install caddy; systemctl disable --now caddy (orun runs its own Caddy)\n',
+      'bootstrap: install packages: apt-get install git caddy; systemctl disable --now caddy (orun runs its own Caddy)\n',
     );
     expect(r.stderr).toMatch(
       /^bootstrap: install orun: write \/usr\/local\/bin\/orun; .*\(installed \S+\)$/m,
@@ -155,6 +158,7 @@ describe('orun bootstrap nodes/edge-1.yaml against a systemd node', () => {
     console.log(`bootstrap of a fresh node to its first sync: ${ms} ms`);
 
     expect((await node.status('sh', '-c', 'command -v node')).code).not.toBe(0);
+    expect((await node.exec('sh', '-c', 'command -v git')).trim()).toBe('/usr/bin/git');
     expect((await node.exec('systemctl', 'is-active', 'orun')).trim()).toBe('active');
     expect((await node.status('systemctl', 'is-enabled', 'caddy')).stdout.trim()).toBe('disabled');
     expect(await node.exec('readlink', '/usr/local/bin/orunctl')).toBe('orun\n');
