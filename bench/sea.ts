@@ -9,7 +9,7 @@
 // Run: node_modules/.bin/node bench/sea.ts
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keygen } from '../test/support/sshd.ts';
 import { docker, startDockerd, startNode, type NodeContainer } from '../test/bootstrap/support.ts';
@@ -138,11 +138,13 @@ runBench(
       ['`orch validate` (20 services), single executable', SEA, ['orch', 'validate', orchfile]],
     ];
     const times = cases.map(() => [] as number[]);
+    const loads = [loadavg()[0]!];
     for (let i = 0; i < WARMUP + N; i++)
       for (const [j, [, cmd, args]] of cases.entries()) {
         const r = await timed(cmd, args, env);
         if (i >= WARMUP) times[j]!.push(r.ms);
       }
+    loads.push(loadavg()[0]!);
     const base = median(times[0]!);
     const rows = cases.map(
       ([what], j) =>
@@ -198,6 +200,8 @@ runBench(
         `the CommonJS bundle and its V8 code cache). Whole-process wall times, N=${N} alternating runs after ${WARMUP} ` +
         `warm-ups; \`orunctl get deploy\` against a real agent with ${DEPLOYMENTS} Ready busybox Deployments.`,
       machine(),
+      '',
+      `Load average (1 min) at the start and end of the timed runs: ${loads.map((l) => fmt(l, 1)).join(' → ')}.`,
       '',
       '| measurement | median | p95 | ratio to `node -e` (median) |',
       '|---|---:|---:|---:|',
