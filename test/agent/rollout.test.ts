@@ -28,6 +28,7 @@ import { TestGitRepo } from '../support/git-repo.ts';
 import { runLoad, type LoadResult } from '../support/load.ts';
 import { deploymentEvents, deploymentManifest } from '../support/manifests.ts';
 import { freePort } from '../support/net.ts';
+import { orunctl } from '../support/orunctl.ts';
 import { APP_IMAGES, requireAppImage, requireCommand } from '../support/services.ts';
 
 function serviceManifest(name: string, deployment: string, domain: string): string {
@@ -124,6 +125,11 @@ describe('rollouts behind the ingress (e2e: dist/orun.js, caddy, dockerd, nginx)
 
     const logged = (msg: string): number => agent.lines.filter((l) => l.msg === msg).length;
     const loadsBefore = logged('caddy config applied');
+    // `orunctl get -w` shows each phase while the old container serves (kubectl rollout status).
+    let stopWatch = (): void => undefined;
+    const watch = orunctl(['get', 'deploy', name, '-w'], { ORUN_SOCKET: agent.socket }, (_out, stop) => {
+      stopWatch = stop;
+    });
     const result = await underLoad(host, async () => {
       for (let round = 1; round <= 5; round++) {
         repo
@@ -132,6 +138,9 @@ describe('rollouts behind the ingress (e2e: dist/orun.js, caddy, dockerd, nginx)
         await rolledOut(name, round + 1);
       }
     });
+    stopWatch();
+    const watched = (await watch).stdout;
+    for (const phase of ['Draining', 'Running']) expect(watched).toContain(` ${phase} `);
     expect(result.samples.length).toBeGreaterThan(40);
     const detail = JSON.stringify({ byStatus: result.byStatus, errors: result.errors });
     // Every request answered 2xx: no 502/503 at the switch, and no connection reset (status 0): the

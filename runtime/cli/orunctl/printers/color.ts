@@ -23,7 +23,19 @@ export function paletteFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv):
 export function statusColor(p: Palette, word: string): string {
   if (['Running', 'True', 'Ready', 'Normal'].includes(word)) return p.green(word);
   if (
-    ['Pending', 'Unknown', 'Progressing', 'Reconciling', 'Starting', 'Pulling', 'Building'].includes(word)
+    [
+      'Pending',
+      'Unknown',
+      'Progressing',
+      'Reconciling',
+      'Starting',
+      'Pulling',
+      'Building',
+      'RollingUpdate',
+      'SwitchingTraffic',
+      'Draining',
+      'Recreating',
+    ].includes(word)
   ) {
     return p.yellow(word);
   }

@@ -38,9 +38,11 @@ export function deploymentState(o: WireObject): string {
   const ready = condition(o, 'Ready');
   if (ready?.status === 'Unknown' && ready.reason === 'EngineUnavailable') return ready.reason;
   if (generation !== undefined && observed !== undefined && observed < generation) return 'Progressing';
-  if (condition(o, 'Ready')?.status === 'True' || d.status?.ready === true) return 'Running';
+  // Work in progress while a container serves (Ready), e.g. a RollingUpdate's phase
+  // (RollingUpdate, SwitchingTraffic, Draining) or Pulling: said, as `kubectl rollout status` would.
   const reconciling = condition(o, 'Reconciling');
-  if (reconciling?.status === 'True') return reconciling.reason;
+  if (reconciling?.status === 'True' && reconciling.reason !== '') return reconciling.reason;
+  if (condition(o, 'Ready')?.status === 'True' || d.status?.ready === true) return 'Running';
   if (ready?.status === 'False' && ready.reason !== '') return ready.reason;
   return d.status?.containerID === undefined ? 'Pending' : 'NotReady';
 }

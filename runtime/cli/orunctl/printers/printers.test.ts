@@ -134,6 +134,19 @@ describe('get tables', () => {
     ],
     ['created, not ready', { status: { containerID: 'abc', ready: false } }, 'NotReady'],
     [
+      'a RollingUpdate draining the old container while the new one serves: the phase',
+      {
+        status: {
+          ...sampleDeployment(now).status,
+          conditions: [
+            { type: 'Ready', status: 'True', reason: 'ContainerReady', message: '', lastTransitionTime: '' },
+            { type: 'Reconciling', status: 'True', reason: 'Draining', message: '', lastTransitionTime: '' },
+          ],
+        },
+      },
+      'Draining',
+    ],
+    [
       'the engine does not answer (the rest is the last known status, ready included)',
       {
         status: {
