@@ -75,7 +75,7 @@ export function runOrch(argv: readonly string[], io: OrchIO): number {
 function renderCommand(program: Command, io: OrchIO, setExitCode: (code: number) => void): void {
   withArgs(program.command('render'))
     .description(
-      'write one systemd unit per service plus <prefix>orch.target (systemctl start|stop it), or one launchd plist per service',
+      'write one systemd unit per service plus <prefix>orch.target (systemctl start|stop it) and, with container services, <prefix>orch-network.service (their network), or one launchd plist per service',
     )
     .addOption(
       new Option('--platform <platform>', 'target platform')
