@@ -66,4 +66,19 @@ describe('EngineHealth', () => {
     expect(changes).toEqual([]);
     await stop();
   });
+
+  it('an abort while a ping is in flight ends start() when the ping returns, without waiting out the interval', async () => {
+    const clock = new FakeClock();
+    let answer!: () => void;
+    const health = new EngineHealth({ ping: () => new Promise<void>((r) => (answer = r)), clock });
+    const ac = new AbortController();
+    let ended = false;
+    const running = health.start(ac.signal).then(() => (ended = true));
+    await flushMicrotasks();
+    ac.abort();
+    answer();
+    await flushMicrotasks();
+    expect(ended).toBe(true);
+    await running;
+  });
 });

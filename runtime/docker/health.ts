@@ -82,6 +82,9 @@ export class EngineHealth {
     const { clock } = this.#o;
     while (!signal.aborted) {
       await this.#pingOnce();
+      // Aborted during the ping: the listener below would never fire, and the sleep's timer is
+      // unref'd, so with nothing else alive the process would exit 0 in the middle of stopping.
+      if (signal.aborted) break;
       const ms =
         this.#view.available === false
           ? (this.#o.downPingIntervalMs ?? 1_000)
