@@ -11,7 +11,7 @@ import type { ServiceGraph } from '../../apis/run.orcra.dev/v0alpha/servicegraph
 import { ApiClient } from '../../runtime/api/client.ts';
 import { resourceByKind } from '../../runtime/api/resources.ts';
 import { NodeProcessRunner } from '../../runtime/process/index.ts';
-import { AgentProcess, nodeYaml, uniquePrefix, waitFor } from '../support/agent.ts';
+import { AgentProcess, condition, nodeYaml, uniquePrefix, waitFor } from '../support/agent.ts';
 import { TestGitRepo } from '../support/git-repo.ts';
 import { freePort } from '../support/net.ts';
 import { orunctl } from '../support/orunctl.ts';
@@ -256,6 +256,21 @@ describe('ServiceGraph controller (e2e: real git, real dockerd, dist/orun.js)', 
     const followResult = await follow;
     expect(followResult.code).toBe(0);
     expect(followResult.stdout).not.toContain(url('web'));
+
+    // 3b. A restart while Git is unreachable runs the saved last good objects: their revision is
+    // checked out again from the objects already fetched, so the graph is adopted (it used to wait,
+    // WaitingForCheckout, until Git answered).
+    expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    repo.hideRemote();
+    t = Date.now();
+    agent = start();
+    const g4 = await ready('Ready after a restart with Git unreachable');
+    lap('ready after restart, Git unreachable', t);
+    expect(condition(await agent.object('nodes', node), 'ManifestsValid')?.reason).toBe('LastGoodRestored');
+    expect(row(g4, 'app').pid).toBe(app.pid);
+    expect(row(g4, 'web').containerID).toBe(web.containerID);
+    expect(startedAt(web.containerID!)).toBe(webStarted);
+    repo.restoreRemote();
 
     // 4. Removed from Git: both stopped, the container removed.
     repo.write({ [`servicegraphs/${name}.yaml`]: undefined }).commit('remove the graph');
