@@ -62,7 +62,7 @@ export default tseslint.config(
   },
   // Layering (docs/design/README.md): cmd → controllers → runtime edges → runtime core → apis.
   // Each block forbids the imports that point the wrong way for its folder; test files may use
-  // anything (fixtures, fakes). test/lint/layering.test.ts proves that every rule fires.
+  // anything (fixtures, fakes). runtime/layering.test.ts proves that every rule fires.
   ...layering(),
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
 );
