@@ -1,7 +1,7 @@
 // Issue 9 end to end: one broken file never stops or deletes anything, across restarts too.
 // Real git (a bare repo as the remote), real dockerd, dist/orun.js as a child process.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -36,8 +36,8 @@ function scenario(tag: string) {
     repo.cleanup();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const start = (): AgentProcess => {
-    const agent = new AgentProcess({ repo: repo.bare, node, dataDir });
+  const start = (env?: Record<string, string>): AgentProcess => {
+    const agent = new AgentProcess({ repo: repo.bare, node, dataDir, ...(env === undefined ? {} : { env }) });
     cleanups.push(async () => {
       await agent.stop('SIGKILL');
     });
@@ -159,6 +159,76 @@ describe('hardening (e2e: real git, real dockerd, dist/orun.js)', () => {
       );
     });
     expect(containersWithPrefix(prefix).find((c) => c.deployment === a)).toEqual(running[0]);
+    expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+
+  // The restored path's third cause: the tip is fetched but its objects cannot be read. A `git` on
+  // the agent's PATH answers like a git without `cat-file --batch-command` (so each read is its own
+  // process: `log` for commits, `ls-tree`, then `cat-file --batch` for the blobs) and fails the
+  // blob reads while a flag file exists; everything else goes to the real git.
+  it('a restart while the tip cannot be read runs the last good objects: nothing restarted; once it reads, it applies', async () => {
+    const { prefix, repo, dataDir, node, start, ready } = scenario('unread');
+    const a = `${prefix}-a`;
+    const bin = join(dataDir, 'test-bin');
+    const flag = join(dataDir, 'fail-cat-file');
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    mkdirSync(bin);
+    writeFileSync(
+      join(bin, 'git'),
+      [
+        '#!/bin/sh',
+        'case " $* " in',
+        `  *" cat-file --batch-command "*) echo "error: unknown option 'batch-command'" >&2; echo 'usage: git cat-file' >&2; exit 129 ;;`,
+        `  *" cat-file --batch "*) if [ -e '${flag}' ]; then echo 'fatal: injected read failure' >&2; exit 128; fi ;;`,
+        'esac',
+        `exec '${realGit}' "$@"`,
+        '',
+      ].join('\n'),
+    );
+    chmodSync(join(bin, 'git'), 0o755);
+    const env = { PATH: `${bin}:${process.env.PATH ?? ''}` };
+    repo
+      .write({
+        [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
+        [`deployments/${a}.yaml`]: deploymentYaml(a, { V: '1' }),
+      })
+      .commit('one deployment');
+    const first = start(env);
+    await ready(first, a);
+    const running = containersWithPrefix(prefix);
+    expect(await first.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+
+    repo.write({ [`deployments/${a}.yaml`]: deploymentYaml(a, { V: '2' }) }).commit('a: V=2');
+    writeFileSync(flag, '');
+    const second = start(env);
+    const nodeObj = await waitFor(
+      'the Node says the tip could not be loaded and the last good objects run',
+      async () => {
+        const n = await second.object('nodes', node);
+        return condition(n, 'ManifestsValid')?.reason === 'LastGoodRestored' ? n : undefined;
+      },
+      60_000,
+      () => second.dump(),
+    );
+    expect(condition(nodeObj, 'ManifestsValid')?.message).toMatch(
+      /running the last good objects saved at main@sha1:\w+ by a previous run: revision main@sha1:\w+ could not be loaded \(.*injected read failure/,
+    );
+    await ready(second, a);
+    expect(containersWithPrefix(prefix)).toEqual(running);
+
+    // The objects read again: the tip applies (a rolls to V=2) and the Node is valid again.
+    rmSync(flag);
+    await waitFor(
+      'a runs V=2',
+      () =>
+        containersWithPrefix(prefix).some((c) => c.deployment === a && c.env.includes('V=2') && c.running),
+      60_000,
+      () => second.dump(),
+    );
+    await waitFor('ManifestsValid=True', async () => {
+      const n = await second.object('nodes', node);
+      return condition(n, 'ManifestsValid')?.status === 'True';
+    });
     expect(await second.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
 
