@@ -14,6 +14,7 @@ import {
   removeContainers,
   uniquePrefix,
   waitFor,
+  waitForPolls,
   type ContainerFacts,
 } from '../support/agent.ts';
 import { TestGitRepo } from '../support/git-repo.ts';
@@ -148,13 +149,7 @@ describe('orun start (e2e: real git, real dockerd, dist/orun.js)', () => {
     );
     expect(logged, agent.dump()).toBeDefined();
     // Three polls later nothing was touched (waited on the agent's own poll counter, not on time).
-    const polls = (await agent.metric('orun_git_polls_total')) ?? 0;
-    await waitFor(
-      'three more git polls',
-      async () => ((await agent.metric('orun_git_polls_total')) ?? 0) >= polls + 3,
-      30_000,
-      () => agent.dump(),
-    );
+    await waitForPolls(agent, 3);
     expect(byName(s.prefix).get(s.a)).toEqual(second.get(s.a));
     expect(condition(await agent.object('deployments', s.a), 'Ready')?.status).toBe('True');
 
@@ -191,13 +186,7 @@ describe('orun start (e2e: real git, real dockerd, dist/orun.js)', () => {
     const third = s.start();
     await waitReady(third, [s.a, s.b]);
     // Several polls later nothing changed (waited on the agent's poll counter, not on time).
-    const polls = (await third.metric('orun_git_polls_total')) ?? 0;
-    await waitFor(
-      'three more git polls',
-      async () => ((await third.metric('orun_git_polls_total')) ?? 0) >= polls + 3,
-      30_000,
-      () => third.dump(),
-    );
+    await waitForPolls(third, 3);
     expect(containersWithPrefix(s.prefix)).toEqual(converged);
     expect(await third.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });

@@ -296,6 +296,20 @@ export function removeContainers(prefix: string): void {
   }
 }
 
+/**
+ * Resolves once the agent has polled Git `n` more times (`orun_git_polls_total`): "nothing
+ * happened" checks wait on the agent's own polls, never on a fixed sleep.
+ */
+export async function waitForPolls(agent: AgentProcess, n: number): Promise<void> {
+  const polls = (await agent.metric('orun_git_polls_total')) ?? 0;
+  await waitFor(
+    `${n} more git polls`,
+    async () => ((await agent.metric('orun_git_polls_total')) ?? 0) >= polls + n,
+    30_000,
+    () => agent.dump(),
+  );
+}
+
 /** A unique, DNS-safe prefix for one test's deployment (and so container) names. */
 export function uniquePrefix(tag: string): string {
   return `t${tag}${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
