@@ -435,6 +435,21 @@ describe('GitInformer: a newer commit cuts short a load in progress', () => {
     await done;
   });
 
+  it('the tree loader parses no file of a revision over the repository limit, whatever their order (as orun validate)', async () => {
+    const files = { 'deployments/a.yaml': dep('a'), 'deployments/b.yaml': dep('b') };
+    const repo = await loadManifestTree(tree('c1', files), {
+      limits: { maxFileBytes: 1000, maxRepoBytes: 100 },
+    });
+    expect(repo.objects).toEqual([]);
+    expect(repo.errors.map((e) => [e.file, e.code, e.message])).toEqual(
+      ['deployments/a.yaml', 'deployments/b.yaml'].map((f) => [
+        f,
+        'too_large',
+        `file is ${dep('a').length * 2} bytes, over the limit of 100 for all manifest files of the repository; not parsed`,
+      ]),
+    );
+  });
+
   it('the tree loader stops before the next file once its signal aborts (manifests.superseded)', async () => {
     const ac = new AbortController();
     ac.abort();

@@ -100,8 +100,7 @@ export async function loadManifestFiles(
   listed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const total = listed.reduce((n, f) => n + f.size, 0);
   if (total > limits.maxRepoBytes) {
-    for (const f of listed)
-      f.error ??= tooLarge(f.path, total, limits.maxRepoBytes, 'for all manifest files of the repository');
+    for (const f of listed) f.error ??= tooLarge(f.path, total, limits.maxRepoBytes, REPO_LIMIT);
   }
 
   const loaded = [];
@@ -193,6 +192,9 @@ async function listKindDir(root: string, sub: string): Promise<Listed[]> {
   if (!info.isDirectory()) return [];
   return listManifestFiles(root, full);
 }
+
+/** What the per-repository size limit is over (both loaders say it the same way). */
+export const REPO_LIMIT = 'for all manifest files of the repository';
 
 /** A symlinked manifest or kind directory: one error for both loaders (validate and the agent agree). */
 export function symlinkError(path: string): ManifestError {

@@ -20,6 +20,7 @@ import {
   type ManifestRepo,
   assembleRepo,
   isManifestPath,
+  REPO_LIMIT,
   symlinkError,
 } from './load.ts';
 
@@ -83,16 +84,17 @@ export async function loadManifestTree<E extends TreeFile>(
 
   const problems = new Map<string, ManifestError>();
   const toRead: E[] = [];
-  let total = 0;
+  // Over the repository's limit, no file is parsed (each keeps its last good objects), whatever
+  // order the files sort in: as `orun validate` reads a directory (load.ts).
+  const total = manifests.reduce((n, e) => n + (e.kind === 'file' ? e.size : 0), 0);
   for (const e of manifests) {
     if (e.kind === 'symlink') {
       problems.set(e.path, symlinkError(e.path));
+    } else if (total > limits.maxRepoBytes) {
+      problems.set(e.path, tooLarge(e.path, total, limits.maxRepoBytes, REPO_LIMIT));
     } else if (e.size > limits.maxFileBytes) {
       problems.set(e.path, tooLarge(e.path, e.size, limits.maxFileBytes));
-    } else if (total + e.size > limits.maxRepoBytes) {
-      problems.set(e.path, tooLarge(e.path, total + e.size, limits.maxRepoBytes, 'for all manifest files'));
     } else {
-      total += e.size;
       toRead.push(e);
     }
   }
