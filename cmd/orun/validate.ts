@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { type AnyObject, KINDS } from '../../apis/run.orcra.dev/v0alpha/index.ts';
+import { validateLimits } from '../../runtime/config/settings.ts';
 import { validateManifestRepo } from '../../runtime/manifests/validate.ts';
 import { parseAgeKeyFile } from '../../runtime/sops/index.ts';
 
@@ -15,26 +16,37 @@ export function validateCommand(): Command {
       '--age-key <file>',
       'age key file: decrypt SOPS files and inline ENC[...] values and verify their MACs; without it, their structure and every non-secret field are checked',
     )
-    .action(async (dir: string, opts: { ageKey?: string }) => {
-      const identities =
-        opts.ageKey === undefined
-          ? undefined
-          : parseAgeKeyFile(await readFile(opts.ageKey, 'utf8'), opts.ageKey);
-      const { repo, errors, warnings } = await validateManifestRepo(
-        dir,
-        identities === undefined ? {} : { identities },
-      );
-      for (const e of [...errors, ...warnings]) process.stderr.write(`${e.format()}\n`);
-      if (errors.length > 0) {
-        const files = new Set(errors.map((e) => e.file)).size;
-        process.stderr.write(
-          `orun validate: ${plural(errors.length, 'error')} in ${plural(files, 'file')}\n`,
-        );
-        process.exitCode = 1;
-        return;
-      }
-      process.stdout.write(`${summary(repo.objects, repo.files.length)}\n`);
-    });
+    .option(
+      '--max-manifest-bytes <size>',
+      "the agent's per-file limit; default $ORUN_MAX_MANIFEST_BYTES, else 1MiB",
+    )
+    .option(
+      '--max-repo-bytes <size>',
+      "the agent's per-revision limit; default $ORUN_MAX_REPO_BYTES, else 64MiB",
+    )
+    .action(
+      async (dir: string, opts: { ageKey?: string; maxManifestBytes?: string; maxRepoBytes?: string }) => {
+        const limits = validateLimits(opts);
+        const identities =
+          opts.ageKey === undefined
+            ? undefined
+            : parseAgeKeyFile(await readFile(opts.ageKey, 'utf8'), opts.ageKey);
+        const { repo, errors, warnings } = await validateManifestRepo(dir, {
+          limits,
+          ...(identities === undefined ? {} : { identities }),
+        });
+        for (const e of [...errors, ...warnings]) process.stderr.write(`${e.format()}\n`);
+        if (errors.length > 0) {
+          const files = new Set(errors.map((e) => e.file)).size;
+          process.stderr.write(
+            `orun validate: ${plural(errors.length, 'error')} in ${plural(files, 'file')}\n`,
+          );
+          process.exitCode = 1;
+          return;
+        }
+        process.stdout.write(`${summary(repo.objects, repo.files.length)}\n`);
+      },
+    );
 }
 
 /** `validated 7 objects in 5 files: 1 Node, 3 Deployments, 2 Services, 1 ServiceGraph`. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { OrunError, errorMessage } from '../../apis/errors.ts';
 import { parseDuration } from '../../apis/run.orcra.dev/v0alpha/duration.ts';
-import { DEFAULT_MANIFEST_LIMITS } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
+import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
 import { LETS_ENCRYPT_PRODUCTION } from '../caddy/index.ts';
 import { parseEndpoint, type Endpoint } from '../notify/index.ts';
 import { portFromText } from '../../apis/ports.ts';
@@ -289,15 +289,40 @@ export function resolveSettings(sources: readonly RawSettings[], host: string = 
 const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
 /** `1048576`, `512KiB`, `1MiB`, `2GiB`. Throws `orun.bad_setting`. */
-export function parseBytes(what: string, text: string): number {
+export function parseBytes(what: string, text: string, command = 'start'): number {
   const m = /^\s*(\d+)\s*(KiB|MiB|GiB)?\s*$/.exec(text);
   const n = m ? Number(m[1]) * (BYTE_UNITS[m[2] ?? ''] ?? 1) : NaN;
   if (!Number.isSafeInteger(n) || n < 1)
     throw new OrunError(
       'orun.bad_setting',
-      `start: ${what} "${text}": expected a size like 1048576, 512KiB or 1MiB`,
+      `${command}: ${what} "${text}": expected a size like 1048576, 512KiB or 1MiB`,
     );
   return n;
+}
+
+/**
+ * The size limits `orun validate` checks with: its flags, else the agent's environment variables
+ * (ORUN_MAX_MANIFEST_BYTES, ORUN_MAX_REPO_BYTES), else the defaults, so it refuses exactly the
+ * files an agent started with the same values refuses.
+ */
+export function validateLimits(
+  flags: { maxManifestBytes?: string; maxRepoBytes?: string },
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ManifestLimits {
+  const size = (what: string, text: string | undefined, fallback: number): number =>
+    text === undefined ? fallback : parseBytes(what, text, 'validate');
+  return {
+    maxFileBytes: size(
+      'max manifest bytes',
+      flags.maxManifestBytes ?? env[ENV_NAMES.maxManifestBytes],
+      DEFAULTS.maxManifestBytes,
+    ),
+    maxRepoBytes: size(
+      'max repo bytes',
+      flags.maxRepoBytes ?? env[ENV_NAMES.maxRepoBytes],
+      DEFAULTS.maxRepoBytes,
+    ),
+  };
 }
 
 /** Throws `orun.bad_setting` unless `value` is one of `allowed`. */

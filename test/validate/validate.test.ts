@@ -10,7 +10,19 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const ORUN = join(ROOT, 'dist/orun.js');
 
 function orun(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [ORUN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  return orunEnv({}, ...args);
+}
+
+function orunEnv(
+  env: Record<string, string>,
+  ...args: string[]
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [ORUN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -50,6 +62,26 @@ describe('orun validate', () => {
       'services/web.yaml:6:3: spec.deployment: Deployment "api" not found',
       'orun validate: 4 errors in 2 files',
       '',
+    ]);
+  });
+
+  it("checks with the agent's size limits: --max-manifest-bytes, else ORUN_MAX_MANIFEST_BYTES, else 1MiB", async () => {
+    const text = `${H}kind: Deployment\nmetadata:\n  name: web\nspec:\n  image: nginx:1\n# ${'x'.repeat(2000)}\n`;
+    await write({ 'deployments/web.yaml': text });
+    expect(orun('validate', dir).code).toBe(0);
+    const refused = `deployments/web.yaml:1:1: file is ${text.length} bytes, over the limit of 1024 per manifest file; not parsed`;
+    const flag = orun('validate', '--max-manifest-bytes', '1KiB', dir);
+    expect([flag.code, flag.stderr.split('\n')[0]]).toEqual([1, refused]);
+    const env = orunEnv({ ORUN_MAX_MANIFEST_BYTES: '1KiB' }, 'validate', dir);
+    expect([env.code, env.stderr.split('\n')[0]]).toEqual([1, refused]);
+    const repo = orun('validate', '--max-repo-bytes', '1KiB', dir);
+    expect(repo.stderr.split('\n')[0]).toBe(
+      `deployments/web.yaml:1:1: file is ${text.length} bytes, over the limit of 1024 for all manifest files of the repository; not parsed`,
+    );
+    const bad = orun('validate', '--max-manifest-bytes', 'lots', dir);
+    expect([bad.code, bad.stderr]).toEqual([
+      1,
+      'orun: validate: max manifest bytes "lots": expected a size like 1048576, 512KiB or 1MiB\n',
     ]);
   });
 
