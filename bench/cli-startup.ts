@@ -8,15 +8,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { build, clockTicks, fmt, machine, percentile, writeSection } from './support/agent-bench.ts';
-
-/** CPU (user + system, clock ticks) of this process's reaped children so far. */
-function reapedTicks(): number {
-  const text = readFileSync('/proc/self/stat', 'utf8');
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return Number(f[13]) + Number(f[14]);
-}
+import {
+  build,
+  clockTicks,
+  reapedTicks,
+  fmt,
+  machine,
+  percentile,
+  writeSection,
+} from './support/agent-bench.ts';
 
 const RUNS = Number(process.env.CLI_RUNS ?? 25);
 const ROOT = resolve(import.meta.dirname, '..');

@@ -14,7 +14,7 @@
 // `orun-bench-<random>-*` and removed at the end.
 // Run: node_modules/.bin/node bench/orunctl.ts
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import {
   Workspace,
   build,
   clockTicks,
+  reapedTicks,
   deploymentYaml,
   fmt,
   freePorts,
@@ -41,13 +42,6 @@ const DEPLOYMENTS = 50;
 const NODE = process.execPath;
 const ORUNCTL = join(import.meta.dirname, '../dist/orunctl.js');
 const SEA = join(import.meta.dirname, `../dist/orun-${process.platform}-${process.arch}`);
-
-/** CPU (user + system, clock ticks) of this process's reaped children so far. */
-function reapedTicks(): number {
-  const text = readFileSync('/proc/self/stat', 'utf8');
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return Number(f[13]) + Number(f[14]);
-}
 
 /** Runs `cmd args...` (default node) to exit; its wall time, CPU time and stdout. */
 function timed(

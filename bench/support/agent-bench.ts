@@ -378,6 +378,13 @@ export function procSample(pid: number): {
 }
 
 /** Clock ticks per second (`getconf CLK_TCK`). */
+/** CPU (user + system, clock ticks) of this process's reaped children so far. */
+export function reapedTicks(): number {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(f[13]) + Number(f[14]);
+}
+
 export function clockTicks(): number {
   return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 }
