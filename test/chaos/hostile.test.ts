@@ -68,6 +68,9 @@ const CASES: { name: string; path?: string; text?: string; symlink?: string; ref
   { name: 'symlink-inside', symlink: 'host-ok.yaml', refused: true },
   // Issue 9 bug 4: a top-level kind directory symlinked to /etc was read.
   { name: 'symlink-kind-dir', path: 'services', symlink: '/etc', refused: true },
+  // Issue 9 bug 7: two files define one name; one keeps it (the running object's file, else the
+  // first by path: host-ok here) and the other is the one both report.
+  { name: 'zz-dup-name', text: vol('h-ok', '/srv/orun-chaos-ok'), refused: true },
   // Issue 9 bug 6: an https readiness probe passed `orun validate` and was never run.
   {
     name: 'https-probe',
