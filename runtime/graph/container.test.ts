@@ -91,9 +91,13 @@ describe('containerFields', () => {
 });
 
 describe('ContainerDriver', () => {
-  function driver(engineOptions: FakeEngineOptions = {}) {
+  function driver(
+    engineOptions: FakeEngineOptions = {},
+    labels?: Record<string, string>,
+    shared?: FakeEngine,
+  ) {
     const clock = new FakeClock();
-    const engine = new FakeEngine({ images: [IMAGE], now: () => clock.now(), ...engineOptions });
+    const engine = shared ?? new FakeEngine({ images: [IMAGE], now: () => clock.now(), ...engineOptions });
     const warnings: string[] = [];
     const d = new ContainerDriver({
       engine,
@@ -101,6 +105,7 @@ describe('ContainerDriver', () => {
       project: 'proj',
       containerName: (s) => `proj-${s}`,
       warn: (service, message) => warnings.push(`${service}: ${message}`),
+      ...(labels === undefined ? {} : { labels }),
     });
     return { d, engine, warnings };
   }
@@ -169,6 +174,22 @@ VOLUME /srv:/srv
     expect(Object.keys(spec).sort()).toEqual(
       ['binds', 'env', 'image', 'labels', 'name', 'network', 'ports', 'stopTimeoutSeconds'].sort(),
     );
+  });
+
+  it("never removes another agent's container of the same name (its node label differs): NameConflict", async () => {
+    const a = driver({}, { 'run.orcra.dev/node': 'edge-a' });
+    const first = await a.d.start(prepared('RECREATE always'));
+    const b = driver({}, { 'run.orcra.dev/node': 'edge-b' }, a.engine);
+    await expect(b.d.start(prepared('RECREATE always'))).rejects.toMatchObject({
+      code: 'NameConflict',
+      context: { container: 'proj-web', label: 'run.orcra.dev/node', owner: 'edge-a' },
+    });
+    expect((await a.engine.inspectContainer('proj-web'))?.id).toBe(first.containerId);
+    // The same owner still recreates its own (RECREATE always).
+    const again = await driver({}, { 'run.orcra.dev/node': 'edge-a' }, a.engine).d.start(
+      prepared('RECREATE always'),
+    );
+    expect(again.containerId).not.toBe(first.containerId);
   });
 
   it('joins the project network <project>_default with the service name as a DNS alias', async () => {

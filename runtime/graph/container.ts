@@ -138,6 +138,21 @@ export class ContainerDriver {
           },
         );
       }
+      // One of our extra labels (the agent's run.orcra.dev/node) says otherwise: another agent's
+      // graph of the same name on this engine. Never remove or adopt it.
+      const other = Object.entries(this.#o.labels ?? {}).find(
+        ([k, v]) => existing!.labels[k] !== undefined && existing!.labels[k] !== v,
+      );
+      if (other !== undefined) {
+        throw new OrunError(
+          'NameConflict',
+          `container name ${name} is taken by another owner's container (${other[0]}=${existing.labels[other[0]]}, ` +
+            `this run's is ${other[1]}): same-named graphs on one engine would share containers, network and volumes; name one differently`,
+          {
+            context: { service: s.name, container: name, label: other[0], owner: existing.labels[other[0]] },
+          },
+        );
+      }
       const stale = existing.labels[LABELS.configHash] !== hash;
       const adoptable = existing.id === adoptId && existing.state === 'running' && !stale;
       if (!adoptable && (s.spec.recreate === 'always' || (stale && this.#o.replaceStale === true))) {
