@@ -63,16 +63,19 @@ export function parseQuickGet(argv: readonly string[]): QuickGet | undefined {
 /** Runs `argv` if it is a plain `get` (exit code 0), else undefined having printed nothing. */
 export async function quickGet(argv: readonly string[], io: Io): Promise<number | undefined> {
   const args = parseQuickGet(argv);
-  if (args === undefined) return undefined;
-  try {
-    const format = outputFormat(args.output);
-    const kinds = resolveKinds(args.kind);
-    if (format === 'yaml' || (kinds.length > 1 && args.name !== undefined)) return undefined;
-    const ctx = { ...io, client: clientFor(args.socket, io.env), palette: paletteFor(io.stdout, io.env) };
-    const groups = await fetchObjects(ctx, kinds, args.name, args.selector);
-    printObjects(ctx, groups, format, args.name !== undefined, kinds.length > 1, undefined);
-    return 0;
-  } catch {
-    return undefined;
-  }
+  // Any error while fetching: nothing is printed yet, and the program reports it.
+  const fetched = args === undefined ? undefined : await fetchPlain(args, io).catch(() => undefined);
+  if (args === undefined || fetched === undefined) return undefined;
+  const { ctx, format, kinds, groups } = fetched;
+  printObjects(ctx, groups, format, args.name !== undefined, kinds.length > 1, undefined);
+  return 0;
+}
+
+/** What `get` would print, fetched; undefined for what only the program does (-o yaml, all NAME). */
+async function fetchPlain(args: QuickGet, io: Io) {
+  const format = outputFormat(args.output);
+  const kinds = resolveKinds(args.kind);
+  if (format === 'yaml' || (kinds.length > 1 && args.name !== undefined)) return undefined;
+  const ctx = { ...io, client: clientFor(args.socket, io.env), palette: paletteFor(io.stdout, io.env) };
+  return { ctx, format, kinds, groups: await fetchObjects(ctx, kinds, args.name, args.selector) };
 }
