@@ -6,10 +6,24 @@ import { fdWriter } from '../../runtime/cli/fdwriter.ts';
 import { quickGet } from '../../runtime/cli/orunctl/quick.ts';
 import { installSignalHandlers } from '../../runtime/manager/signals.ts';
 
+/**
+ * A reader that went away (`orunctl logs web | head`) ends orunctl quietly, as SIGPIPE ends
+ * other CLIs; without this the stream's EPIPE was an unhandled 'error' with a stack trace.
+ */
+function quietOnEpipe(s: NodeJS.WriteStream): NodeJS.WriteStream {
+  if (!s.listeners('error').includes(onStdoutError)) s.on('error', onStdoutError);
+  return s;
+}
+
+function onStdoutError(err: NodeJS.ErrnoException): void {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const quick = await quickGet(argv, {
     // Straight to the fds: no stdio stream to build for one table.
-    stdout: { write: fdWriter(1, () => process.stdout), isTTY: isatty(1) },
+    stdout: { write: fdWriter(1, () => quietOnEpipe(process.stdout)), isTTY: isatty(1) },
     stderr: { write: fdWriter(2, () => process.stderr) },
     env: process.env,
     signal: new AbortController().signal,
@@ -24,7 +38,7 @@ async function main(argv: readonly string[]): Promise<number> {
     exitCode: 130,
   });
   return run(argv, {
-    stdout: process.stdout,
+    stdout: quietOnEpipe(process.stdout),
     stderr: process.stderr,
     env: process.env,
     signal,

@@ -162,6 +162,25 @@ describe('orunctl against a local API', () => {
     );
   });
 
+  it('logs into a reader that goes away (| head) ends quietly: no EPIPE stack, exit 0', async () => {
+    const line = 'x'.repeat(99);
+    for (let i = 0; i < 20_000; i++) backend.log('web', line);
+    const r = await new Promise<Result>((resolve, reject) => {
+      const child = spawn(process.execPath, [ORUNCTL, 'logs', 'web'], {
+        env: { PATH: process.env['PATH'] ?? '', ORUN_SOCKET: socket },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      // The first chunk read, the reader closes its end, as head does after its lines.
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code, stdout: '', stderr }));
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
   it('reconcile, logs, events and version', async () => {
     expect((await orunctl(['reconcile', 'deploy', 'web'])).stdout).toBe(
       'deployment/web reconcile requested\n',
