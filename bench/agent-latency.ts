@@ -3,7 +3,8 @@
 // `git push` returning to a watch on the local API seeing Ready=True on the new generation.
 // Baselines in the same run: the manual steps, `docker rm -f` old + `docker run -d` new + poll the
 // host port's /health every 20 ms (20 times), and the same with a graceful `docker stop` + `docker
-// rm` (what the agent does: SIGTERM, then 10 s grace) (20 times).
+// rm` (what the agent does: SIGTERM, then 10 s grace) (20 times); one rep of each runs before every
+// commit, so the three share the machine's load as it changes.
 // A random 0–1 s pause precedes each push, so the push lands at a random phase of the poll loop.
 // Run: node_modules/.bin/node bench/agent-latency.ts
 import { execFileSync } from 'node:child_process';
@@ -35,7 +36,6 @@ import {
 } from './support/agent-bench.ts';
 
 const COMMITS = 20;
-const GRACEFUL_REPS = 20;
 
 let ws: Workspace | undefined;
 let agent: Agent | undefined;
@@ -53,39 +53,35 @@ interface Sample {
   start: number;
 }
 
-async function baseline(name: string, port: number, reps: number, graceful: boolean): Promise<number[]> {
-  const times: number[] = [];
-  dockerRun(name, port, { REV: '0' });
+/** One manual replacement of the baseline container (revision `rev`), until its /health answers. */
+async function baselineRep(name: string, port: number, rev: number, graceful: boolean): Promise<number> {
+  const t0 = performance.now();
+  if (graceful) {
+    execFileSync('docker', ['stop', name], { stdio: 'ignore' });
+    execFileSync('docker', ['rm', name], { stdio: 'ignore' });
+  } else execFileSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+  dockerRun(name, port, { REV: String(rev) });
   await waitHealthy(port);
-  for (let i = 1; i <= reps; i++) {
-    await sleep(200);
-    const t0 = performance.now();
-    if (graceful) {
-      execFileSync('docker', ['stop', name], { stdio: 'ignore' });
-      execFileSync('docker', ['rm', name], { stdio: 'ignore' });
-    } else execFileSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
-    dockerRun(name, port, { REV: String(i) });
-    await waitHealthy(port);
-    times.push(performance.now() - t0);
-  }
-  execFileSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
-  return times;
+  return performance.now() - t0;
 }
 
 async function main(): Promise<void> {
   requireDockerAndImage();
   build();
   const w0 = (ws = new Workspace());
-  const [basePort, agentPort, metricsPort] = await freePorts(3);
+  const [basePortA, basePortB, agentPort, metricsPort] = await freePorts(4);
   const name = `${w0.prefix}lat`;
 
   const loads = [loadavg()[0]!];
-  console.error('baseline: docker rm -f + docker run -d + health poll');
-  const base = await baseline(`orun-${w0.prefix}base`, basePort!, COMMITS, false);
-  console.error('baseline: docker stop + docker rm + docker run -d + health poll');
-  const graceful = await baseline(`orun-${w0.prefix}base`, basePort!, GRACEFUL_REPS, true);
-
-  loads.push(loadavg()[0]!);
+  // Baselines A and B run alternately with the agent's commits (A, B, commit, A, B, commit …), so
+  // a change of the machine's load hits all three alike. Two containers of their own, own ports.
+  const baseA = `orun-${w0.prefix}base-a`;
+  const baseB = `orun-${w0.prefix}base-b`;
+  dockerRun(baseA, basePortA!, { REV: '0' });
+  dockerRun(baseB, basePortB!, { REV: '0' });
+  await Promise.all([waitHealthy(basePortA!), waitHealthy(basePortB!)]);
+  const base: number[] = [];
+  const graceful: number[] = [];
   console.error(`agent: ${COMMITS} commits`);
   const file = `deployments/${name}.yaml`;
   w0.repo
@@ -117,6 +113,10 @@ async function main(): Promise<void> {
 
   const samples: Sample[] = [];
   for (let i = 1; i <= COMMITS; i++) {
+    await sleep(200);
+    base.push(await baselineRep(baseA, basePortA!, i, false));
+    await sleep(200);
+    graceful.push(await baselineRep(baseB, basePortB!, i, true));
     await w.until('Ready before the next commit', () => w.allReady([name], 1), 120_000);
     await sleep(Math.random() * 1000);
     const gen = w.latest.get(name)?.generation ?? 0;
@@ -153,6 +153,7 @@ async function main(): Promise<void> {
   const m1 = await a.metrics();
   loads.push(loadavg()[0]!);
   w.stop();
+  execFileSync('docker', ['rm', '-f', baseA, baseB], { stdio: 'ignore' });
   assertUncontaminated(a, w0.prefix);
 
   // Mean git operation durations over the phase, from orun_git_operation_duration_seconds.
@@ -193,8 +194,8 @@ async function main(): Promise<void> {
     `${COMMITS} commits, each changing one Deployment's env (\`orun-test/busybox:1\`, busybox httpd, one host port,`,
     'readiness `localhost:80/health`), poll interval 1 s, a random 0–1 s pause before each push. Agent: from',
     '`git push` returning to a local-API watch event with Ready=True on the new generation. Baselines (same',
-    'run, same image/env/port), ending when a GET of the host port /health (every 20 ms) answers: `docker rm -f`',
-    `old + \`docker run -d\` new (${COMMITS}×); and graceful \`docker stop\` + \`docker rm\` + \`docker run -d\` (${GRACEFUL_REPS}×), which is`,
+    'run, same image/env, own host ports, one rep of each before every commit), ending when a GET of the host port /health (every 20 ms) answers: `docker rm -f`',
+    `old + \`docker run -d\` new (${COMMITS}×); and graceful \`docker stop\` + \`docker rm\` + \`docker run -d\` (${COMMITS}×), which is`,
     "what the agent does (SIGTERM, up to 10 s grace; the test image exits on SIGTERM). Components from the agent's log timestamps; poll wait =",
     'mean detect − mean (ls-remote + fetch) from `orun_git_operation_duration_seconds` (the revision is then read from Git objects: `read`).',
     machine(),
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
     '|---|---:|---:|---:|---|',
     row('baseline A: `docker rm -f` + `docker run -d` + health', B, '1.00×'),
     row(
-      `baseline B: \`docker stop\` + \`rm\` + \`run -d\` + health (${GRACEFUL_REPS}×)`,
+      `baseline B: \`docker stop\` + \`rm\` + \`run -d\` + health (${COMMITS}×)`,
       G,
       `${ratios(G, B)} vs A`,
     ),
@@ -231,7 +232,7 @@ async function main(): Promise<void> {
     '',
     `Poll-interval component (mean): ${fmt(pollWait)} ms (expected ≈ 500 ms); per poll: ls-remote ${fmt(lsRemote)} ms, fetch ${fmt(fetchMs)} ms, read (ls-tree + cat-file, per call) ${fmt(readMs)} ms (means).`,
     `Readiness probes: ${probes} for ${COMMITS} new containers, ${probeFailures} failed (the first probe runs right after the start; a failure is retried after 0.1 s).`,
-    `Load average ${loads.map((l) => fmt(l, 1)).join(' → ')} (start of the baselines, of the agent phase, end).`,
+    `Load average ${loads.map((l) => fmt(l, 1)).join(' → ')} (start, end).`,
   ]);
 }
 
