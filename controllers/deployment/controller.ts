@@ -35,7 +35,13 @@ export interface DeploymentControllerOptions
   events: EventSink;
   /** Needs timers (the queue's delays). */
   clock: Clock;
-  /** Concurrent reconciles of different Deployments. Default 4 (pulls and probes wait on I/O). */
+  /**
+   * Concurrent reconciles of different Deployments. Default 4, chosen from the engine's measured
+   * throughput for this controller's create + start (`bench/agent-converge.ts`, 2-core machine):
+   * each start takes about proportionally longer the more are in flight (the engine serializes
+   * most of a start), 16 in flight is slower, and 8 workers converged 50 no faster than 4
+   * (`bench/agent-converge-profile.ts`) while doubling every other call's latency.
+   */
   workers?: number;
   /**
    * Emits when the root secrets.yaml's values changed (or became available or unavailable):
