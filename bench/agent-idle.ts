@@ -1,4 +1,5 @@
-// Idle cost of `orun start` (poll interval 1 s) with 50 Ready Deployments: CPU (% of one core) and
+// Idle cost of `orun start` as the systemd unit runs it (its Environment= settings, the default poll
+// interval: no --poll-interval flag, no pollInterval in the Node) with 50 Ready Deployments: CPU (% of one core) and
 // RSS sampled every second for 60 s after convergence, from /proc/<pid>/stat (utime+stime) and
 // /proc/<pid>/status (VmRSS). Baseline over the same window: an idle
 // `node -e 'setInterval(()=>{},1000)'` with the same Node binary.
@@ -12,10 +13,12 @@ import {
   Workspace,
   assertUncontaminated,
   build,
+  buildSea,
   clockTicks,
   connect,
   containerIds,
   deploymentYaml,
+  describeEnv,
   fmt,
   freePorts,
   machine,
@@ -26,18 +29,30 @@ import {
   requireDockerAndImage,
   runBench,
   sleep,
+  unitEnvironment,
   writeSection,
 } from './support/agent-bench.ts';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 
 const N = 50;
 const WINDOW_S = 60;
 const SETTLE_MS = 5000;
+/** The Node's pollInterval: by default none, so the agent's default (5 s) applies, as on a node. */
+const POLL = process.env.IDLE_POLL_INTERVAL ?? null;
+const UNIT_ENV = unitEnvironment();
+/** What runs: the single executable `orun bootstrap` installs (default), or IDLE_AGENT=js: node dist/orun.js. */
+const AS_JS = process.env.IDLE_AGENT === 'js';
+let seaDir: string | undefined;
 
 let ws: Workspace | undefined;
 let agent: Agent | undefined;
 let watch: DeploymentWatch | undefined;
 let idle: ChildProcess | undefined;
+
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 interface Series {
   cpu: number[];
@@ -73,13 +88,14 @@ async function sample(pids: number[], seconds: number): Promise<Series[]> {
 async function main(): Promise<void> {
   requireDockerAndImage();
   build();
+  const sea = AS_JS ? undefined : buildSea((seaDir = mkdtempSync(join(tmpdir(), 'orun-bench-sea-'))));
   const w0 = (ws = new Workspace());
   const ports = await freePorts(N + 1);
   const metricsPort = ports.pop()!;
   const names = Array.from({ length: N }, (_, i) => `${w0.prefix}d${i}`);
   w0.repo
     .write({
-      [`nodes/${w0.node}.yaml`]: nodeYaml(w0.node, w0.repo.bare),
+      [`nodes/${w0.node}.yaml`]: nodeYaml(w0.node, w0.repo.bare, POLL),
       ...Object.fromEntries(
         names.map((n, i) => [`deployments/${n}.yaml`, deploymentYaml(n, ports[i], { INDEX: String(i) })]),
       ),
@@ -87,13 +103,22 @@ async function main(): Promise<void> {
     .commit(`${N} deployments`);
 
   console.error(`converging ${N} Deployments`);
-  const a = (agent = new Agent({ repo: w0.repo.bare, node: w0.node, dataDir: w0.dataDir, metricsPort }));
+  const a = (agent = new Agent({
+    repo: w0.repo.bare,
+    node: w0.node,
+    dataDir: w0.dataDir,
+    metricsPort,
+    pollInterval: null,
+    env: UNIT_ENV,
+    ...(sea === undefined ? {} : { bin: sea }),
+  }));
   const w = (watch = new DeploymentWatch(await connect(a)));
   await w.until(`all ${N} Ready`, () => w.allReady(names, 1), 300_000);
 
   idle = spawn(NODE_BIN, ['-e', 'setInterval(()=>{},1000)'], { stdio: 'ignore' });
   await sleep(SETTLE_MS);
   console.error(`sampling for ${WINDOW_S} s`);
+  const load0 = loadavg();
   const events0 = w.events.length;
   const lines0 = a.lines.length;
   const m0 = await a.metrics();
@@ -145,13 +170,14 @@ async function main(): Promise<void> {
   writeSection('agent-idle', [
     '### Agent idle cost with 50 Deployments (`bench/agent-idle.ts`)',
     '',
-    `\`orun start\` (poll interval 1 s, log level info) with ${N} Ready Deployments of \`orun-test/busybox:1\``,
+    `\`orun start\` as the systemd unit runs it (${AS_JS ? '`node dist/orun.js`' : `the single executable, \`${'orun-linux-' + process.arch}\` as hack/dist.ts builds it`}; its environment: ${describeEnv(UNIT_ENV)}; poll interval ${POLL ?? 'the default, 5 s'}; log level info) with ${N} Ready Deployments of \`orun-test/busybox:1\``,
     `(readiness probes only, no liveness), sampled every second for ${WINDOW_S} s starting ${SETTLE_MS / 1000} s after all were`,
     'Ready: CPU from /proc/<pid>/stat (utime+stime; "+ git" adds cutime+cstime, the agent\'s reaped git',
     'children, and all CPU of its live children: the shell its git polls run in, and the git that shell reaped),',
     'RSS from /proc/<pid>/status VmRSS ("+ children" adds the live children\'s). Baseline over the same window:',
     "`node -e 'setInterval(()=>{},1000)'` (same Node binary).",
     machine(),
+    `Load average before / after the window: ${load0} / ${loadavg()}.`,
     '',
     '| | CPU mean (% of one core) | CPU max 1 s | RSS mean | RSS max |',
     '|---|---:|---:|---:|---:|',
@@ -172,6 +198,7 @@ runBench(
     idle?.kill();
     await agent?.stop();
     ws?.cleanup();
+    if (seaDir !== undefined) rmSync(seaDir, { recursive: true, force: true });
   },
   () => agent?.dump() ?? '',
 );

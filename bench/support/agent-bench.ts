@@ -27,6 +27,44 @@ export function build(): void {
     execFileSync(NODE_BIN, [join(ROOT, `dist/${cli}.js`), '--version'], { stdio: 'ignore' });
 }
 
+/**
+ * The `Environment=` settings of the systemd unit `orun bootstrap` installs
+ * (config/systemd/orun.service), so a bench runs the agent as a node does.
+ */
+export function unitEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  const unit = readFileSync(join(ROOT, 'config/systemd/orun.service'), 'utf8');
+  for (const line of unit.split('\n')) {
+    const m = /^Environment=(.*)$/.exec(line.trim());
+    if (m === null) continue;
+    for (const word of m[1]!.match(/"[^"]*"|\S+/g) ?? []) {
+      const kv = word.replace(/^"|"$/g, '');
+      const eq = kv.indexOf('=');
+      if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+  }
+  return env;
+}
+
+/** `KEY=value …` of an environment, for a bench's description. */
+export function describeEnv(env: Record<string, string>): string {
+  const words = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return words.length === 0 ? 'none' : `\`${words.join(' ')}\``;
+}
+
+/**
+ * Builds the single executable `orun bootstrap` installs (hack/dist.ts, this machine's
+ * architecture, with its code cache) into `dir`; returns its path.
+ */
+export function buildSea(dir: string): string {
+  execFileSync(NODE_BIN, ['hack/dist.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ORUN_DIST_DIR: dir, ORUN_DIST_ARCH: process.arch },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return join(dir, `orun-linux-${process.arch}`);
+}
+
 /** Fails early, with a clear message, when dockerd or the test image is missing. */
 export function requireDockerAndImage(): void {
   try {
@@ -93,7 +131,8 @@ export function deploymentYaml(
   ].join('\n');
 }
 
-export function nodeYaml(name: string, repo: string): string {
+/** `pollInterval`: the Node's (default `1s`); `null` leaves it out, so the agent's default applies. */
+export function nodeYaml(name: string, repo: string, pollInterval: string | null = '1s'): string {
   return [
     'apiVersion: run.orcra.dev/v0alpha',
     'kind: Node',
@@ -102,7 +141,7 @@ export function nodeYaml(name: string, repo: string): string {
     'spec:',
     '  host: 127.0.0.1',
     `  gitRepo: file://${repo}`,
-    '  pollInterval: 1s',
+    ...(pollInterval === null ? [] : [`  pollInterval: ${pollInterval}`]),
     '',
   ].join('\n');
 }
@@ -190,21 +229,31 @@ export class Agent {
     logLevel?: string;
     /** Replaces the default `--ingress none`, e.g. `['--http-port', '8080', ...]` for Caddy. */
     ingressArgs?: string[];
-    /** Default `1s`. */
-    pollInterval?: string;
+    /** Default `1s`; `null`: no `--poll-interval` flag (the Node's, or the agent's default). */
+    pollInterval?: string | null;
+    /** The single executable to run instead of `node dist/orun.js`. */
+    bin?: string;
+    /** Environment added to the agent's (e.g. the systemd unit's `Environment=` settings). */
+    env?: Record<string, string>;
     /** More `orun start` flags (e.g. the webhook receiver's). Default: none. */
     extraArgs?: string[];
   }) {
     this.socket = join(o.dataDir, 'orun.sock');
     this.metricsAddress = `127.0.0.1:${o.metricsPort}`;
     this.startedAt = performance.now();
+    // o.bin: a single executable (dist/orun-linux-<arch>) run as is, as systemd runs it.
+    const bin = o.bin ?? NODE_BIN;
     this.proc = spawn(
-      NODE_BIN,
+      bin,
       [
-        // e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the agent
-        ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-        // e.g. BENCH_ORUN_JS=/tmp/base/dist/orun.js to measure another build (a before/after pair)
-        process.env.BENCH_ORUN_JS ?? join(ROOT, 'dist/orun.js'),
+        ...(o.bin !== undefined
+          ? []
+          : [
+              // e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the agent
+              ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+              // e.g. BENCH_ORUN_JS=/tmp/base/dist/orun.js to measure another build (a before/after pair)
+              process.env.BENCH_ORUN_JS ?? join(ROOT, 'dist/orun.js'),
+            ]),
         'start',
         '--repo',
         o.repo,
@@ -212,8 +261,7 @@ export class Agent {
         o.node,
         '--data-dir',
         o.dataDir,
-        '--poll-interval',
-        o.pollInterval ?? '1s',
+        ...(o.pollInterval === null ? [] : ['--poll-interval', o.pollInterval ?? '1s']),
         '--metrics-address',
         this.metricsAddress,
         '--socket',
@@ -224,7 +272,7 @@ export class Agent {
         ...(o.ingressArgs ?? ['--ingress', 'none']),
         ...(o.extraArgs ?? []),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } },
     );
     this.proc.stdout?.setEncoding('utf8').on('data', (c: string) => this.#onData(c));
     this.proc.stderr?.setEncoding('utf8').on('data', (c: string) => (this.stderr += c));
