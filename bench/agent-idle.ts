@@ -46,6 +46,7 @@ const UNIT_ENV = unitEnvironment();
 /** What runs: the single executable `orun bootstrap` installs (default), or IDLE_AGENT=js: node dist/orun.js. */
 const AS_JS = process.env.IDLE_AGENT === 'js';
 let seaDir: string | undefined;
+const WARM = process.env.IDLE_SEA_CACHE === 'warm';
 
 let ws: Workspace | undefined;
 let agent: Agent | undefined;
@@ -89,6 +90,12 @@ async function main(): Promise<void> {
   requireDockerAndImage();
   build();
   const sea = AS_JS ? undefined : buildSea((seaDir = mkdtempSync(join(tmpdir(), 'orun-bench-sea-'))));
+  // A file just written is all in the page cache, and the kernel maps up to 16 cached neighbours of
+  // each page a process touches (fault-around): the fresh executable idled at 13 MiB more RSS than
+  // the same file started from a cold cache (after a reboot, as systemd starts it at boot).
+  // IDLE_SEA_CACHE=warm keeps the file cached (right after `orun bootstrap` uploaded it).
+  if (sea !== undefined && !WARM)
+    execFileSync('dd', [`if=${sea}`, 'iflag=nocache', 'count=0', 'status=none']);
   const w0 = (ws = new Workspace());
   const ports = await freePorts(N + 1);
   const metricsPort = ports.pop()!;
@@ -170,7 +177,7 @@ async function main(): Promise<void> {
   writeSection('agent-idle', [
     '### Agent idle cost with 50 Deployments (`bench/agent-idle.ts`)',
     '',
-    `\`orun start\` as the systemd unit runs it (${AS_JS ? '`node dist/orun.js`' : `the single executable, \`${'orun-linux-' + process.arch}\` as hack/dist.ts builds it`}; its environment: ${describeEnv(UNIT_ENV)}; poll interval ${POLL ?? 'the default, 5 s'}; log level info) with ${N} Ready Deployments of \`orun-test/busybox:1\``,
+    `\`orun start\` as the systemd unit runs it (${AS_JS ? '`node dist/orun.js`' : `the single executable, \`${'orun-linux-' + process.arch}\` as hack/dist.ts builds it, ${WARM ? 'all in the page cache (just written)' : 'started with none of it in the page cache (as after a reboot)'}`}; its environment: ${describeEnv(UNIT_ENV)}; poll interval ${POLL ?? 'the default, 5 s'}; log level info) with ${N} Ready Deployments of \`orun-test/busybox:1\``,
     `(readiness probes only, no liveness), sampled every second for ${WINDOW_S} s starting ${SETTLE_MS / 1000} s after all were`,
     'Ready: CPU from /proc/<pid>/stat (utime+stime; "+ git" adds cutime+cstime, the agent\'s reaped git',
     'children, and all CPU of its live children: the shell its git polls run in, and the git that shell reaped),',
