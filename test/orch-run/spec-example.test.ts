@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
 import { requireCommand, requireDocker } from '../support/services.ts';
+import { migrations } from '../support/canary.ts';
 
 const ORCH = join(import.meta.dirname, '..', '..', 'dist', 'orch.js');
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'canary');
@@ -26,29 +27,6 @@ function orch(args: string[]): { status: number; stdout: string; stderr: string 
     timeout: 240_000,
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Rows in the migrations table db-migrate writes, read through postgres's published port. */
-function migrations(port: number): number {
-  const out = execFileSync(
-    'psql',
-    [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-U',
-      'postgres',
-      '-d',
-      'canary',
-      '-tAc',
-      'SELECT count(*) FROM migrations',
-    ],
-    {
-      encoding: 'utf8',
-    },
-  );
-  return Number(out.trim());
 }
 
 beforeAll(() => {

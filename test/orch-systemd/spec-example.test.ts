@@ -19,6 +19,7 @@ import { docker, startNode } from '../bootstrap/support.ts';
 import { uniquePrefix, waitFor } from '../support/agent.ts';
 import { freePort } from '../support/net.ts';
 import { MissingServiceError, requireCommand, requireDocker } from '../support/services.ts';
+import { migrations } from '../support/canary.ts';
 
 const ORCH = resolve('dist/orch.js');
 const SPEC_EXAMPLE = resolve('test/orchfile/fixtures/spec-example.orch');
@@ -32,14 +33,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function migrations(port: number): number {
-  const sql = 'SELECT count(*) FROM migrations';
-  const out = execFileSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'canary', '-tAc', sql], {
-    encoding: 'utf8',
-  }); // prettier-ignore
-  return Number(out.trim());
-}
 
 describe('the spec example as rendered systemd units under a real systemd', () => {
   it(

@@ -14,6 +14,7 @@ import { AgentProcess, nodeYaml, uniquePrefix, waitFor } from '../support/agent.
 import { TestGitRepo } from '../support/git-repo.ts';
 import { freePort } from '../support/net.ts';
 import { requireCommand, requireDocker } from '../support/services.ts';
+import { migrations } from '../support/canary.ts';
 
 const SG = resourceByKind('ServiceGraph');
 const FIXTURE = join(import.meta.dirname, '..', 'orch-run', 'fixtures', 'canary');
@@ -35,26 +36,6 @@ function files(dir: string, into: string): Record<string, string> {
   };
   walk(dir);
   return out;
-}
-
-function migrations(port: number): number {
-  const out = execFileSync(
-    'psql',
-    [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-U',
-      'postgres',
-      '-d',
-      'canary',
-      '-tAc',
-      'SELECT count(*) FROM migrations',
-    ],
-    { encoding: 'utf8' },
-  );
-  return Number(out.trim());
 }
 
 describe('the spec example as a ServiceGraph', () => {
