@@ -53,8 +53,23 @@ describe('chaos: the container engine restarted under the agent (private dockerd
     const node = `${prefix}-node`;
     const names = Array.from({ length: DEPLOYMENTS }, (_, i) => `${prefix}-d${i}`);
     const [changing, ...steady] = names as [string, ...string[]];
+    // A ServiceGraph with one container service beside them: it must say the same while the
+    // engine is away, and keep its container.
+    const graph = `${prefix}-g`;
+    const graphFiles = {
+      [`servicegraphs/${graph}.yaml`]: `apiVersion: run.orcra.dev/v0alpha\nkind: ServiceGraph\nmetadata:\n  name: ${graph}\nspec:\n  orchfiles: [orch/Orchfile]\n`,
+      'orch/Orchfile': `SERVICE web\nFROM orun-test/busybox:1\nCMD sh -c 'trap "exit 0" TERM INT; sleep 1000000 & wait'\nTIMEOUT_STOP 2s\n`,
+    };
+    const graphContainers = () => containersWithPrefix(`sg-${graph}`, pd.host);
+    const graphReady = async (): Promise<string | undefined> => {
+      const ready = condition(await agent.object('servicegraphs', graph), 'Ready');
+      return ready === undefined ? undefined : `${ready.status}/${ready.reason}`;
+    };
     const write = (v: string, others = '0'): void => {
-      const files: Record<string, string> = { [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare) };
+      const files: Record<string, string> = {
+        [`nodes/${node}.yaml`]: nodeYaml(node, repo.bare),
+        ...graphFiles,
+      };
       files[`deployments/${changing}.yaml`] = deploymentYaml(changing, { V: v });
       for (const n of steady) files[`deployments/${n}.yaml`] = deploymentYaml(n, { V: others });
       repo.write(files).commit(`v${v}`);
@@ -79,7 +94,7 @@ describe('chaos: the container engine restarted under the agent (private dockerd
           if (!cs.find((c) => c.deployment === changing)?.env.includes(`V=${v}`)) return false;
           for (const n of names)
             if (condition(await agent.object('deployments', n), 'Ready')?.status !== 'True') return false;
-          return true;
+          return (await graphReady()) === 'True/ServicesReady' && graphContainers().every((c) => c.running);
         },
         180_000,
         dump,
@@ -100,10 +115,14 @@ describe('chaos: the container engine restarted under the agent (private dockerd
         'reconverged after return',
         'healthy containers restarted',
         'duplicates',
+        'ServiceGraph while down',
+        'ServiceGraph container kept',
       ],
     ];
     for (let r = 1; r <= ROUNDS; r++) {
       const before = containers(pd, prefix);
+      const graphBefore = graphContainers();
+      expect(graphBefore).toHaveLength(1);
       const steadyBefore = before.filter((c) => c.deployment !== changing);
       write(String(r));
       await waitFor(
@@ -149,6 +168,15 @@ describe('chaos: the container engine restarted under the agent (private dockerd
         60_000,
         dump,
       );
+      const graphDown = await waitFor(
+        'the ServiceGraph Ready=Unknown/EngineUnavailable',
+        async () => {
+          const r = await graphReady();
+          return r === 'Unknown/EngineUnavailable' ? r : undefined;
+        },
+        60_000,
+        dump,
+      );
       const get = await orunctl(['get', 'deploy'], sock);
       const statuses = [
         ...new Set(
@@ -179,6 +207,9 @@ describe('chaos: the container engine restarted under the agent (private dockerd
         return a === undefined || a.startedAt !== b.startedAt;
       });
       const dups = after.length - new Set(after.map((c) => c.deployment)).size;
+      const graphKept =
+        JSON.stringify(graphContainers().map((c) => [c.id, c.startedAt])) ===
+        JSON.stringify(graphBefore.map((c) => [c.id, c.startedAt]));
       table.push([
         String(r),
         `${((seenAt - downAt) / 1000).toFixed(1)} s`,
@@ -189,9 +220,12 @@ describe('chaos: the container engine restarted under the agent (private dockerd
         `${((back - upAt) / 1000).toFixed(1)} s`,
         String(restarted.length),
         String(dups),
+        graphDown,
+        graphKept ? 'yes' : 'no',
       ]);
       expect(restarted).toEqual([]);
       expect(dups).toBe(0);
+      expect(graphKept).toBe(true);
     }
     await agent.stop('SIGTERM');
     recordScenario({
@@ -201,6 +235,7 @@ describe('chaos: the container engine restarted under the agent (private dockerd
         'while the engine is away: the Node says RuntimeReady=False and Ready=False/EngineUnavailable; every Deployment says Ready=Unknown/EngineUnavailable (over its last known facts) and none turns Stalled; `orunctl get deploy` and `get no` show EngineUnavailable; /readyz fails its `engine` check',
         'dockerd started again: everything reconverges by itself (the change applied, one container per Deployment) and RuntimeReady=True, /readyz 200',
         'the Deployments that did not change keep their containers (same id and StartedAt): nothing healthy is restarted, nothing is pruned',
+        'a ServiceGraph with a container service beside them says Ready=Unknown/EngineUnavailable while the engine is away, is Ready again after, and keeps its container (same id and StartedAt)',
       ],
       table,
       rounds: ROUNDS,

@@ -142,7 +142,10 @@ export class AgentProcess {
     return values.length === 0 ? undefined : values.reduce((a, v) => a + v, 0);
   }
 
-  object(kind: 'nodes' | 'deployments' | 'services', name: string): Promise<ApiObjectView | undefined> {
+  object(
+    kind: 'nodes' | 'deployments' | 'services' | 'servicegraphs',
+    name: string,
+  ): Promise<ApiObjectView | undefined> {
     return this.get<ApiObjectView>(`/apis/run.orcra.dev/v0alpha/${kind}/${name}`);
   }
 
