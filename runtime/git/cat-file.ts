@@ -6,8 +6,8 @@
  * rescans its packs when an object is missing and reads loose objects and refs from disk each time.
  *
  * Requests are pipelined: every command is written at once and the answers are read in order.
- * A request that gets no output for `timeoutMs`, or whose signal aborts, kills the process (the
- * next request starts a new one).
+ * A request that gets no output for `timeoutMs` kills the process (the next request starts a new
+ * one); a request whose signal aborts is failed alone, its answers read and dropped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -85,12 +85,15 @@ export class CatFile {
     const verb = contents ? 'contents' : 'info';
     child.stdin?.write(specs.map((s) => `${verb} ${s}\n`).join(''));
     this.#arm();
-    const onAbort = (): void => this.#kill(new Error('aborted'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const all = Promise.all(answers);
-    const done = (): void => signal?.removeEventListener('abort', onAbort);
-    all.then(done, done);
-    return all;
+    // An abort fails this request only: its answers are still read (and dropped), so the requests
+    // of other callers (a newer revision's reads) keep their process.
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      Promise.all(answers)
+        .finally(() => signal?.removeEventListener('abort', onAbort))
+        .then(resolve, reject);
+    });
   }
 
   #process(): ChildProcess {
