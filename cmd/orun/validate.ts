@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { type AnyObject, KINDS } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 import { validateLimits } from '../../runtime/config/settings.ts';
-import { validateManifestRepo } from '../../runtime/manifests/validate.ts';
+import { validateManifestRepo, validationSummary } from '../../runtime/manifests/validate.ts';
 import { parseAgeKeyFile } from '../../runtime/sops/index.ts';
 
 /** `orun validate [REPO_DIR]`: decode and check a manifest repository offline, as CI would. */
@@ -31,33 +30,14 @@ export function validateCommand(): Command {
           opts.ageKey === undefined
             ? undefined
             : parseAgeKeyFile(await readFile(opts.ageKey, 'utf8'), opts.ageKey);
-        const { repo, errors, warnings } = await validateManifestRepo(dir, {
+        const result = await validateManifestRepo(dir, {
           limits,
           ...(identities === undefined ? {} : { identities }),
         });
-        for (const e of [...errors, ...warnings]) process.stderr.write(`${e.format()}\n`);
-        if (errors.length > 0) {
-          const files = new Set(errors.map((e) => e.file)).size;
-          process.stderr.write(
-            `orun validate: ${plural(errors.length, 'error')} in ${plural(files, 'file')}\n`,
-          );
-          process.exitCode = 1;
-          return;
-        }
-        process.stdout.write(`${summary(repo.objects, repo.files.length)}\n`);
+        for (const e of [...result.errors, ...result.warnings]) process.stderr.write(`${e.format()}\n`);
+        const out = result.errors.length > 0 ? process.stderr : process.stdout;
+        out.write(`${validationSummary(result)}\n`);
+        if (result.errors.length > 0) process.exitCode = 1;
       },
     );
-}
-
-/** `validated 7 objects in 5 files: 1 Node, 3 Deployments, 2 Services, 1 ServiceGraph`. */
-export function summary(objects: readonly AnyObject[], files: number): string {
-  const counts = KINDS.map((k) => [k, objects.filter((o) => o.kind === k).length] as const)
-    .filter(([, n]) => n > 0)
-    .map(([k, n]) => plural(n, k));
-  const head = `validated ${plural(objects.length, 'object')} in ${plural(files, 'file')}`;
-  return counts.length === 0 ? head : `${head}: ${counts.join(', ')}`;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

@@ -12,6 +12,7 @@ import {
   checkObjects,
   compareManifestErrors,
   hostPathErrors,
+  KINDS,
   type Node,
   type ServiceGraph,
   selectsNode,
@@ -134,4 +135,24 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The last line `orun validate` prints: `orun validate: 2 errors in 1 file`, or when valid
+ * `validated 7 objects in 5 files: 1 Node, 3 Deployments, 2 Services, 1 ServiceGraph`.
+ */
+export function validationSummary({ repo, errors }: ValidationResult): string {
+  if (errors.length > 0) {
+    const files = new Set(errors.map((e) => e.file)).size;
+    return `orun validate: ${plural(errors.length, 'error')} in ${plural(files, 'file')}`;
+  }
+  const counts = KINDS.map((k) => [k, repo.objects.filter((o) => o.kind === k).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => plural(n, k));
+  const head = `validated ${plural(repo.objects.length, 'object')} in ${plural(repo.files.length, 'file')}`;
+  return counts.length === 0 ? head : `${head}: ${counts.join(', ')}`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
