@@ -11,6 +11,7 @@ import { FakeApiBackend } from '../../runtime/api/fake-backend.ts';
 import { createApiServer } from '../../runtime/api/server.ts';
 import { listenUnixSocket, type UnixSocketListener } from '../../runtime/api/socket.ts';
 import { sampleDeployment, sampleEvents, sampleNode, sampleService } from '../../runtime/api/testdata.ts';
+import { orunctl as runOrunctl, type OrunctlResult } from '../support/orunctl.ts';
 
 const ORUNCTL = join(import.meta.dirname, '../../dist/orunctl.js');
 let dir: string;
@@ -19,33 +20,15 @@ let listener: UnixSocketListener;
 let backend: FakeApiBackend;
 let now: Date;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = OrunctlResult;
 
-/** Runs orunctl; `onStdout` may end it (SIGINT) once it printed what the test waits for. */
+/** Runs orunctl on this file's socket; `onStdout` may end it (one SIGINT) once it printed what the test waits for. */
 function orunctl(
   args: string[],
   env: Record<string, string> = {},
-  onStdout?: (out: string, kill: () => void) => void,
+  onStdout?: (out: string, stop: () => void) => void,
 ): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ORUNCTL, ...args], {
-      env: { PATH: process.env['PATH'] ?? '', ORUN_SOCKET: socket, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      onStdout?.(stdout, () => child.kill('SIGINT'));
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runOrunctl(args, { ORUN_SOCKET: socket, ...env }, onStdout);
 }
 
 beforeAll(async () => {

@@ -16,7 +16,7 @@ export interface OrunctlResult {
 
 /**
  * Runs `orunctl args...`; `onStdout` sees the output so far and may end the process (SIGINT),
- * e.g. once `-w` printed what the test waits for. `timeoutMs` (default 30 s) kills it.
+ * e.g. once `-w` printed what the test waits for; it sends one SIGINT however often it is called. `timeoutMs` (default 30 s) kills it.
  */
 export function orunctl(
   args: readonly string[],
@@ -32,9 +32,17 @@ export function orunctl(
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     let stdout = '';
     let stderr = '';
+    // One Ctrl-C, however many chunks arrive after it: a second SIGINT is orunctl's "exit at once"
+    // (code 130), which is not what these tests press.
+    let stopped = false;
+    const stop = (): void => {
+      if (stopped) return;
+      stopped = true;
+      child.kill('SIGINT');
+    };
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
-      onStdout?.(stdout, () => child.kill('SIGINT'));
+      onStdout?.(stdout, stop);
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.once('error', (err) => {
