@@ -6,7 +6,17 @@
 import { ALL_DIRECTIVES, isListDirective, isScalarDirective } from './directives.ts';
 import { errorAt, type OrchfileError } from './errors.ts';
 import { isWhitespace, Lexer, type DirectiveLine } from './lexer.ts';
-import { listOf, newRawService, type RawArg, type RawFile, type RawService } from './raw.ts';
+import {
+  listOf,
+  newRawService,
+  type Located,
+  type RawArg,
+  type RawEnv,
+  type RawFile,
+  type RawPublish,
+  type RawService,
+  type RawVolume,
+} from './raw.ts';
 import { didYouMean } from '../suggest.ts';
 import { ORCHFILE_SPEC_VERSION, type SourcePos } from './types.ts';
 import { checkArgName, checkServiceName } from './values.ts';
@@ -17,137 +27,148 @@ export interface ParsedFile {
 }
 
 export function parseFile(path: string, text: string): ParsedFile {
-  const errors: OrchfileError[] = [];
-  const args: RawArg[] = [];
-  const services: RawService[] = [];
-  const seen = new Map<string, number>();
-  let current: RawService | undefined;
+  const p = new FileParser(path);
+  for (const l = new Lexer(text); l.next();) p.line(l);
+  return { file: { path, args: p.args, services: p.services }, errors: p.errors };
+}
+
+/** One file's parse state: what it has said so far, the SERVICE block being read, the errors. */
+class FileParser {
+  readonly path: string;
+  readonly errors: OrchfileError[] = [];
+  readonly args: RawArg[] = [];
+  readonly services: RawService[] = [];
+  /** Service name → the line of its SERVICE. */
+  readonly #seen = new Map<string, number>();
+  #current: RawService | undefined;
   // A SERVICE with a bad or repeated name still gets a block, so its directives are checked
   // but not kept, and do not cascade into "outside of SERVICE block" errors.
-  let discarded = false;
-  let versionLine: number | undefined;
+  #discarded = false;
+  #versionLine: number | undefined;
 
-  const at = (l: DirectiveLine, col = l.col): SourcePos => ({ file: path, line: l.line, col });
+  constructor(path: string) {
+    this.path = path;
+  }
 
-  for (const l = new Lexer(text); l.next();) {
-    const { directive: d, value } = l;
-    const valuePos = at(l, l.valueCol);
-
-    if (d === 'ARG') {
-      const arg = parseArg(l, valuePos, errors);
-      if (arg !== undefined) args.push(arg);
-      continue;
+  line(l: DirectiveLine): void {
+    const valuePos = this.#at(l, l.valueCol);
+    if (l.directive === 'ARG') {
+      const arg = parseArg(l, valuePos, this.errors);
+      if (arg !== undefined) this.args.push(arg);
+    } else if (l.directive === 'ORCH_VERSION') {
+      this.#version(l, valuePos);
+    } else if (l.directive === 'SERVICE') {
+      this.#service(l, valuePos);
+    } else {
+      this.#directive(l, valuePos);
     }
+  }
 
-    if (d === 'ORCH_VERSION') {
-      if (current !== undefined || services.length > 0 || discarded) {
-        errors.push(errorAt(at(l), 'version', 'ORCH_VERSION must appear before any SERVICE'));
-      } else if (versionLine !== undefined) {
-        errors.push(
-          errorAt(
-            at(l),
-            'version',
-            `duplicate ORCH_VERSION directive (first defined at line ${versionLine})`,
-          ),
+  #at(l: DirectiveLine, col = l.col): SourcePos {
+    return { file: this.path, line: l.line, col };
+  }
+
+  #fail(pos: SourcePos, code: OrchfileError['code'], message: string, extra?: ErrorExtra): void {
+    this.errors.push(errorAt(pos, code, message, extra));
+  }
+
+  #version(l: DirectiveLine, valuePos: SourcePos): void {
+    const value = l.value;
+    if (this.#current !== undefined || this.services.length > 0 || this.#discarded) {
+      this.#fail(this.#at(l), 'version', 'ORCH_VERSION must appear before any SERVICE');
+    } else if (this.#versionLine !== undefined) {
+      this.#fail(
+        this.#at(l),
+        'version',
+        `duplicate ORCH_VERSION directive (first defined at line ${this.#versionLine})`,
+      );
+    } else if (value === '') {
+      this.#versionLine = l.line;
+      this.#fail(this.#at(l), 'version', 'ORCH_VERSION requires a version value');
+    } else {
+      this.#versionLine = l.line;
+      if (value !== ORCHFILE_SPEC_VERSION) {
+        this.#fail(
+          valuePos,
+          'version',
+          `unsupported Orchfile version '${value}' (this parser supports ${ORCHFILE_SPEC_VERSION})`,
         );
-      } else if (value === '') {
-        versionLine = l.line;
-        errors.push(errorAt(at(l), 'version', 'ORCH_VERSION requires a version value'));
-      } else {
-        versionLine = l.line;
-        if (value !== ORCHFILE_SPEC_VERSION) {
-          errors.push(
-            errorAt(
-              valuePos,
-              'version',
-              `unsupported Orchfile version '${value}' (this parser supports ${ORCHFILE_SPEC_VERSION})`,
-            ),
-          );
-        }
       }
-      continue;
     }
+  }
 
-    if (d === 'SERVICE') {
-      current = undefined;
-      discarded = true;
-      if (value === '') {
-        errors.push(errorAt(at(l), 'syntax', 'SERVICE requires a name'));
-        continue;
-      }
-      const bad = checkServiceName(value);
-      if (bad !== undefined) {
-        errors.push(errorAt(valuePos, 'invalid-name', bad));
-        continue;
-      }
-      const first = seen.get(value);
-      if (first !== undefined) {
-        errors.push(
-          errorAt(
-            valuePos,
-            'duplicate-service',
-            `duplicate service name '${value}' (first defined at line ${first})`,
-          ),
-        );
-        continue;
-      }
-      seen.set(value, l.line);
-      current = newRawService(value, at(l));
-      services.push(current);
-      discarded = false;
-      continue;
+  /** Opens a block: a kept one for a good, new name; a discarded one otherwise. */
+  #service(l: DirectiveLine, valuePos: SourcePos): void {
+    const name = l.value;
+    this.#current = undefined;
+    this.#discarded = true;
+    if (name === '') {
+      this.#fail(this.#at(l), 'syntax', 'SERVICE requires a name');
+      return;
     }
+    const bad = checkServiceName(name);
+    if (bad !== undefined) {
+      this.#fail(valuePos, 'invalid-name', bad);
+      return;
+    }
+    const first = this.#seen.get(name);
+    if (first !== undefined) {
+      this.#fail(
+        valuePos,
+        'duplicate-service',
+        `duplicate service name '${name}' (first defined at line ${first})`,
+      );
+      return;
+    }
+    this.#seen.set(name, l.line);
+    this.#current = newRawService(name, this.#at(l));
+    this.services.push(this.#current);
+    this.#discarded = false;
+  }
 
+  /** A directive of a SERVICE block: CLEAR, a scalar, or a list entry. */
+  #directive(l: DirectiveLine, valuePos: SourcePos): void {
+    const d = l.directive;
     const scalar = isScalarDirective(d);
     const known = scalar || d === 'CLEAR' || isListDirective(d);
     if (!known) {
-      errors.push(
-        errorAt(at(l), 'unknown-directive', `unknown directive '${d}'`, {
-          hint: didYouMean(d, ALL_DIRECTIVES),
-        }),
-      );
-      continue;
+      this.#fail(this.#at(l), 'unknown-directive', `unknown directive '${d}'`, {
+        hint: didYouMean(d, ALL_DIRECTIVES),
+      });
+      return;
     }
-    if (current === undefined && !discarded) {
+    if (this.#current === undefined && !this.#discarded) {
       const message =
         d === 'CLEAR' ? 'CLEAR outside of SERVICE block' : `directive '${d}' outside of SERVICE block`;
-      errors.push(errorAt(at(l), 'outside-service', message));
-      continue;
+      this.#fail(this.#at(l), 'outside-service', message);
+      return;
     }
     // Directives of a discarded block are checked against a throwaway service.
-    const svc = current ?? newRawService('', at(l));
-    const service = current?.name;
-
+    const svc = this.#current ?? newRawService('', this.#at(l));
+    const service = this.#current?.name;
     if (d === 'CLEAR') {
-      parseClear(l, valuePos, svc, service, errors);
-      continue;
-    }
-    if (value === '') {
-      errors.push(errorAt(at(l), 'syntax', `${d} requires a value`, { service }));
-      continue;
-    }
-    if (scalar) {
+      parseClear(l, valuePos, svc, service, this.errors);
+    } else if (l.value === '') {
+      this.#fail(this.#at(l), 'syntax', `${d} requires a value`, { service });
+    } else if (scalar) {
       const prev = svc.scalars.get(d);
       if ((d === 'FROM' || d === 'RUN') && prev !== undefined) {
-        errors.push(
-          errorAt(
-            at(l),
-            'duplicate-directive',
-            `duplicate ${d} directive (first defined at line ${prev.pos.line})`,
-            {
-              service,
-            },
-          ),
+        this.#fail(
+          this.#at(l),
+          'duplicate-directive',
+          `duplicate ${d} directive (first defined at line ${prev.pos.line})`,
+          { service },
         );
-        continue;
+        return;
       }
-      svc.scalars.set(d, { value, pos: valuePos });
-      continue;
+      svc.scalars.set(d, { value: l.value, pos: valuePos });
+    } else {
+      parseListEntry(d, l, valuePos, svc, service, this.errors);
     }
-    parseListEntry(d, l, valuePos, svc, service, errors);
   }
-  return { file: { path, args, services }, errors };
 }
+
+type ErrorExtra = Parameters<typeof errorAt>[3];
 
 function parseArg(l: DirectiveLine, pos: SourcePos, errors: OrchfileError[]): RawArg | undefined {
   const eq = l.value.indexOf('=');
@@ -221,78 +242,80 @@ function parseListEntry(
   service: string | undefined,
   errors: OrchfileError[],
 ): void {
+  const fail = (message: string): void => {
+    errors.push(errorAt(pos, 'syntax', message, { service }));
+  };
   const v = l.value;
   switch (d) {
     case 'ENV': {
-      const eq = v.indexOf('=');
-      if (eq < 0) {
-        errors.push(errorAt(pos, 'syntax', `invalid ENV format '${v}', expected KEY=value`, { service }));
-      } else if (eq === 0) {
-        errors.push(errorAt(pos, 'syntax', 'ENV key cannot be empty', { service }));
-      } else {
-        svc.env.entries.push({ value: { key: v.slice(0, eq), value: v.slice(eq + 1) }, pos });
-      }
+      const env = parseEnv(v);
+      if (typeof env === 'string') fail(env);
+      else svc.env.entries.push({ value: env, pos });
       return;
     }
     case 'PUBLISH': {
-      // [address:]host:container — the last two `:` parts are the ports, so IPv6 addresses keep theirs.
-      const last = v.lastIndexOf(':');
-      if (last < 0) {
-        errors.push(
-          errorAt(
-            pos,
-            'syntax',
-            `invalid PUBLISH format '${v}', expected [address:]host_port:container_port`,
-            {
-              service,
-            },
-          ),
-        );
-        return;
-      }
-      const before = last > 0 ? v.lastIndexOf(':', last - 1) : -1;
-      svc.publish.entries.push({
-        value: {
-          address: before < 0 ? '' : v.slice(0, before),
-          host: v.slice(before + 1, last),
-          container: v.slice(last + 1),
-        },
-        pos,
-      });
+      const publish = parsePublish(v);
+      if (typeof publish === 'string') fail(publish);
+      else svc.publish.entries.push({ value: publish, pos });
       return;
     }
     case 'VOLUME': {
-      const colon = v.indexOf(':');
-      if (colon <= 0 || colon === v.length - 1) {
-        errors.push(
-          errorAt(pos, 'syntax', `invalid VOLUME format '${v}', expected source:destination`, { service }),
-        );
-        return;
-      }
-      svc.volumes.entries.push({
-        value: { source: v.slice(0, colon), destination: v.slice(colon + 1) },
-        pos,
-      });
+      const volume = parseVolume(v);
+      if (typeof volume === 'string') fail(volume);
+      else svc.volumes.entries.push({ value: volume, pos });
       return;
     }
     case 'ENV_FILE':
       svc.envFiles.entries.push({ value: v, pos });
       return;
     case 'REQUIRES':
-    case 'AFTER': {
-      const list = d === 'REQUIRES' ? svc.requires : svc.after;
-      // Whitespace-separated names, each at its own column.
-      for (let i = 0; i < v.length;) {
-        while (i < v.length && isWhitespace(v.charCodeAt(i))) i++;
-        if (i === v.length) break;
-        const start = i;
-        while (i < v.length && !isWhitespace(v.charCodeAt(i))) i++;
-        list.entries.push({
-          value: v.slice(start, i),
-          pos: { file: pos.file, line: pos.line, col: pos.col + start },
-        });
-      }
+    case 'AFTER':
+      (d === 'REQUIRES' ? svc.requires : svc.after).entries.push(...splitNames(v, pos));
       return;
-    }
   }
+}
+
+/** `KEY=value`, or what is wrong with it. */
+function parseEnv(v: string): RawEnv | string {
+  const eq = v.indexOf('=');
+  if (eq < 0) return `invalid ENV format '${v}', expected KEY=value`;
+  if (eq === 0) return 'ENV key cannot be empty';
+  return { key: v.slice(0, eq), value: v.slice(eq + 1) };
+}
+
+/**
+ * `[address:]host:container`, or what is wrong with it. The last two `:` parts are the ports, so
+ * IPv6 addresses keep theirs.
+ */
+function parsePublish(v: string): RawPublish | string {
+  const last = v.lastIndexOf(':');
+  if (last < 0) return `invalid PUBLISH format '${v}', expected [address:]host_port:container_port`;
+  const before = last > 0 ? v.lastIndexOf(':', last - 1) : -1;
+  return {
+    address: before < 0 ? '' : v.slice(0, before),
+    host: v.slice(before + 1, last),
+    container: v.slice(last + 1),
+  };
+}
+
+/** `source:destination`, or what is wrong with it. */
+function parseVolume(v: string): RawVolume | string {
+  const colon = v.indexOf(':');
+  if (colon <= 0 || colon === v.length - 1) {
+    return `invalid VOLUME format '${v}', expected source:destination`;
+  }
+  return { source: v.slice(0, colon), destination: v.slice(colon + 1) };
+}
+
+/** Whitespace-separated names, each at its own column. */
+function splitNames(v: string, pos: SourcePos): Located[] {
+  const out: Located[] = [];
+  for (let i = 0; i < v.length;) {
+    while (i < v.length && isWhitespace(v.charCodeAt(i))) i++;
+    if (i === v.length) break;
+    const start = i;
+    while (i < v.length && !isWhitespace(v.charCodeAt(i))) i++;
+    out.push({ value: v.slice(start, i), pos: { file: pos.file, line: pos.line, col: pos.col + start } });
+  }
+  return out;
 }
