@@ -8,27 +8,39 @@ import type { Located, RawService } from './raw.ts';
 import { didYouMean } from '../suggest.ts';
 
 export function checkGraph(services: readonly RawService[]): OrchfileError[] {
-  const errors: OrchfileError[] = [];
+  const g = dependencyGraph(services);
+  return [...g.errors, ...cycleErrors(g)];
+}
+
+/** Services by index, with the edges of their REQUIRES and AFTER (in that order) to each other. */
+interface Graph {
+  readonly names: string[];
+  /** edges[i]: the indexes service i depends on. */
+  readonly edges: number[][];
+  /** edgePos[i][j]: where edges[i][j] was written. */
+  readonly edgePos: Located[][];
+  /** REQUIRES of unknown services. */
+  readonly errors: OrchfileError[];
+}
+
+function dependencyGraph(services: readonly RawService[]): Graph {
+  const g: Graph = { names: [], edges: [], edgePos: [], errors: [] };
   // Merged services have unique names; the graph works on their indexes.
   const index = new Map<string, number>();
-  const names: string[] = [];
   for (const s of services) {
-    index.set(s.name, names.length);
-    names.push(s.name);
+    index.set(s.name, g.names.length);
+    g.names.push(s.name);
   }
-
-  const edges: number[][] = [];
-  const edgePos: Located[][] = [];
   for (const s of services) {
     const to: number[] = [];
     const at: Located[] = [];
     for (const r of s.requires.entries) {
       const i = index.get(r.value);
       if (i === undefined) {
-        errors.push(
+        g.errors.push(
           errorAt(r.pos, 'unknown-service', `REQUIRES references unknown service '${r.value}'`, {
             service: s.name,
-            hint: didYouMean(r.value, names),
+            hint: didYouMean(r.value, g.names),
           }),
         );
       } else {
@@ -43,11 +55,18 @@ export function checkGraph(services: readonly RawService[]): OrchfileError[] {
         at.push(a);
       }
     }
-    edges.push(to);
-    edgePos.push(at);
+    g.edges.push(to);
+    g.edgePos.push(at);
   }
+  return g;
+}
 
-  // Iterative DFS (a 10,000-service chain must not overflow the stack), services in file order.
+/**
+ * C4: one error per cycle, at the dependency that closes it. An iterative DFS (a 10,000-service
+ * chain must not overflow the stack), services in file order.
+ */
+function cycleErrors({ names, edges, edgePos }: Graph): OrchfileError[] {
+  const errors: OrchfileError[] = [];
   const VISITING = 1;
   const DONE = 2;
   const state = new Uint8Array(names.length);
