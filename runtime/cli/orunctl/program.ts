@@ -10,6 +10,7 @@ import { events } from './commands/events.ts';
 import { get } from './commands/get.ts';
 import { logs } from './commands/logs.ts';
 import { reconcile } from './commands/reconcile.ts';
+import { rolloutStatus, type RolloutStatusOptions } from './commands/rollout.ts';
 import { suspend } from './commands/suspend.ts';
 import { CLIENT_VERSION, version } from './commands/version.ts';
 import { EXIT_ERROR, EXIT_USAGE, UsageError, clientFor, type Context, type Io } from './context.ts';
@@ -112,6 +113,24 @@ function operateCommands(program: Command, ctx: () => Context): void {
       .argument('<kind|kind/name>')
       .argument('[name]')
       .action((target: string, name: string | undefined) => suspend(ctx(), target, name, on));
+  program
+    .command('rollout')
+    .description('Wait for a rollout (rollout status deploy/NAME [--revision SHA])')
+    .command('status')
+    .description(
+      'Wait until a Deployment (or ServiceGraph) runs its current spec and is ready, as kubectl rollout status: ' +
+        'exit 0 rolled out, 1 failed (Stalled, e.g. ProgressDeadlineExceeded), suspended or timed out',
+    )
+    .argument('<kind/name|kind>', 'deploy/NAME, sg/NAME, or KIND NAME')
+    .argument('[name]')
+    .option(
+      '--revision <sha>',
+      'first poll Git and wait until the node applied this commit (e.g. $(git rev-parse HEAD) after a push)',
+    )
+    .option('--timeout <duration>', 'give up after this long, e.g. 5m (default: wait until done)')
+    .action((target: string, name: string | undefined, opts: RolloutStatusOptions) =>
+      rolloutStatus(ctx(), target, name, opts),
+    );
   program
     .command('version')
     .description('Print the client and agent versions')
