@@ -6,7 +6,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import path from 'node:path';
 import { SOURCE_ANNOTATION } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
-import type { ContainerSpec } from '../../runtime/docker/engine.ts';
+import type { BindMount, ContainerSpec } from '../../runtime/docker/engine.ts';
 import {
   effectiveImagePullPolicy,
   SECRET_FILES_DIR,
@@ -169,35 +169,110 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
     ...(p.hostIP === undefined ? {} : { hostIP: p.hostIP }),
     protocol: p.protocol ?? 'tcp',
   }));
-  const binds = (spec.volumes ?? []).map((v) => ({
-    hostPath: v.hostPath,
-    containerPath: v.containerPath,
-    readOnly: v.readOnly ?? false,
-    // Only a non-default type is hashed, so specs written before `type` existed keep their hash.
-    ...(v.type === undefined || v.type === 'DirectoryOrCreate' ? {} : { type: v.type }),
-  }));
   const proc = processFields(spec);
-  const key = opts.secretHashKey ?? 'orun-secret-env';
   const problems: string[] = [];
   const env = resolveEnv(spec, opts, problems);
-  const files = (spec.secretFiles ?? []).map((f) => ({
-    name: f.name ?? f.key,
-    value: resolveKey(f.key, opts.secretKeys),
-    owner:
-      f.uid === undefined && f.gid === undefined && f.mode === undefined ? undefined : secretFileOwnership(f),
-  }));
+  const files = resolveSecretFiles(spec, opts);
+  const hash = specHash({ spec, image, ports, env, files, proc }, opts.secretHashKey ?? 'orun-secret-env');
   const undecryptable = [
     ...problems,
     ...env.flatMap(([k, v]) => (v.kind === 'missing' ? [`env ${k}: ${v.why}`] : [])),
     ...files.flatMap((f) => (f.value.kind === 'missing' ? [`file ${f.name}: ${f.value.why}`] : [])),
   ];
+  const filesBind =
+    files.length === 0 || opts.secretFilesDir === undefined
+      ? []
+      : [{ hostPath: opts.secretFilesDir(name, hash), containerPath: SECRET_FILES_DIR, readOnly: true }];
+  if (files.length > 0 && opts.secretFilesDir === undefined) {
+    undecryptable.push('secretFiles: this node has no secret files directory (a tmpfs) configured');
+  }
+  const parts: ContainerParts = {
+    name: containerName(name, hash, opts.nodeName),
+    deployment: name,
+    image,
+    labels: {
+      ...managedSelector(opts.nodeName),
+      [Label.deployment]: name,
+      [Label.specHash]: hash,
+      [Label.sourceCommit]: sourceCommit(d),
+    },
+    env,
+    ports,
+    filesBind,
+    stopGraceSeconds: Math.ceil(
+      (parseDuration(spec.stopGracePeriod ?? DEFAULT_STOP_GRACE_PERIOD) ?? 10_000) / 1000,
+    ),
+    proc,
+  };
+  return {
+    name: parts.name,
+    image,
+    hash,
+    labels: parts.labels,
+    ports,
+    strategy: effectiveStrategy(spec),
+    ...(spec.progressDeadlineSeconds === undefined
+      ? {}
+      : { progressDeadlineMs: spec.progressDeadlineSeconds * 1000 }),
+    stopGraceSeconds: parts.stopGraceSeconds,
+    undecryptable,
+    secretFiles: files.flatMap((f) =>
+      f.value.kind === 'secret'
+        ? [{ name: f.name, value: f.value.value, ...(f.owner === undefined ? {} : { owner: f.owner }) }]
+        : [],
+    ),
+    containerSpec: () => engineRequest(spec, opts, parts),
+  };
+}
+
+type DesiredPort = DesiredContainer['ports'][number];
+
+/** A secret file with its value looked up (or why it is missing). */
+interface ResolvedFile {
+  name: string;
+  value: ResolvedValue;
+  owner: SecretFileContent['owner'];
+}
+
+function resolveSecretFiles(spec: DeploymentView['spec'], opts: DesiredOptions): ResolvedFile[] {
+  return (spec.secretFiles ?? []).map((f) => ({
+    name: f.name ?? f.key,
+    value: resolveKey(f.key, opts.secretKeys),
+    owner:
+      f.uid === undefined && f.gid === undefined && f.mode === undefined ? undefined : secretFileOwnership(f),
+  }));
+}
+
+/**
+ * The spec hash: 16 hex chars over everything that shapes the container, secret values only as
+ * keyed digests. Every field added since v1 is hashed only when set, so a spec written before it
+ * existed keeps its hash and its running container is adopted across upgrades.
+ */
+function specHash(
+  c: {
+    spec: DeploymentView['spec'];
+    image: ImagePlan;
+    ports: DesiredPort[];
+    env: [string, ResolvedValue][];
+    files: ResolvedFile[];
+    proc: ProcessFields;
+  },
+  key: string,
+): string {
+  const { image, files } = c;
   const hashed = {
     v: 1,
     image:
       image.kind === 'pull' ? { ref: image.ref } : { build: { ...image, args: sortedRecord(image.args) } },
-    ports,
-    binds,
-    env: env.map(([k, v]) => [k, digest(k, v, key)]),
+    ports: c.ports,
+    binds: (c.spec.volumes ?? []).map((v) => ({
+      hostPath: v.hostPath,
+      containerPath: v.containerPath,
+      readOnly: v.readOnly ?? false,
+      // Only a non-default type is hashed, so specs written before `type` existed keep their hash.
+      ...(v.type === undefined || v.type === 'DirectoryOrCreate' ? {} : { type: v.type }),
+    })),
+    env: c.env.map(([k, v]) => [k, digest(k, v, key)]),
     ...(files.length === 0
       ? {}
       : {
@@ -209,74 +284,59 @@ export function desiredContainer(d: DeploymentView, opts: DesiredOptions = {}): 
           ]),
         }),
     // Absent fields add no key, so specs written before they existed keep their hash (adoption).
-    ...proc,
+    ...c.proc,
   };
-  const hash = createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 16);
-  const labels = {
-    ...managedSelector(opts.nodeName),
-    [Label.deployment]: name,
-    [Label.specHash]: hash,
-    [Label.sourceCommit]: sourceCommit(d),
-  };
-  const secretFiles = files.flatMap((f) =>
-    f.value.kind === 'secret'
-      ? [{ name: f.name, value: f.value.value, ...(f.owner === undefined ? {} : { owner: f.owner }) }]
-      : [],
-  );
-  const filesBind =
-    files.length === 0 || opts.secretFilesDir === undefined
-      ? []
-      : [{ hostPath: opts.secretFilesDir(name, hash), containerPath: SECRET_FILES_DIR, readOnly: true }];
-  if (files.length > 0 && opts.secretFilesDir === undefined) {
-    undecryptable.push('secretFiles: this node has no secret files directory (a tmpfs) configured');
-  }
-  const cname = containerName(name, hash, opts.nodeName);
-  const stopGraceSeconds = Math.ceil(
-    (parseDuration(spec.stopGracePeriod ?? DEFAULT_STOP_GRACE_PERIOD) ?? 10_000) / 1000,
-  );
+  return createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 16);
+}
+
+/** What the engine's create request is made of, secret env values still sealed. */
+interface ContainerParts {
+  name: string;
+  deployment: string;
+  image: ImagePlan;
+  labels: Record<string, string>;
+  env: [string, ResolvedValue][];
+  ports: DesiredPort[];
+  /** The secret files directory, mounted read-only; empty without secret files. */
+  filesBind: BindMount[];
+  stopGraceSeconds: number;
+  proc: ProcessFields;
+}
+
+/** The engine's create request, secret env values revealed (see DesiredContainer.containerSpec). */
+function engineRequest(spec: DeploymentView['spec'], opts: DesiredOptions, c: ContainerParts): ContainerSpec {
+  const proc = c.proc;
   return {
-    name: cname,
-    image,
-    hash,
-    labels,
-    ports,
-    strategy: effectiveStrategy(spec),
-    ...(spec.progressDeadlineSeconds === undefined
-      ? {}
-      : { progressDeadlineMs: spec.progressDeadlineSeconds * 1000 }),
-    stopGraceSeconds,
-    undecryptable,
-    secretFiles,
-    containerSpec: () => ({
-      name: cname,
-      image: image.ref,
-      labels,
-      env: Object.fromEntries(env.map(([k, v]) => [k, v.kind === 'missing' ? '' : revealValue(v)])),
-      ports: ports.map((p) => ({
-        containerPort: p.containerPort,
-        ...(p.port === undefined ? {} : { hostPort: p.port }),
-        ...(p.hostIP === undefined ? {} : { hostIP: p.hostIP }),
-        protocol: p.protocol,
+    name: c.name,
+    image: c.image.ref,
+    labels: c.labels,
+    env: Object.fromEntries(c.env.map(([k, v]) => [k, v.kind === 'missing' ? '' : revealValue(v)])),
+    ports: c.ports.map((p) => ({
+      containerPort: p.containerPort,
+      ...(p.port === undefined ? {} : { hostPort: p.port }),
+      ...(p.hostIP === undefined ? {} : { hostIP: p.hostIP }),
+      protocol: p.protocol,
+    })),
+    binds: [
+      ...(spec.volumes ?? []).map((v) => ({
+        hostPath: v.hostPath,
+        containerPath: v.containerPath,
+        readOnly: v.readOnly ?? false,
+        createHostPath: (v.type ?? 'DirectoryOrCreate') === 'DirectoryOrCreate',
       })),
-      binds: [
-        ...(spec.volumes ?? []).map((v) => ({
-          hostPath: v.hostPath,
-          containerPath: v.containerPath,
-          readOnly: v.readOnly ?? false,
-          createHostPath: (v.type ?? 'DirectoryOrCreate') === 'DirectoryOrCreate',
-        })),
-        ...filesBind,
-      ],
-      stopTimeoutSeconds: stopGraceSeconds,
-      ...(opts.networkName === undefined ? {} : { network: { name: opts.networkName, aliases: [name] } }),
-      ...(proc.command === undefined ? {} : { entrypoint: proc.command }),
-      ...(proc.args === undefined ? {} : { cmd: proc.args }),
-      ...(proc.workingDir === undefined ? {} : { workingDir: proc.workingDir }),
-      ...(proc.user === undefined ? {} : { user: proc.user }),
-      ...(proc.memoryBytes === undefined ? {} : { memoryBytes: proc.memoryBytes }),
-      ...(proc.nanoCpus === undefined ? {} : { nanoCpus: proc.nanoCpus }),
-      ...(proc.stopSignal === undefined ? {} : { stopSignal: proc.stopSignal }),
-    }),
+      ...c.filesBind,
+    ],
+    stopTimeoutSeconds: c.stopGraceSeconds,
+    ...(opts.networkName === undefined
+      ? {}
+      : { network: { name: opts.networkName, aliases: [c.deployment] } }),
+    ...(proc.command === undefined ? {} : { entrypoint: proc.command }),
+    ...(proc.args === undefined ? {} : { cmd: proc.args }),
+    ...(proc.workingDir === undefined ? {} : { workingDir: proc.workingDir }),
+    ...(proc.user === undefined ? {} : { user: proc.user }),
+    ...(proc.memoryBytes === undefined ? {} : { memoryBytes: proc.memoryBytes }),
+    ...(proc.nanoCpus === undefined ? {} : { nanoCpus: proc.nanoCpus }),
+    ...(proc.stopSignal === undefined ? {} : { stopSignal: proc.stopSignal }),
   };
 }
 

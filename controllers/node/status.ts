@@ -85,61 +85,17 @@ export function nodeStatus(
     },
     now,
   );
-  const errors = applied?.errors ?? [];
-  const manifests =
-    applied === undefined
-      ? { status: 'Unknown' as const, reason: NodeReason.Progressing, message: 'no revision applied yet' }
-      : applied.restored !== undefined
-        ? {
-            status: 'Unknown' as const,
-            reason: NodeReason.LastGoodRestored,
-            message: applied.restored.message,
-          }
-        : errors.length === 0
-          ? {
-              status: 'True' as const,
-              reason: NodeReason.AllManifestsValid,
-              message: `all manifests at ${applied.revision} decoded`,
-            }
-          : {
-              status: 'False' as const,
-              reason: NodeReason.ManifestErrors,
-              message:
-                `${errors.length} manifest error${errors.length === 1 ? '' : 's'} in ${filesOf(errors)} at ${applied.revision}` +
-                `${applied.keptFiles.length > 0 ? ` (keeping the last good objects of ${applied.keptFiles.join(', ')})` : ''}: ` +
-                formatError(errors[0] as SourceError),
-            };
+  const manifests = manifestsCondition(applied);
   conditions = setCondition(conditions, { type: MANIFESTS_VALID, ...manifests, ...g }, now);
   const saved = stateSaved(applied, old);
   if (saved !== undefined) conditions = setCondition(conditions, { type: STATE_SAVED, ...saved, ...g }, now);
   const runtime = engine === undefined ? undefined : runtimeCondition(engine);
   if (runtime !== undefined)
     conditions = setCondition(conditions, { type: RUNTIME_READY, ...runtime, ...g }, now);
-  const ready = applied?.refused
-    ? { status: 'False' as const, reason: applied.refused.reason, message: applied.refused.message }
-    : runtime?.status === 'False'
-      ? runtime
-      : !git.ready
-        ? { status: 'False' as const, reason: git.reason, message: git.message }
-        : applied?.restored !== undefined
-          ? {
-              status: 'False' as const,
-              reason: NodeReason.LastGoodRestored,
-              message: applied.restored.message,
-            }
-          : manifests.status !== 'True'
-            ? {
-                status: manifests.status === 'False' ? ('False' as const) : ('Unknown' as const),
-                reason: manifests.reason,
-                message: manifests.message,
-              }
-            : {
-                status: 'True' as const,
-                reason: NodeReason.Synced,
-                message: `applied ${applied?.revision ?? ''}`,
-              };
+  const ready = readyCondition(git, applied, runtime, manifests);
   conditions = setCondition(conditions, { type: READY, ...ready, ...g }, now);
   const branch = applied?.branch;
+  const errors = applied?.errors ?? [];
   return {
     ...g,
     conditions,
@@ -149,6 +105,61 @@ export function nodeStatus(
     ...(git.lastAttemptTime ? { lastAttemptTime: iso(git.lastAttemptTime) } : {}),
     ...(errors.length > 0 ? { sourceErrors: errors.map((e) => ({ ...e })) } : {}),
   };
+}
+
+/** A condition's status, reason and message. */
+interface ConditionFields {
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+/** ManifestsValid: every file of the applied revision decoded (Unknown before one is applied). */
+function manifestsCondition(applied: AppliedView | undefined): ConditionFields {
+  if (applied === undefined) {
+    return { status: 'Unknown', reason: NodeReason.Progressing, message: 'no revision applied yet' };
+  }
+  if (applied.restored !== undefined) {
+    return { status: 'Unknown', reason: NodeReason.LastGoodRestored, message: applied.restored.message };
+  }
+  const errors = applied.errors;
+  if (errors.length === 0) {
+    return {
+      status: 'True',
+      reason: NodeReason.AllManifestsValid,
+      message: `all manifests at ${applied.revision} decoded`,
+    };
+  }
+  return {
+    status: 'False',
+    reason: NodeReason.ManifestErrors,
+    message:
+      `${errors.length} manifest error${errors.length === 1 ? '' : 's'} in ${filesOf(errors)} at ${applied.revision}` +
+      `${applied.keptFiles.length > 0 ? ` (keeping the last good objects of ${applied.keptFiles.join(', ')})` : ''}: ` +
+      formatError(errors[0] as SourceError),
+  };
+}
+
+/**
+ * Ready: the first of these that fails says why — the revision refused, the engine down, the
+ * checkout behind, the objects only restored, a manifest invalid; else Synced.
+ */
+function readyCondition(
+  git: GitStatusView,
+  applied: AppliedView | undefined,
+  runtime: ConditionFields | undefined,
+  manifests: ConditionFields,
+): ConditionFields {
+  if (applied?.refused) {
+    return { status: 'False', reason: applied.refused.reason, message: applied.refused.message };
+  }
+  if (runtime?.status === 'False') return runtime;
+  if (!git.ready) return { status: 'False', reason: git.reason, message: git.message };
+  if (applied?.restored !== undefined) {
+    return { status: 'False', reason: NodeReason.LastGoodRestored, message: applied.restored.message };
+  }
+  if (manifests.status !== 'True') return manifests;
+  return { status: 'True', reason: NodeReason.Synced, message: `applied ${applied?.revision ?? ''}` };
 }
 
 /** Shown once a save failed (and from then on), so a full data dir is seen on the Node. */
@@ -167,11 +178,7 @@ function stateSaved(
   return { status: 'True', reason: 'Saved', message: 'the last good objects are saved in the data dir' };
 }
 
-function runtimeCondition(e: EngineView): {
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-} {
+function runtimeCondition(e: EngineView): ConditionFields {
   if (e.available === undefined)
     return {
       status: 'Unknown',

@@ -25,7 +25,7 @@ import type { ReconcileContext, ReconcileResult, Reconciler } from '../../runtim
 import type { CertificateChecker, ServiceReconcilerDeps } from './deps.ts';
 import { ingressMetrics, type IngressMetrics } from './metrics.ts';
 import { planIngress, Reason, type ServiceObject, type ServicePlan } from './plan.ts';
-import { buildStatus, type Verdict } from './status.ts';
+import { buildStatus, type StatusFacts, type Verdict } from './status.ts';
 
 /** The one key this controller reconciles. */
 export const INGRESS_KEY = 'Ingress/caddy';
@@ -33,6 +33,9 @@ export const INGRESS_KEY = 'Ingress/caddy';
 /** Pending certificates are polled fast for this long, then every 15 s. */
 const FAST_POLL_WINDOW_MS = 60_000;
 const SLOW_POLL_MS = 15_000;
+
+/** What a Service's status says besides its verdict. */
+type StatusFields = Omit<StatusFacts, 'generation' | 'verdict' | 'now' | 'previous'>;
 
 interface Applied {
   json: string;
@@ -209,7 +212,6 @@ export class IngressReconciler implements Reconciler {
     certs: ReadonlyMap<string, CertificateState>,
   ): number | undefined {
     const name = svc.metadata.name;
-    const previous = svc.status;
     if (plan.kind !== 'routed') {
       this.#certificateSeries(name, undefined);
       const verdict: Verdict = {
@@ -224,32 +226,25 @@ export class IngressReconciler implements Reconciler {
     const live = this.#applied?.routes.get(name);
     const url = this.#url(route);
     const cert = route.tls && sameRoute(live, route) ? certs.get(route.host) : undefined;
-    const facts = {
-      domain: route.host,
-      url,
-      ...(route.upstream === undefined ? {} : { upstream: route.upstream }),
-      ...(cert?.issuer === undefined && cert?.notAfter === undefined
-        ? previous?.certificate === undefined || !route.tls
-          ? {}
-          : { certificate: { ...previous.certificate } }
-        : {
-            certificate: {
-              ...(cert.issuer === undefined ? {} : { issuer: cert.issuer }),
-              ...(cert.notAfter === undefined ? {} : { notAfter: cert.notAfter }),
-            },
-          }),
-    };
-    if (route.tls) this.#certificateSeries(name, cert?.issued === true);
-    else this.#certificateSeries(name, undefined);
-
+    const facts = routeFacts(route, url, cert, svc.status);
+    this.#certificateSeries(name, route.tls ? cert?.issued === true : undefined);
     if (!sameRoute(live, route)) {
-      const unavailable = isOrunError(failure, CaddyErrorCode.Unavailable);
-      const verdict: Verdict = unavailable
-        ? { kind: 'progressing', reason: Reason.IngressUnavailable, message: errorMessage(failure) }
-        : { kind: 'stalled', reason: Reason.ConfigRejected, message: errorMessage(failure) };
-      this.#write(svc, verdict, facts);
+      this.#write(svc, notLoadedVerdict(failure), facts);
       return undefined;
     }
+    this.#recordRouteEvents(name, route, url, before, cert);
+    this.#write(svc, this.#routedVerdict(plan, url, cert), facts);
+    return route.tls && cert?.issued !== true ? this.#pollDelay(route.host) : undefined;
+  }
+
+  /** Routed (the route is new or changed) and CertificateIssued (first seen served). */
+  #recordRouteEvents(
+    name: string,
+    route: IngressRoute,
+    url: string,
+    before: ReadonlyMap<string, IngressRoute>,
+    cert: CertificateState | undefined,
+  ): void {
     if (route.upstream !== undefined && !sameRoute(before.get(name), route))
       this.#d.recordEvent(name, 'Normal', 'Routed', `routing ${url} to ${route.upstream}`);
     if (cert?.issued === true && !this.#issued.has(route.host)) {
@@ -261,41 +256,34 @@ export class IngressReconciler implements Reconciler {
         `certificate for ${route.host} ${cert.message}`,
       );
     } else if (cert !== undefined && !cert.issued) this.#issued.delete(route.host);
+  }
 
+  /** The verdict on a route Caddy serves: its Deployment not ready, its certificate pending, or ready. */
+  #routedVerdict(
+    plan: Extract<ServicePlan, { kind: 'routed' }>,
+    url: string,
+    cert: CertificateState | undefined,
+  ): Verdict {
+    const route = plan.route;
     if (route.upstream === undefined) {
-      this.#write(
-        svc,
-        {
-          kind: 'progressing',
-          reason: Reason.DeploymentNotReady,
-          message: `Deployment ${plan.deployment} is not ready; ${route.host} answers 503 until it is`,
-        },
-        facts,
-      );
-      return route.tls && cert?.issued !== true ? this.#pollDelay(route.host) : undefined;
+      return {
+        kind: 'progressing',
+        reason: Reason.DeploymentNotReady,
+        message: `Deployment ${plan.deployment} is not ready; ${route.host} answers 503 until it is`,
+      };
     }
     if (route.tls && cert?.issued !== true) {
       const ca = this.#d.acme?.ca ?? LETS_ENCRYPT_PRODUCTION;
-      this.#write(
-        svc,
-        {
-          kind: 'progressing',
-          reason: Reason.CertificatePending,
-          message: `waiting for a certificate for ${route.host} from ${ca}: ${cert?.message ?? 'not checked yet'}`,
-        },
-        facts,
-      );
-      return this.#pollDelay(route.host);
+      return {
+        kind: 'progressing',
+        reason: Reason.CertificatePending,
+        message: `waiting for a certificate for ${route.host} from ${ca}: ${cert?.message ?? 'not checked yet'}`,
+      };
     }
-    this.#write(svc, { kind: 'ready', reason: Reason.Routed, message: `${url} → ${route.upstream}` }, facts);
-    return undefined;
+    return { kind: 'ready', reason: Reason.Routed, message: `${url} → ${route.upstream}` };
   }
 
-  #write(
-    svc: ServiceObject,
-    verdict: Verdict,
-    facts: Omit<Parameters<typeof buildStatus>[0], 'generation' | 'verdict' | 'now' | 'previous'>,
-  ): void {
+  #write(svc: ServiceObject, verdict: Verdict, facts: StatusFields): void {
     const name = svc.metadata.name;
     const previous = svc.status;
     const status = buildStatus({
@@ -342,6 +330,40 @@ export class IngressReconciler implements Reconciler {
   #dropSeries(present: ReadonlySet<string>): void {
     for (const s of [...this.#certSeries]) if (!present.has(s)) this.#certificateSeries(s, undefined);
   }
+}
+
+/** A route Caddy does not serve (yet): Caddy unreachable, or the new config rejected. */
+function notLoadedVerdict(failure: unknown): Verdict {
+  return isOrunError(failure, CaddyErrorCode.Unavailable)
+    ? { kind: 'progressing', reason: Reason.IngressUnavailable, message: errorMessage(failure) }
+    : { kind: 'stalled', reason: Reason.ConfigRejected, message: errorMessage(failure) };
+}
+
+/**
+ * The status fields of a routed Service. The certificate is the one just checked, else the one
+ * the status already shows (a route Caddy does not serve yet is not checked).
+ */
+function routeFacts(
+  route: IngressRoute,
+  url: string,
+  cert: CertificateState | undefined,
+  previous: ServiceObject['status'],
+): StatusFields {
+  return {
+    domain: route.host,
+    url,
+    ...(route.upstream === undefined ? {} : { upstream: route.upstream }),
+    ...(cert?.issuer === undefined && cert?.notAfter === undefined
+      ? previous?.certificate === undefined || !route.tls
+        ? {}
+        : { certificate: { ...previous.certificate } }
+      : {
+          certificate: {
+            ...(cert.issuer === undefined ? {} : { issuer: cert.issuer }),
+            ...(cert.notAfter === undefined ? {} : { notAfter: cert.notAfter }),
+          },
+        }),
+  };
 }
 
 function sameRoute(a: IngressRoute | undefined, b: IngressRoute): boolean {
