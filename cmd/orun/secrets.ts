@@ -7,9 +7,10 @@
  *   decrypt FILE        plaintext YAML on stdout (needs a key)
  *   edit FILE           $EDITOR on a plaintext copy in a tmpfs, encrypted again with the same data key
  *   check [FILE...]     decrypts and verifies MACs with the node's key; prints no value
+ *   updatekeys FILE...  the data key wrapped for the recipients .sops.yaml names now
  */
 import { Command } from 'commander';
-import { checkFiles, decryptFile, editFile, encryptFile, encryptValue } from '../../runtime/cli/secrets.ts';
+import * as run from '../../runtime/cli/secrets.ts';
 import { DEFAULTS } from '../../runtime/config/settings.ts';
 
 const KEY_HELP = `age key file; default $SOPS_AGE_KEY_FILE, then <data-dir>/keys/age.key (data dir ${DEFAULTS.dataDir})`;
@@ -36,7 +37,7 @@ export function secretsCommand(): Command {
       'keep values under keys ending with this in clear (sops default _unencrypted)',
     )
     .option('-i, --in-place', 'replace FILE instead of printing')
-    .action(encryptFile);
+    .action(run.encryptFile);
   cmd
     .command('encrypt-value')
     .description("print an inline ENC[...] for one Deployment env key, sealed with secrets.yaml's data key")
@@ -45,26 +46,41 @@ export function secretsCommand(): Command {
     .option('--secrets <file>', 'the root secrets.yaml holding the data key', 'secrets.yaml')
     .option('--age-key <file>', KEY_HELP)
     .argument('[VALUE]', 'the plaintext; default: read from stdin (safer: not in shell history)')
-    .action(encryptValue);
+    .action(run.encryptValue);
   cmd
     .command('decrypt')
     .description('print the plaintext of a SOPS YAML file (MAC verified)')
     .argument('<FILE>')
     .option('--age-key <file>', KEY_HELP)
-    .action(decryptFile);
+    .action(run.decryptFile);
   cmd
     .command('edit')
     .description('edit a SOPS file in $EDITOR: the plaintext copy lives in a tmpfs, never on disk')
     .argument('<FILE>')
     .option('--age-key <file>', KEY_HELP)
     .option('--tmp-dir <dir>', 'tmpfs directory for the plaintext copy', '/dev/shm')
-    .action(editFile);
+    .action(run.editFile);
   cmd
     .command('check')
     .description("decrypt and verify the MAC of each file with the node's key; exit 1 on any failure")
     .argument('[FILE...]', 'SOPS files; default secrets.yaml')
     .option('--age-key <file>', KEY_HELP)
-    .action(checkFiles);
+    .action(run.checkFiles);
+  cmd
+    .command('updatekeys')
+    .description(
+      "wrap each file's data key for the recipients its .sops.yaml creation rule names now (as sops updatekeys), " +
+        "e.g. after adding a node's key; values, MAC and data key stay, so inline ENC[...] values keep working",
+    )
+    .argument('<FILE...>', 'SOPS files, e.g. secrets.yaml')
+    .option(
+      '--age <recipient>',
+      'age recipient (age1...); repeatable; default: the .sops.yaml creation rule',
+      collect,
+    )
+    .option('--config <file>', '.sops.yaml to read creation_rules from; default: the nearest one upwards')
+    .option('--age-key <file>', KEY_HELP)
+    .action(run.updateFileKeys);
   return cmd;
 }
 

@@ -8,6 +8,7 @@
  *   decrypt FILE        plaintext YAML on stdout (needs a key)
  *   edit FILE           $EDITOR on a plaintext copy in a tmpfs, encrypted again with the same data key
  *   check [FILE...]     decrypts and verifies MACs with the node's key; prints no value
+ *   updatekeys FILE...  the data key wrapped for the recipients .sops.yaml names now (sops updatekeys)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, statfs, writeFile, rename } from 'node:fs/promises';
@@ -25,6 +26,7 @@ import {
   loadAgeIdentities,
   openSopsFile,
   sealInline,
+  updateKeys,
 } from '../sops/index.ts';
 import { DEFAULTS } from '../config/settings.ts';
 
@@ -73,6 +75,38 @@ export async function checkFiles(files: string[], o: { ageKey?: string }): Promi
       process.stdout.write(
         `${file}: ok (MAC verified, ${docs.length} document${docs.length === 1 ? '' : 's'})\n`,
       );
+    } catch (err) {
+      failed++;
+      const code = err instanceof OrunError ? `${err.code}: ` : '';
+      process.stderr.write(`${file}: ${code}${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
+  if (failed > 0) process.exitCode = 1;
+}
+
+/**
+ * `orun secrets updatekeys FILE...`: wraps each file's data key for the recipients its
+ * `.sops.yaml` creation rule (or `--age`) names now, as `sops updatekeys`: a node's key added to
+ * `.sops.yaml` after the file was written can then open it. Values, MAC and data key stay, so
+ * inline ENC[...] values keep working. Prints what changed per file; exit 1 on any failure.
+ */
+export async function updateFileKeys(
+  files: string[],
+  o: { age?: string[]; config?: string; ageKey?: string },
+): Promise<void> {
+  const ids = await keys(o.ageKey);
+  let failed = 0;
+  for (const file of files) {
+    try {
+      const { recipients } = await encryptOptions(file, o);
+      const r = await updateKeys(await readFile(file, 'utf8'), ids, recipients);
+      if (r.added.length === 0 && r.removed.length === 0) {
+        process.stdout.write(`${file}: recipients unchanged\n`);
+        continue;
+      }
+      await output(file, r.text, true);
+      const changes = [...r.added.map((a) => `+${a}`), ...r.removed.map((a) => `-${a}`)];
+      process.stdout.write(`${file}: recipients updated (${changes.join(', ')})\n`);
     } catch (err) {
       failed++;
       const code = err instanceof OrunError ? `${err.code}: ` : '';

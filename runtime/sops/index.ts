@@ -15,6 +15,7 @@ export {
 } from './decrypt.ts';
 export { type InlinePlace, inlineAad, openInline, sealInline } from './inline.ts';
 export { type EncryptOptions, encryptSopsDocument, wrapDataKey } from './encrypt.ts';
+export { type UpdatedKeys, updateKeys } from './updatekeys.ts';
 export {
   type AgeIdentities,
   type AgeIdentitySource,
