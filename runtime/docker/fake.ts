@@ -300,6 +300,42 @@ export class FakeEngine implements ContainerEngine {
         context: { container: spec.name, image: spec.image },
       });
     }
+    this.#checkSpec(spec, step);
+    const recorded = this.#blkioWeightAsConfigured(spec, step, options);
+    for (const v of spec.volumes ?? []) {
+      if (!this.#volumes.has(v.name)) this.#volumes.set(v.name, { ...v.labels });
+    }
+    const id = sha256(`${spec.name}/${this.#now()}/${Math.random()}`);
+    const c: FakeContainer = {
+      spec: recorded,
+      extraNetworks: new Map(),
+      env: envList(spec.env),
+      logs: [],
+      followers: new Set(),
+      info: {
+        id,
+        name: spec.name,
+        labels: { ...spec.labels },
+        state: 'created',
+        image: spec.image,
+        imageId,
+        createdAt: this.#iso(),
+        exitCode: 0,
+        oomKilled: false,
+        restartCount: 0,
+        ports: publishedPorts(spec),
+        ...(spec.network === undefined
+          ? {}
+          : { networks: { [spec.network.name]: { aliases: [...(spec.network.aliases ?? [])] } } }),
+      },
+    };
+    this.#containers.set(id, c);
+    this.#emit(c, 'create');
+    return id;
+  }
+
+  /** Throws what the real engine answers to a spec it refuses: a bad mount, network or limit. */
+  #checkSpec(spec: ContainerSpec, step: string): void {
     for (const b of spec.binds ?? []) {
       // createHostPath: the real engine creates the directory; the fake only records the request.
       if (!b.hostPath.startsWith('/') || (b.createHostPath !== true && !existsSync(b.hostPath))) {
@@ -342,6 +378,13 @@ export class FakeEngine implements ContainerEngine {
         { context: { container: spec.name, image: spec.image, httpStatus: 400 } },
       );
     }
+  }
+
+  /**
+   * The spec as the fake records it, with blkioWeight handled as this host's kernel would
+   * (see the blkioWeight option): rejected, discarded with a warning, or kept.
+   */
+  #blkioWeightAsConfigured(spec: ContainerSpec, step: string, options: CreateOptions): ContainerSpec {
     const recorded = structuredClone(spec);
     if (spec.blkioWeight !== undefined && this.#blkioWeight === 'rejected') {
       throw new OrunError(
@@ -354,44 +397,7 @@ export class FakeEngine implements ContainerEngine {
       delete recorded.blkioWeight;
       options.onWarning?.(BLKIO_DISCARDED_WARNING);
     }
-    for (const v of spec.volumes ?? []) {
-      if (!this.#volumes.has(v.name)) this.#volumes.set(v.name, { ...v.labels });
-    }
-    const id = sha256(`${spec.name}/${this.#now()}/${Math.random()}`);
-    const c: FakeContainer = {
-      spec: recorded,
-      extraNetworks: new Map(),
-      env: envList(spec.env),
-      logs: [],
-      followers: new Set(),
-      info: {
-        id,
-        name: spec.name,
-        labels: { ...spec.labels },
-        state: 'created',
-        image: spec.image,
-        imageId,
-        createdAt: this.#iso(),
-        exitCode: 0,
-        oomKilled: false,
-        restartCount: 0,
-        ports: (spec.ports ?? [])
-          .filter((p): p is typeof p & { hostPort: number } => p.hostPort !== undefined)
-          .map((p): PublishedPort => ({
-            containerPort: p.containerPort,
-            protocol: p.protocol ?? 'tcp',
-            hostIP: p.hostIP ?? '0.0.0.0',
-            hostPort: p.hostPort,
-          }))
-          .sort((a, b) => a.containerPort - b.containerPort || a.hostPort - b.hostPort),
-        ...(spec.network === undefined
-          ? {}
-          : { networks: { [spec.network.name]: { aliases: [...(spec.network.aliases ?? [])] } } }),
-      },
-    };
-    this.#containers.set(id, c);
-    this.#emit(c, 'create');
-    return id;
+    return recorded;
   }
 
   async startContainer(id: string): Promise<void> {
@@ -703,6 +709,19 @@ export class FakeEngine implements ContainerEngine {
 }
 
 type Stamped = LogLine & { timeMs: number };
+
+/** The ports the spec publishes on the host, as inspect lists them (sorted). */
+function publishedPorts(spec: ContainerSpec): PublishedPort[] {
+  return (spec.ports ?? [])
+    .filter((p): p is typeof p & { hostPort: number } => p.hostPort !== undefined)
+    .map((p): PublishedPort => ({
+      containerPort: p.containerPort,
+      protocol: p.protocol ?? 'tcp',
+      hostIP: p.hostIP ?? '0.0.0.0',
+      hostPort: p.hostPort,
+    }))
+    .sort((a, b) => a.containerPort - b.containerPort || a.hostPort - b.hostPort);
+}
 
 function matches(labels: Record<string, string>, selector: Readonly<Record<string, string>>): boolean {
   return Object.entries(selector).every(([k, v]) => labels[k] === v);

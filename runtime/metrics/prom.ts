@@ -40,56 +40,8 @@ export class RuntimeMetrics implements QueueMetricsProvider, ControllerMetricsPr
 
   constructor(registry: Registry) {
     this.registry = registry;
+    registerQueueMetrics(registry, this.#queues);
     const registers = [registry];
-    // The hot path (add/get/done of every item) only bumps numbers in #queues; the metrics
-    // below copy them when scraped (collect), so a queue with metrics stays about as fast as one
-    // without. Same names, labels, buckets and exposition as the prom-client ones they replace.
-    const queues = this.#queues;
-    const gauge = (name: string, help: string, read: (c: QueueCounts) => number): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['name'] as const,
-        registers,
-        collect() {
-          for (const [n, c] of queues) this.set({ name: n }, read(c));
-        },
-      });
-    };
-    const counter = (name: string, help: string, read: (c: QueueCounts) => number): void => {
-      registry.registerMetric(new CollectedCounter(name, help, queues, read) as never);
-    };
-    gauge('workqueue_depth', 'Current depth of workqueue', (c) => c.depth);
-    counter('workqueue_adds_total', 'Total number of adds handled by workqueue', (c) => c.adds);
-    registry.registerMetric(
-      new BucketHistogram(
-        'workqueue_queue_duration_seconds',
-        'How long in seconds an item stays in workqueue before being requested',
-        queues,
-        (c) => c.latency,
-      ) as never,
-    );
-    registry.registerMetric(
-      new BucketHistogram(
-        'workqueue_work_duration_seconds',
-        'How long in seconds processing an item from workqueue takes.',
-        queues,
-        (c) => c.work,
-      ) as never,
-    );
-    gauge(
-      'workqueue_unfinished_work_seconds',
-      "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. " +
-        'Large values indicate stuck threads. One can deduce the number of stuck threads by observing the rate at which this increases.',
-      (c) => c.unfinished,
-    );
-    gauge(
-      'workqueue_longest_running_processor_seconds',
-      'How many seconds has the longest running processor for workqueue been running.',
-      (c) => c.longest,
-    );
-    counter('workqueue_retries_total', 'Total number of retries handled by workqueue', (c) => c.retries);
-
     const c = { labelNames: ['controller'] as const, registers };
     this.#reconcileTotal = new Counter({
       name: 'controller_runtime_reconcile_total',
@@ -235,6 +187,60 @@ interface Buckets {
   counts: Float64Array;
   sum: number;
   count: number;
+}
+
+/**
+ * client-go's workqueue_* metrics (label `name`) of the queues. The hot path (add/get/done of
+ * every item) only bumps numbers in queues; these metrics copy them when scraped (collect), so a
+ * queue with metrics stays about as fast as one without. Same names, labels, buckets and
+ * exposition as the prom-client ones they replace.
+ */
+function registerQueueMetrics(registry: Registry, queues: Map<string, QueueCounts>): void {
+  const registers = [registry];
+  const gauge = (name: string, help: string, read: (c: QueueCounts) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['name'] as const,
+      registers,
+      collect() {
+        for (const [n, c] of queues) this.set({ name: n }, read(c));
+      },
+    });
+  };
+  const counter = (name: string, help: string, read: (c: QueueCounts) => number): void => {
+    registry.registerMetric(new CollectedCounter(name, help, queues, read) as never);
+  };
+  gauge('workqueue_depth', 'Current depth of workqueue', (c) => c.depth);
+  counter('workqueue_adds_total', 'Total number of adds handled by workqueue', (c) => c.adds);
+  registry.registerMetric(
+    new BucketHistogram(
+      'workqueue_queue_duration_seconds',
+      'How long in seconds an item stays in workqueue before being requested',
+      queues,
+      (c) => c.latency,
+    ) as never,
+  );
+  registry.registerMetric(
+    new BucketHistogram(
+      'workqueue_work_duration_seconds',
+      'How long in seconds processing an item from workqueue takes.',
+      queues,
+      (c) => c.work,
+    ) as never,
+  );
+  gauge(
+    'workqueue_unfinished_work_seconds',
+    "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. " +
+      'Large values indicate stuck threads. One can deduce the number of stuck threads by observing the rate at which this increases.',
+    (c) => c.unfinished,
+  );
+  gauge(
+    'workqueue_longest_running_processor_seconds',
+    'How many seconds has the longest running processor for workqueue been running.',
+    (c) => c.longest,
+  );
+  counter('workqueue_retries_total', 'Total number of retries handled by workqueue', (c) => c.retries);
 }
 
 interface QueueCounts {

@@ -5,7 +5,7 @@
  * data key. Also returns, for decoding the rest, the text with the `sops:` block blanked and each
  * encrypted leaf replaced by a placeholder of its type, plus the paths of those leaves.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type YAMLMap } from 'yaml';
 import { formatPath } from '../../apis/run.orcra.dev/v0alpha/manifesterror.ts';
 import { isEncryptedValue, parseEncryptedValue } from './cipher.ts';
 import { encryptionRule, parseSopsMetadata } from './metadata.ts';
@@ -43,18 +43,54 @@ const PLACEHOLDER: Readonly<Record<string, string>> = {
 export function checkSopsStructure(text: string): SopsStructure {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines });
-  const problems: SopsProblem[] = [];
-  const at = (offset: number | undefined): { line: number; col: number } =>
-    offset === undefined ? { line: 1, col: 1 } : lines.linePos(offset);
+  const at: At = (offset) => (offset === undefined ? { line: 1, col: 1 } : lines.linePos(offset));
   const list = Array.isArray(docs) ? docs : [];
-  const first = list[0];
-  const metaNode =
-    first === undefined ? undefined : (first.get('sops', true) as { range?: number[] } | undefined);
-  let rule: ((path: readonly string[]) => boolean) | undefined;
+  const { problems, rule } = checkMetadata(list[0], at);
+  const edits: Edit[] = [];
+  const encryptedPaths = list.map((doc, i) => {
+    const root = doc.contents;
+    if (!isMap(root)) return [];
+    edits.push(...blankSopsBlock(root, text));
+    if (i > 0 && doc.get('sops') === undefined) {
+      problems.push({
+        line: 1,
+        col: 1,
+        path: 'sops',
+        code: 'SopsMalformed',
+        message: `document ${i + 1} has no sops block (sops writes one in every document)`,
+      });
+    }
+    return rule === undefined ? [] : checkLeaves(root, rule, at, problems, edits);
+  });
+  let masked = text;
+  for (const e of edits.sort((a, b) => b.from - a.from))
+    masked = masked.slice(0, e.from) + e.text + masked.slice(e.to);
+  return { problems, masked, encryptedPaths };
+}
+
+/** A position in the file from an offset (1:1 without one). */
+type At = (offset: number | undefined) => { line: number; col: number };
+
+/** Replace text[from, to) with text. */
+interface Edit {
+  from: number;
+  to: number;
+  text: string;
+}
+
+/**
+ * The first document's `sops:` metadata: its problems, and the rule saying which leaves are
+ * encrypted (undefined when the metadata cannot be read).
+ */
+function checkMetadata(
+  first: Document.Parsed | undefined,
+  at: At,
+): { problems: SopsProblem[]; rule?: (path: readonly string[]) => boolean } {
+  const metaAt = at((first?.get('sops', true) as { range?: number[] } | undefined)?.range?.[0]);
   try {
     const meta = parseSopsMetadata(first === undefined ? undefined : yamlToJs(first.get('sops')));
-    rule = encryptionRule(meta.rule);
-    const metaAt = at(metaNode?.range?.[0]);
+    const rule = encryptionRule(meta.rule);
+    const problems: SopsProblem[] = [];
     if (meta.age.length === 0) {
       problems.push({
         ...metaAt,
@@ -75,73 +111,70 @@ export function checkSopsStructure(text: string): SopsStructure {
     if (typeof mac === 'string') {
       problems.push({ ...metaAt, path: 'sops.mac', code: 'SopsMacMismatch', message: `sops.mac: ${mac}` });
     }
+    return { problems, rule };
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'SopsMalformed';
-    problems.push({
-      ...at(metaNode?.range?.[0]),
-      path: 'sops',
-      code,
-      message: (err as Error).message.replace(/^sops: /, ''),
-    });
+    return {
+      problems: [{ ...metaAt, path: 'sops', code, message: (err as Error).message.replace(/^sops: /, '') }],
+    };
   }
-  const edits: { from: number; to: number; text: string }[] = [];
-  const encryptedPaths: string[][] = [];
-  list.forEach((doc, i) => {
-    const paths: string[] = [];
-    encryptedPaths.push(paths);
-    const root = doc.contents;
-    if (!isMap(root)) return;
-    for (const pair of root.items) {
-      if (isScalar(pair.key) && pair.key.value === 'sops' && pair.key.range) {
-        const end = (pair.value as { range?: number[] } | null)?.range?.[2] ?? pair.key.range[2];
-        edits.push({
-          from: pair.key.range[0],
-          to: end,
-          text: text.slice(pair.key.range[0], end).replace(/[^\n]/g, ' '),
-        });
-      }
-    }
-    if (i > 0 && doc.get('sops') === undefined) {
-      problems.push({
-        line: 1,
-        col: 1,
-        path: 'sops',
-        code: 'SopsMalformed',
-        message: `document ${i + 1} has no sops block (sops writes one in every document)`,
+}
+
+/** Blanks a document's `sops:` block (keeping its newlines, so every line keeps its number). */
+function blankSopsBlock(root: YAMLMap, text: string): Edit[] {
+  const edits: Edit[] = [];
+  for (const pair of root.items) {
+    if (isScalar(pair.key) && pair.key.value === 'sops' && pair.key.range) {
+      const end = (pair.value as { range?: number[] } | null)?.range?.[2] ?? pair.key.range[2];
+      edits.push({
+        from: pair.key.range[0],
+        to: end,
+        text: text.slice(pair.key.range[0], end).replace(/[^\n]/g, ' '),
       });
     }
-    if (rule === undefined) return;
-    const encrypted = rule;
-    walk(root, [], [], (node, mapPath, valuePath) => {
-      if (mapPath[0] === 'sops' || !isScalar(node)) return;
-      const v = node.value;
-      if (v === null || v === '' || !encrypted(mapPath)) return;
-      const where = formatPath(valuePath);
-      const pos = at(node.range?.[0]);
-      if (!isEncryptedValue(v)) {
-        problems.push({
-          ...pos,
-          path: where,
-          code: 'SopsMacMismatch',
-          message: 'plaintext where an encrypted value belongs',
-        });
-        return;
-      }
-      const enc = parseEncryptedValue(v);
-      if (typeof enc === 'string') {
-        problems.push({ ...pos, path: where, code: 'SopsMalformed', message: `encrypted value ${enc}` });
-        return;
-      }
-      paths.push(where);
-      const placeholder = PLACEHOLDER[enc.type];
-      if (placeholder !== undefined && node.range)
-        edits.push({ from: node.range[0], to: node.range[1], text: placeholder });
-    });
+  }
+  return edits;
+}
+
+/**
+ * Checks every leaf the rule encrypts: an `ENC[...]` value that parses, never plaintext. Adds the
+ * problems, and an edit replacing each encrypted leaf by a placeholder of its type; returns the
+ * paths of the encrypted leaves.
+ */
+function checkLeaves(
+  root: YAMLMap,
+  encrypted: (path: readonly string[]) => boolean,
+  at: At,
+  problems: SopsProblem[],
+  edits: Edit[],
+): string[] {
+  const paths: string[] = [];
+  walk(root, [], [], (node, mapPath, valuePath) => {
+    if (mapPath[0] === 'sops' || !isScalar(node)) return;
+    const v = node.value;
+    if (v === null || v === '' || !encrypted(mapPath)) return;
+    const where = formatPath(valuePath);
+    const pos = at(node.range?.[0]);
+    if (!isEncryptedValue(v)) {
+      problems.push({
+        ...pos,
+        path: where,
+        code: 'SopsMacMismatch',
+        message: 'plaintext where an encrypted value belongs',
+      });
+      return;
+    }
+    const enc = parseEncryptedValue(v);
+    if (typeof enc === 'string') {
+      problems.push({ ...pos, path: where, code: 'SopsMalformed', message: `encrypted value ${enc}` });
+      return;
+    }
+    paths.push(where);
+    const placeholder = PLACEHOLDER[enc.type];
+    if (placeholder !== undefined && node.range)
+      edits.push({ from: node.range[0], to: node.range[1], text: placeholder });
   });
-  let masked = text;
-  for (const e of edits.sort((a, b) => b.from - a.from))
-    masked = masked.slice(0, e.from) + e.text + masked.slice(e.to);
-  return { problems, masked, encryptedPaths };
+  return paths;
 }
 
 function walk(
