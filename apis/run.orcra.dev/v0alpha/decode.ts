@@ -178,10 +178,25 @@ function decodeDocument(
   file: string,
   at: (offset: number) => Position,
 ): DocumentResult {
-  const err: MakeError = (path, message, code, offset = offsetOf(doc, path)) =>
-    new ManifestError({ file, ...at(offset), path: formatPath(path), message, code });
-  const res: DocumentResult = { errors: yamlErrors(doc, err), warnings: [] };
-  if (res.errors.length > 0) return res;
+  const res: DocumentResult = { errors: [], warnings: [] };
+  const err = (
+    path: readonly PropertyKey[],
+    message: string,
+    code: ManifestErrorCode,
+    offset = offsetOf(doc, path),
+  ) => new ManifestError({ file, ...at(offset), path: formatPath(path), message, code });
+
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors)
+      res.errors.push(err([], `invalid YAML: ${e.message}`, ManifestErrorCode.YamlSyntax, e.pos[0]));
+    return res;
+  }
+  const dups = duplicateKeys(doc);
+  if (dups.length > 0) {
+    for (const offset of dups)
+      res.errors.push(err([], 'invalid YAML: Map keys must be unique', ManifestErrorCode.YamlSyntax, offset));
+    return res;
+  }
   for (const w of doc.warnings) {
     res.warnings.push(
       new ManifestError({
@@ -195,36 +210,18 @@ function decodeDocument(
     );
   }
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return res; // an empty document, e.g. a trailing `---`
-  const data = mappingOf(doc, err, res.errors);
-  if (data !== undefined) decodeObject(data, file, err, res);
-  return res;
-}
 
-/** The document's syntax errors: the parser's, or else its duplicate keys. */
-function yamlErrors(doc: Document.Parsed, err: MakeError): ManifestError[] {
-  if (doc.errors.length > 0) {
-    return doc.errors.map((e) =>
-      err([], `invalid YAML: ${e.message}`, ManifestErrorCode.YamlSyntax, e.pos[0]),
-    );
-  }
-  return duplicateKeys(doc).map((offset) =>
-    err([], 'invalid YAML: Map keys must be unique', ManifestErrorCode.YamlSyntax, offset),
-  );
-}
-
-/** The document as plain data, if it is a mapping; otherwise undefined, with the error in errors. */
-function mappingOf(doc: Document.Parsed, err: MakeError, errors: ManifestError[]): object | undefined {
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    errors.push(
+    res.errors.push(
       err([], `invalid YAML: ${e instanceof Error ? e.message : String(e)}`, ManifestErrorCode.YamlSyntax),
     );
-    return undefined;
+    return res;
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    errors.push(
+    res.errors.push(
       err(
         [],
         // Not showValue: a file that is one scalar (a key symlinked in, say) must not be echoed.
@@ -232,13 +229,8 @@ function mappingOf(doc: Document.Parsed, err: MakeError, errors: ManifestError[]
         ManifestErrorCode.BadDocument,
       ),
     );
-    return undefined;
+    return res;
   }
-  return data;
-}
-
-/** A mapping checked against its kind's schema: res.object when it passes, res.errors otherwise. */
-function decodeObject(data: object, file: string, err: MakeError, res: DocumentResult): void {
   const kind = (data as { kind?: unknown }).kind;
   if (!isKind(kind)) {
     res.errors.push(
@@ -248,8 +240,9 @@ function decodeObject(data: object, file: string, err: MakeError, res: DocumentR
         kind === undefined ? ManifestErrorCode.RequiredField : ManifestErrorCode.BadDocument,
       ),
     );
-    return;
+    return res;
   }
+
   const known = new Map<string, string[]>();
   const parsed = (manifestSchemas[kind] as z.ZodType).safeParse(data, {
     error: (iss) => {
@@ -265,18 +258,13 @@ function decodeObject(data: object, file: string, err: MakeError, res: DocumentR
     res.object = parsed.data as AnyObject;
     const home = kindForPath(file);
     if (home !== undefined && home !== kind) res.warnings.push(wrongDirectory(kind, file, err));
-    return;
+    return res;
   }
   for (const issue of parsed.error.issues) res.errors.push(...issueErrors(issue, data, known, err));
+  return res;
 }
 
-/** An error at a field path, positioned at the field (or at offset, when given). */
-type MakeError = (
-  path: readonly PropertyKey[],
-  message: string,
-  code: ManifestErrorCode,
-  offset?: number,
-) => ManifestError;
+type MakeError = (path: readonly PropertyKey[], message: string, code: ManifestErrorCode) => ManifestError;
 
 function issueErrors(
   issue: z.core.$ZodIssue,
