@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeManifestFile } from './decode.ts';
+import { MAX_ALIASES, decodeManifestFile } from './decode.ts';
 import { SOURCE_ANNOTATION } from './meta.ts';
 
 const HEAD = 'apiVersion: run.orcra.dev/v0alpha\n';
@@ -425,6 +425,39 @@ describe('decodeManifestFile: bounds', () => {
   it('counts bytes, not characters', () => {
     const res = decodeManifestFile('deployments/web.yaml', `# ${'é'.repeat(600)}\n`, { maxBytes: 1000 });
     expect(res.errors.map((e) => e.code)).toEqual(['too_large']);
+  });
+
+  it('refuses a document with more than MAX_ALIASES aliases (each is resolved by a scan of the anchors: quadratic)', () => {
+    const aliases = (n: number) =>
+      dep(
+        `  image: nginx:1\n  env:\n${Array.from({ length: 10 }, (_, i) => `    A${i}: &v${i} "1"\n`).join('')}${Array.from({ length: n }, (_, i) => `    K${i}: *v${i % 10}\n`).join('')}`,
+      );
+    expect(decodeManifestFile('deployments/web.yaml', aliases(MAX_ALIASES)).errors).toEqual([]);
+    const res = decodeManifestFile('deployments/web.yaml', aliases(MAX_ALIASES + 1));
+    expect(res.objects).toEqual([]);
+    expect(res.errors.map((e) => [e.code, e.format()])).toEqual([
+      [
+        'yaml_syntax',
+        `deployments/web.yaml:${18 + MAX_ALIASES}:11: invalid YAML: ${MAX_ALIASES + 1} aliases, over the limit of ${MAX_ALIASES} per document`,
+      ],
+    ]);
+  });
+
+  it('points into an anchor for a field reached through an alias', () => {
+    const text = `${HEAD}kind: Deployment\nmetadata:\n  name: web\n  labels: &l\n    a: "1"\n  annotations: *l\nspec:\n  image: nginx:1\n`;
+    const res = decodeManifestFile('deployments/web.yaml', text);
+    const obj = res.objects[0]!;
+    expect(res.errors).toEqual([]);
+    expect(res.locate(obj, ['metadata', 'annotations', 'a'])).toEqual({
+      file: 'deployments/web.yaml',
+      line: 6,
+      col: 5,
+    });
+    expect(res.locate(obj, ['metadata', 'annotations', 'nope'])).toEqual({
+      file: 'deployments/web.yaml',
+      line: 7,
+      col: 3,
+    });
   });
 
   it('keeps the good documents beside one without a spec', () => {

@@ -3,6 +3,7 @@
  * at file:line:col and a field path. One bad document never hides the good ones beside it.
  */
 import {
+  type Alias,
   type Document,
   LineCounter,
   type Node as YamlNode,
@@ -18,6 +19,7 @@ import { showValue } from './fields.ts';
 import {
   ManifestError,
   ManifestErrorCode,
+  type ManifestErrorInit,
   type Position,
   compareManifestErrors,
   formatPath,
@@ -39,6 +41,26 @@ export type Locator = (
   path: readonly PropertyKey[],
 ) => (Position & { file: string }) | undefined;
 
+/**
+ * Where the fields of one document sit: its YAML node tree reduced to the positions of map keys
+ * and list items, as plain data (it crosses a structured clone, e.g. from a worker thread). An
+ * alias shares its anchor's children, as the decoded object shares its value.
+ */
+export interface FieldTree {
+  /** Where the document's contents start. */
+  at: Position;
+  children: FieldChildren | undefined;
+}
+
+/** The children of a mapping (by key, the first of equal keys) or of a list (by index). */
+export type FieldChildren = { keys: Map<string, Field> } | { items: (Field | undefined)[] };
+
+/** One key or item: its line and column (0, 0 for a key without a position) and the value's children. */
+export type Field = [line: number, col: number, children: FieldChildren | undefined];
+
+/** The most aliases (`*name`) one document may hold: each is resolved by a scan of the document's anchors. */
+export const MAX_ALIASES = 100;
+
 export interface DecodeResult {
   /** The documents that decoded, in file order, annotated with `run.orcra.dev/source`. */
   objects: AnyObject[];
@@ -48,6 +70,50 @@ export interface DecodeResult {
   warnings: ManifestError[];
   /** Positions of fields of `objects`, for checks that run later (see checkObjects). */
   locate: Locator;
+  /** The field positions of each of `objects`, in the same order (what `locate` reads). */
+  fields: FieldTree[];
+}
+
+/** A DecodeResult as plain data: what crosses a structured clone (a worker thread's message). */
+export interface DecodedData {
+  objects: AnyObject[];
+  errors: Required<ManifestErrorInit>[];
+  warnings: Required<ManifestErrorInit>[];
+  fields: FieldTree[];
+}
+
+/** The plain data of a decode (see fromDecodedData). */
+export function toDecodedData(r: DecodeResult): DecodedData {
+  return {
+    objects: r.objects,
+    errors: r.errors.map((e) => e.toJSON()),
+    warnings: r.warnings.map((e) => e.toJSON()),
+    fields: r.fields,
+  };
+}
+
+/** The DecodeResult `toDecodedData` gave (after a structured clone): the same errors, and a locator. */
+export function fromDecodedData(file: string, d: DecodedData): DecodeResult {
+  return {
+    objects: d.objects,
+    errors: d.errors.map((e) => new ManifestError(e)),
+    warnings: d.warnings.map((e) => new ManifestError(e)),
+    fields: d.fields,
+    locate: locatorOf(file, d.objects, d.fields),
+  };
+}
+
+/** The locator of `objects` whose field positions are `fields` (same order). */
+function locatorOf(file: string, objects: readonly AnyObject[], fields: readonly FieldTree[]): Locator {
+  const trees = new Map<AnyObject, FieldTree>();
+  objects.forEach((o, i) => {
+    const t = fields[i];
+    if (t !== undefined) trees.set(o, t);
+  });
+  return (obj, path) => {
+    const tree = trees.get(obj);
+    return tree ? { file, ...fieldAt(tree, path) } : undefined;
+  };
 }
 
 /**
@@ -58,7 +124,7 @@ export interface DecodeResult {
  * for (const e of errors) console.error(e.format());
  */
 export function decodeManifestFile(file: string, text: string, options: DecodeOptions = {}): DecodeResult {
-  const out: DecodeResult = { objects: [], errors: [], warnings: [], locate: () => undefined };
+  const out: DecodeResult = { objects: [], errors: [], warnings: [], locate: () => undefined, fields: [] };
   const limit = options.maxBytes ?? DEFAULT_MANIFEST_LIMITS.maxFileBytes;
   const size = utf8Length(text);
   if (size > limit) {
@@ -71,8 +137,10 @@ export function decodeManifestFile(file: string, text: string, options: DecodeOp
     decodeInto(out, file, text, options);
   } catch (e) {
     out.objects = [];
+    out.fields = [];
     out.errors.push(internalError(file, e, { line: 1, col: 1 }));
   }
+  out.locate = locatorOf(file, out.objects, out.fields);
   out.errors.sort(compareManifestErrors);
   out.warnings.sort(compareManifestErrors);
   return out;
@@ -110,9 +178,8 @@ function internalError(file: string, e: unknown, at: Position): ManifestError {
 function decodeInto(out: DecodeResult, file: string, text: string, options: DecodeOptions): void {
   const lineCounter = new LineCounter();
   // uniqueKeys: false because the library's own check is quadratic in a map's keys (a 5 MB map
-  // took minutes); duplicateKeys() below does the same check in one pass.
+  // took minutes); scanDocument() below does the same check in one pass.
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
-  const sources = new Map<AnyObject, Document.Parsed>();
   const at = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
     return { line, col };
@@ -126,49 +193,149 @@ function decodeInto(out: DecodeResult, file: string, text: string, options: Deco
     }
     out.errors.push(...problems.errors);
     out.warnings.push(...problems.warnings);
-    if (problems.object) {
+    if (problems.object && problems.fields) {
       const obj = problems.object;
       obj.metadata.annotations = {
         ...obj.metadata.annotations,
         [SOURCE_ANNOTATION]: options.commit ? `${file}@${options.commit}` : file,
       };
       out.objects.push(obj);
-      sources.set(obj, doc);
+      out.fields.push(problems.fields);
     }
   }
-  out.locate = (obj, path) => {
-    const doc = sources.get(obj);
-    return doc ? { file, ...at(offsetOf(doc, path)) } : undefined;
-  };
+}
+
+/** What one pass over a document finds (see scanDocument). */
+interface DocumentScan {
+  /** Offsets of keys that repeat an earlier key of the same mapping, sorted. */
+  duplicates: number[];
+  /** Offsets of the aliases (`*name`), sorted. */
+  aliases: number[];
+  /** The nodes that carry each anchor (`&name`). */
+  anchors: Map<string, YamlNode[]>;
 }
 
 /**
- * Offsets of keys that repeat an earlier key of the same mapping, in one pass over the document
- * (an explicit stack: deep nesting cannot overflow the call stack). Scalar keys compare by type
- * and value, as the YAML library's own `uniqueKeys` check does; other keys are not compared.
+ * Duplicate keys, aliases and anchors, in one pass over the document (an explicit stack: deep
+ * nesting cannot overflow the call stack). Scalar keys compare by type and value, as the YAML
+ * library's own `uniqueKeys` check does; other keys are not compared.
  */
-function duplicateKeys(doc: Document.Parsed): number[] {
-  const out: number[] = [];
+function scanDocument(doc: Document.Parsed): DocumentScan {
+  const scan: DocumentScan = { duplicates: [], aliases: [], anchors: new Map() };
+  const anchored = (node: YamlNode): void => {
+    if (!node.anchor) return;
+    const nodes = scan.anchors.get(node.anchor);
+    if (nodes === undefined) scan.anchors.set(node.anchor, [node]);
+    else nodes.push(node);
+  };
   const stack: unknown[] = [doc.contents];
   while (stack.length > 0) {
     const node = stack.pop();
-    if (isMap(node)) {
+    if (isAlias(node)) scan.aliases.push(node.range?.[0] ?? 0);
+    else if (isScalar(node)) anchored(node);
+    else if (isMap(node)) {
+      anchored(node);
       const seen = new Set<string>();
       for (const pair of node.items) {
         if (isScalar(pair.key)) {
+          anchored(pair.key);
           const id = `${typeof pair.key.value}:${String(pair.key.value)}`;
-          if (seen.has(id)) out.push(pair.key.range?.[0] ?? 0);
+          if (seen.has(id)) scan.duplicates.push(pair.key.range?.[0] ?? 0);
           else seen.add(id);
         } else if (pair.key !== null) stack.push(pair.key);
         stack.push(pair.value);
       }
-    } else if (isSeq(node)) for (const item of node.items) stack.push(item);
+    } else if (isSeq(node)) {
+      anchored(node);
+      for (const item of node.items) stack.push(item);
+    }
   }
-  return out.sort((a, b) => a - b);
+  scan.duplicates.sort((a, b) => a - b);
+  scan.aliases.sort((a, b) => a - b);
+  return scan;
+}
+
+/**
+ * The node an alias names: the last node before it that carries its anchor (as the YAML library
+ * resolves it, without scanning the whole document for each alias).
+ */
+function resolveAlias(alias: Alias, anchors: DocumentScan['anchors']): unknown {
+  const at = alias.range?.[0] ?? 0;
+  let found: YamlNode | undefined;
+  for (const node of anchors.get(alias.source) ?? []) {
+    const start = node.range?.[0] ?? 0;
+    if (start < at && (found === undefined || start >= (found.range?.[0] ?? 0))) found = node;
+  }
+  return found;
+}
+
+/**
+ * The field positions of a document, in one pass (an explicit stack). Each mapping or list is
+ * visited once: an alias to it shares its children.
+ */
+function fieldTree(
+  doc: Document.Parsed,
+  anchors: DocumentScan['anchors'],
+  at: (offset: number) => Position,
+): FieldTree {
+  const seen = new Map<unknown, FieldChildren>();
+  const pending: [YamlNode, FieldChildren][] = [];
+  const childrenOf = (node: unknown): FieldChildren | undefined => {
+    const target = isAlias(node) ? resolveAlias(node, anchors) : node;
+    if (!isMap(target) && !isSeq(target)) return undefined;
+    let children = seen.get(target);
+    if (children === undefined) {
+      children = isMap(target) ? { keys: new Map() } : { items: [] };
+      seen.set(target, children);
+      pending.push([target, children]);
+    }
+    return children;
+  };
+  const field = (offset: number | undefined, value: unknown): Field => {
+    const pos = offset === undefined ? { line: 0, col: 0 } : at(offset);
+    return [pos.line, pos.col, childrenOf(value)];
+  };
+  const root = { at: at(doc.contents?.range[0] ?? 0), children: childrenOf(doc.contents) };
+  while (pending.length > 0) {
+    const [node, children] = pending.pop()!;
+    if ('keys' in children && isMap(node)) {
+      for (const pair of node.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        if (!children.keys.has(key)) children.keys.set(key, field(pair.key.range?.[0], pair.value));
+      }
+    } else if ('items' in children && isSeq(node)) {
+      for (const item of node.items)
+        children.items.push(
+          (item as YamlNode | null)?.range ? field((item as YamlNode).range![0], item) : undefined,
+        );
+    }
+  }
+  return root;
+}
+
+/**
+ * The position of the field at `path`: the key of a mapping entry, the start of a list item. A
+ * missing field resolves to its nearest present parent, so "required field" points at the parent key.
+ */
+function fieldAt(tree: FieldTree, path: readonly PropertyKey[]): Position {
+  let pos = tree.at;
+  let children = tree.children;
+  for (const seg of path) {
+    let f: Field | undefined;
+    if (children !== undefined && 'keys' in children) f = children.keys.get(String(seg));
+    else if (children !== undefined && typeof seg === 'number') f = children.items[seg];
+    if (f === undefined) break;
+    if (f[0] !== 0) pos = { line: f[0], col: f[1] };
+    children = f[2];
+  }
+  return pos;
 }
 
 interface DocumentResult {
   object?: AnyObject;
+  /** The object's field positions (set with `object`). */
+  fields?: FieldTree;
   errors: ManifestError[];
   warnings: ManifestError[];
 }
@@ -179,22 +346,22 @@ function decodeDocument(
   at: (offset: number) => Position,
 ): DocumentResult {
   const res: DocumentResult = { errors: [], warnings: [] };
-  const err = (
-    path: readonly PropertyKey[],
-    message: string,
-    code: ManifestErrorCode,
-    offset = offsetOf(doc, path),
-  ) => new ManifestError({ file, ...at(offset), path: formatPath(path), message, code });
+  const yamlError = (message: string, offset: number) =>
+    new ManifestError({ file, ...at(offset), path: '', message, code: ManifestErrorCode.YamlSyntax });
 
   if (doc.errors.length > 0) {
-    for (const e of doc.errors)
-      res.errors.push(err([], `invalid YAML: ${e.message}`, ManifestErrorCode.YamlSyntax, e.pos[0]));
+    for (const e of doc.errors) res.errors.push(yamlError(`invalid YAML: ${e.message}`, e.pos[0]));
     return res;
   }
-  const dups = duplicateKeys(doc);
-  if (dups.length > 0) {
-    for (const offset of dups)
-      res.errors.push(err([], 'invalid YAML: Map keys must be unique', ManifestErrorCode.YamlSyntax, offset));
+  const scan = scanDocument(doc);
+  if (scan.duplicates.length > 0) {
+    for (const offset of scan.duplicates)
+      res.errors.push(yamlError('invalid YAML: Map keys must be unique', offset));
+    return res;
+  }
+  if (scan.aliases.length > MAX_ALIASES) {
+    const message = `invalid YAML: ${scan.aliases.length} aliases, over the limit of ${MAX_ALIASES} per document`;
+    res.errors.push(yamlError(message, scan.aliases[MAX_ALIASES]!));
     return res;
   }
   for (const w of doc.warnings) {
@@ -211,6 +378,9 @@ function decodeDocument(
   }
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return res; // an empty document, e.g. a trailing `---`
 
+  const fields = fieldTree(doc, scan.anchors, at);
+  const err: MakeError = (path, message, code) =>
+    new ManifestError({ file, ...fieldAt(fields, path), path: formatPath(path), message, code });
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -220,6 +390,21 @@ function decodeDocument(
     );
     return res;
   }
+  const object = validateDocument(data, file, err, res);
+  if (object !== undefined) {
+    res.object = object;
+    res.fields = fields;
+  }
+  return res;
+}
+
+/** The object `data` is, by its kind's schema; or undefined, with the errors in `res`. */
+function validateDocument(
+  data: unknown,
+  file: string,
+  err: MakeError,
+  res: DocumentResult,
+): AnyObject | undefined {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     res.errors.push(
       err(
@@ -229,7 +414,7 @@ function decodeDocument(
         ManifestErrorCode.BadDocument,
       ),
     );
-    return res;
+    return undefined;
   }
   const kind = (data as { kind?: unknown }).kind;
   if (!isKind(kind)) {
@@ -240,7 +425,7 @@ function decodeDocument(
         kind === undefined ? ManifestErrorCode.RequiredField : ManifestErrorCode.BadDocument,
       ),
     );
-    return res;
+    return undefined;
   }
 
   const known = new Map<string, string[]>();
@@ -255,13 +440,12 @@ function decodeDocument(
     },
   });
   if (parsed.success) {
-    res.object = parsed.data as AnyObject;
     const home = kindForPath(file);
     if (home !== undefined && home !== kind) res.warnings.push(wrongDirectory(kind, file, err));
-    return res;
+    return parsed.data as AnyObject;
   }
   for (const issue of parsed.error.issues) res.errors.push(...issueErrors(issue, data, known, err));
-  return res;
+  return undefined;
 }
 
 type MakeError = (path: readonly PropertyKey[], message: string, code: ManifestErrorCode) => ManifestError;
@@ -336,28 +520,4 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
     v = (v as Record<PropertyKey, unknown>)[seg];
   }
   return v;
-}
-
-/**
- * The offset of the field at `path`: the key of a mapping entry, the start of a list item. A
- * missing field resolves to its nearest present parent, so "required field" points at the parent key.
- */
-function offsetOf(doc: Document.Parsed, path: readonly PropertyKey[]): number {
-  let node: unknown = doc.contents;
-  let offset = doc.contents?.range[0] ?? 0;
-  for (const seg of path) {
-    if (isAlias(node)) node = node.resolve(doc);
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) break;
-      offset = (pair.key as YamlNode).range?.[0] ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg] as YamlNode | undefined;
-      if (!item?.range) break;
-      offset = item.range[0];
-      node = item;
-    } else break;
-  }
-  return offset;
 }
