@@ -100,6 +100,23 @@ await build({
   logLevel: 'warning',
 });
 
+// The decode worker's code (runtime/manifests/decoder.ts), an asset of the executable: a worker
+// thread of a SEA runs it from its text (`new Worker(code, { eval: true })`).
+const decodeWorker = join(work, 'decode-worker.cjs');
+await build({
+  entryPoints: [join(root, 'runtime/manifests/decode-worker.ts')],
+  outfile: decodeWorker,
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  charset: 'ascii',
+  logLevel: 'warning',
+});
+
 /** The SEA blob, with V8's code cache (only for this machine's architecture) or without. */
 function makeBlob(codeCache: boolean): string {
   const blob = join(work, codeCache ? 'orun.blob' : 'orun-portable.blob');
@@ -112,7 +129,10 @@ function makeBlob(codeCache: boolean): string {
       disableExperimentalSEAWarning: true,
       useCodeCache: codeCache,
       useSnapshot: false,
-      assets: { 'orun.service': join(root, 'config/systemd/orun.service') },
+      assets: {
+        'orun.service': join(root, 'config/systemd/orun.service'),
+        'decode-worker.cjs': decodeWorker,
+      },
     }),
   );
   execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], {

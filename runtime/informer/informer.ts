@@ -649,6 +649,15 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       ...(this.#o.limits === undefined ? {} : { limits: this.#o.limits }),
     });
     this.#locate = repo.locate;
+    this.#log.debug(
+      { revision: rev.revision, files: repo.files.length, decodedInWorker: repo.decodedInWorker },
+      'decoded revision',
+    );
+    if (repo.workerError !== undefined)
+      this.#log.warn(
+        { revision: rev.revision, err: errorMessage(repo.workerError) },
+        'the decode worker failed; this revision was decoded on the main thread',
+      );
     const sops = this.#o.decryptor.session();
     const files: LoadedFile[] = [];
     const states = new Map<string, FileState>();

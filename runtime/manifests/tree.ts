@@ -10,7 +10,6 @@ import {
   DEFAULT_MANIFEST_LIMITS,
   type ManifestLimits,
   ManifestError,
-  decodeManifestFile,
   tooLarge,
 } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 import { OrunError } from '../../apis/errors.ts';
@@ -23,6 +22,7 @@ import {
   REPO_LIMIT,
   symlinkError,
 } from './load.ts';
+import { LoadDecoder, WORKER_MIN_BYTES, type WorkerScript } from './decoder.ts';
 
 /** One entry of a commit's tree, as runtime/git's `TreeEntry`. */
 export interface TreeFile {
@@ -49,14 +49,26 @@ export interface TreeLoadOptions {
   /**
    * Aborted when the load is no longer wanted (a newer commit): checked before each file is
    * decoded, and the load then throws `manifests.superseded`, so no half-decoded revision is
-   * returned. Default: none.
+   * returned; a decode in the worker thread is cut short (the worker is terminated). Default: none.
    */
   signal?: AbortSignal;
+  /**
+   * Files of at least this many UTF-16 units are decoded in a worker thread started for this load
+   * (decoder.ts), so the event loop is never blocked long. Default: WORKER_MIN_BYTES (8 KiB);
+   * Infinity: every file on the calling thread.
+   */
+  workerMinBytes?: number;
+  /** The worker's code. Default: decoder.ts `decodeWorkerScript()`. */
+  workerScript?: WorkerScript;
 }
 
 export interface TreeRepo extends ManifestRepo {
   /** The text of every file read (manifests and extra paths), by path; SOPS files are decrypted from it. */
   texts: Map<string, string>;
+  /** How many files were decoded in the worker thread. */
+  decodedInWorker: number;
+  /** Set when the decode worker failed: the rest of the load was decoded on the calling thread. */
+  workerError?: unknown;
 }
 
 /**
@@ -105,33 +117,47 @@ export async function loadManifestTree<E extends TreeFile>(
   const texts = new Map<string, string>();
   for (const [path, data] of blobs) texts.set(path, data.toString('utf8'));
 
+  const decoder = new LoadDecoder({
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    workerMinBytes: options.workerMinBytes ?? WORKER_MIN_BYTES,
+    ...(options.workerScript === undefined ? {} : { script: options.workerScript }),
+  });
   const loaded: Parameters<typeof assembleRepo>[0][number][] = [];
-  for (const e of manifests) {
-    const problem = problems.get(e.path);
-    if (problem !== undefined) {
-      const file: ManifestFile = { path: e.path, objects: [], errors: [problem], warnings: [] };
-      loaded.push({ file, locate: () => undefined });
-      continue;
+  try {
+    for (const e of manifests) {
+      const problem = problems.get(e.path);
+      if (problem !== undefined) {
+        const file: ManifestFile = { path: e.path, objects: [], errors: [problem], warnings: [] };
+        loaded.push({ file, locate: () => undefined });
+        continue;
+      }
+      // One file at a time: a large one in the worker thread, a small one here after a turn of
+      // the event loop, so /healthz and the local API are answered while a large revision loads;
+      // a newer commit cuts the load short.
+      if (options.signal?.aborted) throw superseded(tree.commit);
+      const decoded = await decoder
+        .decode(e.path, texts.get(e.path) ?? '', { commit: tree.commit, maxBytes: limits.maxFileBytes })
+        .catch((err: unknown) => {
+          throw options.signal?.aborted ? superseded(tree.commit) : err;
+        });
+      const file: ManifestFile = {
+        path: e.path,
+        objects: decoded.objects,
+        errors: decoded.errors,
+        warnings: decoded.warnings,
+      };
+      loaded.push({ file, locate: decoded.locate });
     }
-    // One file at a time, yielding between them: /healthz and the local API are answered while a
-    // large revision loads (a file is bounded by maxFileBytes, so one decode is the longest wait),
-    // and a newer commit cuts the load short.
-    if (loaded.length > 0) await new Promise<void>((r) => setImmediate(r));
-    if (options.signal?.aborted)
-      throw new OrunError('manifests.superseded', `manifests: load ${tree.commit}: superseded`, {
-        context: { commit: tree.commit },
-      });
-    const decoded = decodeManifestFile(e.path, texts.get(e.path) ?? '', {
-      commit: tree.commit,
-      maxBytes: limits.maxFileBytes,
-    });
-    const file: ManifestFile = {
-      path: e.path,
-      objects: decoded.objects,
-      errors: decoded.errors,
-      warnings: decoded.warnings,
-    };
-    loaded.push({ file, locate: decoded.locate });
+  } finally {
+    await decoder.close();
   }
-  return { ...assembleRepo(loaded), texts };
+  const repo: TreeRepo = { ...assembleRepo(loaded), texts, decodedInWorker: decoder.decodedInWorker };
+  if (decoder.workerError !== undefined) repo.workerError = decoder.workerError;
+  return repo;
+}
+
+function superseded(commit: string): OrunError {
+  return new OrunError('manifests.superseded', `manifests: load ${commit}: superseded`, {
+    context: { commit },
+  });
 }
