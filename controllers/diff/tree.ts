@@ -15,6 +15,7 @@ import type { DiffRequest, DiffResult } from '../../runtime/api/diff.ts';
 import { buildSnapshot, EMPTY_MEMORY, type LoadedFile } from '../../runtime/informer/index.ts';
 import { decryptManifest, hasSopsBlock, ManifestDecryptError } from '../../runtime/sops/index.ts';
 import { loadManifestRepo } from '../../runtime/manifests/load.ts';
+import { WORKER_MIN_BYTES } from '../../runtime/manifests/decoder.ts';
 import type { AgeIdentities, SecretString } from '../../runtime/sops/index.ts';
 import { loadDesired } from '../servicegraph/desired.ts';
 import { planChanges, type GraphShape } from './plan.ts';
@@ -83,7 +84,8 @@ async function loadTree(
   dir: string,
   identities: () => Promise<AgeIdentities | undefined>,
 ): Promise<{ files: LoadedFile[]; secrets: Map<string, SecretString> }> {
-  const repo = await loadManifestRepo(dir);
+  // In the agent: large files are decoded off the event loop, as the informer's are.
+  const repo = await loadManifestRepo(dir, { workerMinBytes: WORKER_MIN_BYTES });
   const secrets = new Map<string, SecretString>();
   const files: LoadedFile[] = [];
   let ids: Promise<AgeIdentities | undefined> | undefined;

@@ -20,10 +20,10 @@ import {
   ManifestErrorCode,
   type ManifestLimits,
   DEFAULT_MANIFEST_LIMITS,
-  decodeManifestFile,
   kindDirectories,
   tooLarge,
 } from '../../apis/run.orcra.dev/v0alpha/index.ts';
+import { LoadDecoder } from './decoder.ts';
 
 export interface LoadOptions {
   /** Commit the checkout is at; source annotations become `<path>@<commit>`. Default: none. */
@@ -32,6 +32,11 @@ export interface LoadOptions {
   limits?: ManifestLimits;
   /** Aborted when the load is no longer wanted (a newer commit); the load then throws `manifests.superseded`. Default: none. */
   signal?: AbortSignal;
+  /**
+   * Files of at least this many UTF-16 units are decoded in a worker thread (decoder.ts): what the
+   * agent passes (`orun diff` runs in it). Default: Infinity (`orun validate`: all on its own thread).
+   */
+  workerMinBytes?: number;
 }
 
 /** One manifest file's outcome. `errors` non-empty means some document in it did not decode. */
@@ -103,11 +108,21 @@ export async function loadManifestFiles(
     for (const f of listed) f.error ??= tooLarge(f.path, total, limits.maxRepoBytes, REPO_LIMIT);
   }
 
+  const decoder = new LoadDecoder({
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    workerMinBytes: options.workerMinBytes ?? Infinity,
+  });
   const loaded = [];
-  for (const entry of listed) {
-    if (options.signal?.aborted)
-      throw new OrunError('manifests.superseded', `manifests: load ${dir}: superseded`, { context: { dir } });
-    loaded.push(await loadFile(root, entry, limits, options));
+  try {
+    for (const entry of listed) {
+      if (options.signal?.aborted)
+        throw new OrunError('manifests.superseded', `manifests: load ${dir}: superseded`, {
+          context: { dir },
+        });
+      loaded.push(await loadFile(root, entry, limits, options, decoder));
+    }
+  } finally {
+    await decoder.close();
   }
   return loaded;
 }
@@ -153,6 +168,7 @@ async function loadFile(
   entry: Listed,
   limits: ManifestLimits,
   options: LoadOptions,
+  decoder: LoadDecoder,
 ): Promise<{ file: ManifestFile; locate: Locator }> {
   const { path } = entry;
   const failed = (error: ManifestError) => ({
@@ -169,7 +185,7 @@ async function loadFile(
     const code = (cause as NodeJS.ErrnoException).code ?? 'error';
     return failed(fileError(path, ManifestErrorCode.ReadFailed, `cannot read: ${code}`));
   }
-  const decoded = decodeManifestFile(path, text, {
+  const decoded = await decoder.decode(path, text, {
     maxBytes: limits.maxFileBytes,
     ...(options.commit === undefined ? {} : { commit: options.commit }),
   });
