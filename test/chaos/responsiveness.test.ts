@@ -52,6 +52,8 @@ function apiGet(socket: string, path: string): Promise<number | string> {
 
 interface Samples {
   healthz: number[];
+  /** For each /healthz answer: how many agent log lines had arrived when it did. */
+  healthzAt: number[];
   api: number[];
   cli: number[];
   /** Unanswered: /healthz, API, orunctl. */
@@ -122,7 +124,7 @@ describe('chaos: responsiveness under load', () => {
 
     /** Samples /healthz and the API back to back until `done()` (or `count` pairs), plus CLI runs. */
     const sample = async (done: () => Promise<boolean> | boolean, count = Infinity): Promise<Samples> => {
-      const s: Samples = { healthz: [], api: [], cli: [], failed: [0, 0, 0], errors: [] };
+      const s: Samples = { healthz: [], healthzAt: [], api: [], cli: [], failed: [0, 0, 0], errors: [] };
       let stop = false;
       const cli = (async () => {
         for (let i = 0; i < CLI_RUNS && !stop; i++) {
@@ -134,8 +136,10 @@ describe('chaos: responsiveness under load', () => {
       })();
       while (s.healthz.length < count) {
         const h = await getProbe(port, '/healthz');
-        if (h.status === 200) s.healthz.push(h.ms);
-        else {
+        if (h.status === 200) {
+          s.healthz.push(h.ms);
+          s.healthzAt.push(agent.lines.length);
+        } else {
           s.failed[0]++;
           s.errors.push(
             `/healthz: ${h.status === 0 ? `no answer after ${Math.round(h.ms)} ms` : `HTTP ${h.status} ${h.body.trim()}`}`,
@@ -167,6 +171,16 @@ describe('chaos: responsiveness under load', () => {
       return n?.status?.revision?.endsWith(sha) === true;
     });
     const refused = (await agent.object('nodes', node))?.status?.sourceErrors?.length ?? 0;
+    // Ordering, not milliseconds: /healthz answers that arrived after the agent logged the hostile
+    // commit's fetch and before it logged that revision applied. Decoding each file on the event
+    // loop (before the decode worker), only the turn between two files let one through: at most
+    // one per file. Off the event loop, the probe is answered all along the load.
+    const line = (msg: string) =>
+      agent.lines.findIndex(
+        (l) => l.msg === msg && typeof l.revision === 'string' && l.revision.endsWith(sha),
+      );
+    const [fetchedAt, appliedAt] = [line('fetched new revision'), line('applied revision')];
+    const duringLoad = hostileLoad.healthzAt.filter((n) => n > fetchedAt && n <= appliedAt).length;
     await agent.stop('SIGTERM');
 
     const row = (phase: string, s: Samples): string[] => [
@@ -211,6 +225,7 @@ describe('chaos: responsiveness under load', () => {
         '/healthz (probe server) and `GET /apis/run.orcra.dev/v0alpha/deployments` over the unix socket (what `orunctl get deploy` asks) are called back to back, and the real `orunctl get deploy` runs beside them',
         `idle: ${IDLE_SAMPLES} pairs with ${DEPLOYMENTS} Ready Deployments (the baseline); converging: a commit replaces all ${DEPLOYMENTS}, sampled until every one is Ready again; hostile: ${HOSTILE_FILES} manifests just under the 1 MiB limit, sampled until the revision is applied (each file refused, the rest kept)`,
         'every request is answered (10 s client timeout): none may go unanswered; the latencies are figures, not assertions',
+        `/healthz keeps answering while the hostile revision loads (files of 8 KiB or more are decoded in a worker thread): ${duringLoad} answers arrived between the agent's \`fetched new revision\` and \`applied revision\` lines of that commit; more than ${4 * (HOSTILE_FILES + 1)} are required (decoded on the event loop, only the turn between two files let one through: at most one per file)`,
       ],
       table,
       ms: Date.now() - started,
@@ -218,5 +233,8 @@ describe('chaos: responsiveness under load', () => {
     expect([idle.errors, converging.errors, hostileLoad.errors].flat()).toEqual([]);
     expect([idle.failed, converging.failed, hostileLoad.failed].flat()).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0]);
     expect(refused).toBeGreaterThanOrEqual(HOSTILE_FILES);
+    expect(fetchedAt).toBeGreaterThanOrEqual(0);
+    expect(appliedAt).toBeGreaterThan(fetchedAt);
+    expect(duringLoad, agent.dump()).toBeGreaterThan(4 * (HOSTILE_FILES + 1));
   }, 900_000);
 });
