@@ -344,73 +344,7 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
         const dir = await source.checkout(rev.commit);
         this.#workTree = { commit: rev.commit, dir };
       }
-      // A file's secrets are its new ones only where its new objects are its last good ones.
-      const winners = new Map<string, FileState>();
-      for (const f of files) {
-        const state = loaded.states.get(f.path);
-        if (state !== undefined && built.memory.lastGood.get(f.path) === f.objects)
-          winners.set(f.path, state);
-      }
-      const at = {
-        revision: rev.revision,
-        branch: rev.branch,
-        owners: duplicateOwners(built.memory),
-        ...(loaded.rootText === undefined ? {} : { secrets: loaded.rootText }),
-      };
-      await this.#saveLastGood({ ...this.#persistable(built.memory.lastGood, winners), ...at }, log);
-      const refused =
-        built.unknownNode && unknownNodeRefusal(this.#o.nodeName, built.unknownNode.known, rev.revision);
-      // The revision's secrets (secrets.yaml's values, each file's opened values) change together
-      // with its objects, in one synchronous step: a reconcile never mixes one revision's secrets
-      // with another's objects (which would roll a container to a spec no commit had).
-      this.#commit(loaded.root, loaded.rootText, winners);
-      const kept = [...built.memory.lastGood.keys()];
-      for (const p of [...this.#fileRedactions.keys()]) if (!kept.includes(p)) this.#fileRedactions.delete(p);
-      for (const p of [...this.#fileSealed.keys()]) if (!kept.includes(p)) this.#fileSealed.delete(p);
-      this.#openRestoredInline(built.memory.lastGood);
-      this.#useSecretsOf(kept);
-      // Refused: only the Node (status needs a home); the rest keeps what was last reconciled.
-      const applied = this.#o.store.apply({
-        kinds: refused ? ['Node'] : SNAPSHOT_KINDS,
-        objects: refused ? [built.node] : built.objects,
-        revision: rev.revision,
-      });
-      this.#memory = built.memory;
-      this.#restored = undefined;
-      this.#last = {
-        revision: rev.revision,
-        commit: rev.commit,
-        branch: rev.branch,
-        errors: built.errors,
-        keptFiles: built.keptFiles,
-        objects: built.objects.length,
-        notSelected: built.notSelected,
-        appliedAt: new Date((this.#o.now ?? Date.now)()).toISOString(),
-        ...(refused ? { refused } : {}),
-      };
-      this.#report(built.node, built.errors, built.keptFiles, log);
-      if (refused && this.#refused !== refused.message) {
-        log.error({ node: this.#o.nodeName, knownNodes: refused.known }, refused.message);
-        this.#o.events?.event(built.node, 'Warning', refused.reason, refused.message);
-      }
-      this.#refused = refused?.message;
-      log.info(
-        {
-          objects: built.objects.length,
-          notSelected: built.notSelected,
-          added: applied.added.length,
-          updated: applied.updated.length,
-          deleted: applied.deleted.length,
-          errors: built.errors.length,
-        },
-        'applied revision',
-      );
-      this.#applied.next(this.#last);
-      const fingerprint = secretsFingerprint(this.#rootSecrets);
-      if (fingerprint !== this.#secretsFingerprint) {
-        this.#secretsFingerprint = fingerprint;
-        this.#secretsChanged.next();
-      }
+      await this.#applyLoaded(rev, loaded, built, log);
       return undefined;
     } catch (err) {
       if (signal.aborted) {
@@ -420,6 +354,82 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
       }
       log.error({ err: errorMessage(err) }, 'loading revision failed; the store keeps the previous one');
       return errorMessage(err);
+    }
+  }
+
+  /** Applies a loaded revision: saves its last good objects, commits its secrets, applies the store, reports. */
+  async #applyLoaded(
+    rev: SourceRevision,
+    loaded: LoadedRevision,
+    built: ReturnType<typeof buildSnapshot>,
+    log: Logger,
+  ): Promise<void> {
+    const { files } = loaded;
+    // A file's secrets are its new ones only where its new objects are its last good ones.
+    const winners = new Map<string, FileState>();
+    for (const f of files) {
+      const state = loaded.states.get(f.path);
+      if (state !== undefined && built.memory.lastGood.get(f.path) === f.objects) winners.set(f.path, state);
+    }
+    const at = {
+      revision: rev.revision,
+      branch: rev.branch,
+      owners: duplicateOwners(built.memory),
+      ...(loaded.rootText === undefined ? {} : { secrets: loaded.rootText }),
+    };
+    await this.#saveLastGood({ ...this.#persistable(built.memory.lastGood, winners), ...at }, log);
+    const refused =
+      built.unknownNode && unknownNodeRefusal(this.#o.nodeName, built.unknownNode.known, rev.revision);
+    // The revision's secrets (secrets.yaml's values, each file's opened values) change together
+    // with its objects, in one synchronous step: a reconcile never mixes one revision's secrets
+    // with another's objects (which would roll a container to a spec no commit had).
+    this.#commit(loaded.root, loaded.rootText, winners);
+    const kept = [...built.memory.lastGood.keys()];
+    for (const p of [...this.#fileRedactions.keys()]) if (!kept.includes(p)) this.#fileRedactions.delete(p);
+    for (const p of [...this.#fileSealed.keys()]) if (!kept.includes(p)) this.#fileSealed.delete(p);
+    this.#openRestoredInline(built.memory.lastGood);
+    this.#useSecretsOf(kept);
+    // Refused: only the Node (status needs a home); the rest keeps what was last reconciled.
+    const applied = this.#o.store.apply({
+      kinds: refused ? ['Node'] : SNAPSHOT_KINDS,
+      objects: refused ? [built.node] : built.objects,
+      revision: rev.revision,
+    });
+    this.#memory = built.memory;
+    this.#restored = undefined;
+    this.#last = {
+      revision: rev.revision,
+      commit: rev.commit,
+      branch: rev.branch,
+      errors: built.errors,
+      keptFiles: built.keptFiles,
+      objects: built.objects.length,
+      notSelected: built.notSelected,
+      appliedAt: new Date((this.#o.now ?? Date.now)()).toISOString(),
+      ...(refused ? { refused } : {}),
+    };
+    this.#report(built.node, built.errors, built.keptFiles, log);
+    if (refused && this.#refused !== refused.message) {
+      log.error({ node: this.#o.nodeName, knownNodes: refused.known }, refused.message);
+      this.#o.events?.event(built.node, 'Warning', refused.reason, refused.message);
+    }
+    this.#refused = refused?.message;
+    log.info(
+      {
+        objects: built.objects.length,
+        notSelected: built.notSelected,
+        added: applied.added.length,
+        updated: applied.updated.length,
+        deleted: applied.deleted.length,
+        errors: built.errors.length,
+      },
+      'applied revision',
+    );
+    this.#applied.next(this.#last);
+    const fingerprint = secretsFingerprint(this.#rootSecrets);
+    if (fingerprint !== this.#secretsFingerprint) {
+      this.#secretsFingerprint = fingerprint;
+      this.#secretsChanged.next();
     }
   }
 

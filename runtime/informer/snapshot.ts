@@ -77,34 +77,8 @@ export function buildSnapshot(
   memory: SnapshotMemory,
   opts: BuildOptions,
 ): BuiltSnapshot {
-  const lastGood = new Map<string, readonly ApiObject[]>();
-  const errors: SourceError[] = [];
-  const keptFiles: string[] = [];
-  const candidates: { file: string; obj: ApiObject }[] = [];
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const thisNode = opts.objectErrors && ownNode(sorted, memory, opts);
-  for (const file of sorted) {
-    errors.push(...file.errors);
-    let objects = file.objects;
-    const refused = new Set<ApiObject>();
-    if (opts.objectErrors && thisNode) {
-      for (const obj of objects) {
-        const problems = opts.objectErrors(obj, thisNode);
-        if (problems.length > 0) refused.add(obj);
-        errors.push(...problems);
-      }
-    }
-    if (file.errors.length === 0 && refused.size === 0) lastGood.set(file.path, file.objects);
-    else {
-      const old = memory.lastGood.get(file.path);
-      if (old !== undefined) {
-        objects = old;
-        lastGood.set(file.path, old);
-        keptFiles.push(file.path);
-      } else objects = objects.filter((o) => !refused.has(o));
-    }
-    for (const obj of objects) candidates.push({ file: file.path, obj });
-  }
+  const { lastGood, errors, keptFiles, candidates } = filesOrLastGood(sorted, memory, opts);
   const owners = ownersOf(candidates, memory.previous);
   const all: ApiObject[] = [];
   for (const { file, obj } of candidates) {
@@ -152,6 +126,50 @@ export function buildSnapshot(
     ...(unknownNode ? { unknownNode } : {}),
     memory: { lastGood, previous },
   };
+}
+
+/**
+ * Each file's objects, or its last good ones when it has errors (its own, or objects this node's
+ * policy refuses): the candidates for the snapshot, in path order, with every error.
+ */
+function filesOrLastGood(
+  sorted: readonly LoadedFile[],
+  memory: SnapshotMemory,
+  opts: BuildOptions,
+): {
+  lastGood: Map<string, readonly ApiObject[]>;
+  errors: SourceError[];
+  keptFiles: string[];
+  candidates: Candidate[];
+} {
+  const lastGood = new Map<string, readonly ApiObject[]>();
+  const errors: SourceError[] = [];
+  const keptFiles: string[] = [];
+  const candidates: Candidate[] = [];
+  const thisNode = opts.objectErrors && ownNode(sorted, memory, opts);
+  for (const file of sorted) {
+    errors.push(...file.errors);
+    let objects = file.objects;
+    const refused = new Set<ApiObject>();
+    if (opts.objectErrors && thisNode) {
+      for (const obj of objects) {
+        const problems = opts.objectErrors(obj, thisNode);
+        if (problems.length > 0) refused.add(obj);
+        errors.push(...problems);
+      }
+    }
+    if (file.errors.length === 0 && refused.size === 0) lastGood.set(file.path, file.objects);
+    else {
+      const old = memory.lastGood.get(file.path);
+      if (old !== undefined) {
+        objects = old;
+        lastGood.set(file.path, old);
+        keptFiles.push(file.path);
+      } else objects = objects.filter((o) => !refused.has(o));
+    }
+    for (const obj of objects) candidates.push({ file: file.path, obj });
+  }
+  return { lastGood, errors, keptFiles, candidates };
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   DEFAULT_MANIFEST_LIMITS,
   type ManifestLimits,
   ManifestError,
+  type Locator,
   tooLarge,
 } from '../../apis/run.orcra.dev/v0alpha/index.ts';
 import { OrunError } from '../../apis/errors.ts';
@@ -117,43 +118,54 @@ export async function loadManifestTree<E extends TreeFile>(
   const texts = new Map<string, string>();
   for (const [path, data] of blobs) texts.set(path, data.toString('utf8'));
 
+  const { loaded, decoder } = await decodeFiles(tree.commit, manifests, problems, texts, limits, options);
+  const repo: TreeRepo = { ...assembleRepo(loaded), texts, decodedInWorker: decoder.decodedInWorker };
+  if (decoder.workerError !== undefined) repo.workerError = decoder.workerError;
+  return repo;
+}
+
+/**
+ * Each manifest decoded in path order (or its problem), one file at a time: a large one in the
+ * worker thread, a small one here after a turn of the event loop, so /healthz and the local API
+ * are answered while a large revision loads; a newer commit cuts the load short.
+ */
+async function decodeFiles(
+  commit: string,
+  manifests: readonly TreeFile[],
+  problems: ReadonlyMap<string, ManifestError>,
+  texts: ReadonlyMap<string, string>,
+  limits: ManifestLimits,
+  options: TreeLoadOptions,
+): Promise<{ loaded: { file: ManifestFile; locate: Locator }[]; decoder: LoadDecoder }> {
   const decoder = new LoadDecoder({
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     workerMinBytes: options.workerMinBytes ?? WORKER_MIN_BYTES,
     ...(options.workerScript === undefined ? {} : { script: options.workerScript }),
   });
-  const loaded: Parameters<typeof assembleRepo>[0][number][] = [];
+  const loaded: { file: ManifestFile; locate: Locator }[] = [];
   try {
     for (const e of manifests) {
       const problem = problems.get(e.path);
       if (problem !== undefined) {
-        const file: ManifestFile = { path: e.path, objects: [], errors: [problem], warnings: [] };
-        loaded.push({ file, locate: () => undefined });
+        loaded.push({
+          file: { path: e.path, objects: [], errors: [problem], warnings: [] },
+          locate: () => undefined,
+        });
         continue;
       }
-      // One file at a time: a large one in the worker thread, a small one here after a turn of
-      // the event loop, so /healthz and the local API are answered while a large revision loads;
-      // a newer commit cuts the load short.
-      if (options.signal?.aborted) throw superseded(tree.commit);
+      if (options.signal?.aborted) throw superseded(commit);
       const decoded = await decoder
-        .decode(e.path, texts.get(e.path) ?? '', { commit: tree.commit, maxBytes: limits.maxFileBytes })
+        .decode(e.path, texts.get(e.path) ?? '', { commit, maxBytes: limits.maxFileBytes })
         .catch((err: unknown) => {
-          throw options.signal?.aborted ? superseded(tree.commit) : err;
+          throw options.signal?.aborted ? superseded(commit) : err;
         });
-      const file: ManifestFile = {
-        path: e.path,
-        objects: decoded.objects,
-        errors: decoded.errors,
-        warnings: decoded.warnings,
-      };
-      loaded.push({ file, locate: decoded.locate });
+      const { objects, errors, warnings } = decoded;
+      loaded.push({ file: { path: e.path, objects, errors, warnings }, locate: decoded.locate });
     }
   } finally {
     await decoder.close();
   }
-  const repo: TreeRepo = { ...assembleRepo(loaded), texts, decodedInWorker: decoder.decodedInWorker };
-  if (decoder.workerError !== undefined) repo.workerError = decoder.workerError;
-  return repo;
+  return { loaded, decoder };
 }
 
 function superseded(commit: string): OrunError {
