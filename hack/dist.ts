@@ -71,9 +71,8 @@ if (major < 24) {
 const version = buildVersion(root);
 mkdirSync(work, { recursive: true });
 const main = join(work, 'orun.cjs');
-await build({
-  entryPoints: [join(root, 'cmd/sea/main.ts')],
-  outfile: main,
+/** What every bundle of the executable shares: CommonJS (a SEA's main and an eval'd worker are scripts), minified. */
+const common = {
   bundle: true,
   platform: 'node',
   target: 'node24',
@@ -82,6 +81,12 @@ await build({
   keepNames: true,
   legalComments: 'none',
   charset: 'ascii',
+  logLevel: 'warning',
+} as const;
+await build({
+  ...common,
+  entryPoints: [join(root, 'cmd/sea/main.ts')],
+  outfile: main,
   plugins: [
     lazySsh2InDockerModem,
     lazySessionInDockerode,
@@ -97,24 +102,15 @@ await build({
     'import.meta.dirname': '__dirname',
   },
   banner: { js: "var __orunModuleUrl=require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
 });
 
 // The decode worker's code (runtime/manifests/decoder.ts), an asset of the executable: a worker
 // thread of a SEA runs it from its text (`new Worker(code, { eval: true })`).
 const decodeWorker = join(work, 'decode-worker.cjs');
 await build({
+  ...common,
   entryPoints: [join(root, 'runtime/manifests/decode-worker.ts')],
   outfile: decodeWorker,
-  bundle: true,
-  platform: 'node',
-  target: 'node24',
-  format: 'cjs',
-  minify: true,
-  keepNames: true,
-  legalComments: 'none',
-  charset: 'ascii',
-  logLevel: 'warning',
 });
 
 /** The SEA blob, with V8's code cache (only for this machine's architecture) or without. */
