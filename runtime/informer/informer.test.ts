@@ -435,6 +435,51 @@ describe('GitInformer: a newer commit cuts short a load in progress', () => {
     await done;
   });
 
+  it('a newer commit terminates the decode worker of the load in progress, however long its decode would take', async () => {
+    const source = new FakeSource();
+    const store = new Store();
+    // A decode worker that never answers: the load of c1 could only end by being cut short.
+    const hanging = {
+      filename: "require('node:worker_threads').parentPort.on('message', () => {});",
+      eval: true,
+    };
+    let decoding!: () => void;
+    const c1Decoding = new Promise<void>((r) => (decoding = r));
+    const loader: ManifestLoader = (t, options) => {
+      if (t.commit !== 'c1') return loadManifestTree(t, options);
+      const held: ManifestTree = {
+        ...t,
+        // Once the blobs are read, the next step (microtasks, no I/O) posts the file to the worker.
+        read: async (es) => {
+          const blobs = await t.read(es);
+          setImmediate(decoding);
+          return blobs;
+        },
+      };
+      return loadManifestTree(held, { ...options, workerScript: hanging });
+    };
+    const informer = new GitInformer({
+      store,
+      nodeName: 'n1',
+      source,
+      loader,
+      decryptor: new SopsManifestDecryptor(() => Promise.resolve(undefined)),
+      fallbackNode: () => node,
+    });
+    const ac = new AbortController();
+    const done = informer.start(ac.signal);
+    const big = `${dep('big')}  env:\n${Array.from({ length: 1000 }, (_, i) => `    K${i}: v\n`).join('')}`;
+    expect(big.length).toBeGreaterThan(8 * 1024);
+    source.emit('c1', { 'deployments/big.yaml': big });
+    await c1Decoding;
+    const next = firstValueFrom(informer.applied$);
+    source.emit('c2', { 'deployments/web.yaml': dep('web', 'nginx:2') });
+    expect((await next).commit).toBe('c2');
+    expect(store.list('Deployment').map((d) => d.metadata.name)).toEqual(['web']);
+    ac.abort();
+    await done;
+  });
+
   it('the tree loader parses no file of a revision over the repository limit, whatever their order (as orun validate)', async () => {
     const files = { 'deployments/a.yaml': dep('a'), 'deployments/b.yaml': dep('b') };
     const repo = await loadManifestTree(tree('c1', files), {
