@@ -48,55 +48,7 @@ export class Ssh2Connector implements SshConnector {
       );
     });
     const preferred = knownHosts.knownTypes(host, port).flatMap((t) => ALGORITHMS_FOR_TYPE[t] ?? []);
-
-    // The verifier cannot throw into ssh2; it records why it refused and connect() throws that.
-    let refusal: OrunError | undefined;
-    const hostVerifier = (blob: Buffer, verify: (ok: boolean) => void): void => {
-      const key = { type: keyTypeOf(blob), blob };
-      const fp = fingerprint(blob);
-      const name = hostEntryName(host, port);
-      const context = { target: where, knownHostsFile, fingerprint: fp };
-      const verdict = knownHosts.verify(host, port, key);
-      switch (verdict.kind) {
-        case 'known':
-          return verify(true);
-        case 'unknown':
-          knownHosts.add(host, port, key).then(
-            () => verify(true),
-            (err: unknown) => {
-              refusal = new OrunError(
-                SshErrorCode.KnownHostsFailed,
-                `ssh: connect ${where}: record host key in ${knownHostsFile}: ${(err as Error).message}`,
-                { cause: err, context },
-              );
-              verify(false);
-            },
-          );
-          return;
-        case 'revoked':
-          refusal = new OrunError(
-            SshErrorCode.HostKeyRevoked,
-            `ssh: connect ${where}: host key ${key.type} ${fp} of ${name} is marked @revoked in ` +
-              `${knownHostsFile}:${verdict.line}`,
-            { context },
-          );
-          return verify(false);
-        case 'changed': {
-          const known = verdict.known
-            .map((k) => `${k.type} ${k.fingerprint} (${knownHostsFile}:${k.line})`)
-            .join(', ');
-          refusal = new OrunError(
-            SshErrorCode.HostKeyChanged,
-            `ssh: connect ${where}: REMOTE HOST KEY CHANGED for ${name}: it presented ${key.type} ${fp}, ` +
-              `known_hosts has ${known}. Someone may be intercepting the connection, or the host was ` +
-              `reinstalled; if you trust the new key run: ssh-keygen -R '${name}' -f ${knownHostsFile}`,
-            { context },
-          );
-          return verify(false);
-        }
-      }
-    };
-
+    const check = new HostKeyCheck(knownHosts, knownHostsFile, host, port, where);
     const config: ConnectConfig = {
       host,
       port,
@@ -107,46 +59,130 @@ export class Ssh2Connector implements SshConnector {
       // A dead peer (node rebooted, network gone) fails pending commands and uploads within a minute.
       keepaliveInterval: 15_000,
       keepaliveCountMax: 4,
-      hostVerifier,
+      hostVerifier: (blob: Buffer, verify: (ok: boolean) => void) => check.verify(blob, verify),
       algorithms:
         preferred.length > 0
           ? { serverHostKey: { remove: preferred, prepend: preferred } as never }
           : undefined,
     };
     const client = new Client();
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        client.destroy();
-        reject(
-          new OrunError(SshErrorCode.Aborted, `ssh: connect ${where}: aborted`, {
-            context: { target: where },
-          }),
-        );
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      client.once('ready', () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      client.once('error', (err: Error & { level?: string }) => {
-        signal?.removeEventListener('abort', onAbort);
-        client.destroy();
-        if (refusal) return reject(refusal);
-        const auth = err.level === 'client-authentication';
-        reject(
-          new OrunError(
-            auth ? SshErrorCode.AuthFailed : SshErrorCode.ConnectFailed,
-            auth
-              ? `ssh: connect ${where}: authentication refused (tried ${methods(target, privateKey)})`
-              : `ssh: connect ${where}: ${err.message}`,
-            { cause: err, context: { target: where } },
-          ),
-        );
-      });
-      client.connect(config);
+    await handshake(client, config, where, signal, (err) => {
+      if (check.refusal) return check.refusal;
+      const auth = err.level === 'client-authentication';
+      return new OrunError(
+        auth ? SshErrorCode.AuthFailed : SshErrorCode.ConnectFailed,
+        auth
+          ? `ssh: connect ${where}: authentication refused (tried ${methods(target, privateKey)})`
+          : `ssh: connect ${where}: ${err.message}`,
+        { cause: err, context: { target: where } },
+      );
     });
     return new Ssh2Session(client, where);
+  }
+}
+
+/**
+ * Connects client; resolves once the session is ready. A failed connection rejects with
+ * failure(its error), an aborted one with Aborted; either way the client is destroyed.
+ */
+function handshake(
+  client: Ssh2Client,
+  config: ConnectConfig,
+  where: string,
+  signal: AbortSignal | undefined,
+  failure: (err: Error & { level?: string }) => OrunError,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      client.destroy();
+      reject(
+        new OrunError(SshErrorCode.Aborted, `ssh: connect ${where}: aborted`, {
+          context: { target: where },
+        }),
+      );
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    client.once('ready', () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    client.once('error', (err: Error & { level?: string }) => {
+      signal?.removeEventListener('abort', onAbort);
+      client.destroy();
+      reject(failure(err));
+    });
+    client.connect(config);
+  });
+}
+
+/**
+ * ssh2's host verifier: the presented key against known_hosts, accept-new (an unknown host's key
+ * is recorded). The verifier cannot throw into ssh2; it records why it refused in `refusal`, and
+ * connect() throws that.
+ */
+class HostKeyCheck {
+  refusal: OrunError | undefined;
+  readonly #knownHosts: KnownHosts;
+  readonly #file: string;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #where: string;
+
+  constructor(knownHosts: KnownHosts, file: string, host: string, port: number, where: string) {
+    this.#knownHosts = knownHosts;
+    this.#file = file;
+    this.#host = host;
+    this.#port = port;
+    this.#where = where;
+  }
+
+  verify(blob: Buffer, verify: (ok: boolean) => void): void {
+    const host = this.#host;
+    const port = this.#port;
+    const where = this.#where;
+    const file = this.#file;
+    const key = { type: keyTypeOf(blob), blob };
+    const fp = fingerprint(blob);
+    const name = hostEntryName(host, port);
+    const context = { target: where, knownHostsFile: file, fingerprint: fp };
+    const verdict = this.#knownHosts.verify(host, port, key);
+    switch (verdict.kind) {
+      case 'known':
+        return verify(true);
+      case 'unknown':
+        this.#knownHosts.add(host, port, key).then(
+          () => verify(true),
+          (err: unknown) => {
+            this.refusal = new OrunError(
+              SshErrorCode.KnownHostsFailed,
+              `ssh: connect ${where}: record host key in ${file}: ${(err as Error).message}`,
+              { cause: err, context },
+            );
+            verify(false);
+          },
+        );
+        return;
+      case 'revoked':
+        this.refusal = new OrunError(
+          SshErrorCode.HostKeyRevoked,
+          `ssh: connect ${where}: host key ${key.type} ${fp} of ${name} is marked @revoked in ` +
+            `${file}:${verdict.line}`,
+          { context },
+        );
+        return verify(false);
+      case 'changed': {
+        const known = verdict.known.map((k) => `${k.type} ${k.fingerprint} (${file}:${k.line})`).join(', ');
+        this.refusal = new OrunError(
+          SshErrorCode.HostKeyChanged,
+          `ssh: connect ${where}: REMOTE HOST KEY CHANGED for ${name}: it presented ${key.type} ${fp}, ` +
+            `known_hosts has ${known}. Someone may be intercepting the connection, or the host was ` +
+            `reinstalled; if you trust the new key run: ssh-keygen -R '${name}' -f ${file}`,
+          { context },
+        );
+        return verify(false);
+      }
+    }
   }
 }
 
