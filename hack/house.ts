@@ -51,6 +51,10 @@ export function lineCount(root: string, files: readonly string[]): number {
 }
 
 function nameOf(node: ts.Node): string {
+  if (ts.isConstructorDeclaration(node)) {
+    const cls = node.parent;
+    return `${ts.isClassLike(cls) && cls.name ? cls.name.getText() : '(class)'} constructor`;
+  }
   if ((ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node)) && node.name) {
     return node.name.getText();
   }
