@@ -1,7 +1,8 @@
 /**
  * The single executable on a node without Node.js (the systemd node container): orun, orunctl
  * and orch run from one file; the agent under systemd logs JSON lines that journald files by
- * priority (`journalctl -p err`); and an agent whose --node has no nodes/<name>.yaml refuses to
+ * priority (`journalctl -p err`) and decodes a large manifest in a worker thread (its code an
+ * asset of the executable); and an agent whose --node has no nodes/<name>.yaml refuses to
  * reconcile and names the nodes that exist, in its status and its log.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -50,10 +51,12 @@ describe('the single executable on a node without Node.js', () => {
         'git init -q -b main /tmp/seed && mkdir -p /tmp/seed/nodes /tmp/seed/deployments',
         'printf "apiVersion: run.orcra.dev/v0alpha\\nkind: Node\\nmetadata: {name: edge-1}\\nspec: {host: h, gitRepo: /srv/m.git}\\n" > /tmp/seed/nodes/edge-1.yaml',
         'printf "apiVersion: run.orcra.dev/v0alpha\\nkind: Deployment\\nmetadata: {name: web}\\nspec: {image: orun-test/busybox:1}\\n" > /tmp/seed/deployments/web.yaml',
+        // Over 8 KiB: decoded in a worker thread, whose code is an asset of the executable.
+        `{ printf "apiVersion: run.orcra.dev/v0alpha\\nkind: Deployment\\nmetadata: {name: big}\\nspec:\\n  image: orun-test/busybox:1\\n  env:\\n"; for i in $(seq 1000); do echo "    K$i: v"; done; } > /tmp/seed/deployments/big.yaml`,
         'git -C /tmp/seed add -A && git -C /tmp/seed -c user.name=t -c user.email=t@t commit -qm init',
         'git clone -q --bare /tmp/seed /srv/m.git',
         // A typo: edge-l for edge-1. No Docker on this node: refusing must come before any engine call.
-        'systemd-run --quiet --unit orun-guard /usr/local/bin/orun start --repo /srv/m.git --node edge-l --data-dir /var/lib/orun-guard --ingress none',
+        'systemd-run --quiet --unit orun-guard /usr/local/bin/orun start --repo /srv/m.git --node edge-l --data-dir /var/lib/orun-guard --ingress none --log-level debug',
       ].join(' && '),
     );
     const socket = ['--socket', '/var/lib/orun-guard/orun.sock'];
@@ -89,6 +92,10 @@ describe('the single executable on a node without Node.js', () => {
     // The filter did filter: the unit wrote info lines too, JSON without the <N> prefix.
     expect(all.length).toBeGreaterThan(errors.length);
     expect(all.some((l) => (JSON.parse(l) as { level: string }).level === 'info')).toBe(true);
+    // The large manifest was decoded in the worker thread (from the embedded asset), not on the main one.
+    const lines = all.map((l) => JSON.parse(l) as { msg: string; decodedInWorker?: number; files?: number });
+    expect(lines.find((l) => l.msg === 'decoded revision')).toMatchObject({ files: 3, decodedInWorker: 1 });
+    expect(lines.filter((l) => l.msg.includes('decode worker failed'))).toEqual([]);
     await node.exec('systemctl', 'stop', 'orun-guard');
   });
 });
