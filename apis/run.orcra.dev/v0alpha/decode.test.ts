@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_ALIASES, decodeManifestFile } from './decode.ts';
+import { MAX_ALIASES, MAX_DEPTH, decodeManifestFile } from './decode.ts';
 import { SOURCE_ANNOTATION } from './meta.ts';
 
 const HEAD = 'apiVersion: run.orcra.dev/v0alpha\n';
@@ -441,6 +441,20 @@ describe('decodeManifestFile: bounds', () => {
         `deployments/web.yaml:${18 + MAX_ALIASES}:11: invalid YAML: ${MAX_ALIASES + 1} aliases, over the limit of ${MAX_ALIASES} per document`,
       ],
     ]);
+  });
+
+  it('refuses nesting deeper than MAX_DEPTH the same way whether or not the parser ran out of stack', () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}\n`;
+    const message = (text: string) =>
+      decodeManifestFile('deployments/web.yaml', text).errors.map((e) => e.format());
+    const refused = [`deployments/web.yaml:1:1: invalid YAML: nested more than ${MAX_DEPTH} levels deep`];
+    expect(message(deep(MAX_DEPTH + 1))).toEqual(refused);
+    expect(message(deep(10_000))).toEqual(refused);
+    // At the start of its document (the second here).
+    expect(message(`${HEAD}---\n${deep(10_000)}`)).toContain(
+      `deployments/web.yaml:2:1: invalid YAML: nested more than ${MAX_DEPTH} levels deep`,
+    );
+    expect(message(deep(MAX_DEPTH))[0]).toContain('expected a mapping');
   });
 
   it('points into an anchor for a field reached through an alias', () => {

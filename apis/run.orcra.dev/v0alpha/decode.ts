@@ -61,6 +61,12 @@ export type Field = [line: number, col: number, children: FieldChildren | undefi
 /** The most aliases (`*name`) one document may hold: each is resolved by a scan of the document's anchors. */
 export const MAX_ALIASES = 100;
 
+/**
+ * How deep mappings and lists may nest in one document (a manifest needs about 6). Deeper is
+ * refused the same way on any thread, whether or not the parser ran out of stack first.
+ */
+export const MAX_DEPTH = 100;
+
 export interface DecodeResult {
   /** The documents that decoded, in file order, annotated with `run.orcra.dev/source`. */
   objects: AnyObject[];
@@ -213,6 +219,8 @@ interface DocumentScan {
   aliases: number[];
   /** The nodes that carry each anchor (`&name`). */
   anchors: Map<string, YamlNode[]>;
+  /** How deep mappings and lists nest (the document's top collection is 1). */
+  depth: number;
 }
 
 /**
@@ -221,20 +229,21 @@ interface DocumentScan {
  * library's own `uniqueKeys` check does; other keys are not compared.
  */
 function scanDocument(doc: Document.Parsed): DocumentScan {
-  const scan: DocumentScan = { duplicates: [], aliases: [], anchors: new Map() };
+  const scan: DocumentScan = { duplicates: [], aliases: [], anchors: new Map(), depth: 0 };
   const anchored = (node: YamlNode): void => {
     if (!node.anchor) return;
     const nodes = scan.anchors.get(node.anchor);
     if (nodes === undefined) scan.anchors.set(node.anchor, [node]);
     else nodes.push(node);
   };
-  const stack: unknown[] = [doc.contents];
+  const stack: [unknown, number][] = [[doc.contents, 1]];
   while (stack.length > 0) {
-    const node = stack.pop();
+    const [node, depth] = stack.pop()!;
     if (isAlias(node)) scan.aliases.push(node.range?.[0] ?? 0);
     else if (isScalar(node)) anchored(node);
     else if (isMap(node)) {
       anchored(node);
+      scan.depth = Math.max(scan.depth, depth);
       const seen = new Set<string>();
       for (const pair of node.items) {
         if (isScalar(pair.key)) {
@@ -242,12 +251,13 @@ function scanDocument(doc: Document.Parsed): DocumentScan {
           const id = `${typeof pair.key.value}:${String(pair.key.value)}`;
           if (seen.has(id)) scan.duplicates.push(pair.key.range?.[0] ?? 0);
           else seen.add(id);
-        } else if (pair.key !== null) stack.push(pair.key);
-        stack.push(pair.value);
+        } else if (pair.key !== null) stack.push([pair.key, depth + 1]);
+        stack.push([pair.value, depth + 1]);
       }
     } else if (isSeq(node)) {
       anchored(node);
-      for (const item of node.items) stack.push(item);
+      scan.depth = Math.max(scan.depth, depth);
+      for (const item of node.items) stack.push([item, depth + 1]);
     }
   }
   scan.duplicates.sort((a, b) => a - b);
@@ -349,11 +359,22 @@ function decodeDocument(
   const yamlError = (message: string, offset: number) =>
     new ManifestError({ file, ...at(offset), path: '', message, code: ManifestErrorCode.YamlSyntax });
 
+  // Too deep for the parser's stack: where it gave up depends on the thread's stack size (a
+  // worker's is not the main thread's), so the error is the depth limit's, at the document.
+  const tooDeep = `invalid YAML: nested more than ${MAX_DEPTH} levels deep`;
+  if (doc.errors.some((e) => e.code === 'RESOURCE_EXHAUSTION')) {
+    res.errors.push(yamlError(tooDeep, doc.range[0]));
+    return res;
+  }
   if (doc.errors.length > 0) {
     for (const e of doc.errors) res.errors.push(yamlError(`invalid YAML: ${e.message}`, e.pos[0]));
     return res;
   }
   const scan = scanDocument(doc);
+  if (scan.depth > MAX_DEPTH) {
+    res.errors.push(yamlError(tooDeep, doc.range[0]));
+    return res;
+  }
   if (scan.duplicates.length > 0) {
     for (const offset of scan.duplicates)
       res.errors.push(yamlError('invalid YAML: Map keys must be unique', offset));
