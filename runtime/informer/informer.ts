@@ -16,6 +16,7 @@ import { didYouMean } from '../../apis/suggest.ts';
 import { SOURCE_ANNOTATION, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import type { ManifestLimits } from '../../apis/run.orcra.dev/v0alpha/limits.ts';
 import type { Locator } from '../../apis/run.orcra.dev/v0alpha/decode.ts';
+import type { AnyObject } from '../../apis/run.orcra.dev/v0alpha/scheme.ts';
 import type { Deployment } from '../../apis/run.orcra.dev/v0alpha/deployment.ts';
 import { hostPathErrors } from '../../apis/run.orcra.dev/v0alpha/hostpath.ts';
 import type { Node } from '../../apis/run.orcra.dev/v0alpha/node.ts';
@@ -434,9 +435,11 @@ export class GitInformer<S extends RevisionSource = RevisionSource> implements S
   }
 
   #buildOptions(): BuildOptions {
+    const locate = this.#locate;
     return {
       nodeName: this.#o.nodeName,
       fallbackNode: this.#o.fallbackNode,
+      ...(locate === undefined ? {} : { locate: (obj, path) => locate(obj as AnyObject, path) }),
       objectErrors: (obj, node) =>
         obj.kind === 'Deployment'
           ? hostPathErrors(obj as Deployment, node as Node, this.#locate, {

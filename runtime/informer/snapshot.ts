@@ -43,6 +43,11 @@ export interface BuildOptions {
    * as a file that failed: it keeps its last good objects. Default: none.
    */
   objectErrors?: (obj: ApiObject, node: ApiObject) => SourceError[];
+  /**
+   * Where a field of a decoded object sits (the loader's locator), so an error about an object is
+   * at the line `orun validate` reports; undefined (then 1:1) for objects kept from before.
+   */
+  locate?: (obj: ApiObject, path: readonly PropertyKey[]) => { line: number; col: number } | undefined;
 }
 
 export interface BuiltSnapshot {
@@ -85,10 +90,11 @@ export function buildSnapshot(
     const key = objectKey(obj.kind, obj.metadata.name);
     const owner = owners.get(key) as Candidate;
     if (owner.obj !== obj) {
+      const at = opts.locate?.(obj, ['metadata', 'name']) ?? { line: 1, col: 1 };
       errors.push({
         file,
-        line: 1,
-        col: 1,
+        line: at.line,
+        col: at.col,
         path: 'metadata.name',
         code: 'duplicate_name',
         message: `${key} is already defined in ${owner.file}; this one is ignored`,
