@@ -51,6 +51,23 @@ const CASES: { name: string; path?: string; text?: string; symlink?: string; ref
     refused: true,
   },
   { name: 'deep-nesting', text: `${'['.repeat(10_000)}${']'.repeat(10_000)}\n`, refused: true },
+  // Decoded in the agent's worker thread (over 8 KiB): errors at the same lines as validate's.
+  {
+    name: 'worker-errors',
+    text: dep(
+      'h-worker',
+      `  image: orun-test/busybox:1\n  env:\n${Array.from({ length: 1000 }, (_, i) => `    K${i}: v\n`).join('')}  ports:\n    - containerPort: http\n  imgae: x\n`,
+    ),
+    refused: true,
+  },
+  {
+    name: 'many-aliases',
+    text: dep(
+      'h-aliases',
+      `  image: orun-test/busybox:1\n  env:\n    A: &a v\n${Array.from({ length: 101 }, (_, i) => `    K${i}: *a\n`).join('')}`,
+    ),
+    refused: true,
+  },
   {
     name: 'alias-bomb',
     text: `a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n`,
@@ -167,12 +184,35 @@ describe('chaos: hostile manifests', () => {
       ]);
     }
     const disagree = table.slice(1).filter((r) => r[1] !== r[2] || r[1] !== r[3]);
+    // The same errors, not only the same files: file, line, column, field and message (a file
+    // of 8 KiB or more is decoded in the agent's worker thread, the others on its event loop).
+    // A duplicate name is at the same place; its message differs by design: the agent names the
+    // file that keeps the object (the running one's), validate the first by path.
+    const caseFiles = new Set(CASES.map(fileOf));
+    const dup = (l: string) =>
+      l.replace(/^(\S+:\d+:\d+: metadata\.name): duplicate .*$/, '$1: (duplicate name)');
+    const validateErrors = v.stderr
+      .split('\n')
+      .filter((l) => caseFiles.has(l.split(':')[0] ?? '') && !/^[^:]+:\d+:\d+: warning/.test(l))
+      .map(dup)
+      .sort();
+    const agentErrorLines = (nodeObj.status?.sourceErrors ?? [])
+      .map(
+        (e) => e as { file: string; line: number; col: number; path: string; code: string; message: string },
+      )
+      .filter((e) => caseFiles.has(e.file))
+      .map((e) => {
+        const at = `${e.file}:${e.line}:${e.col}: `;
+        if (e.code === 'duplicate_name') return `${at}${e.path}: (duplicate name)`;
+        return `${at}${e.path === '' ? '' : `${e.path}: `}${e.message}`;
+      })
+      .sort();
     // No error quotes file content it does not point at (the symlinked /etc/passwd is never read).
     expect(JSON.stringify(nodeObj)).not.toContain('root:x:0:0');
     recordScenario({
       name: 'hostile-manifests',
       checked: [
-        '`orun validate` and the agent refuse exactly the expected files (agreement per file)',
+        '`orun validate` and the agent refuse exactly the expected files (agreement per file), with the same errors: file, line, column, field and message (a duplicate name: its place; the agent names the file that keeps it)',
         'the Node says ManifestsValid=False and lists every refused file; a good Deployment beside them is Ready',
         'the local API answers while the repository is loaded; no error quotes a symlink target',
       ],
@@ -181,6 +221,7 @@ describe('chaos: hostile manifests', () => {
       ms: Date.now() - started,
     });
     expect(disagree).toEqual([]);
+    expect(agentErrorLines).toEqual(validateErrors);
     await agent.stop('SIGTERM');
   });
 });
