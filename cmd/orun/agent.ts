@@ -21,7 +21,6 @@ import { API_VERSION, type ApiObject } from '../../apis/run.orcra.dev/v0alpha/me
 import type { Node } from '../../apis/run.orcra.dev/v0alpha/node.ts';
 import {
   defaultBackoffPolicy,
-  deploymentKey,
   deploymentLogs,
   newDeploymentController,
   nodeNetworkName,
@@ -134,7 +133,7 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   const notifications = notificationsFor(settings, { store, clock, logger, registry });
   if (notifications !== undefined) manager.addController(notifications);
   if (ingress !== undefined) manager.addController(ingress.services);
-  manager.handleReconcile('Deployment', (name) => enqueue(deployments.controller, deploymentKey(name)));
+  manager.handleReconcile('Deployment', (name) => (deployments.requestReconcile(name), true));
   manager.handleReconcile('Node', (name) => name === settings.node && enqueue(nodes.controller, nodes.key));
   // A person asked: the graph is applied again and its ONESHOT services run again.
   manager.handleReconcile('ServiceGraph', (name) => (serviceGraphs.requestReconcile(name), true));

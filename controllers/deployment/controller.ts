@@ -84,6 +84,12 @@ export class DeploymentController {
     this.controller = builder.complete(this.reconciler);
   }
 
+  /** `orunctl reconcile deploy NAME`: reconcile now, a stalled Deployment included (see retryNow). */
+  requestReconcile(name: string): void {
+    this.reconciler.retryNow(deploymentKey(name));
+    this.controller.enqueue(deploymentKey(name));
+  }
+
   /** Runs until `signal` aborts. Leaves every container running. */
   async start(signal: AbortSignal): Promise<void> {
     const watching = this.#watchEngine(signal);

@@ -1,6 +1,14 @@
-import { mkdtempSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OrunError } from '../../apis/errors.ts';
 import { FakeSecretFiles, TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
@@ -571,6 +579,22 @@ describe('stalls that need a person', () => {
     expect(await h.reconcile('web')).toEqual({ requeueAfter: 10_000 });
     expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'InvalidMount' });
     expect(h.condition('web', 'Stalled')?.message).toMatch(/\/does\/not\/exist\/orun/);
+  });
+
+  it('orunctl reconcile (retryNow) tries a stalled Deployment at once, not after its back-off', async () => {
+    const h = new Harness();
+    const dir = join(mkdtempSync(join(tmpdir(), 'orun-dep-retry-')), 'data');
+    h.apply('web', webSpec({ volumes: [{ hostPath: dir, containerPath: '/data', type: 'Directory' }] }));
+    for (let i = 0; i < 3; i++) await h.reconcile('web'); // held: 10 s, 20 s, 40 s
+    expect(h.condition('web', 'Stalled')).toMatchObject({ status: 'True', reason: 'InvalidMount' });
+    mkdirSync(dir); // the operator fixes the cause on the node
+    await h.reconcile('web'); // a wake-up inside the gate: the held verdict, the engine untouched
+    expect(h.condition('web', 'Stalled')?.status).toBe('True');
+    h.reconciler.retryNow('Deployment/web');
+    await h.reconcile('web');
+    expect(h.condition('web', 'Stalled')).toBeUndefined();
+    expect(h.status('web').ready).toBe(true);
+    rmSync(dirname(dir), { recursive: true, force: true });
   });
 
   it('a container with our name but without our label is never touched', async () => {

@@ -53,6 +53,17 @@ export class DeploymentReconciler {
     return this.#mem.ownStarts.delete(id);
   }
 
+  /**
+   * A person asked (`orunctl reconcile deploy NAME`): the next reconcile of `key` acts at once,
+   * as Flux's reconcile request does. A stall's back-off gate and a missed progress deadline's
+   * "not this version again" are dropped, so a cause fixed outside Git (a missing host path
+   * created, a registry back, a dependency up) is tried now, not after the back-off or a commit.
+   */
+  retryNow(key: string): void {
+    this.#mem.gates.clear(key);
+    this.#mem.failedRollouts.delete(key);
+  }
+
   async reconcile(ctx: ReconcileContext): Promise<ReconcileResult | void> {
     try {
       return await this.#reconcile(ctx);
