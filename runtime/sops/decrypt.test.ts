@@ -151,6 +151,14 @@ describe('tampering and bad input', () => {
     await expectSopsError(() => decryptSopsDocument(edited, [identity]), code);
   });
 
+  it('rejects a duplicate key at its line (checked in one pass, not by the quadratic library check)', async () => {
+    const err = await expectSopsError(
+      () => decryptSopsDocument(`a: 1\nb: 2\na: 3\n${vector}`, [identity]),
+      SopsErrorCode.Malformed,
+    );
+    expect(err.message).toContain('YAML at 3:1: DUPLICATE_KEY');
+  });
+
   it('names the path of a malformed value', async () => {
     const err = await expectSopsError(
       () => decryptSopsDocument(vector.replace('type:float]', 'type:nope]'), [identity]),

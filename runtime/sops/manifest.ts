@@ -64,7 +64,9 @@ export async function decryptManifest(
       `cannot decrypt: ${errorMessage(err)}`,
     );
   }
-  const docs = parseAllDocuments(text);
+  // Parsed (and checked for duplicate keys) by decryptSopsDocuments already; the library's own
+  // duplicate check is quadratic in a map's keys.
+  const docs = parseAllDocuments(text, { uniqueKeys: false });
   const edits: { from: number; to: number; text: string }[] = [];
   const secrets = new Map<string, SecretString>();
   const secretPaths = new Map<string, string[]>();

@@ -42,7 +42,9 @@ const PLACEHOLDER: Readonly<Record<string, string>> = {
  */
 export function checkSopsStructure(text: string): SopsStructure {
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines });
+  // uniqueKeys: false: the library's own check is quadratic in a map's keys; the masked text is
+  // decoded after (apis decodeManifestFile), which refuses duplicate keys in one pass.
+  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false });
   const at: At = (offset) => (offset === undefined ? { line: 1, col: 1 } : lines.linePos(offset));
   const list = Array.isArray(docs) ? docs : [];
   const { problems, rule } = checkMetadata(list[0], at);

@@ -228,7 +228,7 @@ interface DocumentScan {
  * nesting cannot overflow the call stack). Scalar keys compare by type and value, as the YAML
  * library's own `uniqueKeys` check does; other keys are not compared.
  */
-function scanDocument(doc: Document.Parsed): DocumentScan {
+function scanDocument(doc: Document): DocumentScan {
   const scan: DocumentScan = { duplicates: [], aliases: [], anchors: new Map(), depth: 0 };
   const anchored = (node: YamlNode): void => {
     if (!node.anchor) return;
@@ -263,6 +263,15 @@ function scanDocument(doc: Document.Parsed): DocumentScan {
   scan.duplicates.sort((a, b) => a - b);
   scan.aliases.sort((a, b) => a - b);
   return scan;
+}
+
+/**
+ * Offsets of keys that repeat an earlier key of the same mapping, sorted: the YAML library's
+ * `uniqueKeys` check in one pass (its own is quadratic in a map's keys). For parsers of manifests
+ * outside this decoder (runtime/sops), which parse with `uniqueKeys: false`.
+ */
+export function duplicateKeyOffsets(doc: Document): number[] {
+  return scanDocument(doc).duplicates;
 }
 
 /**
