@@ -365,6 +365,17 @@ describe('GitInformer: a newer commit cuts short a load in progress', () => {
       Promise.resolve(new Map(entries.map((e) => [e.path, Buffer.from(files[e.path] ?? '')]))),
   });
 
+  /** An informer of `source` into `store` with this loader (no SOPS key). */
+  const informerOf = (source: RevisionSource, store: Store, loader: ManifestLoader) =>
+    new GitInformer({
+      store,
+      nodeName: 'n1',
+      source,
+      loader,
+      decryptor: new SopsManifestDecryptor(() => Promise.resolve(undefined)),
+      fallbackNode: () => node,
+    });
+
   class FakeSource implements RevisionSource {
     readonly revisions = new ReplaySubject<SourceRevision>(1);
     readonly revisions$ = this.revisions.asObservable();
@@ -405,14 +416,7 @@ describe('GitInformer: a newer commit cuts short a load in progress', () => {
       }
       return loadManifestTree(t, options);
     };
-    const informer = new GitInformer({
-      store,
-      nodeName: 'n1',
-      source,
-      loader,
-      decryptor: new SopsManifestDecryptor(() => Promise.resolve(undefined)),
-      fallbackNode: () => node,
-    });
+    const informer = informerOf(source, store, loader);
     const results: string[] = [];
     informer.applied$.subscribe((r) => results.push(r.commit));
     const ac = new AbortController();
@@ -458,14 +462,7 @@ describe('GitInformer: a newer commit cuts short a load in progress', () => {
       };
       return loadManifestTree(held, { ...options, workerScript: hanging });
     };
-    const informer = new GitInformer({
-      store,
-      nodeName: 'n1',
-      source,
-      loader,
-      decryptor: new SopsManifestDecryptor(() => Promise.resolve(undefined)),
-      fallbackNode: () => node,
-    });
+    const informer = informerOf(source, store, loader);
     const ac = new AbortController();
     const done = informer.start(ac.signal);
     const big = `${dep('big')}  env:\n${Array.from({ length: 1000 }, (_, i) => `    K${i}: v\n`).join('')}`;
