@@ -160,11 +160,28 @@ describe('orunctl rollout status', () => {
     // The commit arrives: the store holds the new generation before the Node says its revision.
     backend.set(deployment(3, 2, [{ type: 'Ready' }]));
     const node = sampleNode(now);
-    backend.set({ ...node, status: { ...node.status, revision: `main@sha1:feedface${'0'.repeat(32)}` } });
+    backend.set({
+      ...node,
+      status: {
+        ...node.status,
+        revision: `main@sha1:feedface${'0'.repeat(32)}`,
+        conditions: [
+          {
+            type: 'ManifestsValid',
+            status: 'False',
+            reason: 'ManifestErrors',
+            lastTransitionTime: now.toISOString(),
+            message: '1 manifest error in deployments/api.yaml',
+          },
+        ],
+      },
+    });
     await r.printed('generation 3 not observed yet');
     backend.set(deployment(3, 3, [{ type: 'Ready' }]));
     expect(await r.done).toBe(0);
     expect(r.out()).toContain(`node applied revision main@sha1:feedface`);
+    // Another file's error is said, not hidden (a Deployment it added would read as NotFound).
+    expect(r.err()).toBe('warning: 1 manifest error in deployments/api.yaml\n');
   });
 
   it('--timeout ends a wait that does not finish (exit 1); a missing Deployment is NotFound at once', async () => {

@@ -124,6 +124,10 @@ async function waitForRevision(ctx: Context, revision: string, signal: AbortSign
     const sha = applied.slice(applied.lastIndexOf(':') + 1);
     if (sha.startsWith(revision)) {
       ctx.stdout.write(`node applied revision ${applied}\n`);
+      // A file that fails to decode keeps its last good objects (or none, if new): say so here,
+      // or a Deployment the commit added reads as NotFound without a reason.
+      const manifests = condition(event.object as WireObject, 'ManifestsValid');
+      if (manifests?.status === 'False') ctx.stderr.write(`warning: ${manifests.message}\n`);
       return;
     }
     if (applied !== last)
