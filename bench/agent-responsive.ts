@@ -250,5 +250,5 @@ writeSection('agent-responsive', [
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...runs.map(row),
   '',
-  'The longest /healthz wait is the longest the event loop was blocked (plus a round trip). Before, that is the decode of the costliest file; after, the longest step left on the event loop (structured clone of a result, the snapshot, the store).',
+  `The longest /healthz wait is the longest the event loop was blocked (plus a round trip). Before, that is the decode of the costliest file; after, the longest step left on the event loop (structured clone of a result, the snapshot, the store). Fetch → applied is not the decode's cost alone: after, the agent's main thread answers 10,000+ back-to-back probes and the bench runs on the same 2 cores, beside the worker (before, the blocked agent answered almost none); a worker's start adds about 70 ms of CPU.`,
 ]);
