@@ -214,7 +214,8 @@ export async function decryptDataKey(entries: readonly SopsAgeEntry[], ids: AgeI
   throw sopsError(
     SopsErrorCode.NoMatchingKey,
     `no age identity from ${keyring.origin} (${ours.join(', ')}) decrypts the data key ` +
-      `(file recipients: ${fileRecipients.join(', ')})`,
+      `(file recipients: ${fileRecipients.join(', ')}); to let this key in, add its recipient to ` +
+      `.sops.yaml and run \`orun secrets updatekeys FILE\` where a recipient's key is`,
     {
       cause: new AggregateError(causes, 'age decrypt failed for every recipient'),
       context: { origin: keyring.origin, fileRecipients, identityRecipients: ours },

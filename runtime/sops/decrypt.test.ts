@@ -175,6 +175,8 @@ describe('tampering and bad input', () => {
     );
     expect(err.message).toContain('age12zjrkaulv68dzdya4nc5wzk0ssft8qfuj5x8dnzq5yqef23zpvtqck7ra7');
     expect(err.message).not.toContain(wrong);
+    // What to do about it (a node's key left out of .sops.yaml is the common case).
+    expect(err.message).toContain('add its recipient to .sops.yaml and run `orun secrets updatekeys FILE`');
   });
 
   it('rejects an empty identity list with SopsNoKey and a malformed identity likewise', async () => {
