@@ -70,8 +70,12 @@ afterAll(async () => {
   await agent?.stop('SIGKILL');
   removeContainers(prefix);
   repo?.cleanup();
+  if (dataDir !== undefined) rmSync(workerDir(), { recursive: true, force: true });
   if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
 });
+
+/** The worker's host path: beside the data dir, not in it (a hostPath under it is refused). */
+const workerDir = () => join(dataDir, '..', `${prefix}-worker-data`);
 
 describe('orunctl rollout status (e2e: real agent, git, dockerd)', () => {
   it('--revision polls Git, waits for the node to apply the commit, then for the rollout: exit 0', async () => {
@@ -105,7 +109,7 @@ describe('orunctl rollout status (e2e: real agent, git, dockerd)', () => {
   });
   it('orunctl reconcile deploy NAME retries a stalled Deployment at once once its cause is fixed', async () => {
     const worker = `${prefix}-worker`;
-    const dir = join(dataDir, '..', `${prefix}-worker-data`); // not under the data dir (refused)
+    const dir = workerDir(); // not under the data dir (refused)
     const yaml = deploymentYaml(worker).replace(
       '  health:',
       `  volumes: [{hostPath: ${dir}, containerPath: /data, type: Directory}]\n  health:`,
@@ -128,6 +132,5 @@ describe('orunctl rollout status (e2e: real agent, git, dockerd)', () => {
       30_000,
       () => agent.dump(),
     );
-    rmSync(dir, { recursive: true, force: true });
   });
 });
