@@ -42,7 +42,8 @@ const WINDOW_S = 60;
 const SETTLE_MS = 5000;
 /** The Node's pollInterval: by default none, so the agent's default (5 s) applies, as on a node. */
 const POLL = process.env.IDLE_POLL_INTERVAL ?? null;
-const UNIT_ENV = unitEnvironment();
+/** The unit's environment, plus IDLE_ENV ('K=V K=V': a candidate setting measured before it goes in the unit). */
+const UNIT_ENV = { ...unitEnvironment(), ...extraEnv(process.env.IDLE_ENV) };
 /** What runs: the single executable `orun bootstrap` installs (default), or IDLE_AGENT=js: node dist/orun.js. */
 const AS_JS = process.env.IDLE_AGENT === 'js';
 let seaDir: string | undefined;
@@ -54,6 +55,23 @@ let watch: DeploymentWatch | undefined;
 let idle: ChildProcess | undefined;
 
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+function extraEnv(text: string | undefined): Record<string, string> {
+  const words = (text ?? '').split(' ').filter((w) => w.includes('='));
+  return Object.fromEntries(words.map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+}
+
+/** Where the agent's RSS is at the end of the window: /proc/<pid>/status (KiB) and smaps_rollup. */
+function memoryBreakdown(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  for (const k of ['RssAnon', 'RssFile', 'Threads'])
+    out[k] = Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  for (const k of ['Pss', 'Private_Clean', 'Private_Dirty'])
+    out[k] = Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? NaN);
+  return out;
+}
 
 interface Series {
   cpu: number[];
@@ -133,6 +151,11 @@ async function main(): Promise<void> {
   const [ag, base] = await sample([a.pid, idle.pid!], WINDOW_S);
   const until = Math.floor(Date.now() / 1000);
   const m1 = await a.metrics();
+  const mem = memoryBreakdown(a.pid);
+  const heapTotal = metricValue(m1, 'nodejs_heap_size_total_bytes') / 2 ** 20;
+  const heapUsed = metricValue(m1, 'nodejs_heap_size_used_bytes') / 2 ** 20;
+  const space = (name: string): string =>
+    fmt(metricValue(m1, 'nodejs_heap_space_size_total_bytes', `space="${name}"`) / 2 ** 20, 1);
   const statusWrites = w.events.length - events0;
   const logLines = a.lines.length - lines0;
   const polls = metricValue(m1, 'orun_git_polls_total') - metricValue(m0, 'orun_git_polls_total');
@@ -192,6 +215,13 @@ async function main(): Promise<void> {
     `| **agent** | ${pct(cpuA)} | ${pct(Math.max(...ag.cpu))} | ${mib(rssA)} | ${mib(maxA)} |`,
     `| agent + git children | ${pct(cpuAc)} | ${pct(peakA)} | ${mib(rssA + mean(ag.childRssMiB))} (+ children) | |`,
     `| ratio agent / baseline | ${cpuB > 0 ? `${fmt(cpuA / cpuB, 1)}×` : 'n/a (baseline 0)'} (+${pct(cpuA - cpuB)}) | | ${fmt(rssA / rssB, 2)}× | ${fmt(maxA / maxB, 2)}× |`,
+    '',
+    `At the end of the window: RSS ${mib(mem.RssAnon! / 1024)} anonymous + ${mib(mem.RssFile! / 1024)} file-backed (the executable's pages, shared with the page cache);`,
+    `Pss ${mib(mem.Pss! / 1024)}, private dirty ${mib(mem.Private_Dirty! / 1024)}, private clean ${mib(mem.Private_Clean! / 1024)}; ${mem.Threads} threads.`,
+    `V8 heap ${mib(heapTotal)} committed, ${mib(heapUsed)} used (spaces committed, MiB: new ${space('new')}, old ${space('old')}, code ${space('code')}, trusted ${space('trusted')}, large objects ${space('large_object')}).`,
+    ...(process.env.ORUN_SEA_EXEC_ARGV === undefined || AS_JS
+      ? []
+      : [`The executable built with ORUN_SEA_EXEC_ARGV=\`${process.env.ORUN_SEA_EXEC_ARGV}\`.`]),
     '',
     `Over the window: ${fmt(polls)} git polls, ${statusWrites} status writes (watch events), ${logLines} log lines,`,
     `${containerEvents} docker events on our containers; ${running} containers, all Ready at the end: ${readyAtEnd}.`,

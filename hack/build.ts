@@ -9,9 +9,12 @@
 // (hack/dist.ts, its own code cache built in), not these files.
 import { build, type Plugin } from 'esbuild';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import {
+  CHUNKS,
   lazyChildProcessInCommander,
+  lazyChunks,
   lazyDebugInDockerModem,
   lazySessionInDockerode,
   lazySsh2InDockerModem,
@@ -100,6 +103,7 @@ await Promise.all(
       // CommonJS requires builtins directly: no ESM facade to avoid.
       plugins: [
         lazyBundle,
+        lazyChunks,
         lazySsh2InDockerModem,
         lazySessionInDockerode,
         lazyDebugInDockerModem,
@@ -115,7 +119,11 @@ await Promise.all(
       // cpu-features and ssh2's crypto binding are optional native addons; ssh2 works without them.
       external: ['cpu-features', '*.node'],
       banner: {
-        js: "var __orunModule={get url(){return require('node:url').pathToFileURL(__filename).href}};",
+        js: [
+          "var __orunModule={get url(){return require('node:url').pathToFileURL(__filename).href}};",
+          // hack/esbuild-plugins.ts CHUNKS: files beside this one.
+          "var __orunChunk=function(f){return require('./'+f)};",
+        ].join(''),
       },
       logLevel: 'warning',
     });
@@ -124,4 +132,24 @@ await Promise.all(
     await rm(`dist/${name}.js.map`, { force: true }); // left by an older ESM build
     await chmod(`dist/${name}.js`, 0o755);
   }),
+);
+// The packages no CLI bundle carries (hack/esbuild-plugins.ts CHUNKS), each in its own file.
+const resolvePackage = createRequire(import.meta.url);
+await Promise.all(
+  CHUNKS.map((c) =>
+    build({
+      entryPoints: [resolvePackage.resolve(c.entry)],
+      outfile: `dist/${c.name}.cjs`,
+      bundle: true,
+      platform: 'node',
+      target: 'node22',
+      format: 'cjs',
+      minifySyntax: true,
+      minifyWhitespace: true,
+      legalComments: 'none',
+      charset: 'ascii',
+      external: ['cpu-features', '*.node'],
+      logLevel: 'warning',
+    }),
+  ),
 );

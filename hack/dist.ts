@@ -32,7 +32,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import {
+  CHUNKS,
   lazyChildProcessInCommander,
+  lazyChunks,
   lazyDebugInDockerModem,
   lazySessionInDockerode,
   lazySsh2InDockerModem,
@@ -40,6 +42,17 @@ import {
 import { buildVersion } from './version.ts';
 
 const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+/**
+ * Node.js flags the executable starts with (the SEA config's `execArgv`; NODE_OPTIONS still adds
+ * to them). V8 flags must be set before the isolate exists, so they cannot come from the program.
+ * The blob is made by a Node.js started with the same flags: V8 rejects a code cache made under
+ * other flags (and then parses everything, silently). ORUN_SEA_EXEC_ARGV (space-separated)
+ * replaces them, for benches. What each flag buys: BENCHMARKS.md, agent-idle.
+ */
+const EXEC_ARGV: readonly string[] =
+  process.env.ORUN_SEA_EXEC_ARGV === undefined
+    ? []
+    : process.env.ORUN_SEA_EXEC_ARGV.split(' ').filter((a) => a !== '');
 const root = resolve(import.meta.dirname, '..');
 const outDir = resolve(root, process.env.ORUN_DIST_DIR ?? 'dist');
 const work = join(outDir, 'sea');
@@ -88,6 +101,7 @@ await build({
   entryPoints: [join(root, 'cmd/sea/main.ts')],
   outfile: main,
   plugins: [
+    lazyChunks,
     lazySsh2InDockerModem,
     lazySessionInDockerode,
     lazyDebugInDockerModem,
@@ -101,7 +115,17 @@ await build({
     'import.meta.url': '__orunModuleUrl',
     'import.meta.dirname': '__dirname',
   },
-  banner: { js: "var __orunModuleUrl=require('node:url').pathToFileURL(__filename).href;" },
+  banner: {
+    js: [
+      "var __orunModuleUrl=require('node:url').pathToFileURL(__filename).href;",
+      // hack/esbuild-plugins.ts CHUNKS: assets of the executable, compiled on their first require.
+      'var __orunChunk=function(f){var c=__orunChunk.c||(__orunChunk.c={});if(c[f])return c[f].exports;',
+      'var m=c[f]={exports:{}};',
+      "require('node:vm').compileFunction(require('node:sea').getAsset(f,'utf8'),",
+      "['exports','require','module','__filename','__dirname'],{filename:f})",
+      '.call(m.exports,m.exports,require,m,__filename,__dirname);return m.exports};',
+    ].join(''),
+  },
 });
 
 // The decode worker's code (runtime/manifests/decoder.ts), an asset of the executable: a worker
@@ -112,6 +136,21 @@ await build({
   entryPoints: [join(root, 'runtime/manifests/decode-worker.ts')],
   outfile: decodeWorker,
 });
+
+// The packages the main script does not carry, each an asset (hack/esbuild-plugins.ts CHUNKS).
+const resolvePackage = createRequire(import.meta.url);
+const chunks = await Promise.all(
+  CHUNKS.map(async (c) => {
+    const outfile = join(work, `${c.name}.cjs`);
+    await build({
+      ...common,
+      entryPoints: [resolvePackage.resolve(c.entry)],
+      outfile,
+      external: ['cpu-features', '*.node'],
+    });
+    return [`${c.name}.cjs`, outfile] as const;
+  }),
+);
 
 /** The SEA blob, with V8's code cache (only for this machine's architecture) or without. */
 function makeBlob(codeCache: boolean): string {
@@ -125,13 +164,15 @@ function makeBlob(codeCache: boolean): string {
       disableExperimentalSEAWarning: true,
       useCodeCache: codeCache,
       useSnapshot: false,
+      execArgv: EXEC_ARGV,
       assets: {
         'orun.service': join(root, 'config/systemd/orun.service'),
         'decode-worker.cjs': decodeWorker,
+        ...Object.fromEntries(chunks),
       },
     }),
   );
-  execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], {
+  execFileSync(process.execPath, [...EXEC_ARGV, '--experimental-sea-config', seaConfig], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return blob;

@@ -29,7 +29,7 @@ export function validateCommand(): Command {
         const identities =
           opts.ageKey === undefined
             ? undefined
-            : parseAgeKeyFile(await readFile(opts.ageKey, 'utf8'), opts.ageKey);
+            : await parseAgeKeyFile(await readFile(opts.ageKey, 'utf8'), opts.ageKey);
         const result = await validateManifestRepo(dir, {
           limits,
           ...(identities === undefined ? {} : { identities }),

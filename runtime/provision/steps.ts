@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { OrunError, errorMessage } from '../../apis/errors.ts';
 import type { SshSession } from '../ssh/client.ts';
 import { shellAnd, shellCommand } from '../ssh/quote.ts';
-import { generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { ageLibrary } from '../sops/age.ts';
 import {
   FACTS_SCRIPT,
   REMOTE,
@@ -318,6 +318,7 @@ async function ageKey(run: StepRunner): Promise<StepOutcome> {
       const pub = await run.run(shellCommand(run.root(['sed', '-n', 's/^# public key: //p', path])));
       return { note: pub.stdout.trim() || path };
     }
+    const { generateX25519Identity, identityToRecipient } = await ageLibrary();
     const identity = await generateX25519Identity();
     text = `# created: ${new Date().toISOString()}\n# public key: ${await identityToRecipient(identity)}\n${identity}\n`;
   }

@@ -4,9 +4,20 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Decrypter, armor, identityToRecipient } from 'age-encryption';
 import { SopsErrorCode, sopsError } from './errors.ts';
 import type { SopsAgeEntry } from './metadata.ts';
+
+type AgeLibrary = typeof import('age-encryption');
+let library: Promise<AgeLibrary> | undefined;
+
+/**
+ * age-encryption, loaded on first use: with @noble's ML-KEM, X25519 and ChaCha20 it is 0.9 MiB of
+ * the agent's heap, which a node whose repository has no encrypted file never needs
+ * (BENCHMARKS.md, agent-idle). Every use in orun goes through here.
+ */
+export function ageLibrary(): Promise<AgeLibrary> {
+  return (library ??= import('age-encryption'));
+}
 
 /** Where identities come from. `identities()` is a method so the keys never serialize. */
 export interface AgeIdentitySource {
@@ -38,6 +49,7 @@ export class AgeKeyring implements AgeIdentitySource {
 
   /** The public recipients (`age1…`) of these identities. */
   async recipients(): Promise<string[]> {
+    const { identityToRecipient } = await ageLibrary();
     return Promise.all(this.#identities.map((id) => identityToRecipient(id)));
   }
 
@@ -59,13 +71,14 @@ export class AgeKeyring implements AgeIdentitySource {
  * lines and `#` comments ignored (age-keygen writes `# created:` / `# public key:` lines).
  * A bad line is a `SopsNoKey` error naming the file and line number, never the line.
  */
-export function parseAgeKeyFile(text: string, origin: string): AgeKeyring {
+export async function parseAgeKeyFile(text: string, origin: string): Promise<AgeKeyring> {
+  const age = await ageLibrary();
   const ids: string[] = [];
   const lines = text.split(/\r?\n/);
   for (const [i, raw] of lines.entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
-    if (!isValidIdentity(line)) {
+    if (!isValidIdentity(age, line)) {
       throw sopsError(SopsErrorCode.NoKey, `age key file ${origin}: line ${i + 1} is not an age identity`, {
         context: { file: origin, line: i + 1 },
       });
@@ -75,9 +88,9 @@ export function parseAgeKeyFile(text: string, origin: string): AgeKeyring {
   return new AgeKeyring(ids, origin);
 }
 
-function isValidIdentity(s: string): boolean {
+function isValidIdentity(age: AgeLibrary, s: string): boolean {
   try {
-    new Decrypter().addIdentity(s);
+    new age.Decrypter().addIdentity(s);
     return true;
   } catch {
     return false;
@@ -136,7 +149,7 @@ export async function loadAgeIdentities(options: LoadAgeIdentitiesOptions): Prom
         context: { file: c.path, source: c.source },
       });
     }
-    const keyring = parseAgeKeyFile(text, c.path);
+    const keyring = await parseAgeKeyFile(text, c.path);
     if (keyring.identities().length > 0) return keyring;
     tried.push({ ...c, result: 'no identities' });
   }
@@ -145,11 +158,12 @@ export async function loadAgeIdentities(options: LoadAgeIdentitiesOptions): Prom
 }
 
 /** Normalises the identities argument of the decrypt functions. */
-export function toKeyring(ids: AgeIdentities): AgeKeyring {
+export async function toKeyring(ids: AgeIdentities): Promise<AgeKeyring> {
   if (ids instanceof AgeKeyring) return ids;
   if (isSource(ids)) return new AgeKeyring(ids.identities(), ids.origin);
+  const age = await ageLibrary();
   for (const [i, id] of ids.entries()) {
-    if (!isValidIdentity(id)) {
+    if (!isValidIdentity(age, id)) {
       throw sopsError(SopsErrorCode.NoKey, `identity #${i} is not an age identity`, {
         context: { index: i },
       });
@@ -167,7 +181,7 @@ function isSource(ids: AgeIdentities): ids is AgeIdentitySource {
  * No entry opens: `SopsNoMatchingKey`, listing the file's and our recipients (public keys).
  */
 export async function decryptDataKey(entries: readonly SopsAgeEntry[], ids: AgeIdentities): Promise<Buffer> {
-  const keyring = toKeyring(ids);
+  const keyring = await toKeyring(ids);
   if (entries.length === 0) {
     throw sopsError(SopsErrorCode.Unsupported, 'the file has no age recipients (sops.age is empty)', {
       context: { path: 'sops.age' },
@@ -178,6 +192,7 @@ export async function decryptDataKey(entries: readonly SopsAgeEntry[], ids: AgeI
       context: { origin: keyring.origin },
     });
   }
+  const { Decrypter, armor } = await ageLibrary();
   const decrypter = new Decrypter();
   for (const id of keyring.identities()) decrypter.addIdentity(id);
   const causes: unknown[] = [];

@@ -16,7 +16,7 @@ import {
   parseAllDocuments,
   type Node as YamlNode,
 } from 'yaml';
-import { Encrypter, armor } from 'age-encryption';
+import { ageLibrary } from './age.ts';
 import { type SopsLeaf, leafBytes, sealValue } from './cipher.ts';
 import { SopsErrorCode, formatPath, sopsError } from './errors.ts';
 import {
@@ -107,6 +107,7 @@ export async function wrapDataKey(recipient: string, dataKey: Uint8Array): Promi
 }
 
 async function wrapKey(recipient: string, dataKey: Uint8Array): Promise<string> {
+  const { Encrypter, armor } = await ageLibrary();
   const e = new Encrypter();
   e.addRecipient(recipient);
   return armor.encode(await e.encrypt(dataKey));
