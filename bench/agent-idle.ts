@@ -139,6 +139,12 @@ async function main(): Promise<void> {
   }));
   const w = (watch = new DeploymentWatch(await connect(a)));
   await w.until(`all ${N} Ready`, () => w.allReady(names, 1), 300_000);
+  // The burst before the idle window: start-up and converging 50 (what a start-up flag costs there).
+  const burst = {
+    cpuS: procSample(a.pid).ticks / clockTicks(),
+    wallS: (performance.now() - a.startedAt) / 1000,
+    peakMiB: Number(/^VmHWM:\s+(\d+)/m.exec(readFileSync(`/proc/${a.pid}/status`, 'utf8'))?.[1]) / 1024,
+  };
 
   idle = spawn(NODE_BIN, ['-e', 'setInterval(()=>{},1000)'], { stdio: 'ignore' });
   await sleep(SETTLE_MS);
@@ -222,6 +228,8 @@ async function main(): Promise<void> {
     ...(process.env.ORUN_SEA_EXEC_ARGV === undefined || AS_JS
       ? []
       : [`The executable built with ORUN_SEA_EXEC_ARGV=\`${process.env.ORUN_SEA_EXEC_ARGV}\`.`]),
+    '',
+    `Start-up and converging the ${N} (before the window): ${fmt(burst.cpuS, 2)} s of the agent's CPU in ${fmt(burst.wallS, 1)} s, peak RSS ${mib(burst.peakMiB)}.`,
     '',
     `Over the window: ${fmt(polls)} git polls, ${statusWrites} status writes (watch events), ${logLines} log lines,`,
     `${containerEvents} docker events on our containers; ${running} containers, all Ready at the end: ${readyAtEnd}.`,
