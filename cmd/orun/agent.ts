@@ -44,7 +44,7 @@ import { EventRecorder, type EventSink } from '../../runtime/events/index.ts';
 import { CommitTrust, GitSource } from '../../runtime/git/index.ts';
 import { FileLastGoodStore, GitInformer } from '../../runtime/informer/index.ts';
 import { createLogger, type Logger } from '../../runtime/log/index.ts';
-import { Manager, type Runnable } from '../../runtime/manager/index.ts';
+import { Manager, memoryTrimRunnable, type Runnable } from '../../runtime/manager/index.ts';
 import { newRegistry, RuntimeMetrics } from '../../runtime/metrics/index.ts';
 import { NodeProcessRunner } from '../../runtime/process/index.ts';
 import { TmpfsSecretFiles } from '../../runtime/secretfs/index.ts';
@@ -122,6 +122,8 @@ export function buildAgent(settings: AgentSettings, given?: Logger): Agent {
   manager.serveProbes(settings.metricsAddress, registry);
   manager.addServer(engineHealthRunnable(engineHealth, manager));
   manager.addServer(suspend.loader);
+  // The heap V8 grew during a burst goes back once the agent is idle again (runtime/manager/memory.ts).
+  manager.addServer(memoryTrimRunnable({ clock, logger }));
   const logs = agentLogs(engine, settings.node, serviceGraphs.reconciler);
   manager.addServer(localApi(settings, { store, recorder, informer, logs, manager, suspend, logger }));
   if (webhook !== undefined) manager.addServer(webhook);

@@ -28,10 +28,9 @@ export function startCommand(): Command {
   return command
     .option('--config <file>', 'YAML config file with the same settings in camelCase (env ORUN_CONFIG)')
     .action(async (flags: Record<string, unknown>) => {
-      // The agent runs for months beside the workloads: a 1 MiB young generation and V8's
-      // size-over-speed heuristics cost it 8 MiB less RSS (BENCHMARKS.md, agent-idle), set before
-      // the heap has grown. Its bursts of work (a commit of 500 Deployments) stay well within budget.
-      setFlagsFromString('--max-semi-space-size=1');
+      // The agent runs for months beside the workloads: V8's size-over-speed heuristics. (The young
+      // generation's size cannot be set here: V8 fixes it when the isolate is made. After a burst
+      // the memory-trim server gives it back: runtime/manager/memory.ts.)
       setFlagsFromString('--optimize-for-size');
       const given = new Map([...attributes].map(([setting, attr]) => [setting, flags[attr]] as const));
       const configPath = (flags.config as string | undefined) ?? process.env.ORUN_CONFIG;

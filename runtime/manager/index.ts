@@ -9,3 +9,4 @@ export {
   type SignalProcess,
   type StopSignal,
 } from './signals.ts';
+export { memoryTrimRunnable, shouldTrim, type HeapSample, type MemoryTrimOptions } from './memory.ts';
