@@ -3,7 +3,8 @@
  * (a commit of 50 Deployments) V8 grows the young generation up to 32 MiB and the old one past what
  * stays live, and an idle agent then allocates too little for the collections that would shrink
  * them again: the pages stay in its RSS for good. Every `intervalMs` (15 s), when the event loop was idle
- * through the interval and V8 holds at least `slackBytes` more than is live, one full collection
+ * through the interval and V8's heap has grown by `slackBytes` (3 MiB) since the last look that found
+ * it idle and holds that much more than is live, one full collection
  * that reduces memory runs (V8's last-resort GC: it compacts, shrinks the young generation and
  * releases pooled pages), about 10–30 ms of CPU once after a burst and nothing while the agent
  * stays idle. BENCHMARKS.md (agent-idle) has what it buys.
@@ -26,7 +27,7 @@ export interface MemoryTrimOptions {
   logger?: Logger;
   /** How often to look (default 15 s). */
   intervalMs?: number;
-  /** Committed beyond live that is worth a collection (default 4 MiB). */
+  /** Growth, and committed beyond live, that is worth a collection (default 3 MiB). */
   slackBytes?: number;
   /** Event-loop utilization (0–1) over the interval at or below which the agent counts as idle (default 0.02). */
   idleUtilization?: number;
@@ -38,19 +39,27 @@ export interface MemoryTrimOptions {
   collect?: () => void;
 }
 
-/** True when the last interval was idle and the heap holds at least `slackBytes` beyond what is live. */
+/**
+ * True when the last interval was idle, the heap has grown by `slackBytes` since `floor` (its
+ * committed size after the last collection) and holds at least that much beyond what is live.
+ */
 export function shouldTrim(
   heap: HeapSample,
+  floor: number,
   utilization: number,
   o: { slackBytes: number; idleUtilization: number },
 ): boolean {
-  return utilization <= o.idleUtilization && heap.committed - heap.used >= o.slackBytes;
+  return (
+    utilization <= o.idleUtilization &&
+    heap.committed - floor >= o.slackBytes &&
+    heap.committed - heap.used >= o.slackBytes
+  );
 }
 
 /** The runnable that trims the heap after bursts; it stops when its signal aborts. */
 export function memoryTrimRunnable(o: MemoryTrimOptions): Runnable {
   const intervalMs = o.intervalMs ?? 15_000;
-  const limits = { slackBytes: o.slackBytes ?? 4 * 2 ** 20, idleUtilization: o.idleUtilization ?? 0.02 };
+  const limits = { slackBytes: o.slackBytes ?? 3 * 2 ** 20, idleUtilization: o.idleUtilization ?? 0.02 };
   const heap = o.heap ?? v8Heap;
   const utilization = o.utilization ?? eventLoopUtilization();
   return {
@@ -58,13 +67,20 @@ export function memoryTrimRunnable(o: MemoryTrimOptions): Runnable {
     start: async (signal) => {
       const collect = o.collect ?? lastResortCollection();
       utilization();
+      let floor = heap().committed;
       while (!signal.aborted) {
         await o.clock.sleep(intervalMs, signal);
         if (signal.aborted) return;
         const before = heap();
-        if (!shouldTrim(before, utilization(), limits)) continue;
+        const idle = utilization();
+        if (!shouldTrim(before, floor, idle, limits)) {
+          // Idle at a smaller size (V8 shrank it itself): that is the new floor.
+          if (idle <= limits.idleUtilization) floor = Math.min(floor, before.committed);
+          continue;
+        }
         collect();
         const after = heap();
+        floor = after.committed;
         o.logger?.debug(
           { committedMiB: mib(before.committed), afterMiB: mib(after.committed), liveMiB: mib(after.used) },
           'heap trimmed after a burst',
