@@ -51,10 +51,10 @@ const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
  *
  * `--max-opt=1`: V8 stops at its baseline compiler (Sparkplug), with inline caches; Maglev and
  * TurboFan never run. The agent idles for months and its work waits on Docker and git: their
- * compile zones and code were 8–10 MiB of its idle RSS with 50 Deployments (BENCHMARKS.md,
+ * compile zones and code were 10–16 MiB of its idle RSS with 50 Deployments (BENCHMARKS.md,
  * agent-idle), and converging 50 took the same CPU without them. Long computations cost more:
  * `orun validate` of 500 Deployment files no slower (0.54 s CPU, median of 6, against 0.61), of
- * 3,000 files 1.45× (2.35 s against 1.61; `--lite-mode` 2.0×, without inline caches).
+ * 3,000 files 1.46× (2.35 s against 1.61; `--lite-mode` 2.0×, without inline caches).
  */
 const EXEC_ARGV: readonly string[] =
   process.env.ORUN_SEA_EXEC_ARGV === undefined
