@@ -1,6 +1,6 @@
 /**
  * The single executable on a node without Node.js (the systemd node container): orun, orunctl
- * and orch run from one file; the agent under systemd logs JSON lines that journald files by
+ * and orch run from one file (`orch up -d` re-runs it as the supervisor); the agent under systemd logs JSON lines that journald files by
  * priority (`journalctl -p err`) and decodes a large manifest in a worker thread (its code an
  * asset of the executable); and an agent whose --node has no nodes/<name>.yaml refuses to
  * reconcile and names the nodes that exist, in its status and its log.
@@ -41,6 +41,20 @@ describe('the single executable on a node without Node.js', () => {
     await node.exec('sh', '-c', 'printf "SERVICE web\\nFROM nginx\\nPUBLISH 8080:80\\n" > /tmp/Orchfile');
     const validated = await node.status('sh', '-c', 'orch validate /tmp/Orchfile 2>&1');
     expect(validated).toEqual({ code: 0, stdout: 'valid\n' });
+    // orch up -d re-runs the executable as its supervisor: the executable's own start-up flags
+    // must not reach the supervisor's command line (it exited 2 on `--max-opt=1`).
+    await node.exec(
+      'sh',
+      '-c',
+      'mkdir -p /tmp/p && printf "SERVICE ticker\\nRUN sleep 300\\n" > /tmp/p/Orchfile',
+    );
+    const up = await node.status('sh', '-c', 'cd /tmp/p && orch up -d -p seaup 2>&1');
+    expect(up.code, up.stdout).toBe(0);
+    const status = await node.status('sh', '-c', 'cd /tmp/p && orch status -p seaup 2>&1');
+    expect(status.stdout).toMatch(/^ticker +.*running/m);
+    const down = await node.status('sh', '-c', 'cd /tmp/p && orch down -p seaup 2>&1');
+    expect(down.code, down.stdout).toBe(0);
+    expect((await node.status('pgrep', '-f', 'sleep 300')).code).toBe(1);
   });
 
   it('an unknown --node refuses to reconcile; journalctl -p err shows only its JSON error lines', async () => {

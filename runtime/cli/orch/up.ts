@@ -232,7 +232,11 @@ async function detach(
   const logFile = join(logDir, 'orch.log');
   const out = openSync(logFile, 'a');
   const args = [...argv.filter((a) => a !== '-d' && a !== '--detach'), '--supervisor'];
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], {
+  // The single executable applies its own start-up flags (execArgv in its config) to every start,
+  // and hands anything on its command line to the program: passing process.execArgv there would
+  // make `--max-opt=1` the supervisor's first argument (it exited 2, "unknown option").
+  const nodeFlags = process.getBuiltinModule('node:sea')?.isSea() === true ? [] : process.execArgv;
+  const child = spawn(process.execPath, [...nodeFlags, process.argv[1]!, ...args], {
     cwd: io.cwd,
     env: { ...io.env },
     detached: true,
