@@ -117,6 +117,23 @@ describe('LoadDecoder', () => {
     expect(decoder.workerRunning).toBe(false);
     await decoder.close();
   });
+
+  it('a reply it cannot read is a failed worker: the file is decoded on the calling thread', async () => {
+    const decoder = new LoadDecoder({
+      workerMinBytes: 0,
+      script: {
+        filename:
+          'const { parentPort } = require("node:worker_threads");' +
+          'parentPort.on("message", (req) => parentPort.postMessage({ id: req.id, data: { errors: [null] } }));',
+        eval: true,
+      },
+    });
+    const r = await decoder.decode('deployments/web.yaml', CASES['unknown-field']!);
+    expect(view(r)).toEqual(view(decodeManifestFile('deployments/web.yaml', CASES['unknown-field']!)));
+    expect(decoder.workerError).toMatchObject({ code: 'manifests.decode_worker_reply' });
+    expect(decoder.workerRunning).toBe(false);
+    await decoder.close();
+  });
 });
 
 describe('loadManifestTree: responsive while a large file decodes', () => {

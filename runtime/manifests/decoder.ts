@@ -156,7 +156,22 @@ export class LoadDecoder {
       const p = this.#pending.get(reply.id);
       if (p === undefined) return;
       this.#pending.delete(reply.id);
-      p.resolve(fromDecodedData(p.request.path, reply.data));
+      // A reply that cannot be rebuilt is a failed worker, not an exception out of this listener
+      // (it would end the agent): the load decodes that file on the main thread, as after a crash.
+      try {
+        p.resolve(fromDecodedData(p.request.path, reply.data));
+      } catch (err) {
+        p.reject(
+          new OrunError(
+            'manifests.decode_worker_reply',
+            'manifests: the decode worker sent a reply that cannot be read',
+            {
+              cause: err,
+              context: { path: p.request.path },
+            },
+          ),
+        );
+      }
     });
     const fail = (err: unknown): void => {
       if (this.#worker === worker) this.#worker = undefined;
