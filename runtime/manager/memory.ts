@@ -109,11 +109,13 @@ function eventLoopUtilization(): () => number {
 /**
  * V8's own `gc` function, which Node.js exposes only with --expose-gc at start: the flag also
  * applies to contexts made later, so a new context hands it over without a start-up flag (and the
- * agent's global object never gets a `gc`).
+ * agent's global object never gets a `gc`). The flag is turned off again at once: contexts and
+ * worker threads made later (the manifest decode worker) get no `gc` either.
  */
 function lastResortCollection(): () => void {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as (options: object) => void;
+  setFlagsFromString('--no-expose-gc');
   return () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
