@@ -80,6 +80,7 @@ export function secretsCommand(): Command {
     )
     .option('--config <file>', '.sops.yaml to read creation_rules from; default: the nearest one upwards')
     .option('--age-key <file>', KEY_HELP)
+    .option('-y, --yes', 'also remove recipients no longer named (refused without it, as sops asks)')
     .action(run.updateFileKeys);
   return cmd;
 }

@@ -92,7 +92,7 @@ export async function checkFiles(files: string[], o: { ageKey?: string }): Promi
  */
 export async function updateFileKeys(
   files: string[],
-  o: { age?: string[]; config?: string; ageKey?: string },
+  o: { age?: string[]; config?: string; ageKey?: string; yes?: boolean },
 ): Promise<void> {
   const ids = await keys(o.ageKey);
   let failed = 0;
@@ -102,6 +102,16 @@ export async function updateFileKeys(
       const r = await updateKeys(await readFile(file, 'utf8'), ids, recipients);
       if (r.added.length === 0 && r.removed.length === 0) {
         process.stdout.write(`${file}: recipients unchanged\n`);
+        continue;
+      }
+      // As sops asks before it drops a recipient: a wrong .sops.yaml (another directory's) or a
+      // lone --age would otherwise lock out every node whose key is not named, silently.
+      if (r.removed.length > 0 && o.yes !== true) {
+        failed++;
+        process.stderr.write(
+          `${file}: would remove recipients ${r.removed.join(', ')}${r.added.length > 0 ? ` (and add ${r.added.join(', ')})` : ''}: ` +
+            'whoever holds their keys could no longer decrypt it; nothing written. Run again with --yes to remove them\n',
+        );
         continue;
       }
       await output(file, r.text, true);
@@ -209,8 +219,15 @@ async function output(file: string, text: string, inPlace: boolean): Promise<voi
   }
   const mode = (await stat(file)).mode & 0o777;
   const tmp = join(dirname(file), `.${Date.now()}.orun-secrets.tmp`);
-  await writeFile(tmp, text, { mode });
-  await rename(tmp, file);
+  // A new file (never through a link planted at that name), on disk before it replaces the old
+  // one, and gone again if anything fails: the old file stays whole until the rename.
+  try {
+    await writeFile(tmp, text, { mode, flag: 'wx', flush: true });
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
 }
 
 async function readStdin(): Promise<string> {

@@ -165,4 +165,42 @@ describe('orun secrets', () => {
     expect(moved.stderr).toContain('deployments/web.yaml:8:5: spec.env.OTHER: SopsMacMismatch');
     expect(moved.stderr).not.toContain('tok-123');
   });
+
+  it("updatekeys adds a node's recipient at once; dropping one needs --yes, and the file is untouched without it", () => {
+    const nodeKey = join(dir, 'node.key');
+    execFileSync('age-keygen', ['-o', nodeKey], { stdio: 'ignore' });
+    const node = execFileSync('age-keygen', ['-y', nodeKey]).toString().trim();
+    writeFileSync(join(dir, 'keys.yaml'), 'TOKEN: tok-456\n');
+    expect(orun(['secrets', 'encrypt', '-i', '--age', recipient, 'keys.yaml'])).toMatchObject({ code: 0 });
+    const decrypt = (k: string) => orun(['secrets', 'decrypt', '--age-key', k, 'keys.yaml']);
+    expect(decrypt(nodeKey).code).toBe(1);
+
+    const add = orun([
+      'secrets',
+      'updatekeys',
+      '--age-key',
+      key,
+      '--age',
+      recipient,
+      '--age',
+      node,
+      'keys.yaml',
+    ]);
+    expect(add).toMatchObject({ code: 0, stdout: `keys.yaml: recipients updated (+${node})\n` });
+    expect(parse(decrypt(nodeKey).stdout)).toEqual({ TOKEN: 'tok-456' });
+
+    const before = readFileSync(join(dir, 'keys.yaml'), 'utf8');
+    const drop = orun(['secrets', 'updatekeys', '--age-key', key, '--age', recipient, 'keys.yaml']);
+    expect(drop.code).toBe(1);
+    expect(drop.stderr).toContain(`keys.yaml: would remove recipients ${node}`);
+    expect(drop.stderr).toContain('Run again with --yes');
+    expect(readFileSync(join(dir, 'keys.yaml'), 'utf8')).toBe(before);
+    expect(decrypt(nodeKey).code).toBe(0);
+
+    const yes = orun(['secrets', 'updatekeys', '--yes', '--age-key', key, '--age', recipient, 'keys.yaml']);
+    expect(yes).toMatchObject({ code: 0, stdout: `keys.yaml: recipients updated (-${node})\n` });
+    expect(decrypt(nodeKey).code).toBe(1);
+    expect(parse(decrypt(key).stdout)).toEqual({ TOKEN: 'tok-456' });
+    expect(readdirSync(dir).filter((f) => f.endsWith('.orun-secrets.tmp'))).toEqual([]);
+  });
 });
