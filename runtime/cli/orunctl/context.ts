@@ -1,4 +1,5 @@
 /** What every orunctl command gets: its output streams, environment, clock and client. */
+import { OrunError } from '../../../apis/errors.ts';
 import { ApiClient, resolveSocketPath } from '../../api/client.ts';
 import type { Palette } from './printers/color.ts';
 
@@ -31,9 +32,9 @@ export const EXIT_ERROR = 1;
 export const EXIT_USAGE = 2;
 
 /** A mistake in how orunctl was called (exit code 2). */
-export class UsageError extends Error {
+export class UsageError extends OrunError {
   constructor(message: string) {
-    super(message);
+    super('orunctl.usage', message);
     this.name = 'UsageError';
   }
 }

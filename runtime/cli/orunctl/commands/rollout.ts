@@ -7,6 +7,7 @@
  * the pushed version, not the one already running. Exit 0 rolled out, 1 failed (Stalled, e.g.
  * ProgressDeadlineExceeded), suspended or timed out.
  */
+import { OrunError } from '../../../../apis/errors.ts';
 import { parseDuration } from '../../../../apis/run.orcra.dev/v0alpha/duration.ts';
 import type { Condition } from '../../../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { RESOURCES, type ResourceType } from '../../../api/resources.ts';
@@ -20,9 +21,9 @@ export interface RolloutStatusOptions {
 }
 
 /** Why `rollout status` ended without success (exit 1). */
-export class RolloutError extends Error {
+export class RolloutError extends OrunError {
   constructor(message: string) {
-    super(message);
+    super('orunctl.rollout_failed', message);
     this.name = 'RolloutError';
   }
 }
