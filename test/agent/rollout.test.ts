@@ -95,7 +95,8 @@ describe('rollouts behind the ingress (e2e: dist/orun.js, caddy, dockerd, nginx)
   });
 
   afterAll(async () => {
-    await agent?.stop('SIGKILL');
+    // SIGTERM: the agent stops its Caddy (a SIGKILL left the child running, adopted by init).
+    await agent?.stop('SIGTERM');
     removeContainers(prefix);
     repo?.cleanup();
     if (dataDir !== '') rmSync(dataDir, { recursive: true, force: true });

@@ -48,7 +48,8 @@ describe('chaos: the supervised Caddy is killed under load (e2e: dist/orun.js, c
     const [httpPort, httpsPort] = [await freePort(), await freePort()];
     const agent = new AgentProcess({ repo: repo.bare, node, dataDir, ingress: { httpPort, httpsPort } });
     cleanups.push(async () => {
-      await agent.stop('SIGKILL');
+      // SIGTERM: the agent stops its Caddy (a SIGKILL left the child running, adopted by init).
+      await agent.stop('SIGTERM');
       removeContainers(prefix);
       repo.cleanup();
       rmSync(dataDir, { recursive: true, force: true });
