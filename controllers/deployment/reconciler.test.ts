@@ -300,6 +300,31 @@ describe('update and prune', () => {
     expect(d?.state).toBe('running');
   });
 
+  it('a Deployment pruned while another one also gone from Git still has a container looks again, and the network goes', async () => {
+    const h = new Harness({ nodeName: 'n1', networkName: 'orun-net-n1' });
+    h.apply('a', webSpec());
+    h.apply('b', webSpec({ ports: [{ containerPort: 80, port: 8081 }] }));
+    h.apply('c', webSpec({ ports: [{ containerPort: 80, port: 8082 }] }));
+    for (const n of ['a', 'b', 'c']) await h.reconcile(n);
+    h.delete('a');
+    // b and c are still wanted: a leaves the network to their own removal, and does not look again.
+    expect(await h.reconcile('a')).toBeUndefined();
+    h.delete('b');
+    h.delete('c');
+    // a is reconciled again while b's and c's containers are still there (their workers have not
+    // removed them yet): a looks again shortly instead of leaving it to whoever ends last.
+    expect(await h.reconcile('a')).toEqual({ requeueAfter: 1000 });
+    const [bc] = await h.engine.listContainers({ [Label.deployment]: 'b' });
+    const [cc] = await h.engine.listContainers({ [Label.deployment]: 'c' });
+    for (const c of [bc, cc]) {
+      await h.engine.stopContainer(c!.id, { timeoutSeconds: 0 });
+      await h.engine.removeContainer(c!.id); // as b's and c's prunes do, without their own check
+    }
+    expect(await h.engine.inspectNetwork('orun-net-n1')).toBeDefined();
+    expect(await h.reconcile('a')).toBeUndefined();
+    expect(await h.engine.inspectNetwork('orun-net-n1')).toBeUndefined();
+  });
+
   it('does not prune before the store has synced (empty store at boot)', async () => {
     const h = new Harness();
     h.apply('a', webSpec());

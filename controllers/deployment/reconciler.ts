@@ -15,7 +15,7 @@
  * orun more patient, never restart anything.
  */
 import { errorMessage, isOrunError, type OrunError } from '../../apis/errors.ts';
-import { splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
+import { objectKey, splitKey } from '../../apis/run.orcra.dev/v0alpha/meta.ts';
 import { DockerErrorCode, PERMANENT_DOCKER_ERRORS, type ContainerInfo } from '../../runtime/docker/engine.ts';
 import {
   terminalError,
@@ -33,6 +33,8 @@ import { containerIP, supervise } from './supervise.ts';
 
 /** Until the store has its first snapshot, look again this soon instead of pruning. */
 const NOT_SYNCED_RECHECK_MS = 1_000;
+/** How soon a pruned Deployment looks again whether the node network is still used. */
+const NETWORK_RECHECK_MS = 1_000;
 /** While the engine does not answer, look again this often (its return also enqueues every key). */
 const ENGINE_RECHECK_MS = 10_000;
 
@@ -257,7 +259,7 @@ export class DeploymentReconciler {
     this.#mem.secretsPruned.delete(ctx.key);
     this.#mem.gates.clear(ctx.key);
     this.#mem.metrics.forget(name);
-    await this.#removeNetworkWhenUnused(ctx);
+    return this.#removeNetworkWhenUnused(ctx);
   }
 
   /**
@@ -266,10 +268,21 @@ export class DeploymentReconciler {
    * container orun does not manage still uses is kept (dockerd refuses, logged). The next
    * Deployment creates it again (`#ensureNetwork` checks again after this).
    */
-  async #removeNetworkWhenUnused(ctx: ReconcileContext): Promise<void> {
-    const { engine, networkName: net, nodeName } = this.#deps;
+  async #removeNetworkWhenUnused(ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const { engine, networkName: net, nodeName, store } = this.#deps;
     if (net === undefined || nodeName === undefined) return;
-    if ((await engine.listContainers(managedSelector(nodeName))).length > 0) return;
+    const left = await engine.listContainers(managedSelector(nodeName));
+    if (left.length > 0) {
+      // Level-based: containers of Deployments also gone from Git are being removed by other
+      // workers (or will be): look again shortly rather than count on whose removal ends last.
+      // Containers of Deployments still wanted (or a ServiceGraph's, which have no Deployment
+      // label) keep the network; their own removal checks again.
+      const goneToo = left.some((c) => {
+        const d = c.labels[Label.deployment];
+        return d !== undefined && store.get(objectKey('Deployment', d)) === undefined;
+      });
+      return goneToo ? { requeueAfter: NETWORK_RECHECK_MS } : undefined;
+    }
     const info = await engine.inspectNetwork(net);
     if (info === undefined || info.labels[Label.managedBy] !== MANAGED_BY) return;
     this.#mem.networkReady = false;
